@@ -1,0 +1,352 @@
+"""The project file, ``prodml.yaml``, parsed once into frozen typed settings.
+
+Nothing deeper than this module reads raw YAML: the rest of prodml receives
+:class:`Settings` and its parts. Errors name the key, the value, what is allowed and,
+where it fits, the closest allowed value.
+
+>>> s = parse_settings({"project": "demo", "data": {"source": "bundled:iris",
+...     "target": "target"}, "model": "sklearn.tree.DecisionTreeClassifier"})
+>>> s.model.factory, s.data.split_settings("classification").method
+('sklearn.tree.DecisionTreeClassifier', 'stratified')
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from prodml.errors import ConfigError, did_you_mean, listing
+
+PROJECT_FILE = "prodml.yaml"
+Task = Literal["classification", "regression"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SqlSource(_Frozen):
+    """An SQL query over an SQLAlchemy URL: ``{sql: "select ...", url: "sqlite:///x.db"}``."""
+
+    sql: str = Field(description="the query whose rows are the data set")
+    url: str = Field(description="an SQLAlchemy URL, e.g. sqlite:///data/loans.db")
+
+
+class _FractionSplit(_Frozen):
+    dev: float = Field(0.2, ge=0.0, lt=1.0, description="share of rows for the dev set")
+    test: float = Field(0.2, gt=0.0, lt=1.0, description="share of rows for the test set")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _leaves_training_rows(self) -> _FractionSplit:
+        if self.dev + self.test >= 1.0:
+            raise ValueError(
+                f"dev {self.dev} + test {self.test} leaves no training rows; "
+                "keep their sum below 1"
+            )
+        return self
+
+
+class RandomSplit(_FractionSplit):
+    """Rows shuffled with a seed, then cut into train, dev and test."""
+
+    method: Literal["random"]
+
+
+class StratifiedSplit(_FractionSplit):
+    """Every split keeps the label shares of the whole data set."""
+
+    method: Literal["stratified"]
+
+
+class BalancedSplit(_FractionSplit):
+    """Stratified jointly on the label and metadata columns (e.g. gender, region)."""
+
+    method: Literal["balanced"]
+    on: tuple[str, ...] = Field(description="metadata columns to balance on, with the label")
+    min_count: int = Field(10, ge=1, description="smallest cell count worth measuring")
+
+
+class TimeSplit(_Frozen):
+    """Train before a date, test from it on (and dev between ``dev_after`` and it)."""
+
+    method: Literal["time"]
+    test_after: datetime = Field(description="a date such as 2024-07-01: test rows from it on")
+    dev_after: datetime | None = None
+
+    @field_validator("test_after", "dev_after", mode="before")
+    @classmethod
+    def _date_is_midnight(cls, value: object) -> object:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return datetime(value.year, value.month, value.day)
+        return value
+
+    @model_validator(mode="after")
+    def _dev_before_test(self) -> TimeSplit:
+        if self.dev_after is not None and self.dev_after >= self.test_after:
+            raise ValueError(
+                f"dev_after {self.dev_after:%Y-%m-%d} must come before "
+                f"test_after {self.test_after:%Y-%m-%d}"
+            )
+        return self
+
+
+SplitSettings = Annotated[
+    RandomSplit | StratifiedSplit | BalancedSplit | TimeSplit, Field(discriminator="method")
+]
+SPLIT_METHODS = ("random", "stratified", "balanced", "time")
+
+
+class DataSettings(_Frozen):
+    """Where the data comes from and what its columns mean."""
+
+    source: str | SqlSource = Field(
+        description="a .csv or .parquet file, bundled:NAME, module:function, or {sql, url}"
+    )
+    target: str = Field(description="the column to predict")
+    positive_class: str | int | None = None
+    id: str | None = Field(None, description="a column that names each example")
+    metadata: tuple[str, ...] = Field((), description="columns kept for slicing, never features")
+    time: str | None = Field(None, description="a datetime column, for time splits")
+    features: tuple[str, ...] | None = None
+    split: SplitSettings | None = None
+
+    def split_settings(self, task: Task) -> SplitSettings:
+        """The configured split, or the default for the task (stratified or random)."""
+        if self.split is not None:
+            return self.split
+        if task == "classification":
+            return StratifiedSplit(method="stratified")
+        return RandomSplit(method="random")
+
+
+class ModelSpec(_Frozen):
+    """A factory (dotted path, or ``rules:file.py:function``) with its arguments.
+
+    Parameters may hold nested specs (``{factory: ..., params: ...}``) for pipelines.
+    """
+
+    factory: str = Field(description="e.g. sklearn.linear_model.LogisticRegression")
+    params: dict[str, Any] = Field(default_factory=dict)
+    args: tuple[Any, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: object) -> object:
+        return {"factory": value} if isinstance(value, str) else value
+
+
+class Distribution(_Frozen):
+    """A distribution for random search: ``{dist: loguniform, low: 0.001, high: 10}``."""
+
+    dist: Literal["uniform", "loguniform", "randint"]
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Distribution:
+        if not self.low < self.high:
+            raise ValueError(f"low {self.low} must be below high {self.high}")
+        if self.dist == "loguniform" and self.low <= 0:
+            raise ValueError(f"loguniform needs low > 0, got {self.low}")
+        return self
+
+
+class SearchSettings(_Frozen):
+    """Hyperparameter search with cross-validation on the training split."""
+
+    method: Literal["grid", "random"] = "grid"
+    params: dict[str, list[Any] | Distribution] = Field(
+        description="parameter name to a list of values (or a distribution for random)"
+    )
+    n_iter: int = Field(10, ge=1)
+    cv: int = Field(5, ge=2)
+    scoring: str | None = None
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _grid_takes_lists(self) -> SearchSettings:
+        for name, values in self.params.items():
+            if self.method == "grid" and isinstance(values, Distribution):
+                raise ValueError(
+                    f"params.{name} is a distribution, which only random search "
+                    "can sample; give a list of values or set search.method: random"
+                )
+            if isinstance(values, list) and not values:
+                raise ValueError(f"params.{name} is an empty list; give at least one value")
+        return self
+
+
+class StoreSettings(_Frozen):
+    """Where runs and artifacts live (defaults: ``.prodml/`` inside the project)."""
+
+    database: str | None = Field(None, description="an SQLAlchemy URL")
+    artifacts: str | None = Field(None, description="a folder or an fsspec URL")
+
+
+class Settings(_Frozen):
+    """Everything in ``prodml.yaml``."""
+
+    project: str = Field(description="the project's name")
+    task: Task = "classification"
+    data: DataSettings
+    model: ModelSpec
+    search: SearchSettings | None = None
+    store: StoreSettings = StoreSettings()
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and parse the project file in folder ``path`` (or the file itself)."""
+    file = path / PROJECT_FILE if path.is_dir() else path
+    if not file.exists():
+        raise ConfigError(
+            f"no {PROJECT_FILE} in {file.parent}; create a project with "
+            "`prodml init DIR --example loans` or run from a project folder"
+        )
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(
+            f"{PROJECT_FILE} is not valid YAML: {where}{exc.problem}; "
+            "check the indentation and quote values that contain ': ' or '#'"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{PROJECT_FILE} is not valid YAML: {exc}") from None
+    return parse_settings(raw)
+
+
+def parse_settings(raw: object) -> Settings:
+    """Turn the loaded YAML into :class:`Settings`, or raise one readable ConfigError."""
+    if raw is None:
+        raise ConfigError(f"{PROJECT_FILE} is empty; it needs at least project, data and model")
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{PROJECT_FILE} must be a mapping of keys (project, data, model, ...), "
+            f"not a {type(raw).__name__}"
+        )
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        errors = _relevant(exc.errors())
+        if len({tuple(_clean([str(p) for p in e["loc"]])) for e in errors}) == 1:
+            # one value that fits none of a union's types: say all it could have been
+            first = errors[0]
+            errors = [{**first, "msg": " or ".join(str(e["msg"]) for e in errors)}]
+        messages = [_explain(error) for error in errors]
+        more = f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""
+        raise ConfigError(messages[0] + more) from None
+
+
+def _relevant(errors: list[Any]) -> list[Any]:
+    """Keep, for a value checked against a union, the errors of the branch it was meant for.
+
+    A mapping given for ``str | SqlSource`` fails both branches; the "should be a valid
+    string" error is noise next to the SqlSource one.
+    """
+    def is_type_error(e: Any) -> bool:
+        return str(e["type"]).endswith("_type")
+
+    deeper = [_clean([str(p) for p in e["loc"]]) for e in errors if not is_type_error(e)]
+    kept = [
+        e for e in errors
+        if not is_type_error(e)
+        or not any(d[: len(c)] == c for c in [_clean([str(p) for p in e["loc"]])] for d in deeper)
+    ]
+    return kept or errors
+
+
+def _explain(error: Any) -> str:
+    loc = [str(part) for part in error["loc"]]
+    kind, value, ctx = error["type"], error.get("input"), error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        parent, key = loc[:-1], loc[-1]
+        allowed = _keys_at(parent)
+        where = ".".join(_clean(parent)) or "the top level"
+        return (
+            f"unknown key '{key}' in {where} of {PROJECT_FILE}; allowed keys are: "
+            f"{listing(allowed)}{did_you_mean(key, allowed)}"
+        )
+    key = ".".join(_clean(loc))
+    if kind == "missing":
+        hint = _description(loc)
+        return f"{key} is missing from {PROJECT_FILE}" + (f"; set it to {hint}" if hint else "")
+    if kind == "union_tag_not_found":
+        return f"{key}.method is missing; choose one of: {listing(SPLIT_METHODS)}"
+    if kind == "union_tag_invalid":
+        tag = ctx.get("tag")
+        return (
+            f"{key}.method '{tag}' is not allowed; choose one of: "
+            f"{listing(SPLIT_METHODS)}{did_you_mean(tag, SPLIT_METHODS)}"
+        )
+    if kind == "literal_error":
+        allowed = [a.strip(" '") for a in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")]
+        return (
+            f"{key} '{value}' is not allowed; choose one of: "
+            f"{listing(allowed)}{did_you_mean(value, allowed)}"
+        )
+    message = str(error["msg"]).removeprefix("Value error, ")
+    shown = f" {value!r}" if not isinstance(value, dict | list) else ""
+    return f"{key}{shown}: {message}"
+
+
+def _clean(loc: list[str]) -> list[str]:
+    """Drop the union branch names (``SqlSource``, ``time``, ``list[any]``) from a location."""
+    return [p for p in loc if not _is_branch(p)]
+
+
+def _is_branch(part: str) -> bool:
+    return "[" in part or part in _BRANCHES
+
+
+_BRANCHES = {"str", "int", "float", "bool", "SqlSource", "Distribution", *SPLIT_METHODS}
+
+
+def _model_at(loc: list[str]) -> type[BaseModel] | None:
+    current: type[BaseModel] | None = Settings
+    parts = list(loc)
+    while parts and current is not None:
+        part = parts.pop(0)
+        if _is_branch(part) and part not in current.model_fields:
+            continue
+        field = current.model_fields.get(part)
+        if field is None:
+            return None
+        models = _models_in(field.annotation)
+        if len(models) > 1 and parts and _is_branch(parts[0]):
+            tag = parts.pop(0)
+            models = [m for m in models if tag in _tags(m) or tag == m.__name__] or models[:1]
+        current = models[0] if models else None
+    return current
+
+
+def _keys_at(loc: list[str]) -> list[str]:
+    model = _model_at(loc)
+    return list(model.model_fields) if model else []
+
+
+def _description(loc: list[str]) -> str | None:
+    model = _model_at(loc[:-1])
+    field = model.model_fields.get(loc[-1]) if model else None
+    return field.description if field else None
+
+
+def _models_in(annotation: object) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    origin = typing.get_origin(annotation)
+    if origin is Annotated or origin is typing.Union or origin is types.UnionType:
+        return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+    return []
+
+
+def _tags(model: type[BaseModel]) -> tuple[str, ...]:
+    field = model.model_fields.get("method")
+    return typing.get_args(field.annotation) if field else ()

@@ -1,0 +1,76 @@
+"""The one exception family of prodml.
+
+Every failure a user can cause is a :class:`ProdmlError` whose message names the key
+or field, the bad value, what is allowed and how to fix it. The CLI prints it as one
+red line and exits with code 1.
+
+::
+
+    ProdmlError
+     ├── ConfigError        prodml.yaml: malformed, unknown key, bad value
+     ├── DataError          a data source, a column, a split
+     ├── ModelError         a model factory, its parameters, a failed fit
+     ├── StoreError         the database or the artifact folder
+     │    └── IntegrityError  an artifact whose SHA-256 does not match its record
+     └── NotFoundError      an unknown run or example
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class ProdmlError(Exception):
+    """Base of every error prodml raises on purpose."""
+
+
+class ConfigError(ProdmlError):
+    """prodml.yaml is malformed or holds a value that is not allowed."""
+
+
+class DataError(ProdmlError):
+    """A data source cannot be read, or does not fit the project file."""
+
+
+class ModelError(ProdmlError):
+    """A model cannot be built from its spec, or its fit failed."""
+
+
+class StoreError(ProdmlError):
+    """The store (database or artifact folder) cannot do what was asked."""
+
+
+class IntegrityError(StoreError):
+    """An artifact's content does not match the SHA-256 recorded for it."""
+
+
+class NotFoundError(ProdmlError):
+    """A named thing (a run, an example) does not exist."""
+
+
+def did_you_mean(value: object, choices: Iterable[object]) -> str:
+    """Return ``"; did you mean 'x'?"`` for the closest choice, or ``""``.
+
+    >>> did_you_mean("approvd", ["approved", "income"])
+    "; did you mean 'approved'?"
+    >>> did_you_mean("zzz", ["approved"])
+    ''
+    """
+    names = [str(c) for c in choices]
+    close = difflib.get_close_matches(str(value), names, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def listing(choices: Iterable[object], limit: int = 12) -> str:
+    """Join choices for a message, shortened when there are many.
+
+    >>> listing(["a", "b"])
+    'a, b'
+    >>> listing(range(20), limit=3)
+    '0, 1, 2, ... (20 in all)'
+    """
+    names = [str(c) for c in choices]
+    if len(names) <= limit:
+        return ", ".join(names)
+    return ", ".join(names[:limit]) + f", ... ({len(names)} in all)"
