@@ -47,8 +47,7 @@ class _FractionSplit(_Frozen):
     def _leaves_training_rows(self) -> _FractionSplit:
         if self.dev + self.test >= 1.0:
             raise ValueError(
-                f"dev {self.dev} + test {self.test} leaves no training rows; "
-                "keep their sum below 1"
+                f"dev {self.dev} + test {self.test} leaves no training rows; keep their sum below 1"
             )
         return self
 
@@ -251,12 +250,14 @@ def _relevant(errors: list[Any]) -> list[Any]:
     A mapping given for ``str | SqlSource`` fails both branches; the "should be a valid
     string" error is noise next to the SqlSource one.
     """
+
     def is_type_error(e: Any) -> bool:
         return str(e["type"]).endswith("_type")
 
     deeper = [_clean([str(p) for p in e["loc"]]) for e in errors if not is_type_error(e)]
     kept = [
-        e for e in errors
+        e
+        for e in errors
         if not is_type_error(e)
         or not any(d[: len(c)] == c for c in [_clean([str(p) for p in e["loc"]])] for d in deeper)
     ]
@@ -287,7 +288,8 @@ def _explain(error: Any) -> str:
             f"{listing(SPLIT_METHODS)}{did_you_mean(tag, SPLIT_METHODS)}"
         )
     if kind == "literal_error":
-        allowed = [a.strip(" '") for a in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")]
+        expected = str(ctx.get("expected", "")).replace(" or ", ", ")
+        allowed = [a.strip(" '") for a in expected.split(",")]
         return (
             f"{key} '{value}' is not allowed; choose one of: "
             f"{listing(allowed)}{did_you_mean(value, allowed)}"

@@ -1,0 +1,135 @@
+"""The database behind the store: embedded SQLite (WAL) by default, PostgreSQL on request.
+
+Opening a database brings its schema to the newest migration, under a lock so that two
+processes opening a new store at once do not both create it.
+
+>>> import tempfile, pathlib
+>>> db = Database(f"sqlite:///{pathlib.Path(tempfile.mkdtemp()) / 'prodml.db'}")
+>>> db.revision()
+'0001'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import sqlite3
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from prodml.errors import StoreError
+
+#: Any constant works; PostgreSQL advisory locks are keyed by a 64-bit integer.
+_MIGRATION_LOCK = 0x70726F646D6C
+
+
+class Database:
+    """An engine with its schema migrated, handing out sessions."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise StoreError(
+                f"database URL '{url}' is not an SQLAlchemy URL; use e.g. "
+                "sqlite:///.prodml/prodml.db or postgresql+psycopg://user@host/db"
+            ) from None
+        self.url = parsed.render_as_string(hide_password=True)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        try:
+            self.engine = _engine(url, sqlite=self.is_sqlite)
+        except (NoSuchModuleError, ModuleNotFoundError) as exc:
+            raise StoreError(
+                f"database URL '{self.url}' needs a driver that is not installed ({exc}); "
+                "for PostgreSQL: pip install 'prodml[postgres]'"
+            ) from None
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._migrate(parsed.database if self.is_sqlite else None)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session whose work is committed on success and rolled back on error."""
+        with self._sessions.begin() as session:
+            yield session
+
+    def revision(self) -> str | None:
+        """The migration the schema is at."""
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def _migrate(self, sqlite_file: str | None) -> None:
+        script = ScriptDirectory(str(resources.files("prodml.store") / "migrations"))
+        head = script.get_current_head()
+        try:
+            if self.revision() == head:
+                return
+            with _migration_lock(sqlite_file, self.engine) as conn:
+                config = Config()
+                config.set_main_option("script_location", script.dir)
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+                conn.commit()
+        except OperationalError as exc:
+            raise StoreError(
+                f"cannot open the database at {self.url}: {exc.orig}; check that the server "
+                "runs and the URL (PRODML_DATABASE_URL or store.database) is right"
+            ) from None
+
+
+def _engine(url: str, *, sqlite: bool) -> Engine:
+    if not sqlite:
+        return create_engine(url, pool_pre_ping=True)
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, say when a transaction begins: see _begin.
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        # IMMEDIATE takes the write lock up front, so a writer waits for another
+        # (busy timeout) instead of failing when its read lock cannot be upgraded.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+@contextlib.contextmanager
+def _migration_lock(sqlite_file: str | None, engine: Engine) -> Iterator[Connection]:
+    if sqlite_file is None:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+            conn.commit()
+            try:
+                yield conn
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
+                conn.commit()
+        return
+    lock_path = Path(f"{sqlite_file}.lock") if sqlite_file != ":memory:" else None
+    with contextlib.ExitStack() as stack:
+        if lock_path is not None:
+            handle = stack.enter_context(lock_path.open("a"))
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield stack.enter_context(engine.connect())

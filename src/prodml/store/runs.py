@@ -1,0 +1,269 @@
+"""Runs: the record of every fit, search, search candidate and sanity check.
+
+A run is written when it starts (status ``running``) and closed once: ``finished``
+together with its artifacts in one transaction, or ``failed`` with the reason. A process
+killed outright cannot close its run; :meth:`Runs.reconcile` later marks such runs
+failed and removes any files they left.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import select
+
+from prodml.errors import NotFoundError, StoreError, did_you_mean, listing
+from prodml.store.artifacts import ArtifactStore, SavedArtifact
+from prodml.store.database import Database
+from prodml.store.tables import ArtifactRow, RunRow
+
+Status = Literal["running", "finished", "failed"]
+Kind = Literal["fit", "search", "candidate", "sanity"]
+
+#: Columns a caller may fill while a run is under way or when it closes.
+RECORDED = (
+    "code_commit",
+    "code_dirty",
+    "data_source",
+    "data_fingerprint",
+    "data_rows",
+    "split",
+    "model_spec",
+    "params",
+    "metrics",
+    "fit_seconds",
+    "cpu_seconds",
+    "peak_memory_bytes",
+    "environment",
+)
+
+
+@dataclass(frozen=True)
+class Run:
+    """What the store knows of one run."""
+
+    id: str
+    parent_id: str | None
+    project: str
+    kind: str
+    status: str
+    started_at: datetime
+    ended_at: datetime | None
+    host: str
+    pid: int
+    code_commit: str | None = None
+    code_dirty: bool | None = None
+    data_source: str | None = None
+    data_fingerprint: str | None = None
+    data_rows: int | None = None
+    split: dict[str, Any] | None = None
+    model_spec: dict[str, Any] | None = None
+    params: dict[str, Any] | None = None
+    metrics: dict[str, Any] | None = None
+    fit_seconds: float | None = None
+    cpu_seconds: float | None = None
+    peak_memory_bytes: int | None = None
+    environment: dict[str, Any] | None = None
+    error: str | None = None
+    artifacts: tuple[SavedArtifact, ...] = field(default=())
+
+    def artifact(self, name: str) -> SavedArtifact:
+        for artifact in self.artifacts:
+            if artifact.name == name:
+                return artifact
+        raise NotFoundError(
+            f"run {self.id} has no artifact '{name}' (status {self.status}); "
+            f"it has: {listing(a.name for a in self.artifacts) or 'none'}"
+        )
+
+
+class Runs:
+    """The runs of a store, and the artifacts they own."""
+
+    def __init__(self, database: Database, artifacts: ArtifactStore) -> None:
+        self.database = database
+        self.artifacts = artifacts
+
+    def start(
+        self, project: str, kind: Kind, *, parent_id: str | None = None, **recorded: Any
+    ) -> str:
+        """Record a new running run and return its id."""
+        run_id = uuid.uuid4().hex[:12]
+        row = RunRow(
+            id=run_id,
+            parent_id=parent_id,
+            project=project,
+            kind=kind,
+            status="running",
+            started_at=_now(),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            **_checked(recorded),
+        )
+        with self.database.session() as session:
+            session.add(row)
+        return run_id
+
+    def record(self, run_id: str, **recorded: Any) -> None:
+        """Add facts to a running run (its data, split, parameters...)."""
+        with self.database.session() as session:
+            row = self._running(session, run_id)
+            for name, value in _checked(recorded).items():
+                setattr(row, name, value)
+
+    def finish(
+        self, run_id: str, *, artifacts: tuple[SavedArtifact, ...] = (), **recorded: Any
+    ) -> Run:
+        """Close a run as finished, registering its artifacts in the same transaction."""
+        with self.database.session() as session:
+            row = self._running(session, run_id)
+            for name, value in _checked(recorded).items():
+                setattr(row, name, value)
+            row.status, row.ended_at = "finished", _now()
+            for a in artifacts:
+                session.add(
+                    ArtifactRow(
+                        run_id=run_id,
+                        name=a.name,
+                        uri=a.uri,
+                        sha256=a.sha256,
+                        size_bytes=a.size_bytes,
+                        format=a.format,
+                        format_version=a.format_version,
+                        trusted={"types": list(a.trusted)},
+                        created_at=_now(),
+                    )
+                )
+        return self.get(run_id)
+
+    def fail(self, run_id: str, error: str) -> None:
+        """Close a run as failed and drop any file it wrote."""
+        with self.database.session() as session:
+            row = session.get(RunRow, run_id)
+            if row is not None and row.status == "running":
+                row.status, row.ended_at, row.error = "failed", _now(), error
+        self.artifacts.remove_run(run_id)
+
+    def get(self, ref: str) -> Run:
+        """A run by id or by a unique prefix of its id."""
+        with self.database.session() as session:
+            rows = session.scalars(
+                select(RunRow).where(RunRow.id.startswith(ref, autoescape=True)).limit(2)
+            ).all()
+            if len(rows) == 1:
+                return self._run(session, rows[0])
+            if rows:
+                raise NotFoundError(f"run '{ref}' is ambiguous; give more of its id")
+            known = session.scalars(
+                select(RunRow.id).order_by(RunRow.started_at.desc()).limit(200)
+            ).all()
+        raise NotFoundError(
+            f"run '{ref}' is not in the store{did_you_mean(ref, known)}; "
+            "`prodml runs list` shows the runs"
+        )
+
+    def list(
+        self,
+        project: str | None = None,
+        *,
+        parent_id: str | None = None,
+        top_level: bool = True,
+        limit: int | None = None,
+    ) -> builtins.list[Run]:
+        """Runs, newest first: top-level ones by default, or the children of a run."""
+        query = select(RunRow).order_by(RunRow.started_at.desc(), RunRow.id)
+        if project is not None:
+            query = query.where(RunRow.project == project)
+        if parent_id is not None:
+            query = query.where(RunRow.parent_id == parent_id)
+        elif top_level:
+            query = query.where(RunRow.parent_id.is_(None))
+        if limit is not None:
+            query = query.limit(limit)
+        with self.database.session() as session:
+            return [self._run(session, row) for row in session.scalars(query).all()]
+
+    def reconcile(self) -> builtins.list[str]:
+        """Mark failed the running runs whose process on this host has died."""
+        host = socket.gethostname()
+        with self.database.session() as session:
+            rows = session.scalars(
+                select(RunRow).where(RunRow.status == "running", RunRow.host == host)
+            ).all()
+            dead = [row.id for row in rows if not _alive(row.pid)]
+        for run_id in dead:
+            self.fail(run_id, "the process ended without closing the run (killed or crashed)")
+        return dead
+
+    @staticmethod
+    def _running(session: Any, run_id: str) -> RunRow:
+        row = session.get(RunRow, run_id)
+        if row is None or row.status != "running":
+            state = "missing" if row is None else row.status
+            raise StoreError(f"run {run_id} is {state}, not running; it cannot be changed")
+        return row  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _run(session: Any, row: RunRow) -> Run:
+        artifacts = session.scalars(
+            select(ArtifactRow).where(ArtifactRow.run_id == row.id).order_by(ArtifactRow.id)
+        ).all()
+        values = {name: getattr(row, name) for name in RECORDED}
+        return Run(
+            id=row.id,
+            parent_id=row.parent_id,
+            project=row.project,
+            kind=row.kind,
+            status=row.status,
+            started_at=_utc(row.started_at) or row.started_at,
+            ended_at=_utc(row.ended_at),
+            host=row.host,
+            pid=row.pid,
+            error=row.error,
+            artifacts=tuple(
+                SavedArtifact(
+                    name=a.name,
+                    uri=a.uri,
+                    sha256=a.sha256,
+                    size_bytes=a.size_bytes,
+                    format=a.format,
+                    format_version=a.format_version,
+                    trusted=tuple(a.trusted.get("types", ())),
+                )
+                for a in artifacts
+            ),
+            **values,
+        )
+
+
+def _checked(recorded: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(recorded) - set(RECORDED))
+    if unknown:
+        raise TypeError(f"runs cannot record {unknown}; recordable: {RECORDED}")
+    return recorded
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)  # SQLite hands back naive datetimes
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,73 @@
+"""The tables of the system of record. The schema changes only through migrations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON,
+        datetime: DateTime(timezone=True),
+    }
+
+
+class RunRow(Base):
+    """One tracked fit, search, search candidate or sanity check."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id"), index=True)
+    project: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    code_commit: Mapped[str | None] = mapped_column(String(40))
+    code_dirty: Mapped[bool | None]
+    data_source: Mapped[str | None] = mapped_column(Text)
+    data_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    data_rows: Mapped[int | None] = mapped_column(BigInteger)
+    split: Mapped[dict[str, Any] | None]
+    model_spec: Mapped[dict[str, Any] | None]
+    params: Mapped[dict[str, Any] | None]
+    metrics: Mapped[dict[str, Any] | None]
+    fit_seconds: Mapped[float | None]
+    cpu_seconds: Mapped[float | None]
+    peak_memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    environment: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ArtifactRow(Base):
+    """A file a run produced, with the SHA-256 its content must still have."""
+
+    __tablename__ = "artifacts"
+    __table_args__ = (UniqueConstraint("run_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    uri: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    format: Mapped[str] = mapped_column(String(20))
+    format_version: Mapped[int] = mapped_column(Integer)
+    trusted: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
