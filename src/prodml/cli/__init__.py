@@ -1,0 +1,39 @@
+"""The ``prodml`` command: a thin shell over :class:`prodml.Project`.
+
+Each command parses its options, makes one library call and renders the result; a
+:class:`~prodml.errors.ProdmlError` becomes one red line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import signal
+from types import FrameType
+
+import typer
+
+from prodml.cli import runs as runs_commands
+
+app = typer.Typer(
+    name="prodml",
+    help="prodml: from a first baseline to a monitored production service.\n\n"
+    "Start with [bold]prodml demo[/], or [bold]prodml init loans --example loans[/].",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(runs_commands.app, name="runs")
+
+
+def main() -> None:
+    """Entry point of the ``prodml`` command."""
+    signal.signal(signal.SIGTERM, _interrupt)  # record a terminated fit as failed, too
+    app()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+# The commands register themselves on ``app`` when imported.
+from prodml.cli import demo, fit, init  # noqa: E402, F401

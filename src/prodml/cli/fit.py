@@ -1,0 +1,107 @@
+"""``prodml fit``: a tracked fit, a hyperparameter search, or the sanity check."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+import prodml
+from prodml.cli import app
+from prodml.cli.render import console, metrics_table, print_json, run_dict, status
+from prodml.cli.shell import ProjectOption, reporting
+from prodml.config import ModelSpec
+from prodml.store.runs import Run
+from prodml.tracking.search import Candidate
+
+
+@app.command(
+    epilog="Examples:  prodml fit    prodml fit --sanity    prodml fit --search    "
+    "prodml fit --model sklearn.dummy.DummyClassifier    prodml fit --json",
+)
+def fit(
+    project: ProjectOption = Path("."),
+    search: Annotated[
+        bool, typer.Option("--search", help="Search the hyperparameters in search: (CV).")
+    ] = False,
+    sanity: Annotated[
+        bool,
+        typer.Option("--sanity", help="Only check that the model can overfit a small subset."),
+    ] = False,
+    rows: Annotated[int, typer.Option(help="Rows for --sanity.", min=2)] = 50,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Fit this factory instead of model: (e.g. a baseline)."),
+    ] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
+) -> None:
+    """Fit the project's model on the training split and record the run.
+
+    A run records the code version, the data fingerprint, the split, every parameter,
+    metrics on train, dev and test, fit time, peak memory, package versions and the
+    model artifact with its SHA-256.
+    """
+    if search and (sanity or model):
+        raise typer.BadParameter("--search goes alone: without --sanity or --model")
+    with reporting():
+        opened = prodml.Project(project)
+        if sanity:
+            result = opened.sanity(rows)
+            if json:
+                print_json(
+                    {
+                        "passed": result.passed,
+                        "score": result.score,
+                        "metric": result.metric,
+                        "rows": result.rows,
+                        "run": result.run.id,
+                    }
+                )
+            else:
+                colour = "green" if result.passed else "red"
+                console.print(f"[{colour}]{result.message}[/]")
+            raise typer.Exit(0 if result.passed else 1)
+        if search:
+            run = _search(opened, quiet=json)
+        else:
+            spec = ModelSpec(factory=model) if model else None
+            with contextlib.nullcontext() if json else console.status("fitting..."):
+                run = opened.fit(spec)
+    if json:
+        print_json(run_dict(run))
+    else:
+        show_finished(run)
+
+
+def show_finished(run: Run) -> None:
+    """The short report after a fit: id, status, time, and the metrics."""
+    console.print(
+        f"Run [bold]{run.id}[/] {status(run.status)} ({run.kind}) in {run.fit_seconds:.2f}s, "
+        f"peak memory {(run.peak_memory_bytes or 0) / 2**20:.0f} MiB"
+    )
+    console.print(metrics_table(run))
+    console.print(f"Next: [bold]prodml runs show {run.id}[/] or [bold]prodml runs compare[/]")
+
+
+def _search(project: prodml.Project, quiet: bool) -> Run:
+    with Progress(
+        TextColumn("search"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        disable=quiet,
+    ) as progress:
+        task = progress.add_task("", total=None)
+
+        def advance(done: int, total: int, candidate: Candidate) -> None:
+            score = "failed" if candidate.score is None else f"{candidate.score:.4f}"
+            progress.update(
+                task, completed=done, total=total, description=f"{candidate.params} -> {score}"
+            )
+
+        return project.search(advance)

@@ -1,0 +1,106 @@
+"""How the CLI shows things: Rich tables for people, JSON for programs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from prodml.data.split import SPLIT_NAMES
+from prodml.store.runs import Run
+from prodml.tracking.compare import Comparison
+
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_json(value: Any) -> None:
+    """Machine-readable output: plain JSON on stdout, nothing else."""
+    print(json.dumps(value, indent=2, default=str))
+
+
+def run_dict(run: Run) -> dict[str, Any]:
+    return asdict(run)
+
+
+def metrics_table(run: Run, title: str | None = None) -> Table:
+    """Metrics with one column per split (train, dev, test), or as they are named."""
+    metrics = run.metrics or {}
+    splits = [s for s in SPLIT_NAMES if any(k.startswith(f"{s}.") for k in metrics)]
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric", overflow="fold")
+    for split in splits:
+        table.add_column(split, justify="right")
+    names = dict.fromkeys(k.split(".", 1)[1] for k in metrics if k.split(".", 1)[0] in splits)
+    for name in names:
+        table.add_row(name, *(fmt(metrics.get(f"{s}.{name}")) for s in splits))
+    for key, value in metrics.items():
+        if key.split(".", 1)[0] not in splits:
+            table.add_row(key, fmt(value), *[""] * (len(splits) - 1))
+    return table
+
+
+def runs_table(runs: list[Run], headline: str) -> Table:
+    table = Table(title_justify="left")
+    for column in (
+        "run",
+        "kind",
+        "status",
+        "started",
+        "model",
+        "data",
+        f"test {headline}",
+        "fit s",
+    ):
+        table.add_column(column, justify="right" if column in ("fit s",) else "left")
+    for run in runs:
+        table.add_row(
+            run.id,
+            run.kind,
+            status(run.status),
+            f"{run.started_at:%Y-%m-%d %H:%M:%S}",
+            short_factory(run),
+            (run.data_fingerprint or "")[:8],
+            fmt((run.metrics or {}).get(f"test.{headline}")),
+            fmt(run.fit_seconds),
+        )
+    return table
+
+
+def comparison_table(comparison: Comparison, only_differences: bool) -> Table:
+    table = Table(title_justify="left", caption="[bold yellow]yellow[/]: differs between runs")
+    table.add_column("", overflow="fold")
+    for run in comparison.runs:
+        table.add_column(run.id, justify="right")
+    section = ""
+    for row in comparison.rows:
+        if only_differences and not row.differs and row.section != "run":
+            continue
+        if row.section != section:
+            section = row.section
+            table.add_section()
+            table.add_row(f"[bold]{section}[/]", *[""] * len(comparison.runs))
+        style = "bold yellow" if row.differs else ""
+        table.add_row(row.name, *(fmt(v) for v in row.values), style=style)
+    return table
+
+
+def status(value: str) -> str:
+    colour = {"finished": "green", "failed": "red", "running": "yellow"}.get(value, "white")
+    return f"[{colour}]{value}[/]"
+
+
+def short_factory(run: Run) -> str:
+    factory = str((run.model_spec or {}).get("factory", ""))
+    return factory.rsplit(".", 1)[-1] if not factory.startswith("rules:") else factory
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,149 @@
+"""A prodml project: a folder with ``prodml.yaml``, and everything done on it.
+
+Every CLI command is a call of this class, so a notebook can do the same::
+
+    >>> import prodml, tempfile
+    >>> folder = prodml.init(tempfile.mkdtemp() + "/bc", example="breast-cancer")
+    >>> run = prodml.Project(folder).fit()
+    >>> run.status, run.metrics["test.recall[malignant]"] > 0.9
+    ('finished', True)
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from prodml.config import ModelSpec, Settings, load_settings
+from prodml.data.dataset import Dataset, prepare
+from prodml.data.sources import open_source
+from prodml.data.split import Split, split_rows
+from prodml.errors import ConfigError, NotFoundError
+from prodml.model.factory import build
+from prodml.store.artifacts import ArtifactStore
+from prodml.store.database import Database
+from prodml.store.runs import Run, Runs
+from prodml.tracking.compare import Comparison, compare
+from prodml.tracking.fit import fit_into
+from prodml.tracking.sanity import SanityResult, sanity_check
+from prodml.tracking.search import OnCandidate, search
+from prodml.tracking.workspace import Workspace
+
+DATABASE_ENV = "PRODML_DATABASE_URL"
+ARTIFACTS_ENV = "PRODML_ARTIFACTS_URL"
+STATE_FOLDER = ".prodml"
+
+
+class Project:
+    """Open the project in ``path`` (the folder holding ``prodml.yaml``)."""
+
+    def __init__(self, path: str | Path = ".") -> None:
+        self.path = Path(path).resolve()
+        self.settings: Settings = load_settings(self.path)
+
+    @property
+    def name(self) -> str:
+        return self.settings.project
+
+    @cached_property
+    def runs_store(self) -> Runs:
+        """The store of runs and artifacts (opened, and migrated, on first use)."""
+        state = self.path / STATE_FOLDER
+        url = (
+            os.environ.get(DATABASE_ENV)
+            or self.settings.store.database
+            or f"sqlite:///{state / 'prodml.db'}"
+        )
+        artifacts = (
+            os.environ.get(ARTIFACTS_ENV)
+            or self.settings.store.artifacts
+            or str(state / "artifacts")
+        )
+        if "://" not in artifacts and not Path(artifacts).is_absolute():
+            artifacts = str(self.path / artifacts)
+        runs = Runs(Database(url), ArtifactStore(artifacts))
+        runs.reconcile()
+        return runs
+
+    def load_data(self) -> Dataset:
+        """Read the data source and check it against the project file."""
+        source = open_source(self.settings.data.source, self.path)
+        return prepare(source.load(), self.settings.data, self.settings.task, source.describe())
+
+    def split(self, data: Dataset) -> Split:
+        """Cut the data into train, dev and test as ``data.split`` says."""
+        settings = self.settings.data.split_settings(self.settings.task)
+        return split_rows(
+            data.frame, settings, target=data.target, task=data.task, time=self.settings.data.time
+        )
+
+    def fit(self, model: ModelSpec | None = None) -> Run:
+        """Fit the project's model (or ``model``) on the training split, as a tracked run."""
+        spec = model or self.settings.model
+        data, split, estimator = self._prepare(spec)
+        workspace = self._workspace()
+        with workspace.tracked("fit", data, spec) as run_id:
+            return fit_into(workspace, run_id, estimator, data, split)
+
+    def search(self, on_candidate: OnCandidate | None = None) -> Run:
+        """Search the hyperparameters in ``search:``; the best candidate is kept, refit."""
+        if self.settings.search is None:
+            raise ConfigError(
+                "search is not set in prodml.yaml; add e.g. search: {method: grid, "
+                "params: {max_iter: [100, 200]}, cv: 5}"
+            )
+        spec = self.settings.model
+        data, split, estimator = self._prepare(spec)
+        return search(
+            self._workspace(), estimator, spec, data, split, self.settings.search, on_candidate
+        )
+
+    def sanity(self, rows: int = 50) -> SanityResult:
+        """Can the model overfit ``rows`` training examples? The first check to make."""
+        spec = self.settings.model
+        data, split, estimator = self._prepare(spec)
+        return sanity_check(self._workspace(), estimator, spec, data, split, rows)
+
+    def runs(self, limit: int | None = None, parent: str | None = None) -> list[Run]:
+        """This project's runs, newest first (top-level ones, or a run's children)."""
+        parent_id = self.run(parent).id if parent else None
+        return self.runs_store.list(self.name, parent_id=parent_id, limit=limit)
+
+    def run(self, ref: str | None = None) -> Run:
+        """A run by id or unique id prefix; the newest run when ``ref`` is None."""
+        if ref is not None:
+            return self.runs_store.get(ref)
+        newest = self.runs(limit=1)
+        if not newest:
+            raise NotFoundError(f"project {self.name} has no runs yet; start with `prodml fit`")
+        return newest[0]
+
+    def compare(self, refs: list[str] | None = None) -> Comparison:
+        """Runs side by side; without ``refs``, the two newest finished fits or searches."""
+        if refs:
+            return compare([self.run(r) for r in refs])
+        fits = [r for r in self.runs() if r.status == "finished" and r.kind in ("fit", "search")]
+        return compare(fits[:2][::-1])
+
+    def load_model(self, ref: str | None = None) -> Any:
+        """The fitted model of a run, after its SHA-256 is checked."""
+        run = self.run(ref)
+        return self.runs_store.artifacts.load(run.artifact("model"))
+
+    def _prepare(self, spec: ModelSpec) -> tuple[Dataset, Split, Any]:
+        # All that a user can get wrong is checked before a run is started.
+        estimator = build(spec, self.path)
+        data = self.load_data()
+        return data, self.split(data), estimator
+
+    def _workspace(self) -> Workspace:
+        return Workspace(self.name, self.path, self.settings, self.runs_store)
+
+
+def init(path: str | Path, example: str | None = None) -> Path:
+    """Create a project folder from an example (or a blank, commented template)."""
+    from prodml.examples import create_project
+
+    return create_project(Path(path), example)

@@ -1,0 +1,78 @@
+"""Tracked fitting: fit a model on the training split, score every split, keep the artifact.
+
+The artifact is written whole and registered in the same transaction that marks the
+run finished, so a fit that fails, is interrupted or is killed never leaves an artifact
+registered for its run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prodml.data.dataset import Dataset
+from prodml.data.split import SPLIT_NAMES, Split
+from prodml.errors import ModelError
+from prodml.evaluate.metrics import metrics
+from prodml.store.runs import Run
+from prodml.tracking.resources import measure
+from prodml.tracking.workspace import Workspace, jsonable
+
+
+def fit_into(
+    workspace: Workspace,
+    run_id: str,
+    model: Any,
+    data: Dataset,
+    split: Split,
+    extra: dict[str, float] | None = None,
+) -> Run:
+    """Fit ``model`` for the running run ``run_id``, score it and close the run."""
+    workspace.runs.record(run_id, split=split.to_record(), params=parameters(model))
+    train = data.rows(split.rows("train"))
+    with measure() as usage:
+        fit(model, train)
+    scores = {**score_splits(model, data, split), **(extra or {})}
+    saved = (
+        workspace.runs.artifacts.save(run_id, "model", model),
+        workspace.runs.artifacts.save(run_id, "split", split.assignment),
+    )
+    return workspace.runs.finish(
+        run_id,
+        artifacts=saved,
+        metrics=jsonable(scores),
+        fit_seconds=usage.wall_seconds,
+        cpu_seconds=usage.cpu_seconds,
+        peak_memory_bytes=usage.peak_memory_bytes,
+    )
+
+
+def fit(model: Any, data: Dataset) -> None:
+    """``model.fit`` on a data set, with a failure explained in one line."""
+    try:
+        model.fit(data.X, data.y)
+    except (ValueError, TypeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(
+            f"fitting {type(model).__name__} failed: {reason}; check model.factory and "
+            "model.params, and that the features suit the model (text columns are "
+            "categories: use a model that takes them, or encode them in a pipeline)"
+        ) from exc
+
+
+def score_splits(model: Any, data: Dataset, split: Split) -> dict[str, float]:
+    """Metrics on every non-empty split, named ``train.accuracy``, ``test.f1[1]``..."""
+    scores: dict[str, float] = {}
+    for name in SPLIT_NAMES:
+        rows = split.rows(name)
+        if len(rows) == 0:
+            continue
+        part = data.rows(rows)
+        values = metrics(data.task, part.y, model.predict(part.X), data.labels)
+        scores.update({f"{name}.{metric}": value for metric, value in values.items()})
+    return scores
+
+
+def parameters(model: Any) -> dict[str, Any]:
+    """Every parameter of the model (``get_params(deep=True)``), JSON-ready."""
+    params = model.get_params(deep=True) if hasattr(model, "get_params") else {}
+    return {name: jsonable(value) for name, value in sorted(params.items())}

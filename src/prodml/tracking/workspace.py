@@ -1,0 +1,74 @@
+"""What tracked work needs from a project: its name, folder, settings and runs."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prodml.config import ModelSpec, Settings
+from prodml.data.dataset import Dataset
+from prodml.store.runs import Kind, Runs
+from prodml.tracking.environment import code_version, environment
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A project as seen by tracked work."""
+
+    name: str
+    root: Path
+    settings: Settings
+    runs: Runs
+
+    @contextlib.contextmanager
+    def tracked(
+        self, kind: Kind, data: Dataset, spec: ModelSpec, *, parent_id: str | None = None
+    ) -> Iterator[str]:
+        """A run that is recorded as failed if the block raises (or is interrupted)."""
+        commit, dirty = code_version(self.root)
+        run_id = self.runs.start(
+            self.name,
+            kind,
+            parent_id=parent_id,
+            code_commit=commit,
+            code_dirty=dirty,
+            data_source=data.source,
+            data_fingerprint=data.fingerprint,
+            data_rows=len(data.frame),
+            model_spec=jsonable(spec.model_dump(mode="json")),
+            environment=environment(None if ":" in spec.factory else spec.factory),
+        )
+        try:
+            yield run_id
+        except BaseException as exc:
+            self.runs.fail(run_id, _reason(exc))
+            raise
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with everything JSON (and PostgreSQL's JSON) can hold: NaN becomes None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "get_params"):
+        return type(value).__name__  # a nested estimator: its own parameters are listed too
+    if hasattr(value, "item"):
+        return jsonable(value.item())  # numpy scalars
+    return repr(value)[:200]
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (KeyboardInterrupt or SIGTERM)"
+    last = traceback.format_exception(exc)[-3:]
+    return f"{type(exc).__name__}: {exc}\n" + "".join(last)
