@@ -100,7 +100,7 @@ class Project:
             self._workspace(), estimator, spec, data, split, self.settings.search, on_candidate
         )
 
-    def sanity(self, rows: int = 50) -> SanityResult:
+    def sanity(self, rows: int = 100) -> SanityResult:
         """Can the model overfit ``rows`` training examples? The first check to make."""
         spec = self.settings.model
         data, split, estimator = self._prepare(spec)

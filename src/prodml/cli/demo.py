@@ -50,10 +50,10 @@ def demo(
         _step(
             2,
             "Sanity check: can the model overfit a small subset?",
-            "The first check the field recommends: if a model cannot memorise 200 "
+            "The first check the field recommends: if a model cannot memorise 100 "
             "examples, more data will not help.",
         )
-        sanity = project.sanity(rows=200)
+        sanity = project.sanity()
         console.print(f"  [{'green' if sanity.passed else 'red'}]{sanity.message}[/]")
 
         _step(

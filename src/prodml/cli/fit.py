@@ -31,7 +31,7 @@ def fit(
         bool,
         typer.Option("--sanity", help="Only check that the model can overfit a small subset."),
     ] = False,
-    rows: Annotated[int, typer.Option(help="Rows for --sanity.", min=2)] = 50,
+    rows: Annotated[int, typer.Option(help="Rows for --sanity.", min=2)] = 100,
     model: Annotated[
         str | None,
         typer.Option(help="Fit this factory instead of model: (e.g. a baseline)."),

@@ -41,7 +41,7 @@ class Dataset:
     fingerprint: str
 
     @property
-    def X(self) -> pd.DataFrame:  # noqa: N802 (the field's name for the inputs)
+    def X(self) -> pd.DataFrame:
         return self.frame.loc[:, list(self.features)]
 
     @property
@@ -68,9 +68,9 @@ def prepare(frame: pd.DataFrame, settings: DataSettings, task: Task, source: str
     require("data.target", settings.target)
     for name in settings.metadata:
         require("data.metadata", name)
-    for key, name in (("data.id", settings.id), ("data.time", settings.time)):
-        if name is not None:
-            require(key, name)
+    for key, optional in (("data.id", settings.id), ("data.time", settings.time)):
+        if optional is not None:
+            require(key, optional)
     reserved = {settings.target, *settings.metadata, settings.id, settings.time}
     if settings.features is not None:
         for name in settings.features:
@@ -114,7 +114,14 @@ def prepare(frame: pd.DataFrame, settings: DataSettings, task: Task, source: str
         )
     positive = _positive(settings.positive_class, labels, settings.target)
     return Dataset(
-        frame, source, task, settings.target, features, settings.metadata, labels, positive,
+        frame,
+        source,
+        task,
+        settings.target,
+        features,
+        settings.metadata,
+        labels,
+        positive,
         content,
     )
 

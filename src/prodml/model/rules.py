@@ -60,7 +60,7 @@ class RuleModel(BaseEstimator):  # type: ignore[misc]
         model._rule()  # fail now, with the reason, rather than at fit time
         return model
 
-    def fit(self, X: pd.DataFrame, y: Any = None) -> RuleModel:  # noqa: N803
+    def fit(self, X: pd.DataFrame, y: Any = None) -> RuleModel:
         if y is not None:
             values = np.asarray(y)
             if values.dtype.kind in "OUSb" or len(np.unique(values)) <= max(2, len(values) // 2):
@@ -68,7 +68,7 @@ class RuleModel(BaseEstimator):  # type: ignore[misc]
         self.n_features_in_ = X.shape[1]
         return self
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
         predictions = np.asarray(self._rule()(X))
         if predictions.shape != (len(X),):
             raise ModelError(
@@ -77,10 +77,11 @@ class RuleModel(BaseEstimator):  # type: ignore[misc]
             )
         return predictions
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """A rule is certain: probability 1 for the class it predicts."""
         predictions = self.predict(X)
-        return (predictions[:, None] == self.classes_[None, :]).astype(float)
+        certain: np.ndarray = (predictions[:, None] == self.classes_[None, :]).astype(float)
+        return certain
 
     def _rule(self) -> Callable[[pd.DataFrame], Any]:
         key = hashlib.sha256(f"{self.function}\0{self.source}".encode()).hexdigest()

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +58,7 @@ def compare(runs: list[Run]) -> Comparison:
             f"comparing needs at least two runs, got {len(runs)}; "
             "fit again or name the runs: prodml runs compare RUN RUN"
         )
-    facts = {
+    facts: dict[str, Callable[[Run], Any]] = {
         "kind": lambda r: r.kind,
         "status": lambda r: r.status,
         "model": lambda r: (r.model_spec or {}).get("factory"),

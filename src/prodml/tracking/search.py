@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 from scipy import stats
 from sklearn.base import clone
-from sklearn.metrics import f1_score, get_scorer, get_scorer_names, make_scorer
+from sklearn.metrics import (
+    f1_score,
+    get_scorer,
+    get_scorer_names,
+    make_scorer,
+    precision_score,
+    recall_score,
+)
 from sklearn.model_selection import (
     KFold,
     ParameterGrid,
@@ -136,7 +143,14 @@ def candidates(settings: SearchSettings) -> list[dict[str, Any]]:
 
 
 def scoring(configured: str | None, data: Dataset) -> tuple[str, Any]:
-    """The score to maximise: a scikit-learn scorer name, or F1 of the positive class."""
+    """The score to maximise: a scikit-learn scorer name, or F1 of the positive class.
+
+    ``f1``, ``precision`` and ``recall`` are taken for the configured positive class, so
+    they work for labels such as ``malignant`` too.
+    """
+    if configured in _BINARY and data.positive_class is not None:
+        scorer = make_scorer(_BINARY[configured], pos_label=data.positive_class, zero_division=0)
+        return f"{configured}[{data.positive_class}]", scorer
     if configured is not None:
         try:
             return configured, get_scorer(configured)
@@ -153,6 +167,9 @@ def scoring(configured: str | None, data: Dataset) -> tuple[str, Any]:
         scorer = make_scorer(f1_score, pos_label=data.positive_class, zero_division=0)
         return f"f1[{data.positive_class}]", scorer
     return "f1_macro", get_scorer("f1_macro")
+
+
+_BINARY = {"f1": f1_score, "precision": precision_score, "recall": recall_score}
 
 
 def _folds(settings: SearchSettings, data: Dataset) -> KFold | StratifiedKFold:
