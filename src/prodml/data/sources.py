@@ -146,8 +146,9 @@ class SqlQuerySource:
         try:
             with engine.connect() as connection:
                 return pd.read_sql_query(self.sql, connection)
-        except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        except (SQLAlchemyError, pd.errors.DatabaseError) as exc:
+            cause = exc.__cause__ if isinstance(exc, pd.errors.DatabaseError) else exc
+            reason = str(getattr(cause, "orig", None) or cause).splitlines()[0]
             raise DataError(f"data.source.sql failed: {reason}; query: {self.sql}") from None
         finally:
             engine.dispose()
