@@ -89,7 +89,10 @@ def test_yaml_dates_become_midnight(tmp_path: Path) -> None:
             with_data(split={"method": "random", "tset": 0.3}),
             r"unknown key 'tset' in data.split .*did you mean 'test'\?$",
         ),
-        (with_data(split={"method": "random", "test": 1.5}), r"^data.split.test 1.5: .*less than 1"),
+        (
+            with_data(split={"method": "random", "test": 1.5}),
+            r"^data.split.test 1.5: .*less than 1",
+        ),
         (
             with_data(split={"method": "random", "test": 0.5, "dev": 0.5}),
             r"dev 0.5 \+ test 0.5 leaves no training rows",
@@ -99,18 +102,27 @@ def test_yaml_dates_become_midnight(tmp_path: Path) -> None:
             r"^data.split.test_after is missing from prodml.yaml; set it to a date",
         ),
         (
-            with_data(split={"method": "time", "test_after": "2024-01-01", "dev_after": "2025-01-01"}),
+            with_data(
+                split={"method": "time", "test_after": "2024-01-01", "dev_after": "2025-01-01"}
+            ),
             r"dev_after 2025-01-01 must come before test_after 2024-01-01",
         ),
         ({"project": "p", "model": "x.Y"}, r"^data is missing from prodml.yaml"),
         (with_data(source={"sql": "select 1"}), r"^data.source.url is missing .*SQLAlchemy URL"),
         (with_(model={"params": {}}), r"^model.factory is missing"),
         (
-            with_(search={"method": "grid", "params": {"C": {"dist": "uniform", "low": 0, "high": 1}}}),
+            with_(
+                search={"method": "grid", "params": {"C": {"dist": "uniform", "low": 0, "high": 1}}}
+            ),
             r"only random search can sample",
         ),
         (
-            with_(search={"method": "random", "params": {"C": {"dist": "unifrm", "low": 0, "high": 1}}}),
+            with_(
+                search={
+                    "method": "random",
+                    "params": {"C": {"dist": "unifrm", "low": 0, "high": 1}},
+                }
+            ),
             r"^search.params.C.dist 'unifrm' is not allowed; .*did you mean 'uniform'\?$",
         ),
         (with_(search={"params": {"C": []}}), r"params.C is an empty list"),
@@ -136,7 +148,9 @@ def test_missing_project_file_says_how_to_make_one(tmp_path: Path) -> None:
         load_settings(tmp_path)
 
 
-@pytest.mark.parametrize(("text", "message"), [("", "is empty"), ("- a\n- b\n", "must be a mapping")])
+@pytest.mark.parametrize(
+    ("text", "message"), [("", "is empty"), ("- a\n- b\n", "must be a mapping")]
+)
 def test_empty_or_non_mapping_file(tmp_path: Path, text: str, message: str) -> None:
     (tmp_path / "prodml.yaml").write_text(text)
     with pytest.raises(ConfigError, match=message):

@@ -25,8 +25,11 @@ FRAME = pd.DataFrame(
 
 def settings(**changes: Any) -> DataSettings:
     base: dict[str, Any] = {
-        "source": "loans.csv", "target": "approved", "id": "application_id",
-        "time": "applied_at", "metadata": ["gender"],
+        "source": "loans.csv",
+        "target": "approved",
+        "id": "application_id",
+        "time": "applied_at",
+        "metadata": ["gender"],
     }
     return DataSettings.model_validate({**base, **changes})
 
@@ -57,8 +60,14 @@ def test_unknown_target_suggests_the_closest_column() -> None:
         ({"metadata": ["gendr"]}, r"data.metadata 'gendr' .*did you mean 'gender'\?"),
         ({"time": "applied"}, r"data.time 'applied' .*did you mean 'applied_at'\?"),
         ({"features": ["incme"]}, r"data.features 'incme' .*did you mean 'income'\?"),
-        ({"features": ["gender"]}, r"data.features 'gender' is also the target, id, time or a metadata"),
-        ({"positive_class": 2}, r"data.positive_class '2' is not a class of 'approved'; classes are: 0, 1"),
+        (
+            {"features": ["gender"]},
+            r"data.features 'gender' is also the target, id, time or a metadata",
+        ),
+        (
+            {"positive_class": 2},
+            r"data.positive_class '2' is not a class of 'approved'; classes are: 0, 1",
+        ),
     ],
 )
 def test_column_mistakes_name_key_and_value(changes: dict[str, Any], message: str) -> None:
@@ -72,7 +81,7 @@ def test_positive_class_given_as_text_matches_integer_labels() -> None:
 
 
 def test_missing_labels_and_single_class_are_refused() -> None:
-    missing = FRAME.assign(approved=[0, None, 1, 1])
+    missing = FRAME.assign(approved=[0.0, float("nan"), 1.0, 1.0])
     with pytest.raises(DataError, match=r"has 1 missing values"):
         prepare(missing, settings(), "classification", "loans.csv")
     with pytest.raises(DataError, match=r"has only one class \(1\)"):
@@ -82,5 +91,7 @@ def test_missing_labels_and_single_class_are_refused() -> None:
 def test_regression_needs_a_numeric_target() -> None:
     data = prepare(FRAME, settings(target="income", metadata=[]), "regression", "loans.csv")
     assert data.labels == () and data.positive_class is None
-    with pytest.raises(DataError, match=r"task is regression but data.target 'purpose' is not numeric"):
+    with pytest.raises(
+        DataError, match=r"task is regression but data.target 'purpose' is not numeric"
+    ):
         prepare(FRAME, settings(target="purpose"), "regression", "loans.csv")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -144,7 +144,7 @@ def compare(
     console.print(comparison_table(comparison, only_differences=diff))
 
 
-def _split(record: dict | None) -> str:  # type: ignore[type-arg]
+def _split(record: dict[str, Any] | None) -> str:
     if not record:
         return "-"
     sizes = record.get("sizes", {})
@@ -152,6 +152,6 @@ def _split(record: dict | None) -> str:  # type: ignore[type-arg]
     return f"{record.get('method')} ({shown})" if shown else str(record.get("method"))
 
 
-def _varied(params: dict, spec: dict) -> str:  # type: ignore[type-arg]
+def _varied(params: dict[str, Any], spec: dict[str, Any]) -> str:
     names = (spec.get("search") or {}).get("params") or {}
     return ", ".join(f"{k}={params.get(k)}" for k in names) or "-"

@@ -1,0 +1,18 @@
+"""The public surface is written down in ``__all__`` and every name in it exists."""
+
+from __future__ import annotations
+
+import prodml
+
+
+def test_all_is_sorted_and_importable() -> None:
+    assert prodml.__all__ == sorted(prodml.__all__)
+    for name in prodml.__all__:
+        assert getattr(prodml, name) is not None, name
+
+
+def test_every_error_is_a_prodml_error() -> None:
+    errors = [getattr(prodml, n) for n in prodml.__all__ if n.endswith("Error")]
+    assert len(errors) == 7
+    assert all(issubclass(e, prodml.ProdmlError) for e in errors)
+    assert issubclass(prodml.IntegrityError, prodml.StoreError)
