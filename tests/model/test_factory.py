@@ -20,8 +20,10 @@ def spec(**fields: Any) -> ModelSpec:
 
 
 def test_dotted_path_with_params() -> None:
-    model = build(spec(factory="sklearn.ensemble.HistGradientBoostingClassifier",
-                       params={"max_iter": 50}), Path("."))
+    model = build(
+        spec(factory="sklearn.ensemble.HistGradientBoostingClassifier", params={"max_iter": 50}),
+        Path("."),
+    )
     assert isinstance(model, HistGradientBoostingClassifier)
     assert model.max_iter == 50
 
@@ -33,8 +35,13 @@ def test_nested_specs_build_a_pipeline() -> None:
             params={
                 "steps": [
                     ["scale", {"factory": "sklearn.preprocessing.StandardScaler"}],
-                    ["clf", {"factory": "sklearn.linear_model.LogisticRegression",
-                             "params": {"C": 0.3}}],
+                    [
+                        "clf",
+                        {
+                            "factory": "sklearn.linear_model.LogisticRegression",
+                            "params": {"C": 0.3},
+                        },
+                    ],
                 ]
             },
         ),
@@ -89,13 +96,21 @@ def test_rule_reference_builds_a_rule_model(tmp_path: Path) -> None:
             {"factory": "sklearn.linear_model.LogisticRegression", "params": {"penalty": "l7"}},
             r"^model.params for sklearn.linear_model.LogisticRegression: The 'penalty' parameter",
         ),
-        ({"factory": "collections.OrderedDict"}, r"made a OrderedDict, which has no fit and predict"),
         (
-            {"factory": "sklearn.pipeline.make_pipeline",
-             "args": [{"factory": "sklearn.preprocessing.StandardScalar"}]},
+            {"factory": "collections.OrderedDict"},
+            r"made a OrderedDict, which has no fit and predict",
+        ),
+        (
+            {
+                "factory": "sklearn.pipeline.make_pipeline",
+                "args": [{"factory": "sklearn.preprocessing.StandardScalar"}],
+            },
             r"^model.args\[0\].factory 'sklearn.preprocessing.StandardScalar' .*did you mean 'StandardScaler'",
         ),
-        ({"factory": "rules:nothere.py:f"}, r"rule 'rules:nothere.py:f': file .*nothere.py does not exist"),
+        (
+            {"factory": "rules:nothere.py:f"},
+            r"rule 'rules:nothere.py:f': file .*nothere.py does not exist",
+        ),
         ({"factory": "rules:rules.py"}, r"must look like rules:FILE.py:FUNCTION"),
     ],
 )

@@ -43,7 +43,9 @@ def test_rule_round_trips_through_a_skops_artifact(rule: RuleModel, tmp_path: Pa
 
 def test_unknown_function_suggests_one(tmp_path: Path) -> None:
     (tmp_path / "rules.py").write_text(RULES)
-    with pytest.raises(ModelError, match=r"has no function 'approve_if_incme'; did you mean 'approve_if_income'\?"):
+    with pytest.raises(
+        ModelError, match=r"has no function 'approve_if_incme'; did you mean 'approve_if_income'\?"
+    ):
         RuleModel.from_reference("rules:rules.py:approve_if_incme", tmp_path)
 
 
