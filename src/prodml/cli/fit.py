@@ -11,7 +11,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import prodml
 from prodml.cli import app
-from prodml.cli.render import console, metrics_table, print_json, run_dict, status
+from prodml.cli.render import (
+    console,
+    metrics_table,
+    print_json,
+    run_dict,
+    split_warnings,
+    status,
+)
 from prodml.cli.shell import ProjectOption, reporting
 from prodml.config import ModelSpec
 from prodml.store.runs import Run
@@ -82,6 +89,7 @@ def show_finished(run: Run) -> None:
         f"Run [bold]{run.id}[/] {status(run.status)} ({run.kind}) in {run.fit_seconds:.2f}s, "
         f"peak memory {(run.peak_memory_bytes or 0) / 2**20:.0f} MiB"
     )
+    split_warnings(run.split)
     console.print(metrics_table(run))
     console.print(f"Next: [bold]prodml runs show {run.id}[/] or [bold]prodml runs compare[/]")
 

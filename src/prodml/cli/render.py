@@ -88,6 +88,30 @@ def comparison_table(comparison: Comparison, only_differences: bool) -> Table:
     return table
 
 
+def split_table(record: dict[str, Any]) -> Table:
+    """Rows per split and cell (label, or label x metadata for balanced splits)."""
+    counts = record.get("counts") or []
+    keys = [k for k in (counts[0] if counts else {}) if k not in SPLIT_NAMES]
+    table = Table(title=f"split: {record.get('method')}", title_justify="left")
+    for key in keys:
+        table.add_column(key)
+    for name in SPLIT_NAMES:
+        table.add_column(name, justify="right")
+    for row in counts:
+        table.add_row(*(str(row[k]) for k in keys), *(str(row[s]) for s in SPLIT_NAMES))
+    sizes = record.get("sizes") or {}
+    table.add_row(
+        *(["[bold]all[/]"] + [""] * (len(keys) - 1)),
+        *(f"[bold]{sizes.get(s, 0)}[/]" for s in SPLIT_NAMES),
+    )
+    return table
+
+
+def split_warnings(record: dict[str, Any] | None) -> None:
+    for warning in (record or {}).get("warnings", []):
+        console.print(f"[yellow]warning:[/] {warning}")
+
+
 def status(value: str) -> str:
     colour = {"finished": "green", "failed": "red", "running": "yellow"}.get(value, "white")
     return f"[{colour}]{value}[/]"
@@ -102,5 +126,7 @@ def fmt(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.4g}"
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.4f}" if 1e-3 <= abs(value) < 1e5 else f"{value:.4g}"
     return str(value)

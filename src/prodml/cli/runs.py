@@ -17,6 +17,8 @@ from prodml.cli.render import (
     print_json,
     run_dict,
     runs_table,
+    split_table,
+    split_warnings,
     status,
 )
 from prodml.cli.shell import JsonOption, ProjectOption, reporting
@@ -96,6 +98,9 @@ def show(
     console.print(facts)
     if found.error:
         console.print(f"[red]error:[/] {found.error}")
+    if found.split and found.split.get("counts"):
+        console.print(split_table(found.split))
+        split_warnings(found.split)
     if found.metrics:
         console.print(metrics_table(found, title="metrics"))
     if found.params:
