@@ -43,6 +43,9 @@ RECORDED = (
     "environment",
 )
 
+#: What an artifact row and a SavedArtifact have in common.
+_ARTIFACT_FIELDS = ("name", "uri", "sha256", "size_bytes", "format", "format_version")
+
 
 @dataclass(frozen=True)
 class Run:
@@ -130,14 +133,9 @@ class Runs:
                 session.add(
                     ArtifactRow(
                         run_id=run_id,
-                        name=a.name,
-                        uri=a.uri,
-                        sha256=a.sha256,
-                        size_bytes=a.size_bytes,
-                        format=a.format,
-                        format_version=a.format_version,
                         trusted={"types": list(a.trusted)},
                         created_at=_now(),
+                        **{name: getattr(a, name) for name in _ARTIFACT_FIELDS},
                     )
                 )
         return self.get(run_id)
@@ -228,13 +226,8 @@ class Runs:
             error=row.error,
             artifacts=tuple(
                 SavedArtifact(
-                    name=a.name,
-                    uri=a.uri,
-                    sha256=a.sha256,
-                    size_bytes=a.size_bytes,
-                    format=a.format,
-                    format_version=a.format_version,
                     trusted=tuple(a.trusted.get("types", ())),
+                    **{name: getattr(a, name) for name in _ARTIFACT_FIELDS},
                 )
                 for a in artifacts
             ),
