@@ -25,7 +25,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from prodml.errors import StoreError
@@ -53,6 +53,11 @@ class Database:
             raise StoreError(
                 f"database URL '{self.url}' needs a driver that is not installed ({exc}); "
                 "for PostgreSQL: pip install 'prodml[postgres]'"
+            ) from None
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the folder for the database {self.url}: {exc.strerror} "
+                f"({exc.filename}); choose a writable place with PRODML_DATABASE_URL"
             ) from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._migrate(parsed.database if self.is_sqlite else None)
@@ -83,10 +88,12 @@ class Database:
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
                 conn.commit()
-        except OperationalError as exc:
+        except DBAPIError as exc:
+            reason = str(exc.orig).strip().splitlines()[0]
             raise StoreError(
-                f"cannot open the database at {self.url}: {exc.orig}; check that the server "
-                "runs and the URL (PRODML_DATABASE_URL or store.database) is right"
+                f"cannot open the database at {self.url}: {reason}; check that the server "
+                "runs, the URL (PRODML_DATABASE_URL or store.database) is right and the file "
+                "is a prodml database"
             ) from None
 
 

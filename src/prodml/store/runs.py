@@ -9,6 +9,7 @@ failed and removes any files they left.
 from __future__ import annotations
 
 import builtins
+import math
 import os
 import socket
 import uuid
@@ -110,6 +111,8 @@ class Runs:
             **_checked(recorded),
         )
         with self.database.session() as session:
+            if parent_id is not None and session.get(RunRow, parent_id) is None:
+                raise NotFoundError(f"parent run '{parent_id}' is not in the store")
             session.add(row)
         return run_id
 
@@ -143,9 +146,8 @@ class Runs:
     def fail(self, run_id: str, error: str) -> None:
         """Close a run as failed and drop any file it wrote."""
         with self.database.session() as session:
-            row = session.get(RunRow, run_id)
-            if row is not None and row.status == "running":
-                row.status, row.ended_at, row.error = "failed", _now(), error
+            row = self._running(session, run_id)
+            row.status, row.ended_at, row.error = "failed", _now(), error
         self.artifacts.remove_run(run_id)
 
     def get(self, ref: str) -> Run:
@@ -239,7 +241,37 @@ def _checked(recorded: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(recorded) - set(RECORDED))
     if unknown:
         raise TypeError(f"runs cannot record {unknown}; recordable: {RECORDED}")
-    return recorded
+    return {
+        name: jsonable(value) if name in _JSON_FIELDS else value for name, value in recorded.items()
+    }
+
+
+_JSON_FIELDS = {"split", "model_spec", "params", "metrics", "environment"}
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as JSON (and PostgreSQL's JSON) can hold it.
+
+    NaN and infinities become None; numpy scalars become numbers; a nested estimator
+    becomes its class name (its own parameters are listed beside it).
+
+    >>> import numpy as np
+    >>> jsonable({"a": float("nan"), "b": np.int64(3), "c": (1, 2.5)})
+    {'a': None, 'b': 3, 'c': [1, 2.5]}
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "get_params"):
+        return type(value).__name__  # a nested estimator: its own parameters are listed too
+    if hasattr(value, "item"):
+        return jsonable(value.item())  # numpy scalars
+    return repr(value)[:200]
 
 
 def _now() -> datetime:

@@ -15,7 +15,7 @@ from prodml.errors import ModelError
 from prodml.evaluate.metrics import metrics
 from prodml.store.runs import Run
 from prodml.tracking.resources import measure
-from prodml.tracking.workspace import Workspace, jsonable
+from prodml.tracking.workspace import Workspace
 
 
 def fit_into(
@@ -39,7 +39,7 @@ def fit_into(
     return workspace.runs.finish(
         run_id,
         artifacts=saved,
-        metrics=jsonable(scores),
+        metrics=scores,
         fit_seconds=usage.wall_seconds,
         cpu_seconds=usage.cpu_seconds,
         peak_memory_bytes=usage.peak_memory_bytes,
@@ -73,6 +73,6 @@ def score_splits(model: Any, data: Dataset, split: Split) -> dict[str, float]:
 
 
 def parameters(model: Any) -> dict[str, Any]:
-    """Every parameter of the model (``get_params(deep=True)``), JSON-ready."""
+    """Every parameter of the model (``get_params(deep=True)``), sorted by name."""
     params = model.get_params(deep=True) if hasattr(model, "get_params") else {}
-    return {name: jsonable(value) for name, value in sorted(params.items())}
+    return dict(sorted(params.items()))

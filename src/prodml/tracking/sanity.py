@@ -19,7 +19,7 @@ from prodml.evaluate.metrics import metrics
 from prodml.store.runs import Run
 from prodml.tracking.fit import fit, parameters
 from prodml.tracking.resources import measure
-from prodml.tracking.workspace import Workspace, jsonable
+from prodml.tracking.workspace import Workspace
 
 #: Training score on the subset that counts as "overfits": accuracy or R².
 PASS_SCORE = 0.99
@@ -67,7 +67,7 @@ def sanity_check(
         score = metrics(data.task, subset.y, model.predict(subset.X), data.labels)[metric]
         run = workspace.runs.finish(
             run_id,
-            metrics=jsonable({f"subset.{metric}": score, "subset.rows": float(len(subset.y))}),
+            metrics={f"subset.{metric}": score, "subset.rows": float(len(subset.y))},
             fit_seconds=usage.wall_seconds,
             cpu_seconds=usage.cpu_seconds,
             peak_memory_bytes=usage.peak_memory_bytes,

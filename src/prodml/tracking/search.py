@@ -38,7 +38,7 @@ from prodml.errors import ModelError, did_you_mean, listing
 from prodml.store.runs import Run
 from prodml.tracking.fit import fit_into, parameters
 from prodml.tracking.resources import measure
-from prodml.tracking.workspace import Workspace, jsonable
+from prodml.tracking.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def search(
                         scores = _cross_validate(candidate, train, folds, scorer)
                     workspace.runs.finish(
                         child,
-                        metrics=jsonable(
+                        metrics=(
                             {f"cv.{name}.mean": scores.mean(), f"cv.{name}.std": scores.std()}
                         ),
                         fit_seconds=usage.wall_seconds,
@@ -105,7 +105,7 @@ def search(
         best = max(scored, key=lambda c: c.score or 0.0)
         workspace.runs.record(
             parent_id,
-            model_spec=jsonable(
+            model_spec=(
                 {
                     **spec.model_dump(mode="json"),
                     "search": {

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from prodml.config import ModelSpec, Settings
 from prodml.data.dataset import Dataset
@@ -40,7 +38,7 @@ class Workspace:
             data_source=data.source,
             data_fingerprint=data.fingerprint,
             data_rows=len(data.frame),
-            model_spec=jsonable(spec.model_dump(mode="json")),
+            model_spec=spec.model_dump(mode="json"),
             environment=environment(None if ":" in spec.factory else spec.factory),
         )
         try:
@@ -48,23 +46,6 @@ class Workspace:
         except BaseException as exc:
             self.runs.fail(run_id, _reason(exc))
             raise
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` with everything JSON (and PostgreSQL's JSON) can hold: NaN becomes None."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, bool | int | str) or value is None:
-        return value
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if hasattr(value, "get_params"):
-        return type(value).__name__  # a nested estimator: its own parameters are listed too
-    if hasattr(value, "item"):
-        return jsonable(value.item())  # numpy scalars
-    return repr(value)[:200]
 
 
 def _reason(exc: BaseException) -> str:

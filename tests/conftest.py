@@ -1,0 +1,73 @@
+"""Fixtures shared by the whole suite: a real PostgreSQL database, and a URL per backend.
+
+PostgreSQL tests share one database per session, so a test must not assume it is empty:
+give each test its own project name (``uuid4().hex``) and filter by it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses the server, so ``-m "not postgres"`` leaves none behind."""
+    for item in items:
+        if "postgres_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty database on the PostgreSQL server, dropped when the session ends."""
+    if os.environ.get("PRODML_SKIP_POSTGRES") == "1":
+        pytest.skip("PRODML_SKIP_POSTGRES=1: PostgreSQL tests are skipped")
+    server = make_url(os.environ.get("PRODML_TEST_POSTGRES", DEFAULT_SERVER))
+    name = f"prodml_test_{uuid4().hex[:16]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    unreachable = None
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        unreachable = exc.orig
+    if unreachable is not None:
+        # Failed, not skipped: a suite that quietly skips its PostgreSQL half looks green.
+        admin.dispose()
+        pytest.fail(
+            f"cannot reach the PostgreSQL server at {server!r} to create a test database "
+            f"({unreachable}); start it, point PRODML_TEST_POSTGRES at one, or set "
+            "PRODML_SKIP_POSTGRES=1 to skip these tests",
+            pytrace=False,
+        )
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+    ids=["sqlite", "postgresql"],
+)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An SQLite file in ``tmp_path``, or the session's PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'prodml.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url

@@ -1,0 +1,231 @@
+"""`Database`: migrated on open under a lock, SQLite in WAL mode, and the errors users see."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from alembic import command
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from prodml.errors import StoreError
+from prodml.store.database import Database
+
+HEAD = "0001"
+
+#: A child process that opens a store as soon as the parent creates the "go" file, so
+#: that every child reaches the migration at the same moment.
+OPEN_STORE = """
+import os, pathlib, sys, time
+from prodml.store.database import Database
+url, go = sys.argv[1], pathlib.Path(sys.argv[2])
+print("ready", flush=True)
+while not go.exists():
+    time.sleep(0.001)
+database = Database(url)
+print(database.revision(), flush=True)
+database.dispose()
+# The package's interpreter shutdown is slow (seconds); nothing is left to clean up.
+os._exit(0)
+"""
+
+
+def open_together(url: str, folder: Path, processes: int = 2) -> list[str]:
+    """Open ``url`` from several fresh processes at once; return what each printed."""
+    go = folder / f"go-{uuid4().hex}"
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_STORE, url, str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    try:
+        for child in children:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "ready"
+        go.touch()
+        results = [child.communicate(timeout=120) for child in children]
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.communicate()
+    for child, (_, stderr) in zip(children, results, strict=True):
+        assert child.returncode == 0, stderr
+    return [stdout.strip() for stdout, _ in results]
+
+
+@contextlib.contextmanager
+def opened(url: str) -> Iterator[Database]:
+    database = Database(url)
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+def table_names(database: Database) -> set[str]:
+    return set(inspect(database.engine).get_table_names())
+
+
+def version_rows(database: Database) -> list[str]:
+    with database.engine.connect() as conn:
+        return list(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+
+
+@pytest.fixture
+def fresh_schema_url(postgres_url: str) -> str:
+    """The session database, seen through a new empty schema (its search_path)."""
+    schema = f"s_{uuid4().hex}"
+    engine = create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+# --- migrations ------------------------------------------------------------------------
+
+
+def test_new_database_is_migrated_to_head_revision(database_url: str) -> None:
+    with opened(database_url) as database:
+        assert database.revision() == HEAD
+        assert {"runs", "artifacts", "alembic_version"} <= table_names(database)
+        assert version_rows(database) == [HEAD]
+
+
+def test_opening_a_migrated_database_again_runs_no_migration(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with opened(database_url):
+        pass
+
+    def upgrade(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a database at head was migrated again")
+
+    monkeypatch.setattr(command, "upgrade", upgrade)
+    with opened(database_url) as database:
+        assert database.revision() == HEAD
+        assert version_rows(database) == [HEAD]
+
+
+def test_new_database_is_migrated_once_to_head(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real_upgrade = command.upgrade
+
+    def upgrade(config: Any, revision: str, **kwargs: Any) -> None:
+        calls.append(revision)
+        real_upgrade(config, revision, **kwargs)
+
+    monkeypatch.setattr(command, "upgrade", upgrade)
+    with opened(f"sqlite:///{tmp_path / 'prodml.db'}") as database:
+        assert database.revision() == HEAD
+    assert calls == ["head"]
+
+
+def test_sqlite_database_is_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+    file = tmp_path / "prodml.db"
+    with opened(f"sqlite:///{file}") as database, database.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    # WAL is a property of the file: a plain connection sees it too.
+    with contextlib.closing(sqlite3.connect(file)) as plain:
+        assert plain.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_sqlite_database_in_a_missing_folder_creates_the_folder(tmp_path: Path) -> None:
+    file = tmp_path / "nested" / ".prodml" / "prodml.db"
+    with opened(f"sqlite:///{file}") as database:
+        assert database.revision() == HEAD
+    assert file.is_file()
+
+
+# --- concurrent opens ------------------------------------------------------------------
+
+
+def test_two_processes_opening_a_new_sqlite_store_at_once_both_succeed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'prodml.db'}"
+    assert open_together(url, tmp_path) == [HEAD, HEAD]
+    with opened(url) as database:
+        assert version_rows(database) == [HEAD]
+
+
+@pytest.mark.postgres
+def test_two_processes_opening_a_fresh_postgresql_schema_at_once_both_succeed(
+    fresh_schema_url: str, tmp_path: Path
+) -> None:
+    assert open_together(fresh_schema_url, tmp_path) == [HEAD, HEAD]
+    with opened(fresh_schema_url) as database:
+        assert version_rows(database) == [HEAD]
+        assert {"runs", "artifacts"} <= table_names(database)
+
+
+@pytest.mark.postgres
+def test_two_processes_opening_a_migrated_postgresql_database_both_succeed(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    with opened(postgres_url):
+        pass
+    assert open_together(postgres_url, tmp_path) == [HEAD, HEAD]
+    with opened(postgres_url) as database:
+        assert version_rows(database) == [HEAD]
+
+
+# --- errors ----------------------------------------------------------------------------
+
+
+def test_unwritable_sqlite_folder_gives_store_error() -> None:
+    with pytest.raises(StoreError, match=r"cannot create the folder for the database"):
+        Database("sqlite:////proc/no-such-folder/prodml.db")
+
+
+def test_file_that_is_not_a_database_gives_store_error(tmp_path: Path) -> None:
+    not_a_database = tmp_path / "notes.db"
+    not_a_database.write_text("these are notes, not a database\n" * 100)
+    with pytest.raises(StoreError, match=r"file is not a database"):
+        Database(f"sqlite:///{not_a_database}")
+
+
+def test_url_that_is_not_a_url_gives_store_error_naming_it() -> None:
+    with pytest.raises(StoreError, match=r"database URL 'not a url' is not an SQLAlchemy URL"):
+        Database("not a url")
+
+
+def test_url_with_unknown_driver_gives_store_error_saying_what_to_install() -> None:
+    with pytest.raises(
+        StoreError, match=r"database URL 'nosuchdb://host/db' needs a driver that is not installed"
+    ):
+        Database("nosuchdb://host/db")
+
+
+def test_unreachable_postgresql_gives_store_error_without_the_password() -> None:
+    url = "postgresql+psycopg://postgres:secret@127.0.0.1:1/prodml"
+    with pytest.raises(StoreError) as caught:
+        Database(url)
+    message = str(caught.value)
+    shown = re.escape("postgresql+psycopg://postgres:***@127.0.0.1:1/prodml")
+    assert re.match(rf"cannot open the database at {shown}: ", message)
+    assert "check that the server runs" in message
+    assert "secret" not in message
+
+
+@pytest.mark.postgres
+def test_missing_postgresql_database_gives_store_error(postgres_url: str) -> None:
+    missing = postgres_url.rsplit("/", 1)[0] + f"/prodml_missing_{uuid4().hex}"
+    with pytest.raises(StoreError, match=r"cannot open the database at .*does not exist"):
+        Database(missing)
