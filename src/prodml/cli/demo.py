@@ -15,7 +15,6 @@ from prodml.cli import app
 from prodml.cli.fit import show_finished
 from prodml.cli.render import comparison_table, console
 from prodml.cli.shell import reporting
-from prodml.config import ModelSpec
 
 BASELINE = "sklearn.dummy.DummyClassifier"
 
@@ -62,7 +61,7 @@ def demo(
             "The print('0') model. Any model must beat it; when accuracy is close to it, "
             "accuracy is the wrong metric.",
         )
-        show_finished(project.fit(ModelSpec(factory=BASELINE)))
+        show_finished(project.fit(prodml.ModelSpec(factory=BASELINE)))
 
         _step(
             4,

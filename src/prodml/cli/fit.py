@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -20,9 +20,10 @@ from prodml.cli.render import (
     status,
 )
 from prodml.cli.shell import ProjectOption, reporting
-from prodml.config import ModelSpec
-from prodml.store.runs import Run
-from prodml.tracking.search import Candidate
+
+if TYPE_CHECKING:
+    from prodml.store.runs import Run
+    from prodml.tracking.search import Candidate
 
 
 @app.command(
@@ -74,7 +75,7 @@ def fit(
         if search:
             run = _search(opened, quiet=json)
         else:
-            spec = ModelSpec(factory=model) if model else None
+            spec = prodml.ModelSpec(factory=model) if model else None
             with contextlib.nullcontext() if json else console.status("fitting..."):
                 run = opened.fit(spec)
     if json:

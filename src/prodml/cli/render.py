@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
-from prodml.data.split import SPLIT_NAMES
-from prodml.store.runs import Run
-from prodml.tracking.compare import Comparison
+from prodml.data import SPLIT_NAMES
+
+if TYPE_CHECKING:
+    from prodml.store.runs import Run
+    from prodml.tracking.compare import Comparison
 
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -22,7 +22,6 @@ from prodml.cli.render import (
     status,
 )
 from prodml.cli.shell import JsonOption, ProjectOption, reporting
-from prodml.evaluate.metrics import headline
 
 app = typer.Typer(
     help="What was tried: list runs, show one, compare several.",
@@ -50,6 +49,8 @@ def list_runs(
     if not runs:
         console.print("No runs yet. Start with [bold]prodml fit[/].")
         return
+    from prodml.evaluate.metrics import headline
+
     data = opened.settings.data
     metric = headline(opened.settings.task, data.positive_class)
     console.print(runs_table(runs, metric))

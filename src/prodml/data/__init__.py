@@ -1,0 +1,7 @@
+"""The data side of a project: sources, roles, splits, fingerprints.
+
+This package's own namespace stays free of numpy and pandas so the CLI starts fast.
+"""
+
+#: The splits a project's rows are cut into, in the order reports show them.
+SPLIT_NAMES: tuple[str, str, str] = ("train", "dev", "test")

@@ -20,10 +20,10 @@ import numpy.typing as npt
 import pandas as pd
 
 from prodml.config import BalancedSplit, SplitSettings, Task, TimeSplit
+from prodml.data import SPLIT_NAMES
 from prodml.errors import DataError, did_you_mean, listing
 
 TRAIN, DEV, TEST = 0, 1, 2
-SPLIT_NAMES: tuple[str, str, str] = ("train", "dev", "test")
 MISSING = "<missing>"
 MIN_COUNT = 10  # cells smaller than this in dev or test are warned about (balanced: min_count)
 

@@ -17,9 +17,6 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from prodml.errors import NotFoundError, ProdmlError, did_you_mean, listing
 
 EXAMPLES: tuple[str, ...] = ("breast-cancer", "digits", "loans")
@@ -89,7 +86,12 @@ def _fill(folder: Path, example: str | None) -> None:
         _WRITERS[example](data)
 
 
+# The writers import numpy, pandas and scikit-learn when called: `prodml --help` stays quick.
+
+
 def _write_breast_cancer(data: Path) -> None:
+    import numpy as np
+    import pandas as pd
     from sklearn.datasets import load_breast_cancer
 
     bunch = load_breast_cancer()
@@ -101,6 +103,8 @@ def _write_breast_cancer(data: Path) -> None:
 
 
 def _write_digits(data: Path) -> None:
+    import numpy as np
+    import pandas as pd
     from sklearn.datasets import load_digits
 
     bunch = load_digits()

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from prodml.data import SPLIT_NAMES
 from prodml.data.dataset import Dataset
-from prodml.data.split import SPLIT_NAMES, Split
+from prodml.data.split import Split
 from prodml.errors import ModelError
 from prodml.evaluate.metrics import metrics
 from prodml.store.runs import Run
