@@ -16,3 +16,15 @@ def test_every_error_is_a_prodml_error() -> None:
     assert len(errors) == 7
     assert all(issubclass(e, prodml.ProdmlError) for e in errors)
     assert issubclass(prodml.IntegrityError, prodml.StoreError)
+
+
+def test_importing_prodml_and_its_cli_loads_no_heavy_library() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, prodml, prodml.cli\n"
+        "print(sorted(m for m in ('numpy', 'pandas', 'sklearn', 'sqlalchemy') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
