@@ -26,5 +26,7 @@ def test_importing_prodml_and_its_cli_loads_no_heavy_library() -> None:
         "import sys, prodml, prodml.cli\n"
         "print(sorted(m for m in ('numpy', 'pandas', 'sklearn', 'sqlalchemy') if m in sys.modules))"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"

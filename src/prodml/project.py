@@ -64,7 +64,7 @@ class Project:
         if "://" not in artifacts and not Path(artifacts).is_absolute():
             artifacts = str(self.path / artifacts)
         runs = Runs(Database(url), ArtifactStore(artifacts))
-        runs.reconcile()
+        runs.reconcile(self.name)
         return runs
 
     def load_data(self) -> Dataset:

@@ -17,6 +17,8 @@ app = typer.Typer(
     name="prodml",
     help="prodml: from a first baseline to a monitored production service.\n\n"
     "Start with [bold]prodml demo[/], or [bold]prodml init loans --example loans[/].",
+    epilog="Examples:  prodml demo    prodml init loans --example loans    "
+    "prodml fit -C loans    prodml runs compare -C loans",
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from prodml.data import SPLIT_NAMES
@@ -38,10 +39,10 @@ def metrics_table(run: Run, title: str | None = None) -> Table:
         table.add_column(split, justify="right")
     names = dict.fromkeys(k.split(".", 1)[1] for k in metrics if k.split(".", 1)[0] in splits)
     for name in names:
-        table.add_row(name, *(fmt(metrics.get(f"{s}.{name}")) for s in splits))
+        table.add_row(escape(name), *(fmt(metrics.get(f"{s}.{name}")) for s in splits))
     for key, value in metrics.items():
         if key.split(".", 1)[0] not in splits:
-            table.add_row(key, fmt(value), *[""] * (len(splits) - 1))
+            table.add_row(escape(key), fmt(value), *[""] * (len(splits) - 1))
     return table
 
 
@@ -64,7 +65,7 @@ def runs_table(runs: list[Run], headline: str) -> Table:
             run.kind,
             status(run.status),
             f"{run.started_at:%Y-%m-%d %H:%M:%S}",
-            short_factory(run),
+            escape(short_factory(run)),
             (run.data_fingerprint or "")[:8],
             fmt((run.metrics or {}).get(f"test.{headline}")),
             fmt(run.fit_seconds),
@@ -86,7 +87,7 @@ def comparison_table(comparison: Comparison, only_differences: bool) -> Table:
             table.add_section()
             table.add_row(f"[bold]{section}[/]", *[""] * len(comparison.runs))
         style = "bold yellow" if row.differs else ""
-        table.add_row(row.name, *(fmt(v) for v in row.values), style=style)
+        table.add_row(escape(row.name), *(fmt(v) for v in row.values), style=style)
     return table
 
 
@@ -100,7 +101,7 @@ def split_table(record: dict[str, Any]) -> Table:
     for name in SPLIT_NAMES:
         table.add_column(name, justify="right")
     for row in counts:
-        table.add_row(*(str(row[k]) for k in keys), *(str(row[s]) for s in SPLIT_NAMES))
+        table.add_row(*(fmt(row[k]) for k in keys), *(fmt(row[s]) for s in SPLIT_NAMES))
     sizes = record.get("sizes") or {}
     table.add_row(
         *(["[bold]all[/]"] + [""] * (len(keys) - 1)),
@@ -111,7 +112,7 @@ def split_table(record: dict[str, Any]) -> Table:
 
 def split_warnings(record: dict[str, Any] | None) -> None:
     for warning in (record or {}).get("warnings", []):
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
 
 
 def status(value: str) -> str:
@@ -125,10 +126,11 @@ def short_factory(run: Run) -> str:
 
 
 def fmt(value: Any) -> str:
+    """A value as table text: numbers rounded, anything else shown literally (no markup)."""
     if value is None:
         return "-"
     if isinstance(value, float):
         if value.is_integer() and abs(value) < 1e15:
             return str(int(value))
         return f"{value:.4f}" if 1e-3 <= abs(value) < 1e5 else f"{value:.4g}"
-    return str(value)
+    return escape(str(value))

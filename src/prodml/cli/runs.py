@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 import prodml
@@ -25,6 +26,7 @@ from prodml.cli.shell import JsonOption, ProjectOption, reporting
 
 app = typer.Typer(
     help="What was tried: list runs, show one, compare several.",
+    epilog="Examples:  prodml runs list    prodml runs show 3f2a    prodml runs compare",
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
@@ -95,10 +97,10 @@ def show(
         ("python", env.get("python")),
         ("packages", ", ".join(f"{k} {v}" for k, v in env.get("packages", {}).items())),
     ):
-        facts.add_row(f"[bold]{name}[/]", fmt(value))
+        facts.add_row(f"[bold]{name}[/]", status(found.status) if name == "status" else fmt(value))
     console.print(facts)
     if found.error:
-        console.print(f"[red]error:[/] {found.error}")
+        console.print(f"[red]error:[/] {escape(found.error)}")
     if found.split and found.split.get("counts"):
         console.print(split_table(found.split))
         split_warnings(found.split)
@@ -107,7 +109,7 @@ def show(
     if found.params:
         params = Table("parameter", "value", title="parameters", title_justify="left")
         for key, value in found.params.items():
-            params.add_row(key, fmt(value))
+            params.add_row(escape(key), fmt(value))
         console.print(params)
     if found.artifacts:
         files = Table("artifact", "sha256", "bytes", "uri", title="artifacts", title_justify="left")
@@ -118,13 +120,13 @@ def show(
         metric = next(iter(children[0].metrics or {"": 0}), "")
         console.print(f"{len(children)} candidates (prodml runs list --parent {found.id}):")
         ranked = sorted(children, key=lambda c: -((c.metrics or {}).get(metric) or float("-inf")))
-        table = Table("run", "status", metric, "parameters", title_justify="left")
+        table = Table("run", "status", escape(metric), "parameters", title_justify="left")
         for child in ranked:
             table.add_row(
                 child.id,
                 status(child.status),
                 fmt((child.metrics or {}).get(metric)),
-                _varied(child.params or {}, found.model_spec or {}),
+                escape(_varied(child.params or {}, found.model_spec or {})),
             )
         console.print(table)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from prodml.cli.render import errors
 from prodml.errors import ProdmlError
@@ -30,7 +31,7 @@ def reporting() -> Iterator[None]:
     try:
         yield
     except ProdmlError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", markup=True)
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         errors.print("[bold red]interrupted[/]", markup=True)

@@ -53,8 +53,10 @@ def _make(spec: ModelSpec, root: Path, key: str) -> Any:
         raise ModelError(_parameter_problem(spec.factory, factory, params, key, exc)) from None
     except ValueError as exc:
         raise ModelError(f"{key}.params for {spec.factory} are not valid: {exc}") from None
-    validate = getattr(model, "_validate_params", None)  # scikit-learn's own checks
-    if validate is not None:
+    # scikit-learn's own estimators declare their parameters' constraints: check them now,
+    # not at fit time. A user's own estimator need not declare any.
+    validate = getattr(model, "_validate_params", None)
+    if validate is not None and hasattr(model, "_parameter_constraints"):
         try:
             validate()
         except ValueError as exc:

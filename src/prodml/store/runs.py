@@ -189,12 +189,18 @@ class Runs:
         with self.database.session() as session:
             return [self._run(session, row) for row in session.scalars(query).all()]
 
-    def reconcile(self) -> builtins.list[str]:
-        """Mark failed the running runs whose process on this host has died."""
+    def reconcile(self, project: str) -> builtins.list[str]:
+        """Mark failed the project's running runs whose process on this host has died.
+
+        Only the project's own runs: their files are under this store's artifact folder,
+        and another project sharing the database cleans up its own.
+        """
         host = socket.gethostname()
         with self.database.session() as session:
             rows = session.scalars(
-                select(RunRow).where(RunRow.status == "running", RunRow.host == host)
+                select(RunRow).where(
+                    RunRow.status == "running", RunRow.host == host, RunRow.project == project
+                )
             ).all()
             dead = [row.id for row in rows if not _alive(row.pid)]
         for run_id in dead:

@@ -1,0 +1,501 @@
+"""The ``prodml`` command, driven as a user drives it: the real executable in a project folder.
+
+Every command here is a separate process, so what is pinned is what a user sees: exit
+codes, one ``error:`` line instead of a traceback, ``--help`` with examples, and JSON
+that agrees with the files and models it describes. Setting up runs goes through the
+Python API where the command itself is not what is tested (it is the same call, faster).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from sklearn.metrics import accuracy_score
+
+import prodml
+from prodml.config import ModelSpec
+from prodml.errors import IntegrityError
+
+PRODML = Path(sys.executable).parent / "prodml"
+TIMEOUT = 180  # seconds for one command; a fit of the examples takes a few
+
+Result = subprocess.CompletedProcess[str]
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a command: the default store in .prodml/, no colour codes."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PRODML_", "FORCE_COLOR"))}
+    return {**env, "NO_COLOR": "1", "COLUMNS": "120", **extra}
+
+
+def prodml_command(*args: str, cwd: Path) -> Result:
+    return subprocess.run(
+        [str(PRODML), *args],
+        cwd=cwd,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+def succeeded(result: Result) -> Result:
+    assert result.returncode == 0, f"{result.args} exited {result.returncode}:\n{result.stderr}"
+    assert "Traceback" not in result.stdout + result.stderr
+    return result
+
+
+def error_line(result: Result) -> str:
+    """The one ``error:`` line a failed command prints, after checking that it is one."""
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    assert result.returncode == 1, f"{result.args} exited {result.returncode}:\n{result.stderr}"
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, f"stderr is not one line:\n{result.stderr}"
+    assert lines[0].startswith("error: "), lines[0]
+    return lines[0]
+
+
+@contextlib.contextmanager
+def opened(folder: Path) -> Iterator[prodml.Project]:
+    """A project opened through the Python API, its database closed afterwards."""
+    project = prodml.Project(folder)
+    try:
+        yield project
+    finally:
+        if "runs_store" in project.__dict__:
+            project.runs_store.database.dispose()
+
+
+def replace_setting(project: Path, old: str, new: str) -> None:
+    """Edit ``prodml.yaml`` as a user would: change one setting line, keep the comments."""
+    file = project / "prodml.yaml"
+    lines = file.read_text(encoding="utf-8").splitlines(keepends=True)
+    hits = [i for i, line in enumerate(lines) if old in line and not line.lstrip().startswith("#")]
+    assert len(hits) == 1, f"{old!r} is on {len(hits)} setting lines of {file}"
+    lines[hits[0]] = lines[hits[0]].replace(old, new)
+    file.write_text("".join(lines), encoding="utf-8")
+
+
+def set_settings(project: Path, **settings: Any) -> None:
+    """Replace top-level keys of ``prodml.yaml`` (its comments are lost)."""
+    file = project / "prodml.yaml"
+    raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    file.write_text(yaml.safe_dump({**raw, **settings}, sort_keys=False), encoding="utf-8")
+
+
+def artifact(run: dict[str, Any], name: str) -> dict[str, Any]:
+    found: list[dict[str, Any]] = [a for a in run["artifacts"] if a["name"] == name]
+    assert len(found) == 1, f"run {run['id']} has {len(found)} artifacts named {name}"
+    return found[0]
+
+
+def local_file(uri: str) -> Path:
+    parsed = urlparse(uri)
+    assert parsed.scheme in ("", "file"), uri
+    return Path(url2pathname(parsed.path))
+
+
+@pytest.fixture(autouse=True)
+def _default_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Python API in this process uses the project's own store, as the commands do."""
+    monkeypatch.delenv("PRODML_DATABASE_URL", raising=False)
+    monkeypatch.delenv("PRODML_ARTIFACTS_URL", raising=False)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A breast-cancer project made by ``prodml init``, never run in: tests copy it."""
+    root = tmp_path_factory.mktemp("template")
+    succeeded(prodml_command("init", "breast-cancer", "--example", "breast-cancer", cwd=root))
+    return root / "breast-cancer"
+
+
+@pytest.fixture
+def project(template: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the breast-cancer project, with no runs."""
+    return Path(shutil.copytree(template, tmp_path / "breast-cancer"))
+
+
+@pytest.fixture(scope="module")
+def fitted(template: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """A breast-cancer project after one ``prodml fit --json``, and that run as printed."""
+    folder = Path(shutil.copytree(template, tmp_path_factory.mktemp("fitted") / "breast-cancer"))
+    result = succeeded(prodml_command("fit", "--json", cwd=folder))
+    run: dict[str, Any] = json.loads(result.stdout)
+    return folder, run
+
+
+# --- help -------------------------------------------------------------------------------
+
+HELP_COMMANDS: list[tuple[str, ...]] = [
+    (),
+    ("init",),
+    ("demo",),
+    ("fit",),
+    ("runs",),
+    ("runs", "list"),
+    ("runs", "show"),
+    ("runs", "compare"),
+]
+
+
+@pytest.fixture(scope="module")
+def helps(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, ...], Result]:
+    """``--help`` of every command, run side by side (each process takes seconds to start)."""
+    cwd = tmp_path_factory.mktemp("help")
+    with contextlib.ExitStack() as stack:
+        started = {
+            command: stack.enter_context(
+                subprocess.Popen(
+                    [str(PRODML), *command, "--help"],
+                    cwd=cwd,
+                    env=child_env(),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+            for command in HELP_COMMANDS
+        }
+        try:
+            results = {}
+            for command, process in started.items():
+                out, err = process.communicate(timeout=TIMEOUT)
+                results[command] = Result(process.args, process.returncode, out, err)
+        finally:
+            for process in started.values():
+                if process.poll() is None:
+                    process.kill()
+    return results
+
+
+def help_params() -> list[Any]:
+    return [pytest.param(c, id=" ".join(("prodml", *c))) for c in HELP_COMMANDS]
+
+
+@pytest.mark.parametrize("command", help_params())
+def test_help_of_every_command_exits_0_with_its_usage(
+    helps: dict[tuple[str, ...], Result], command: tuple[str, ...]
+) -> None:
+    result = succeeded(helps[command])
+
+    assert f"Usage: {' '.join(('prodml', *command))}" in result.stdout
+
+
+@pytest.mark.parametrize("command", help_params())
+def test_help_of_every_command_shows_an_example(
+    helps: dict[tuple[str, ...], Result], command: tuple[str, ...]
+) -> None:
+    assert "Example" in helps[command].stdout
+
+
+# --- bad input: one error line, exit code 1 ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        pytest.param(
+            "target: diagnosis",
+            "target: diagnosys",
+            [
+                "data.target 'diagnosys' is not a column",
+                "columns are: patient_id",
+                "did you mean 'diagnosis'?",
+            ],
+            id="unknown-target",
+        ),
+        pytest.param(
+            "sklearn.linear_model.LogisticRegression",
+            "sklearn.linear_model.LogisticRegresion",
+            [
+                ".factory 'sklearn.linear_model.LogisticRegresion'",
+                "did you mean 'LogisticRegression'?",
+            ],
+            id="unknown-factory",
+        ),
+        pytest.param(
+            "source: data/breast_cancer.csv",
+            "source: data/missing.csv",
+            ["data.source 'data/missing.csv' does not exist"],
+            id="missing-data-file",
+        ),
+    ],
+)
+def test_a_mistake_in_the_project_file_is_one_error_line_naming_key_and_value(
+    project: Path, old: str, new: str, expected: list[str]
+) -> None:
+    replace_setting(project, old, new)
+
+    line = error_line(prodml_command("fit", cwd=project))
+
+    for words in expected:
+        assert words in line
+
+
+def test_malformed_yaml_is_one_error_line_saying_where(project: Path) -> None:
+    replace_setting(project, "model:", "model: [unclosed")
+
+    line = error_line(prodml_command("fit", cwd=project))
+
+    assert "prodml.yaml is not valid YAML" in line
+    assert re.search(r"line \d+, column \d+", line), line
+
+
+def small_project(folder: Path, frame: pd.DataFrame, data: dict[str, Any]) -> Path:
+    """A project over a CSV written here, with a decision tree."""
+    (folder / "data").mkdir(parents=True)
+    frame.to_csv(folder / "data" / "rows.csv", index=False)
+    settings = {
+        "project": "split-checks",
+        "data": {"source": "data/rows.csv", "target": "label", **data},
+        "model": {"factory": "sklearn.tree.DecisionTreeClassifier"},
+    }
+    (folder / "prodml.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
+    return folder
+
+
+def test_a_time_split_whose_test_part_lacks_a_class_is_one_error_line(tmp_path: Path) -> None:
+    days = pd.date_range("2024-01-01", periods=90, freq="D")
+    # "yes" only in January and February; the test set starts in March
+    label = np.where((np.arange(90) < 60) & (np.arange(90) % 2 == 1), "yes", "no")
+    frame = pd.DataFrame({"day": days.strftime("%Y-%m-%d"), "x": np.arange(90.0), "label": label})
+    folder = small_project(
+        tmp_path / "p",
+        frame,
+        {"time": "day", "split": {"method": "time", "test_after": "2024-03-01"}},
+    )
+
+    line = error_line(prodml_command("fit", cwd=folder))
+
+    assert "data.split leaves class 'yes' out of the test set" in line
+    assert "test_after" in line
+
+
+def test_a_class_with_one_row_in_a_stratified_split_is_one_error_line(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"x": np.arange(41.0), "label": ["a"] * 20 + ["b"] * 20 + ["rare"]})
+    folder = small_project(tmp_path / "p", frame, {"split": {"method": "stratified"}})
+
+    line = error_line(prodml_command("fit", cwd=folder))
+
+    assert "data.split leaves class 'rare' out of the test set" in line
+    assert "1 row" in line
+
+
+def test_init_into_a_folder_that_is_not_empty_refuses_and_keeps_it(tmp_path: Path) -> None:
+    folder = tmp_path / "taken"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine", encoding="utf-8")
+
+    line = error_line(prodml_command("init", "taken", "--example", "breast-cancer", cwd=tmp_path))
+
+    assert f"folder {folder.resolve()} is not empty" in line
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+
+
+def test_init_with_an_unknown_example_suggests_the_closest(tmp_path: Path) -> None:
+    line = error_line(prodml_command("init", "new", "--example", "lons", cwd=tmp_path))
+
+    assert "example 'lons' is not known" in line
+    assert "breast-cancer, digits, loans" in line
+    assert "did you mean 'loans'?" in line
+    assert not (tmp_path / "new").exists()
+
+
+def test_runs_show_of_an_unknown_run_is_one_error_line(fitted: tuple[Path, dict[str, Any]]) -> None:
+    folder, _ = fitted
+
+    line = error_line(prodml_command("runs", "show", "zzzz", cwd=folder))
+
+    assert "run 'zzzz' is not in the store" in line
+
+
+def test_a_project_may_fit_its_own_scikit_learn_estimator(project: Path) -> None:
+    (project / "majority.py").write_text(
+        "import numpy as np\n"
+        "from sklearn.base import BaseEstimator, ClassifierMixin\n\n\n"
+        "class Majority(ClassifierMixin, BaseEstimator):\n"
+        "    def fit(self, X, y):\n"
+        "        values, counts = np.unique(y, return_counts=True)\n"
+        "        self.classes_, self.label_ = values, values[counts.argmax()]\n"
+        "        return self\n\n"
+        "    def predict(self, X):\n"
+        "        return np.full(len(X), self.label_)\n",
+        encoding="utf-8",
+    )
+    set_settings(project, model={"factory": "majority.Majority"})
+
+    result = succeeded(prodml_command("fit", "--json", cwd=project))
+
+    assert json.loads(result.stdout)["status"] == "finished"
+
+
+# --- fit, search, sanity ------------------------------------------------------------------
+
+
+def test_fit_json_prints_the_finished_run_with_its_artifact_data_and_params(
+    fitted: tuple[Path, dict[str, Any]],
+) -> None:
+    folder, run = fitted
+
+    assert (run["kind"], run["status"], run["error"]) == ("fit", "finished", None)
+    model = artifact(run, "model")
+    assert re.fullmatch(r"[0-9a-f]{64}", model["sha256"])
+    assert hashlib.sha256(local_file(model["uri"]).read_bytes()).hexdigest() == model["sha256"]
+    with opened(folder) as api:
+        assert run["data_fingerprint"] == api.load_data().fingerprint
+    assert run["data_source"] == "data/breast_cancer.csv"
+    assert run["data_rows"] == len(pd.read_csv(folder / "data" / "breast_cancer.csv"))
+    assert run["params"]["logisticregression__max_iter"] == 1000  # from prodml.yaml
+    assert run["params"]["logisticregression__C"] == 1.0
+
+
+def test_fit_test_accuracy_is_that_of_the_saved_model_on_the_test_rows(
+    fitted: tuple[Path, dict[str, Any]],
+) -> None:
+    folder, run = fitted
+    frame = pd.read_csv(folder / "data" / "breast_cancer.csv")
+    assignment = np.load(local_file(artifact(run, "split")["uri"]), allow_pickle=False)
+    assert assignment.dtype == np.int8 and assignment.shape == (len(frame),)
+    test = frame.iloc[np.flatnonzero(assignment == 2)]
+    assert len(test) == run["split"]["sizes"]["test"]
+
+    with opened(folder) as api:
+        model = api.load_model(run["id"])
+    predicted = model.predict(test.drop(columns=["diagnosis", "patient_id"]))
+
+    assert run["metrics"]["test.accuracy"] == accuracy_score(test["diagnosis"], predicted)
+
+
+def test_fit_search_makes_a_child_run_per_candidate_and_keeps_the_best(project: Path) -> None:
+    search = {
+        "method": "grid",
+        # without the model's default C = 1, a search that kept the default would show
+        "params": {"logisticregression__C": [0.01, 0.1, 10.0]},
+        "cv": 3,
+        "scoring": "roc_auc",
+    }
+    set_settings(project, search=search)
+
+    parent = json.loads(succeeded(prodml_command("fit", "--search", "--json", cwd=project)).stdout)
+    listed = prodml_command("runs", "list", "--parent", parent["id"], "--json", cwd=project)
+    children = json.loads(succeeded(listed).stdout)
+
+    assert (parent["kind"], parent["status"]) == ("search", "finished")
+    assert sorted(c["params"]["logisticregression__C"] for c in children) == [0.01, 0.1, 10.0]
+    assert {(c["kind"], c["status"], c["parent_id"]) for c in children} == {
+        ("candidate", "finished", parent["id"])
+    }
+    best = max(children, key=lambda c: c["metrics"]["cv.roc_auc.mean"])
+    assert parent["params"] == best["params"]
+    assert artifact(parent, "model")["sha256"]
+
+
+@pytest.mark.parametrize(
+    ("factory", "code", "verdict"),
+    [
+        ("sklearn.tree.DecisionTreeClassifier", 0, "it can learn from these features"),
+        ("sklearn.dummy.DummyClassifier", 1, "it cannot even memorise a small subset"),
+    ],
+)
+def test_fit_sanity_says_whether_the_model_can_overfit_a_small_subset(
+    project: Path, factory: str, code: int, verdict: str
+) -> None:
+    set_settings(project, model={"factory": factory})
+
+    result = prodml_command("fit", "--sanity", cwd=project)
+
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert verdict in " ".join(result.stdout.split())
+
+
+def test_a_tampered_model_artifact_is_refused(project: Path) -> None:
+    with opened(project) as api:
+        run = api.fit()
+        api.load_model(run.id)  # loads while untouched
+        file = local_file(run.artifact("model").uri)
+        file.write_bytes(file.read_bytes() + b"\0")
+
+        with pytest.raises(IntegrityError, match="was changed after it was saved"):
+            api.load_model(run.id)
+
+
+# --- runs -------------------------------------------------------------------------------
+
+
+def test_runs_compare_without_runs_compares_the_two_newest_fits(project: Path) -> None:
+    with opened(project) as api:
+        api.fit(ModelSpec(factory="sklearn.dummy.DummyClassifier"))  # third newest: left out
+        older = api.fit(ModelSpec(factory="sklearn.tree.DecisionTreeClassifier"))
+        newer = api.fit()
+        api.sanity(rows=20)  # the newest run, but not a fit
+
+    comparison = json.loads(
+        succeeded(prodml_command("runs", "compare", "--json", cwd=project)).stdout
+    )
+
+    assert sorted(comparison["runs"]) == sorted([older.id, newer.id])
+    (models,) = [r for r in comparison["rows"] if (r["section"], r["name"]) == ("run", "model")]
+    assert sorted(models["values"]) == sorted(
+        ["sklearn.tree.DecisionTreeClassifier", "sklearn.pipeline.make_pipeline"]
+    )
+    assert models["differs"] is True
+
+
+def test_runs_show_finds_a_run_by_a_unique_prefix_of_its_id(project: Path) -> None:
+    with opened(project) as api:
+        first = api.fit(ModelSpec(factory="sklearn.dummy.DummyClassifier"))
+        api.fit()  # the newest, which `runs show` without an id would pick
+
+    shown = json.loads(
+        succeeded(prodml_command("runs", "show", first.id[:6], "--json", cwd=project)).stdout
+    )
+
+    assert shown["id"] == first.id
+    assert shown["model_spec"]["factory"] == "sklearn.dummy.DummyClassifier"
+
+
+def test_runs_show_names_every_metric_in_full(fitted: tuple[Path, dict[str, Any]]) -> None:
+    folder, run = fitted
+
+    result = succeeded(prodml_command("runs", "show", run["id"], cwd=folder))
+
+    assert run["id"] in result.stdout
+    assert "recall[malignant]" in result.stdout
+
+
+def test_loans_example_from_init_to_fit_search_and_compare(tmp_path: Path) -> None:
+    succeeded(prodml_command("init", "loans", "--example", "loans", cwd=tmp_path))
+    project = tmp_path / "loans"
+    # The example's grid (2 x 2, 3 folds) takes half a minute on two cores; two
+    # candidates on two folds go through the same steps.
+    raw = yaml.safe_load((project / "prodml.yaml").read_text(encoding="utf-8"))
+    set_settings(project, search={**raw["search"], "params": {"max_leaf_nodes": [15, 31]}, "cv": 2})
+
+    fit = succeeded(prodml_command("fit", cwd=project))
+    search = succeeded(prodml_command("fit", "--search", cwd=project))
+    compared = succeeded(prodml_command("runs", "compare", cwd=project))
+
+    fit_id = re.search(r"Run (\w+) finished \(fit\)", fit.stdout)
+    search_id = re.search(r"Run (\w+) finished \(search\)", search.stdout)
+    assert fit_id and search_id, fit.stdout + search.stdout
+    assert fit_id[1] in compared.stdout
+    assert search_id[1] in compared.stdout
