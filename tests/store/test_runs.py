@@ -355,7 +355,7 @@ def test_reconcile_fails_running_runs_whose_process_died(
     runs.finish(finished)
     set_pid(database, finished, dead_pid())
 
-    reconciled = runs.reconcile()
+    reconciled = runs.reconcile(project)
 
     assert orphan in reconciled
     assert alive not in reconciled
@@ -366,7 +366,7 @@ def test_reconcile_fails_running_runs_whose_process_died(
     assert not (artifacts_root / orphan).exists()
     assert runs.get(alive).status == "running"
     assert runs.get(finished).status == "finished"
-    assert orphan not in runs.reconcile()
+    assert orphan not in runs.reconcile(project)
 
 
 def test_reconcile_leaves_runs_of_other_hosts_alone(
@@ -378,8 +378,19 @@ def test_reconcile_leaves_runs_of_other_hosts_alone(
         assert row is not None
         row.host, row.pid = f"elsewhere-{uuid4().hex[:8]}", dead_pid()
 
-    assert run_id not in runs.reconcile()
+    assert run_id not in runs.reconcile(project)
     assert runs.get(run_id).status == "running"
+
+
+def test_reconcile_leaves_runs_of_other_projects_to_them(
+    runs: Runs, database: Database, project: str
+) -> None:
+    theirs = runs.start(f"other-{project}", "fit")
+    set_pid(database, theirs, dead_pid())
+
+    assert runs.reconcile(project) == []
+    assert runs.get(theirs).status == "running"
+    assert runs.reconcile(f"other-{project}") == [theirs]
 
 
 # --- concurrency -----------------------------------------------------------------------
