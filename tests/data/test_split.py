@@ -11,7 +11,8 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 
 from prodml.config import BalancedSplit, RandomSplit, StratifiedSplit, TimeSplit
-from prodml.data.split import DEV, SPLIT_NAMES, TEST, TRAIN, Split, split_rows
+from prodml.data import SPLIT_NAMES
+from prodml.data.split import DEV, TEST, TRAIN, Split, split_rows
 from prodml.errors import DataError
 
 
