@@ -75,9 +75,10 @@ def runs_table(runs: list[Run], headline: str) -> Table:
 
 def comparison_table(comparison: Comparison, only_differences: bool) -> Table:
     table = Table(title_justify="left", caption="[bold yellow]yellow[/]: differs between runs")
-    table.add_column("", overflow="fold")
+    widest = max((len(row.name) for row in comparison.rows), default=0)
+    table.add_column("", overflow="fold", min_width=min(widest, 30))
     for run in comparison.runs:
-        table.add_column(run.id, justify="right")
+        table.add_column(run.id, justify="right", overflow="fold")
     section = ""
     for row in comparison.rows:
         if only_differences and not row.differs and row.section != "run":
