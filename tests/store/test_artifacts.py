@@ -222,3 +222,19 @@ def test_remove_run_without_files_does_nothing(store: ArtifactStore, tmp_path: P
 
     assert files_in(tmp_path / "artifacts") == ["run2"]
     assert local_path(kept).is_file()
+
+
+def test_any_fsspec_url_holds_artifacts_with_the_same_checks() -> None:
+    import fsspec
+
+    root = f"memory://prodml-{np.random.default_rng().integers(1 << 30)}"
+    store = ArtifactStore(root)
+    saved = store.save("run1", "split", np.array([2, 0, 1], dtype=np.int8))
+    assert saved.uri.startswith("memory://") and store.load(saved).tolist() == [2, 0, 1]
+
+    fs, path = fsspec.core.url_to_fs(saved.uri)
+    fs.pipe_file(path, fs.cat_file(path)[:-1] + b"\x07")
+    with pytest.raises(IntegrityError, match=r"was changed after it was saved"):
+        store.load(saved)
+    store.remove_run("run1")
+    assert not fs.exists(path)
