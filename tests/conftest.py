@@ -7,7 +7,9 @@ give each test its own project name (``uuid4().hex``) and filter by it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from uuid import uuid4
 
@@ -71,3 +73,47 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'prodml.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+#: Runs Python scripts in fresh processes released at once: (script, argv) pairs in,
+#: (exit code, stdout, stderr) out.
+Together = Callable[[list[tuple[str, list[str]]]], list[tuple[int, str, str]]]
+
+
+@pytest.fixture
+def together(tmp_path: Path) -> Together:
+    """Start scripts in new processes, release them together, wait for all of them.
+
+    Each script gets a "go" file as its last argument; it prints ``ready``, waits for
+    the file, then does its work. Starting Python takes seconds here, so without the
+    gate the processes would not really overlap.
+    """
+
+    def run(scripts: list[tuple[str, list[str]]]) -> list[tuple[int, str, str]]:
+        go = tmp_path / f"go-{uuid4().hex}"
+        children = [
+            subprocess.Popen(
+                [sys.executable, "-c", script, *argv, str(go)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for script, argv in scripts
+        ]
+        try:
+            for child in children:
+                assert child.stdout is not None
+                assert child.stdout.readline().strip() == "ready", child.stderr
+            go.touch()
+            results = [child.communicate(timeout=120) for child in children]
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.kill()
+                    child.communicate()
+        return [
+            (child.returncode, out, err)
+            for child, (out, err) in zip(children, results, strict=True)
+        ]
+
+    return run

@@ -16,7 +16,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -70,17 +69,6 @@ def error_line(result: Result) -> str:
     assert len(lines) == 1, f"stderr is not one line:\n{result.stderr}"
     assert lines[0].startswith("error: "), lines[0]
     return lines[0]
-
-
-@contextlib.contextmanager
-def opened(folder: Path) -> Iterator[prodml.Project]:
-    """A project opened through the Python API, its database closed afterwards."""
-    project = prodml.Project(folder)
-    try:
-        yield project
-    finally:
-        if "runs_store" in project.__dict__:
-            project.runs_store.database.dispose()
 
 
 def replace_setting(project: Path, old: str, new: str) -> None:
@@ -359,7 +347,7 @@ def test_fit_json_prints_the_finished_run_with_its_artifact_data_and_params(
     model = artifact(run, "model")
     assert re.fullmatch(r"[0-9a-f]{64}", model["sha256"])
     assert hashlib.sha256(local_file(model["uri"]).read_bytes()).hexdigest() == model["sha256"]
-    with opened(folder) as api:
+    with prodml.Project(folder) as api:
         assert run["data_fingerprint"] == api.load_data().fingerprint
     assert run["data_source"] == "data/breast_cancer.csv"
     assert run["data_rows"] == len(pd.read_csv(folder / "data" / "breast_cancer.csv"))
@@ -377,7 +365,7 @@ def test_fit_test_accuracy_is_that_of_the_saved_model_on_the_test_rows(
     test = frame.iloc[np.flatnonzero(assignment == 2)]
     assert len(test) == run["split"]["sizes"]["test"]
 
-    with opened(folder) as api:
+    with prodml.Project(folder) as api:
         model = api.load_model(run["id"])
     predicted = model.predict(test.drop(columns=["diagnosis", "patient_id"]))
 
@@ -428,7 +416,7 @@ def test_fit_sanity_says_whether_the_model_can_overfit_a_small_subset(
 
 
 def test_a_tampered_model_artifact_is_refused(project: Path) -> None:
-    with opened(project) as api:
+    with prodml.Project(project) as api:
         run = api.fit()
         api.load_model(run.id)  # loads while untouched
         file = local_file(run.artifact("model").uri)
@@ -442,7 +430,7 @@ def test_a_tampered_model_artifact_is_refused(project: Path) -> None:
 
 
 def test_runs_compare_without_runs_compares_the_two_newest_fits(project: Path) -> None:
-    with opened(project) as api:
+    with prodml.Project(project) as api:
         api.fit(ModelSpec(factory="sklearn.dummy.DummyClassifier"))  # third newest: left out
         older = api.fit(ModelSpec(factory="sklearn.tree.DecisionTreeClassifier"))
         newer = api.fit()
@@ -461,7 +449,7 @@ def test_runs_compare_without_runs_compares_the_two_newest_fits(project: Path) -
 
 
 def test_runs_show_finds_a_run_by_a_unique_prefix_of_its_id(project: Path) -> None:
-    with opened(project) as api:
+    with prodml.Project(project) as api:
         first = api.fit(ModelSpec(factory="sklearn.dummy.DummyClassifier"))
         api.fit()  # the newest, which `runs show` without an id would pick
 

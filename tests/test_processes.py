@@ -100,17 +100,6 @@ def wait_for(marker: Path, process: subprocess.Popen[str], timeout: float = 90) 
         time.sleep(0.05)
 
 
-@contextlib.contextmanager
-def opened(folder: Path) -> Iterator[prodml.Project]:
-    """A project opened through the Python API, its database closed afterwards."""
-    project = prodml.Project(folder)
-    try:
-        yield project
-    finally:
-        if "runs_store" in project.__dict__:
-            project.runs_store.database.dispose()
-
-
 def new_project(folder: Path, **settings: Any) -> Path:
     """A breast-cancer project whose prodml.yaml has ``settings`` at the top level."""
     prodml.init(folder, example="breast-cancer")
@@ -173,7 +162,7 @@ def test_two_fits_started_at_once_on_a_new_project_both_record_their_runs(
         assert "Traceback" not in out + err
     printed = {json.loads(out)["id"] for out, _ in outputs}
     assert len(printed) == 2
-    with opened(project) as api:
+    with prodml.Project(project) as api:
         runs = api.runs()
     assert {r.id for r in runs} == printed
     assert {r.status for r in runs} == {"finished"}
@@ -189,7 +178,7 @@ def killed_mid_fit(project: Path, marker: Path, env: dict[str, str]) -> str:
     process = start_fit(project, SLOW_FIT_MARKER=str(marker), **env)
     with running(process):
         wait_for(marker, process)
-        with opened(project) as api:
+        with prodml.Project(project) as api:
             (run,) = api.runs()
         assert (run.status, run.pid) == ("running", process.pid)
         # what a process killed while writing its artifact leaves behind
@@ -213,7 +202,7 @@ def test_kill_9_during_a_fit_leaves_no_artifact_and_the_run_is_then_failed(
     env = store_env(backend, request, monkeypatch)
 
     run_id = killed_mid_fit(slow_project, tmp_path / "fit-began", env)
-    with opened(slow_project) as api:  # opening the store reconciles it
+    with prodml.Project(slow_project) as api:  # opening the store reconciles it
         after = api.run(run_id)
 
     assert after.status == "failed"
@@ -234,9 +223,9 @@ def test_a_run_killed_in_one_project_of_a_shared_store_loses_its_files_whoever_r
     other = new_project(tmp_path / "other", project=f"other-{uuid4().hex[:12]}")
 
     run_id = killed_mid_fit(slow_project, tmp_path / "fit-began", env)
-    with opened(other) as api:  # another project opens the shared store first
+    with prodml.Project(other) as api:  # another project opens the shared store first
         api.runs()
-    with opened(slow_project) as api:
+    with prodml.Project(slow_project) as api:
         assert api.run(run_id).status == "failed"
 
     assert not (slow_project / ".prodml" / "artifacts" / run_id).exists()
@@ -254,7 +243,7 @@ def test_sigterm_during_a_fit_exits_non_zero_and_records_the_run_as_interrupted(
 
     assert process.returncode not in (0, None)
     assert "Traceback" not in out + err
-    with opened(slow_project) as api:
+    with prodml.Project(slow_project) as api:
         (run,) = api.runs()
     assert run.status == "failed"
     assert run.error is not None and "interrupted" in run.error
@@ -274,7 +263,7 @@ def test_a_fit_that_raises_is_one_error_line_and_a_failed_run(tmp_path: Path) ->
     assert "Traceback" not in out + err
     (line,) = err.splitlines()
     assert line.startswith("error: fitting FailingClassifier failed: these labels carry no signal")
-    with opened(project) as api:
+    with prodml.Project(project) as api:
         (run,) = api.runs()
     assert run.status == "failed"
     assert run.error is not None and "these labels carry no signal" in run.error

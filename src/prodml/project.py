@@ -47,6 +47,18 @@ class Project:
     def name(self) -> str:
         return self.settings.project
 
+    def close(self) -> None:
+        """Close the store's database connections (if the store was opened)."""
+        if "runs_store" in self.__dict__:
+            self.runs_store.database.dispose()
+            del self.__dict__["runs_store"]
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @cached_property
     def runs_store(self) -> Runs:
         """The store of runs and artifacts (opened, and migrated, on first use)."""

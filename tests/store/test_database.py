@@ -5,11 +5,9 @@ from __future__ import annotations
 import contextlib
 import re
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 import pytest
@@ -20,6 +18,9 @@ from sqlalchemy.engine import make_url
 from prodml.errors import StoreError
 from prodml.store.database import Database
 
+if TYPE_CHECKING:
+    from tests.conftest import Together
+
 HEAD = "0001"
 
 #: A child process that opens a store as soon as the parent creates the "go" file, so
@@ -27,7 +28,7 @@ HEAD = "0001"
 OPEN_STORE = """
 import os, pathlib, sys, time
 from prodml.store.database import Database
-url, go = sys.argv[1], pathlib.Path(sys.argv[2])
+url, go = sys.argv[1], pathlib.Path(sys.argv[-1])
 print("ready", flush=True)
 while not go.exists():
     time.sleep(0.001)
@@ -39,32 +40,12 @@ os._exit(0)
 """
 
 
-def open_together(url: str, folder: Path, processes: int = 2) -> list[str]:
-    """Open ``url`` from several fresh processes at once; return what each printed."""
-    go = folder / f"go-{uuid4().hex}"
-    children = [
-        subprocess.Popen(
-            [sys.executable, "-c", OPEN_STORE, url, str(go)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(processes)
-    ]
-    try:
-        for child in children:
-            assert child.stdout is not None
-            assert child.stdout.readline().strip() == "ready"
-        go.touch()
-        results = [child.communicate(timeout=120) for child in children]
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.kill()
-                child.communicate()
-    for child, (_, stderr) in zip(children, results, strict=True):
-        assert child.returncode == 0, stderr
-    return [stdout.strip() for stdout, _ in results]
+def open_together(together: Together, url: str) -> list[str]:
+    """Open ``url`` from two fresh processes at once; return what each printed."""
+    results = together([(OPEN_STORE, [url])] * 2)
+    for code, _, stderr in results:
+        assert code == 0, stderr
+    return [stdout.strip() for _, stdout, _ in results]
 
 
 @contextlib.contextmanager
@@ -158,18 +139,20 @@ def test_sqlite_database_in_a_missing_folder_creates_the_folder(tmp_path: Path) 
 # --- concurrent opens ------------------------------------------------------------------
 
 
-def test_two_processes_opening_a_new_sqlite_store_at_once_both_succeed(tmp_path: Path) -> None:
+def test_two_processes_opening_a_new_sqlite_store_at_once_both_succeed(
+    tmp_path: Path, together: Together
+) -> None:
     url = f"sqlite:///{tmp_path / 'prodml.db'}"
-    assert open_together(url, tmp_path) == [HEAD, HEAD]
+    assert open_together(together, url) == [HEAD, HEAD]
     with opened(url) as database:
         assert version_rows(database) == [HEAD]
 
 
 @pytest.mark.postgres
 def test_two_processes_opening_a_fresh_postgresql_schema_at_once_both_succeed(
-    fresh_schema_url: str, tmp_path: Path
+    fresh_schema_url: str, together: Together
 ) -> None:
-    assert open_together(fresh_schema_url, tmp_path) == [HEAD, HEAD]
+    assert open_together(together, fresh_schema_url) == [HEAD, HEAD]
     with opened(fresh_schema_url) as database:
         assert version_rows(database) == [HEAD]
         assert {"runs", "artifacts"} <= table_names(database)
@@ -177,11 +160,11 @@ def test_two_processes_opening_a_fresh_postgresql_schema_at_once_both_succeed(
 
 @pytest.mark.postgres
 def test_two_processes_opening_a_migrated_postgresql_database_both_succeed(
-    postgres_url: str, tmp_path: Path
+    postgres_url: str, together: Together
 ) -> None:
     with opened(postgres_url):
         pass
-    assert open_together(postgres_url, tmp_path) == [HEAD, HEAD]
+    assert open_together(together, postgres_url) == [HEAD, HEAD]
     with opened(postgres_url) as database:
         assert version_rows(database) == [HEAD]
 

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 import numpy as np
@@ -19,6 +19,9 @@ from sqlalchemy import select
 from prodml.errors import NotFoundError, StoreError
 from prodml.store.artifacts import ArtifactStore
 from prodml.store.database import Database
+
+if TYPE_CHECKING:
+    from tests.conftest import Together
 from prodml.store.runs import Run, Runs
 from prodml.store.tables import ArtifactRow, RunRow
 
@@ -28,7 +31,7 @@ import os, pathlib, sys, time
 from prodml.store.artifacts import ArtifactStore
 from prodml.store.database import Database
 from prodml.store.runs import Runs
-url, artifacts, go, project, count = sys.argv[1:6]
+url, artifacts, project, count, go = sys.argv[1:6]
 database = Database(url)
 runs = Runs(database, ArtifactStore(artifacts))
 print("ready", flush=True)
@@ -396,31 +399,14 @@ def test_reconcile_leaves_runs_of_other_projects_to_them(
 # --- concurrency -----------------------------------------------------------------------
 
 
-def test_two_processes_writing_runs_to_one_sqlite_file_both_succeed(tmp_path: Path) -> None:
+def test_two_processes_writing_runs_to_one_sqlite_file_both_succeed(
+    tmp_path: Path, together: Together
+) -> None:
     url = f"sqlite:///{tmp_path / 'prodml.db'}"
-    artifacts, go, project = tmp_path / "artifacts", tmp_path / "go", "busy"
-    children = [
-        subprocess.Popen(
-            [sys.executable, "-c", WRITE_RUNS, url, str(artifacts), str(go), project, "20"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    try:
-        for child in children:
-            assert child.stdout is not None
-            assert child.stdout.readline().strip() == "ready"
-        go.touch()
-        results = [child.communicate(timeout=120) for child in children]
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.kill()
-                child.communicate()
-    for child, (stdout, stderr) in zip(children, results, strict=True):
-        assert (child.returncode, stdout.strip()) == (0, "done"), stderr
+    artifacts, project = tmp_path / "artifacts", "busy"
+    results = together([(WRITE_RUNS, [url, str(artifacts), project, "20"])] * 2)
+    for code, stdout, stderr in results:
+        assert (code, stdout.strip().splitlines()[-1]) == (0, "done"), stderr
 
     database = Database(url)
     try:
@@ -433,5 +419,5 @@ def test_two_processes_writing_runs_to_one_sqlite_file_both_succeed(tmp_path: Pa
     for run in listed:
         assert run.params is not None
         by_writer.setdefault(run.params["pid"], []).append(run.params["i"])
-    assert sorted(by_writer) == sorted(child.pid for child in children)
+    assert len(by_writer) == 2 and os.getpid() not in by_writer
     assert [sorted(done) for done in by_writer.values()] == [list(range(20))] * 2

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,10 +11,11 @@ import prodml
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> prodml.Project:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[prodml.Project]:
     monkeypatch.delenv("PRODML_DATABASE_URL", raising=False)
     monkeypatch.delenv("PRODML_ARTIFACTS_URL", raising=False)
-    return prodml.Project(prodml.init(tmp_path / "bc", example="breast-cancer"))
+    with prodml.Project(prodml.init(tmp_path / "bc", example="breast-cancer")) as opened:
+        yield opened
 
 
 Rewrite = Callable[[prodml.Project, str, str], prodml.Project]

@@ -61,7 +61,7 @@ def compare(runs: list[Run]) -> Comparison:
     facts: dict[str, Callable[[Run], Any]] = {
         "kind": lambda r: r.kind,
         "status": lambda r: r.status,
-        "model": lambda r: str((r.model_spec or {}).get("factory")).rsplit(".", 1)[-1],
+        "model": lambda r: (r.model_spec or {}).get("factory"),
         "data": lambda r: (r.data_fingerprint or "")[:12] or None,
         "rows": lambda r: r.data_rows,
         "split": lambda r: (r.split or {}).get("method"),
