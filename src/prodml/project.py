@@ -151,7 +151,7 @@ class Project:
         return data, self.split(data), estimator
 
     def _workspace(self) -> Workspace:
-        return Workspace(self.name, self.path, self.settings, self.runs_store)
+        return Workspace(self.name, self.path, self.runs_store)
 
 
 def init(path: str | Path, example: str | None = None) -> Path:

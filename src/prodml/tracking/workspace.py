@@ -1,4 +1,4 @@
-"""What tracked work needs from a project: its name, folder, settings and runs."""
+"""What tracked work needs from a project: its name, folder and runs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from prodml.config import ModelSpec, Settings
+from prodml.config import ModelSpec
 from prodml.data.dataset import Dataset
 from prodml.store.runs import Kind, Runs
 from prodml.tracking.environment import code_version, environment
@@ -20,7 +20,6 @@ class Workspace:
 
     name: str
     root: Path
-    settings: Settings
     runs: Runs
 
     @contextlib.contextmanager
