@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import prodml
@@ -110,7 +111,10 @@ def _search(project: prodml.Project, quiet: bool) -> Run:
         def advance(done: int, total: int, candidate: Candidate) -> None:
             score = "failed" if candidate.score is None else f"{candidate.score:.4f}"
             progress.update(
-                task, completed=done, total=total, description=f"{candidate.params} -> {score}"
+                task,
+                completed=done,
+                total=total,
+                description=escape(f"{candidate.params} -> {score}"),
             )
 
         return project.search(advance)
