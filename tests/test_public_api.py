@@ -30,3 +30,22 @@ def test_importing_prodml_and_its_cli_loads_no_heavy_library() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+PACKAGES = ["prodml.data", "prodml.evaluate", "prodml.model", "prodml.store", "prodml.tracking"]
+
+
+def test_each_package_lists_its_modules_in_a_sorted_all() -> None:
+    import importlib
+    import pkgutil
+
+    for name in PACKAGES:
+        package = importlib.import_module(name)
+        listed = package.__all__
+        assert listed == sorted(listed, key=lambda n: (not n.isupper(), n)), name
+        modules = {
+            m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_")
+        }
+        assert modules <= set(listed), f"{name} does not list {modules - set(listed)}"
+        for item in listed:
+            assert hasattr(package, item) or importlib.import_module(f"{name}.{item}"), item
