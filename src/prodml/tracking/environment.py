@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import subprocess
 import sys
@@ -35,8 +36,7 @@ def environment(model_module: str | None = None) -> dict[str, Any]:
     """Python version, platform and the versions of the packages a run depends on."""
     names = list(PACKAGES)
     if model_module:
-        top = model_module.split(".")[0]
-        names += metadata.packages_distributions().get(top, [])
+        names += _distributions().get(model_module.split(".")[0], [])
     packages = {}
     for name in dict.fromkeys(names):
         try:
@@ -49,6 +49,13 @@ def environment(model_module: str | None = None) -> dict[str, Any]:
         "machine": platform.machine(),
         "packages": packages,
     }
+
+
+@functools.cache
+def _distributions() -> dict[str, list[str]]:
+    """Which installed packages provide each top-level module: read once per process,
+    since it walks the file list of every installed package (tens of milliseconds)."""
+    return dict(metadata.packages_distributions())
 
 
 def _git(folder: Path, *args: str) -> str:
