@@ -17,10 +17,7 @@ Also the cold start of ``mlflow --help``. Prints one JSON object.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -30,13 +27,10 @@ import mlflow.sklearn
 from common import (
     POSITIVE,
     REPEATS,
-    WORKLOADS,
-    beside_python,
-    cli_start,
     fit_and_score,
+    report,
     summary,
     timed,
-    versions,
 )
 
 
@@ -102,18 +96,5 @@ def workload(work: Path, name: str) -> dict[str, Any]:
     }
 
 
-def main(work: Path) -> None:
-    with contextlib.redirect_stdout(sys.stderr):  # stdout carries the JSON alone
-        result = {
-            "versions": versions("mlflow", "scikit-learn", "numpy", "pandas", "skops"),
-            "workloads": {name: workload(work, name) for name in WORKLOADS},
-            "cli": {
-                "python -c pass": cli_start([sys.executable, "-c", "pass"]),
-                "mlflow --help": cli_start([beside_python("mlflow"), "--help"]),
-            },
-        }
-    print(json.dumps(result, indent=2))
-
-
 if __name__ == "__main__":
-    main(Path(sys.argv[1]).resolve())
+    report("mlflow", workload)

@@ -13,9 +13,6 @@ start of ``prodml --help``. Prints one JSON object.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +20,12 @@ import numpy as np
 from common import (
     POSITIVE,
     REPEATS,
-    WORKLOADS,
-    beside_python,
-    cli_start,
     fit_and_score,
     project_folder,
+    report,
     split_file,
     summary,
     timed,
-    versions,
 )
 
 import prodml
@@ -64,18 +58,5 @@ def workload(work: Path, name: str) -> dict[str, Any]:
     }
 
 
-def main(work: Path) -> None:
-    with contextlib.redirect_stdout(sys.stderr):  # stdout carries the JSON alone
-        result = {
-            "versions": versions("prodml", "scikit-learn", "numpy", "pandas", "skops"),
-            "workloads": {name: workload(work, name) for name in WORKLOADS},
-            "cli": {
-                "python -c pass": cli_start([sys.executable, "-c", "pass"]),
-                "prodml --help": cli_start([beside_python("prodml"), "--help"]),
-            },
-        }
-    print(json.dumps(result, indent=2))
-
-
 if __name__ == "__main__":
-    main(Path(sys.argv[1]).resolve())
+    report("prodml", workload)

@@ -7,6 +7,8 @@ Both ``bench_prodml.py`` and ``bench_mlflow.py`` import this, each in its own en
 
 from __future__ import annotations
 
+import contextlib
+import json
 import statistics
 import subprocess
 import sys
@@ -131,3 +133,22 @@ def versions(*names: str) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[name] = "not installed"
     return found
+
+
+def report(tool: str, workload: Callable[[Path, str], dict[str, Any]]) -> None:
+    """Run every workload with ``tool``'s ``workload`` and print one JSON object.
+
+    Called as ``main`` of a bench script: ``argv[1]`` is the work folder; stdout carries
+    the JSON alone (whatever the tools print goes to stderr).
+    """
+    work = Path(sys.argv[1]).resolve()
+    with contextlib.redirect_stdout(sys.stderr):
+        result = {
+            "versions": versions(tool, "scikit-learn", "numpy", "pandas", "skops"),
+            "workloads": {name: workload(work, name) for name in WORKLOADS},
+            "cli": {
+                "python -c pass": cli_start([sys.executable, "-c", "pass"]),
+                f"{tool} --help": cli_start([beside_python(tool), "--help"]),
+            },
+        }
+    print(json.dumps(result, indent=2))
