@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from prodml.errors import NotFoundError, StoreError, did_you_mean, listing
 from prodml.store.artifacts import ArtifactStore, SavedArtifact
@@ -208,15 +209,15 @@ class Runs:
         return dead
 
     @staticmethod
-    def _running(session: Any, run_id: str) -> RunRow:
+    def _running(session: Session, run_id: str) -> RunRow:
         row = session.get(RunRow, run_id)
         if row is None or row.status != "running":
             state = "missing" if row is None else row.status
             raise StoreError(f"run {run_id} is {state}, not running; it cannot be changed")
-        return row  # type: ignore[no-any-return]
+        return row
 
     @staticmethod
-    def _run(session: Any, row: RunRow) -> Run:
+    def _run(session: Session, row: RunRow) -> Run:
         artifacts = session.scalars(
             select(ArtifactRow).where(ArtifactRow.run_id == row.id).order_by(ArtifactRow.id)
         ).all()
