@@ -26,6 +26,17 @@ def time_split(test_after: str, dev_after: str | None = None) -> TimeSplit:
     )
 
 
+def by_time(frame: pd.DataFrame, test_after: str, dev_after: str | None = None) -> Split:
+    """The time split of the ``loans`` frame on its ``day`` column."""
+    return split_rows(
+        frame,
+        time_split(test_after, dev_after),
+        target="approved",
+        task="classification",
+        time="day",
+    )
+
+
 def labelled(n_negative: int, n_positive: int) -> pd.DataFrame:
     return pd.DataFrame({"approved": [0] * n_negative + [1] * n_positive})
 
@@ -240,9 +251,7 @@ def test_balanced_split_on_an_unknown_column_suggests_the_closest() -> None:
 
 def test_time_split_cuts_exactly_at_test_after() -> None:
     frame = loans()  # every 6 hours, so rows fall exactly on midnight of the cut
-    split = split_rows(
-        frame, time_split("2023-06-01"), target="approved", task="classification", time="day"
-    )
+    split = by_time(frame, "2023-06-01")
     cut = pd.Timestamp("2023-06-01")
     assert (frame["day"].iloc[split.rows("test")] >= cut).all()
     assert (frame["day"].iloc[split.rows("train")] < cut).all()
@@ -253,13 +262,7 @@ def test_time_split_cuts_exactly_at_test_after() -> None:
 
 def test_time_split_puts_rows_from_dev_after_until_test_after_in_dev() -> None:
     frame = loans()
-    split = split_rows(
-        frame,
-        time_split("2023-06-01", dev_after="2023-04-01"),
-        target="approved",
-        task="classification",
-        time="day",
-    )
+    split = by_time(frame, "2023-06-01", dev_after="2023-04-01")
     dev = frame["day"].iloc[split.rows("dev")]
     assert dev.min() == pd.Timestamp("2023-04-01")
     assert dev.max() == pd.Timestamp("2023-05-31 18:00")
@@ -269,9 +272,7 @@ def test_time_split_puts_rows_from_dev_after_until_test_after_in_dev() -> None:
 
 def test_time_split_parses_text_dates() -> None:
     frame = loans(400).assign(day=lambda f: f["day"].dt.strftime("%Y-%m-%d %H:%M"))
-    split = split_rows(
-        frame, time_split("2023-02-01"), target="approved", task="classification", time="day"
-    )
+    split = by_time(frame, "2023-02-01")
     assert split.sizes()["train"] == 31 * 4
 
 
@@ -295,18 +296,14 @@ def test_time_split_names_a_value_that_is_not_a_date() -> None:
     frame = loans(100).assign(day=lambda f: f["day"].dt.strftime("%Y-%m-%d"))
     frame.loc[40, "day"] = "last tuesday"
     with pytest.raises(DataError, match=r"data.time 'day' .*not a date: 'last tuesday'"):
-        split_rows(
-            frame, time_split("2023-01-10"), target="approved", task="classification", time="day"
-        )
+        by_time(frame, "2023-01-10")
 
 
 def test_time_split_names_the_count_of_missing_times() -> None:
     frame = loans(100)
     frame.loc[[3, 5, 8], "day"] = pd.NaT
     with pytest.raises(DataError, match=r"data.time 'day' is missing in 3 rows"):
-        split_rows(
-            frame, time_split("2023-01-10"), target="approved", task="classification", time="day"
-        )
+        by_time(frame, "2023-01-10")
 
 
 @pytest.mark.parametrize(
@@ -321,25 +318,13 @@ def test_time_split_that_empties_train_or_test_names_the_date_and_the_data_range
     test_after: str, dev_after: str | None, message: str
 ) -> None:
     with pytest.raises(DataError, match=message + r".*runs from 2023-01-01 to 2024-05-14"):
-        split_rows(
-            loans(),
-            time_split(test_after, dev_after),
-            target="approved",
-            task="classification",
-            time="day",
-        )
+        by_time(loans(), test_after, dev_after)
 
 
 def test_time_split_with_an_empty_dev_window_warns() -> None:
     frame = loans(1000)
     frame = frame[frame["day"].dt.month != 3]
-    split = split_rows(
-        frame,
-        time_split("2023-04-01", dev_after="2023-03-01"),
-        target="approved",
-        task="classification",
-        time="day",
-    )
+    split = by_time(frame, "2023-04-01", dev_after="2023-03-01")
     assert split.sizes()["dev"] == 0
     assert any("dev_after 2023-03-01 leaves the dev set empty" in w for w in split.warnings)
 
@@ -370,9 +355,7 @@ def test_a_class_that_only_appears_after_the_cut_is_left_out_of_the_train_set() 
     with pytest.raises(
         DataError, match=r"leaves class '2' out of the train set.*move data.split.test_after later"
     ):
-        split_rows(
-            frame, time_split("2023-06-01"), target="approved", task="classification", time="day"
-        )
+        by_time(frame, "2023-06-01")
 
 
 def test_a_class_that_only_appears_before_the_cut_is_left_out_of_the_test_set() -> None:
@@ -382,9 +365,7 @@ def test_a_class_that_only_appears_before_the_cut_is_left_out_of_the_test_set() 
         DataError,
         match=r"leaves class '2' out of the test set \(test has classes: 0, 1\).*earlier",
     ):
-        split_rows(
-            frame, time_split("2023-06-01"), target="approved", task="classification", time="day"
-        )
+        by_time(frame, "2023-06-01")
 
 
 def test_a_class_left_out_of_the_dev_set_is_only_a_warning() -> None:
@@ -393,13 +374,7 @@ def test_a_class_left_out_of_the_dev_set_is_only_a_warning() -> None:
     frame.loc[frame["day"] >= "2023-06-01", "approved"] = frame["approved"].where(
         frame.index % 2 == 1, 2
     )
-    split = split_rows(
-        frame,
-        time_split("2023-06-01", dev_after="2023-04-01"),
-        target="approved",
-        task="classification",
-        time="day",
-    )
+    split = by_time(frame, "2023-06-01", dev_after="2023-04-01")
     assert split.sizes()["dev"] > 0
     assert [w for w in split.warnings if "class '2'" in w] == [
         "data.split leaves class '2' out of the dev set; dev scores will not cover it; "
@@ -435,9 +410,7 @@ def test_to_record_round_trips_through_json() -> None:
 
 
 def test_time_split_record_holds_its_dates_as_text() -> None:
-    split = split_rows(
-        loans(), time_split("2023-06-01"), target="approved", task="classification", time="day"
-    )
+    split = by_time(loans(), "2023-06-01")
     record = split.to_record()
     assert json.loads(json.dumps(record)) == record
     assert record["settings"]["test_after"] == datetime(2023, 6, 1).isoformat()
