@@ -84,9 +84,7 @@ def search(
                         scores = _cross_validate(candidate, train, folds, scorer)
                     workspace.runs.finish(
                         child,
-                        metrics=(
-                            {f"cv.{name}.mean": scores.mean(), f"cv.{name}.std": scores.std()}
-                        ),
+                        metrics={f"cv.{name}.mean": scores.mean(), f"cv.{name}.std": scores.std()},
                         fit_seconds=usage.wall_seconds,
                         cpu_seconds=usage.cpu_seconds,
                         peak_memory_bytes=usage.peak_memory_bytes,
@@ -105,17 +103,15 @@ def search(
         best = max(scored, key=lambda c: c.score or 0.0)
         workspace.runs.record(
             parent_id,
-            model_spec=(
-                {
-                    **spec.model_dump(mode="json"),
-                    "search": {
-                        **settings.model_dump(mode="json"),
-                        "scoring": name,
-                        "best_params": best.params,
-                        "best_run": best.run_id,
-                    },
-                }
-            ),
+            model_spec={
+                **spec.model_dump(mode="json"),
+                "search": {
+                    **settings.model_dump(mode="json"),
+                    "scoring": name,
+                    "best_params": best.params,
+                    "best_run": best.run_id,
+                },
+            },
         )
         return fit_into(
             workspace,
