@@ -12,8 +12,7 @@ from uuid import uuid4
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect, text
 
 from prodml.errors import StoreError
 from prodml.store.database import Database
@@ -21,7 +20,7 @@ from prodml.store.database import Database
 if TYPE_CHECKING:
     from tests.conftest import Together
 
-HEAD = "0001"
+HEAD = "0002"
 
 #: A child process that opens a store as soon as the parent creates the "go" file, so
 #: that every child reaches the migration at the same moment.
@@ -64,18 +63,6 @@ def table_names(database: Database) -> set[str]:
 def version_rows(database: Database) -> list[str]:
     with database.engine.connect() as conn:
         return list(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
-
-
-@pytest.fixture
-def fresh_schema_url(postgres_url: str) -> str:
-    """The session database, seen through a new empty schema (its search_path)."""
-    schema = f"s_{uuid4().hex}"
-    engine = create_engine(postgres_url)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False)
 
 
 # --- migrations ------------------------------------------------------------------------

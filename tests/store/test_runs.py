@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,29 +45,6 @@ print("done", flush=True)
 # The package's interpreter shutdown is slow (seconds); nothing is left to clean up.
 os._exit(0)
 """
-
-
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-def artifacts_root(tmp_path: Path) -> Path:
-    return tmp_path / "artifacts"
-
-
-@pytest.fixture
-def runs(database: Database, artifacts_root: Path) -> Runs:
-    return Runs(database, ArtifactStore(str(artifacts_root)))
-
-
-@pytest.fixture
-def project() -> str:
-    """A project name of this test alone: the PostgreSQL database is shared."""
-    return f"project-{uuid4().hex}"
 
 
 def dead_pid() -> int:

@@ -71,3 +71,20 @@ class ArtifactRow(Base):
     format_version: Mapped[int] = mapped_column(Integer)
     trusted: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+
+
+class EvaluationRow(Base):
+    """An evaluation of a finished run: its report, the audit verdict and any sign-off."""
+
+    __tablename__ = "evaluations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), index=True)
+    project: Mapped[str] = mapped_column(String(200), index=True)
+    created_at: Mapped[datetime]
+    data: Mapped[dict[str, Any]]
+    result: Mapped[dict[str, Any]]
+    passed: Mapped[bool]
+    signed_by: Mapped[str | None] = mapped_column(String(200))
+    sign_note: Mapped[str | None] = mapped_column(Text)
+    signed_at: Mapped[datetime | None]
