@@ -80,9 +80,14 @@ class Database:
         script = ScriptDirectory(str(resources.files("prodml.store") / "migrations"))
         head = script.get_current_head()
         try:
-            if self.revision() == head:
+            # SQLite: even the first look waits for the lock, because the first connection
+            # to a new file switches it to WAL, which fails rather than waits when another
+            # process is doing the same.
+            if not self.is_sqlite and self.revision() == head:
                 return
             with _migration_lock(sqlite_file, self.engine) as conn:
+                if MigrationContext.configure(conn).get_current_revision() == head:
+                    return
                 config = Config()
                 config.set_main_option("script_location", script.dir)
                 config.attributes["connection"] = conn
