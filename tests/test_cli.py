@@ -137,6 +137,7 @@ HELP_COMMANDS: list[tuple[str, ...]] = [
     ("init",),
     ("demo",),
     ("fit",),
+    ("evaluate",),
     ("runs",),
     ("runs", "list"),
     ("runs", "show"),
@@ -487,3 +488,69 @@ def test_loans_example_from_init_to_fit_search_and_compare(tmp_path: Path) -> No
     assert fit_id and search_id, fit.stdout + search.stdout
     assert fit_id[1] in compared.stdout
     assert search_id[1] in compared.stdout
+
+
+# --- evaluate -----------------------------------------------------------------------------
+
+
+def test_evaluate_prints_json_writes_html_and_stores_the_verdict(
+    fitted: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    folder, run = fitted
+    page = tmp_path / "report.html"
+    result = succeeded(
+        prodml_command(
+            "evaluate",
+            run["id"][:6],
+            "--json",
+            "--html",
+            str(page),
+            "--sign-off",
+            "Ana Ruiz: slices checked",
+            cwd=folder,
+        )
+    )
+    printed = json.loads(result.stdout)
+
+    assert printed["run"] == run["id"] and printed["audit"] == {"passed": True, "rules": []}
+    assert printed["sign_off"]["by"] == "Ana Ruiz"
+    # the run's test accuracy, as recorded at fit time, is the evaluation's accuracy
+    assert printed["metrics"]["accuracy"] == run["metrics"]["test.accuracy"]
+    with prodml.Project(folder) as project:
+        stored = project.evaluations(run["id"])
+    assert stored[0].result == printed and stored[0].passed
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and "http" not in text and "<svg" in text
+
+
+def test_evaluate_exits_1_when_the_audit_fails(
+    fitted: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    folder = Path(shutil.copytree(fitted[0], tmp_path / "audited"))
+    with open(folder / "prodml.yaml", "a", encoding="utf-8") as file:
+        file.write("evaluate:\n  audit:\n    - {metric: recall, min: 0.999}\n")
+    result = prodml_command("evaluate", cwd=folder)
+
+    assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
+    assert "FAIL recall[malignant] >= 0.999" in result.stdout
+    assert "Audit failed" in result.stdout
+
+
+def test_evaluate_errors_are_one_line(fitted: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    folder = fitted[0]
+    line = error_line(prodml_command("evaluate", "--sign-off", ":note", cwd=folder))
+    assert "names nobody" in line and "name: note" in line
+    missing = error_line(prodml_command("evaluate", "--data", "nowhere.csv", cwd=folder))
+    assert "--data 'nowhere.csv' does not exist" in missing
+
+
+def test_demo_runs_every_step_and_writes_the_report(tmp_path: Path) -> None:
+    result = succeeded(prodml_command("demo", "--dir", str(tmp_path / "tour"), cwd=tmp_path))
+
+    for step in range(1, 8):
+        assert f"Step {step}/7" in result.stdout
+    assert "Baselines side by side" in result.stdout
+    assert "rules:rules.py:approve_if_income" in result.stdout
+    assert "gender=female & region=" in result.stdout
+    assert "Audit passed" in result.stdout
+    assert (tmp_path / "tour" / "evaluation.html").exists()

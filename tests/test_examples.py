@@ -45,11 +45,13 @@ def test_each_example_makes_a_project_whose_file_parses_and_whose_data_fits_it(
     project = create_project(tmp_path / "projects" / example, example)
 
     assert project == (tmp_path / "projects" / example).resolve()
+    rules = ["rules.py"] if example == "loans" else []  # the loans rule baseline
     assert sorted(p.name for p in project.iterdir()) == [
         ".gitignore",
         "README.md",
         "data",
         "prodml.yaml",
+        *rules,
     ]
     assert ".prodml/" in (project / ".gitignore").read_text().splitlines()
     settings = load_settings(project)

@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from prodml.errors import ConfigError, did_you_mean, listing
 
@@ -182,6 +191,118 @@ class SearchSettings(_Frozen):
         return self
 
 
+class BinSlice(_Frozen):
+    """Numeric bins of one column: ``{column: income, bins: [0, 20000, 50000]}``.
+
+    A list gives the edges (left-closed bins, the last one open to the right); a
+    number gives that many quantile bins.
+    """
+
+    column: str
+    bins: int | tuple[float, ...] = Field(
+        4, description="edges such as [0, 20000, 50000], or a number of quantile bins"
+    )
+
+    @field_validator("bins")
+    @classmethod
+    def _usable(cls, bins: int | tuple[float, ...]) -> int | tuple[float, ...]:
+        if isinstance(bins, int) and bins < 2:
+            raise ValueError(f"{bins} bins cannot split anything; give at least 2")
+        if isinstance(bins, tuple) and (len(bins) < 2 or list(bins) != sorted(set(bins))):
+            raise ValueError("edges must be at least two increasing numbers, e.g. [0, 20000]")
+        return bins
+
+
+class WhereSlice(_Frozen):
+    """The rows where a boolean expression holds: ``{name: low income, where: income < 20000}``."""
+
+    where: str = Field(description="a pandas expression, e.g. income < 20000 and age > 60")
+    name: str | None = None
+
+
+def _slice_kind(value: object) -> str:
+    if isinstance(value, dict):
+        return "WhereSlice" if "where" in value else "BinSlice"
+    if isinstance(value, BaseModel):
+        return type(value).__name__
+    return "str" if isinstance(value, str) else "tuple[str, ...]"
+
+
+#: A metadata (or any) column, a cross of columns, numeric bins, or an expression.
+SliceSpec = Annotated[
+    Annotated[str, Tag("str")]
+    | Annotated[tuple[str, ...], Tag("tuple[str, ...]")]
+    | Annotated[BinSlice, Tag("BinSlice")]
+    | Annotated[WhereSlice, Tag("WhereSlice")],
+    Discriminator(_slice_kind),
+]
+
+AUDIT_CHECKS = ("min", "max", "across", "beat", "golden")
+
+
+class AuditRule(_Frozen):
+    """One condition a model must meet before it may be deployed.
+
+    ``{metric: recall, class: 1, min: 0.8}``, ``{metric: accuracy, slice: region=north,
+    min: 0.7}``, ``{metric: recall, across: gender, max_gap: 0.05}`` (or ``min_ratio:
+    0.8``), ``{metric: f1, class: 1, beat: majority, by: 0.1}``, ``{golden: true}``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    metric: str | None = Field(None, description="e.g. accuracy, recall, f1, roc_auc, mae")
+    class_: str | int | None = Field(None, alias="class")
+    slice: str | None = Field(None, description="a slice name such as region=north")
+    min: float | None = None
+    max: float | None = None
+    across: str | None = Field(None, description="a metadata column, e.g. gender")
+    max_gap: float | None = Field(None, ge=0.0)
+    min_ratio: float | None = Field(None, ge=0.0, le=1.0)
+    beat: str | None = Field(None, description="a baseline: majority, stratified, a rule...")
+    by: float = 0.0
+    golden: bool = False
+
+    @model_validator(mode="after")
+    def _one_check(self) -> AuditRule:
+        checks = [
+            name
+            for name, given in zip(
+                AUDIT_CHECKS,
+                (self.min is not None, self.max is not None, self.across, self.beat, self.golden),
+                strict=True,
+            )
+            if given
+        ]
+        if len(checks) != 1 and not (checks == ["min", "max"]):
+            raise ValueError(
+                f"a rule needs exactly one check of {listing(AUDIT_CHECKS)} (min and max "
+                f"may go together), got {listing(checks) or 'none'}"
+            )
+        if not self.golden and self.metric is None:
+            raise ValueError("metric is missing; name one, e.g. metric: recall")
+        if self.across and (self.max_gap is None) == (self.min_ratio is None):
+            raise ValueError(f"across: {self.across} needs one of max_gap or min_ratio")
+        return self
+
+
+class EvaluateSettings(_Frozen):
+    """What ``prodml evaluate`` looks at beyond the headline metrics."""
+
+    slices: tuple[SliceSpec, ...] | None = Field(
+        None, description="columns, crosses, bins or expressions (default: the metadata)"
+    )
+    tags: str | None = Field(None, description="a CSV or Parquet file of id and tags")
+    golden: str | None = Field(None, description="a file of ids that must be right")
+    human: str | None = Field(
+        None, description="a column of human labels, or a file of id and human label"
+    )
+    reference: str | None = Field(
+        None, description="the baseline slices are compared with (default: HLP, else majority)"
+    )
+    min_count: int = Field(30, ge=1, description="fewer rows in a slice: insufficient evidence")
+    audit: tuple[AuditRule, ...] = ()
+
+
 class StoreSettings(_Frozen):
     """Where runs and artifacts live (defaults: ``.prodml/`` inside the project)."""
 
@@ -197,6 +318,10 @@ class Settings(_Frozen):
     data: DataSettings
     model: ModelSpec
     search: SearchSettings | None = None
+    baselines: tuple[ModelSpec, ...] = Field(
+        (), description="models to compare with, beyond majority and stratified: rules:..."
+    )
+    evaluate: EvaluateSettings = EvaluateSettings()
     store: StoreSettings = StoreSettings()
 
 
@@ -308,7 +433,17 @@ def _is_branch(part: str) -> bool:
     return "[" in part or part in _BRANCHES
 
 
-_BRANCHES = {"str", "int", "float", "bool", "SqlSource", "Distribution", *SPLIT_METHODS}
+_BRANCHES = {
+    "str",
+    "int",
+    "float",
+    "bool",
+    "SqlSource",
+    "Distribution",
+    "BinSlice",
+    "WhereSlice",
+    *SPLIT_METHODS,
+}
 
 
 def _model_at(loc: list[str]) -> type[BaseModel] | None:
@@ -316,12 +451,14 @@ def _model_at(loc: list[str]) -> type[BaseModel] | None:
     parts = list(loc)
     while parts and current is not None:
         part = parts.pop(0)
-        if _is_branch(part) and part not in current.model_fields:
+        if (_is_branch(part) or part.isdigit()) and part not in current.model_fields:
             continue
         field = current.model_fields.get(part)
         if field is None:
             return None
         models = _models_in(field.annotation)
+        while parts and parts[0].isdigit():
+            parts.pop(0)
         if len(models) > 1 and parts and _is_branch(parts[0]):
             tag = parts.pop(0)
             models = [m for m in models if tag in _tags(m) or tag == m.__name__] or models[:1]
@@ -331,7 +468,7 @@ def _model_at(loc: list[str]) -> type[BaseModel] | None:
 
 def _keys_at(loc: list[str]) -> list[str]:
     model = _model_at(loc)
-    return list(model.model_fields) if model else []
+    return [f.alias or name for name, f in model.model_fields.items()] if model else []
 
 
 def _description(loc: list[str]) -> str | None:
@@ -344,7 +481,7 @@ def _models_in(annotation: object) -> list[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
     origin = typing.get_origin(annotation)
-    if origin is Annotated or origin is typing.Union or origin is types.UnionType:
+    if origin in (Annotated, typing.Union, types.UnionType, tuple):
         return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
     return []
 

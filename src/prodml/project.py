@@ -18,14 +18,16 @@ from typing import Any
 
 from prodml.config import ModelSpec, Settings, load_settings
 from prodml.data.dataset import Dataset, prepare
-from prodml.data.sources import open_source
+from prodml.data.sources import FileSource, open_source
 from prodml.data.split import Split, split_rows
-from prodml.errors import ConfigError, NotFoundError
+from prodml.errors import ConfigError, DataError, NotFoundError
 from prodml.model.factory import build
 from prodml.store.artifacts import ArtifactStore
 from prodml.store.database import Database
+from prodml.store.evaluations import Evaluation, Evaluations, SignOff
 from prodml.store.runs import Run, Runs
 from prodml.tracking.compare import Comparison, compare
+from prodml.tracking.evaluation import EVALUATED_KINDS, Subject, evaluate_run, previous_run
 from prodml.tracking.fit import fit_into
 from prodml.tracking.sanity import SanityResult, sanity_check
 from prodml.tracking.search import OnCandidate, search
@@ -143,6 +145,61 @@ class Project:
         """The fitted model of a run, after its SHA-256 is checked."""
         run = self.run(ref)
         return self.runs_store.artifacts.load(run.artifact("model"))
+
+    def evaluate(
+        self, ref: str | None = None, data: str | Path | None = None, sign_off: str | None = None
+    ) -> Evaluation:
+        """Evaluate a run's model (the newest fit or search by default) on its test split,
+        or on ``data`` (a CSV or Parquet file with the target), and store the result with
+        the run; ``sign_off`` is "name: note", who approved it."""
+        signed = SignOff.parse(sign_off) if sign_off is not None else None
+        run = self._evaluable(ref)
+        whole = self.load_data()
+        if whole.fingerprint != run.data_fingerprint:
+            raise DataError(
+                f"the data changed since run {run.id} was fitted (fingerprint "
+                f"{str(run.data_fingerprint)[:12]}, now {whole.fingerprint[:12]}); evaluate "
+                "on a file with --data, or fit again"
+            )
+        store = self.runs_store
+        previous = previous_run(store, run)
+        subject = Subject(
+            run=run,
+            model=store.artifacts.load(run.artifact("model")),
+            data=whole,
+            assignment=store.artifacts.load(run.artifact("split")),
+            settings=self.settings,
+            root=self.path,
+            previous=None
+            if previous is None
+            else (previous, store.artifacts.load(previous.artifact("model"))),
+        )
+        on = None
+        if data is not None:
+            source = FileSource(Path(data).resolve(), str(data), "--data")
+            on = prepare(source.load(), self.settings.data, self.settings.task, str(data))
+        return evaluate_run(subject, Evaluations(store.database), on, signed)
+
+    def evaluations(self, ref: str | None = None) -> list[Evaluation]:
+        """The evaluations of a run (the newest fit or search by default), newest first."""
+        return Evaluations(self.runs_store.database).list(self._evaluable(ref).id)
+
+    def _evaluable(self, ref: str | None) -> Run:
+        if ref is not None:
+            run = self.run(ref)
+            if run.kind not in EVALUATED_KINDS:
+                raise NotFoundError(
+                    f"run {run.id} is a {run.kind} run, which keeps no model to evaluate; "
+                    "give a fit or search run (see `prodml runs list`)"
+                )
+            return run
+        for run in self.runs():
+            if run.kind in EVALUATED_KINDS and run.status == "finished":
+                return run
+        raise NotFoundError(
+            f"project {self.name} has no finished fit or search run to evaluate; "
+            "start with `prodml fit`"
+        )
 
     def _prepare(self, spec: ModelSpec) -> tuple[Dataset, Split, Any]:
         # All that a user can get wrong is checked before a run is started.

@@ -12,11 +12,14 @@ from rich.rule import Rule
 
 import prodml
 from prodml.cli import app
+from prodml.cli.evaluate import show_evaluation
 from prodml.cli.fit import show_finished
 from prodml.cli.render import comparison_table, console
 from prodml.cli.shell import reporting
+from prodml.evaluate.html import render_html
 
 BASELINE = "sklearn.dummy.DummyClassifier"
+STEPS = 7
 
 
 @app.command(epilog="Examples:  prodml demo    prodml demo --dir /tmp/tour")
@@ -29,8 +32,9 @@ def demo(
     """A tour of prodml on the loans example, on the embedded defaults (SQLite, local files).
 
     It creates a project, checks that the model can learn, fits the majority
-    baseline and the model, searches hyperparameters and compares the runs, saying
-    what each step does. Nothing is downloaded; it takes a minute or two.
+    baseline and the model, searches hyperparameters, compares the runs and evaluates
+    the best one (baselines, slices, the audit), saying what each step does. Nothing
+    is downloaded; it takes a minute or two.
     """
     started = time.perf_counter()
     target = folder or Path(tempfile.mkdtemp(prefix="prodml-demo-")) / "loans"
@@ -91,14 +95,29 @@ def demo(
         runs = [r.id for r in project.runs() if r.kind in ("fit", "search")][:3][::-1]
         console.print(comparison_table(project.compare(runs), only_differences=True))
 
+        _step(
+            7,
+            "Evaluate: baselines, slices, the audit",
+            "The best model on the test split beside the majority, stratified and rule "
+            "baselines; slices by gender, region, their cross and income bins, ranked by "
+            "expected gain; and the audit in prodml.yaml (minimum recall, a fairness gap "
+            "across gender, beating the baselines) that a version must pass to be deployed.",
+        )
+        evaluation = project.evaluate(best.id)
+        report = target / "evaluation.html"
+        report.write_text(render_html(evaluation.result), encoding="utf-8")
+        show_evaluation(evaluation.result)
+        console.print(f"  HTML report (works offline): [bold]{report}[/]")
+
     console.print(Rule())
     console.print(f"Done in {time.perf_counter() - started:.0f}s. What to run next:")
     console.print(f"  [bold]cd {target}[/]")
     console.print("  [bold]prodml runs list[/]            every run of the project")
     console.print(f"  [bold]prodml runs show {best.id}[/]   the search, with its candidates")
+    console.print("  [bold]prodml evaluate --html report.html[/]   the evaluation, as a page")
     console.print("  [bold]prodml init my-project[/]      start your own project")
 
 
 def _step(number: int, title: str, explanation: str) -> None:
-    console.print(Rule(f"[bold]Step {number}/6 · {title}", align="left"))
+    console.print(Rule(f"[bold]Step {number}/{STEPS} · {title}", align="left"))
     console.print(f"[dim]{explanation}[/]")

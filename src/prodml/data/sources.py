@@ -47,6 +47,7 @@ class FileSource:
 
     path: Path
     shown: str
+    key: str = "data.source"
 
     def describe(self) -> str:
         return self.shown
@@ -54,8 +55,7 @@ class FileSource:
     def load(self) -> pd.DataFrame:
         if not self.path.exists():
             raise DataError(
-                f"data.source '{self.shown}' does not exist (looked for {self.path}); "
-                "fix the path in prodml.yaml"
+                f"{self.key} '{self.shown}' does not exist (looked for {self.path}); fix the path"
             )
         try:
             if self.path.name.endswith((".parquet", ".pq")):
@@ -63,7 +63,7 @@ class FileSource:
             separator = "\t" if self.path.suffix == ".tsv" else ","
             return pd.read_csv(self.path, sep=separator)
         except (OSError, ValueError) as exc:
-            raise DataError(f"data.source '{self.shown}' cannot be read: {exc}") from None
+            raise DataError(f"{self.key} '{self.shown}' cannot be read: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,12 @@
-"""Evaluation: the metrics a run records (baselines, slices and the audit come next)."""
+"""Evaluation: metrics, baselines, slices and the priority table, the audit, the report."""
 
 #: The modules of this package; each names its public functions and classes.
-__all__ = ["metrics"]
+__all__ = [
+    "annotations",
+    "audit",
+    "baselines",
+    "evaluation",
+    "html",
+    "metrics",
+    "slices",
+]

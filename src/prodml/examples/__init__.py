@@ -22,7 +22,7 @@ from prodml.errors import NotFoundError, ProdmlError, did_you_mean, listing
 EXAMPLES: tuple[str, ...] = ("breast-cancer", "digits", "loans")
 
 _BLANK = "blank"
-_COPIED = ("prodml.yaml", "README.md")
+_COPIED = (".yaml", ".md", ".py")  # the files of an example folder that a project gets
 _GITIGNORE = ".prodml/\n"
 
 
@@ -77,8 +77,9 @@ def _check_free(target: Path) -> None:
 
 def _fill(folder: Path, example: str | None) -> None:
     template = resources.files(__name__) / (example or _BLANK)
-    for name in _COPIED:
-        (folder / name).write_bytes((template / name).read_bytes())
+    for item in template.iterdir():
+        if item.name.endswith(_COPIED):
+            (folder / item.name).write_bytes(item.read_bytes())
     (folder / ".gitignore").write_text(_GITIGNORE, encoding="utf-8")
     if example is not None:
         data = folder / "data"

@@ -1,4 +1,14 @@
-"""Tracked work: fits, searches and sanity checks recorded as runs, and their comparison."""
+"""Tracked work: fits, searches and sanity checks recorded as runs, their comparison and
+evaluation."""
 
 #: The modules of this package; each names its public functions and classes.
-__all__ = ["compare", "environment", "fit", "resources", "sanity", "search", "workspace"]
+__all__ = [
+    "compare",
+    "environment",
+    "evaluation",
+    "fit",
+    "resources",
+    "sanity",
+    "search",
+    "workspace",
+]

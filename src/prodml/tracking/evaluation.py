@@ -1,0 +1,204 @@
+"""Evaluating a finished run: its model on the run's test split (or on a file), beside the
+baselines, on slices, with golden examples and the audit; the result is stored with the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from prodml.config import Settings
+from prodml.data.dataset import Dataset
+from prodml.data.split import TEST, TRAIN
+from prodml.errors import ConfigError, DataError, listing
+from prodml.evaluate.annotations import aligned, positions, read_annotations, tag_masks
+from prodml.evaluate.audit import audit
+from prodml.evaluate.baselines import fit_baselines
+from prodml.evaluate.evaluation import HLP, Predictions, evaluate
+from prodml.store.evaluations import Evaluation, Evaluations, SignOff
+from prodml.store.runs import Run, Runs
+
+#: Run kinds whose model can be evaluated.
+EVALUATED_KINDS = ("fit", "search")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What an evaluation needs from its project: the run, its model, data and settings."""
+
+    run: Run
+    model: Any
+    data: Dataset  # the project's whole data set, as the run saw it
+    assignment: np.ndarray  # the run's split, per row of ``data``
+    settings: Settings
+    root: Path
+    previous: tuple[Run, Any] | None  # the newest earlier run of the same model, if any
+
+
+def evaluate_run(
+    subject: Subject,
+    evaluations: Evaluations,
+    on: Dataset | None = None,
+    sign_off: SignOff | None = None,
+) -> Evaluation:
+    """Evaluate ``subject`` on its test split, or on the data set ``on``, and record it."""
+    data, settings = subject.data, subject.settings
+    rows = on if on is not None else data.rows(np.flatnonzero(subject.assignment == TEST))
+    train = data.rows(np.flatnonzero(subject.assignment == TRAIN))
+    options = settings.evaluate
+    y_true = rows.y
+    fitted = fit_baselines(settings.baselines, data.task, train.X, train.y, subject.root)
+    baselines = [Predictions(b.name, b.kind, _predict(b.model, rows)) for b in fitted]
+    if subject.previous is not None:
+        run, model = subject.previous
+        baselines.append(Predictions(f"previous run {run.id}", "previous", *_answers(model, rows)))
+    human = _human_labels(rows, settings, subject.root)
+    if human is not None:
+        baselines.append(Predictions(HLP, "hlp", human))
+    tags = None
+    if options.tags:
+        ids = _ids(rows, settings, "evaluate.tags")
+        tags = tag_masks(
+            read_annotations(options.tags, "evaluate.tags", subject.root, settings.data.id),
+            rows.frame,
+            ids,
+        )
+    labels = sorted(set(data.labels) | set(rows.labels)) if data.task == "classification" else []
+    report = evaluate(
+        rows.frame,
+        y_true,
+        Predictions("model", "model", *_answers(subject.model, rows)),
+        baselines,
+        task=data.task,
+        labels=labels,
+        positive_class=data.positive_class,
+        settings=options,
+        metadata=data.metadata,
+        tags=tags,
+    )
+    described = {
+        "source": rows.source if on is not None else f"test split of run {subject.run.id}",
+        "rows": len(rows.frame),
+        "fingerprint": rows.fingerprint,
+    }
+    report = {
+        "run": subject.run.id,
+        "project": subject.run.project,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "data": described,
+        **report,
+        "golden": _golden(subject, on if on is not None else data),
+    }
+    report["audit"] = audit(options.audit, report)
+    report["sign_off"] = (
+        None
+        if sign_off is None
+        else {"by": sign_off.by, "note": sign_off.note, "at": sign_off.at.isoformat()}
+    )
+    evaluation = evaluations.record(
+        subject.run.id,
+        subject.run.project,
+        data=described,
+        result=report,
+        passed=report["audit"]["passed"],
+        sign_off=sign_off,
+    )
+    return evaluation
+
+
+def previous_run(runs: Runs, run: Run) -> Run | None:
+    """The newest finished run of the same model factory that started before ``run``."""
+    factory = (run.model_spec or {}).get("factory")
+    for other in runs.list(run.project):
+        if (
+            other.started_at < run.started_at
+            and other.status == "finished"
+            and other.kind in EVALUATED_KINDS
+            and (other.model_spec or {}).get("factory") == factory
+        ):
+            return other
+    return None
+
+
+def _predict(model: Any, rows: Dataset) -> np.ndarray:
+    return np.asarray(model.predict(rows.X))
+
+
+def _answers(model: Any, rows: Dataset) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predictions, and the positive class's probability when the model gives one."""
+    predicted = _predict(model, rows)
+    classes = list(getattr(model, "classes_", []))
+    if rows.positive_class is None or rows.positive_class not in classes:
+        return predicted, None
+    if not hasattr(model, "predict_proba"):
+        return predicted, None
+    probabilities = model.predict_proba(rows.X)
+    return predicted, np.asarray(probabilities[:, classes.index(rows.positive_class)])
+
+
+def _human_labels(rows: Dataset, settings: Settings, root: Path) -> np.ndarray | None:
+    """HLP's answers per row: a column of the data, or a file of id and label."""
+    human = settings.evaluate.human
+    if human is None:
+        return None
+    if human in rows.frame.columns:
+        if human in rows.features:
+            raise ConfigError(
+                f"evaluate.human '{human}' is a feature of the model, so the model would "
+                f"learn from the human labels; add it to data.metadata"
+            )
+        values = rows.frame[human]
+        return np.array([None if pd.isna(v) else v for v in values], dtype=object)
+    if not human.lower().endswith((".csv", ".tsv", ".parquet", ".pq", ".csv.gz")):
+        raise ConfigError(
+            f"evaluate.human '{human}' is neither a column of the data nor a CSV or Parquet "
+            f"file; name a column or a file of id and label"
+        )
+    labels = read_annotations(human, "evaluate.human", root, settings.data.id)
+    if "label" not in labels.columns:
+        raise DataError(
+            f"evaluate.human '{human}' needs a 'label' column beside the id; it has: "
+            f"{listing(map(str, labels.columns))}"
+        )
+    ids = rows.frame[_ids(rows, settings, "evaluate.human")]
+    return aligned(labels["label"].where(labels["label"].notna(), None), labels["id"], ids)
+
+
+def _golden(subject: Subject, data: Dataset) -> dict[str, Any] | None:
+    """The golden examples (looked up by id in ``data``) and the ones the model gets wrong."""
+    settings = subject.settings
+    file = settings.evaluate.golden
+    if file is None:
+        return None
+    golden = read_annotations(file, "evaluate.golden", subject.root, settings.data.id)
+    ids = data.frame[_ids(data, settings, "evaluate.golden")]
+    position = positions(golden["id"], ids)
+    missing = [str(i) for i, p in zip(golden["id"], position, strict=True) if p < 0]
+    if missing:
+        raise DataError(
+            f"evaluate.golden '{file}' names {len(missing)} ids that are not in the data: "
+            f"{listing(missing[:10])}; remove them or fix data.id"
+        )
+    examples = data.rows(position)
+    expected = golden["label"].to_numpy() if "label" in golden.columns else examples.y
+    predicted = subject.model.predict(examples.X)
+    failures = [
+        {"id": str(i), "expected": str(e), "predicted": str(p)}
+        for i, e, p in zip(golden["id"], expected, predicted, strict=True)
+        if str(e) != str(p)
+    ]
+    return {"file": file, "count": len(golden), "failures": failures}
+
+
+def _ids(rows: Dataset, settings: Settings, key: str) -> str:
+    if settings.data.id is None:
+        raise ConfigError(
+            f"{key} finds examples by id, but data.id is not set; name the id column in "
+            "prodml.yaml, e.g. data: {id: application_id}"
+        )
+    return settings.data.id
