@@ -188,6 +188,7 @@ def test_slices_golden_and_audit_are_stored_with_the_run(tmp_path: Path) -> None
         "evaluate:\n"
         "  slices: [region, income < 20000, {column: income, bins: [0, 50000]}]\n"
         "  golden: golden.csv\n"
+        "  min_count: 300\n"
         "  audit:\n"
         "    - {metric: accuracy, min: 0.5}\n"
         "    - {metric: accuracy, across: region, max_gap: 0.1}\n"
@@ -211,6 +212,9 @@ def test_slices_golden_and_audit_are_stored_with_the_run(tmp_path: Path) -> None
         assert by_name[f"region={region_name}"]["metrics"]["accuracy"] == expected
     low = frame["income"] < 20000
     assert by_name["income < 20000"]["count"] == int(low.sum())
+    # under min_count rows: still measured, but flagged as too small to judge
+    assert int(low.sum()) < 300 and not by_name["income < 20000"]["sufficient"]
+    assert by_name["region=north"]["sufficient"]
     assert by_name["income ≥ 50000"]["count"] == int((frame["income"] >= 50000).sum())
 
     golden = result["golden"]
