@@ -303,6 +303,19 @@ class EvaluateSettings(_Frozen):
     audit: tuple[AuditRule, ...] = ()
 
 
+class LabelsSettings(_Frozen):
+    """Labels given by people (``prodml data labels``): one row per label given."""
+
+    file: str | None = Field(None, description="a CSV or Parquet file of example, labeler, label")
+    example: str = Field("example", description="the column naming the example labeled")
+    labeler: str = Field("labeler", description="the column naming who labeled it")
+    label: str = Field("label", description="the column of the label given")
+    standardise: dict[str, str] = Field(
+        default_factory=dict, description="label to its standard name, e.g. deep scratch: scratch"
+    )
+    level: Literal["nominal", "ordinal", "interval"] = "nominal"
+
+
 class StoreSettings(_Frozen):
     """Where runs and artifacts live (defaults: ``.prodml/`` inside the project)."""
 
@@ -322,6 +335,7 @@ class Settings(_Frozen):
         (), description="models to compare with, beyond majority and stratified: rules:..."
     )
     evaluate: EvaluateSettings = EvaluateSettings()
+    labels: LabelsSettings = LabelsSettings()
     store: StoreSettings = StoreSettings()
 
 

@@ -132,7 +132,7 @@ def test_list_gives_the_evaluations_of_one_run_newest_first(
 def test_evaluations_recorded_in_one_instant_keep_the_order_they_were_recorded(
     evaluations: Evaluations, run_id: str, project: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(evaluations_module, "_now", lambda: MOMENT)
+    monkeypatch.setattr(evaluations_module, "utc_now", lambda: MOMENT)
 
     recorded = [record(evaluations, run_id, project) for _ in range(5)]
 
@@ -339,7 +339,7 @@ def test_a_database_at_revision_0001_is_upgraded_keeping_its_runs(
 
     database = Database(empty_database_url)
     try:
-        assert database.revision() == "0002"
+        assert database.revision() == "0003"
         old = Runs(database, ArtifactStore(str(artifacts_root))).get("oldrun")
         evaluation = record(Evaluations(database), "oldrun", project)
     finally:

@@ -54,16 +54,11 @@ class Split:
 
     def to_record(self) -> dict[str, Any]:
         """The split as plain JSON-serialisable values (for the run record)."""
-        keys = [c for c in self.counts.columns if c not in SPLIT_NAMES]
-        rows = [
-            {**{k: str(row[k]) for k in keys}, **{s: int(row[s]) for s in SPLIT_NAMES}}
-            for row in self.counts.to_dict("records")
-        ]
         return {
             "method": self.method,
             "settings": self.settings,
             "sizes": self.sizes(),
-            "counts": rows,
+            "counts": _records(self.counts),
             "warnings": list(self.warnings),
         }
 
@@ -118,6 +113,41 @@ def split_rows(
         counts=counts,
         warnings=tuple(found),
     )
+
+
+def split_report(
+    frame: pd.DataFrame,
+    split: Split,
+    settings: SplitSettings,
+    *,
+    target: str,
+    metadata: Sequence[str],
+) -> dict[str, Any]:
+    """Rows per split by label, and by label within each metadata column's values, with a
+    warning for every dev or test cell too small to measure (``prodml data split``)."""
+    by_label = _count_table(frame, split.assignment, [target], target)
+    report: dict[str, Any] = {
+        "method": split.method,
+        "sizes": split.sizes(),
+        "by_label": _records(by_label),
+        "by_slice": {},
+        "warnings": list(split.warnings),
+    }
+    for column in metadata:
+        table = _count_table(frame, split.assignment, [column, target], target)
+        report["by_slice"][column] = _records(table)
+        report["warnings"] += [
+            w for w in _small_cells(table, target, settings) if w not in report["warnings"]
+        ]
+    return report
+
+
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    keys = [c for c in table.columns if c not in SPLIT_NAMES]
+    return [
+        {**{k: str(row[k]) for k in keys}, **{s: int(row[s]) for s in SPLIT_NAMES}}
+        for row in table.to_dict("records")
+    ]
 
 
 def _require_column(frame: pd.DataFrame, column: str, key: str) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from prodml.errors import DataError, IntegrityError, NotFoundError
 from prodml.store.database import Database
-from prodml.store.runs import _now, _utc, jsonable
+from prodml.store.runs import as_utc, jsonable, utc_now
 from prodml.store.tables import EvaluationRow, RunRow
 
 #: The longest name a sign-off may carry (the width of its column).
@@ -48,7 +48,7 @@ class SignOff:
                 f"sign-off {text!r} {problem}; give who signs and a note, as "
                 '"name: note", e.g. "Ana Ruiz: checked the slices"'
             )
-        return cls(by=name, note=note, at=now or _now())
+        return cls(by=name, note=note, at=now or utc_now())
 
 
 @dataclass(frozen=True)
@@ -97,12 +97,12 @@ class Evaluations:
             last = session.scalar(
                 select(func.max(EvaluationRow.created_at)).where(EvaluationRow.run_id == run_id)
             )
-            now = _now()
+            now = utc_now()
             row = EvaluationRow(
                 id=uuid.uuid4().hex[:12],
                 run_id=run_id,
                 project=project,
-                created_at=now if last is None else max(now, (_utc(last) or last) + _TICK),
+                created_at=now if last is None else max(now, (as_utc(last) or last) + _TICK),
                 data=jsonable(data),
                 result=jsonable(result),
                 passed=passed,
@@ -158,13 +158,13 @@ def _sign(row: EvaluationRow, sign_off: SignOff | None) -> None:
 def _evaluation(row: EvaluationRow) -> Evaluation:
     sign_off = None
     if row.signed_by is not None and row.signed_at is not None:
-        at = _utc(row.signed_at) or row.signed_at
+        at = as_utc(row.signed_at) or row.signed_at
         sign_off = SignOff(by=row.signed_by, note=row.sign_note or "", at=at)
     return Evaluation(
         id=row.id,
         run_id=row.run_id,
         project=row.project,
-        created_at=_utc(row.created_at) or row.created_at,
+        created_at=as_utc(row.created_at) or row.created_at,
         data=row.data,
         result=row.result,
         passed=row.passed,

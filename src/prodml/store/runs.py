@@ -43,6 +43,7 @@ RECORDED = (
     "cpu_seconds",
     "peak_memory_bytes",
     "environment",
+    "input_schema",
 )
 
 #: What an artifact row and a SavedArtifact have in common.
@@ -75,6 +76,7 @@ class Run:
     cpu_seconds: float | None = None
     peak_memory_bytes: int | None = None
     environment: dict[str, Any] | None = None
+    input_schema: dict[str, Any] | None = None
     error: str | None = None
     artifacts: tuple[SavedArtifact, ...] = field(default=())
 
@@ -106,7 +108,7 @@ class Runs:
             project=project,
             kind=kind,
             status="running",
-            started_at=_now(),
+            started_at=utc_now(),
             host=socket.gethostname(),
             pid=os.getpid(),
             **_checked(recorded),
@@ -132,13 +134,13 @@ class Runs:
             row = self._running(session, run_id)
             for name, value in _checked(recorded).items():
                 setattr(row, name, value)
-            row.status, row.ended_at = "finished", _now()
+            row.status, row.ended_at = "finished", utc_now()
             for a in artifacts:
                 session.add(
                     ArtifactRow(
                         run_id=run_id,
                         trusted={"types": list(a.trusted)},
-                        created_at=_now(),
+                        created_at=utc_now(),
                         **{name: getattr(a, name) for name in _ARTIFACT_FIELDS},
                     )
                 )
@@ -148,7 +150,7 @@ class Runs:
         """Close a run as failed and drop any file it wrote."""
         with self.database.session() as session:
             row = self._running(session, run_id)
-            row.status, row.ended_at, row.error = "failed", _now(), error
+            row.status, row.ended_at, row.error = "failed", utc_now(), error
         self.artifacts.remove_run(run_id)
 
     def get(self, ref: str) -> Run:
@@ -228,8 +230,8 @@ class Runs:
             project=row.project,
             kind=row.kind,
             status=row.status,
-            started_at=_utc(row.started_at) or row.started_at,
-            ended_at=_utc(row.ended_at),
+            started_at=as_utc(row.started_at) or row.started_at,
+            ended_at=as_utc(row.ended_at),
             host=row.host,
             pid=row.pid,
             error=row.error,
@@ -253,7 +255,7 @@ def _checked(recorded: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_JSON_FIELDS = {"split", "model_spec", "params", "metrics", "environment"}
+_JSON_FIELDS = {"split", "model_spec", "params", "metrics", "environment", "input_schema"}
 
 
 def jsonable(value: Any) -> Any:
@@ -281,11 +283,11 @@ def jsonable(value: Any) -> Any:
     return repr(value)[:200]
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _utc(moment: datetime | None) -> datetime | None:
+def as_utc(moment: datetime | None) -> datetime | None:
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=UTC)  # SQLite hands back naive datetimes

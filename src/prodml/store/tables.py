@@ -53,6 +53,7 @@ class RunRow(Base):
     peak_memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
     environment: Mapped[dict[str, Any] | None]
     error: Mapped[str | None] = mapped_column(Text)
+    input_schema: Mapped[dict[str, Any] | None]
 
 
 class ArtifactRow(Base):
@@ -88,3 +89,16 @@ class EvaluationRow(Base):
     signed_by: Mapped[str | None] = mapped_column(String(200))
     sign_note: Mapped[str | None] = mapped_column(Text)
     signed_at: Mapped[datetime | None]
+
+
+class DatasetRow(Base):
+    """A data set some run used, by content: where it came from and its shape."""
+
+    __tablename__ = "datasets"
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(Text)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    schema_hash: Mapped[str] = mapped_column(String(64))
+    schema: Mapped[dict[str, Any]]
+    first_seen: Mapped[datetime]
