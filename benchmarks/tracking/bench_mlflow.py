@@ -12,7 +12,7 @@ it asks to trust; no signature or input example: prodml records none at fit time
 unless they are given; a variant that gives them shows what that inference costs.
 Also the cold start of ``mlflow --help``. Prints one JSON object.
 
-    python benchmarks/tracking/bench_mlflow.py WORK_DIR   (WORK_DIR as bench_prodml.py left it)
+    python -m benchmarks.tracking.bench_mlflow WORK_DIR   (WORK_DIR as bench_prodml.py left it)
 """
 
 from __future__ import annotations
@@ -24,13 +24,14 @@ from typing import Any
 
 import mlflow
 import mlflow.sklearn
-from common import (
+
+from benchmarks.shared import timed
+from benchmarks.tracking.common import (
     POSITIVE,
     REPEATS,
     fit_and_score,
     report,
     summary,
-    timed,
 )
 
 

@@ -8,7 +8,7 @@ saving the skops artifact with its SHA-256 and writing the run to the store; pro
 own ``fit_seconds`` (the ``model.fit`` call alone) is reported beside it. Also the cold
 start of ``prodml --help``. Prints one JSON object.
 
-    python benchmarks/tracking/bench_prodml.py WORK_DIR
+    python -m benchmarks.tracking.bench_prodml WORK_DIR
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import (
+
+import prodml
+from benchmarks.shared import timed
+from benchmarks.tracking.common import (
     POSITIVE,
     REPEATS,
     fit_and_score,
@@ -25,10 +28,7 @@ from common import (
     report,
     split_file,
     summary,
-    timed,
 )
-
-import prodml
 
 
 def workload(work: Path, name: str) -> dict[str, Any]:

@@ -12,11 +12,9 @@ import json
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +24,8 @@ from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_su
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from benchmarks.shared import timed, versions
+
 REPEATS = 5
 WORKLOADS = ("breast-cancer", "loans")
 #: the class whose test F1 is compared across tools, as a check that they did the same work
@@ -33,7 +33,6 @@ POSITIVE = {"breast-cancer": "malignant", "loans": 1}
 SPLITS = ("train", "dev", "test")
 LOANS_NOT_FEATURES = ["application_id", "applied_at", "gender", "region", "approved"]
 
-T = TypeVar("T")
 Parts = dict[str, tuple[pd.DataFrame, np.ndarray]]
 
 
@@ -99,13 +98,6 @@ def fit_and_score(work: Path, name: str) -> tuple[Any, dict[str, float]]:
     return estimator, scores(estimator, parts, labels)
 
 
-def timed(call: Callable[[], T]) -> tuple[float, T]:
-    """Wall seconds of ``call()``, and what it returned."""
-    start = time.perf_counter()
-    result = call()
-    return time.perf_counter() - start, result
-
-
 def summary(seconds: list[float]) -> dict[str, float]:
     return {"median": statistics.median(seconds), "min": min(seconds), "n": len(seconds)}
 
@@ -123,16 +115,6 @@ def cli_start(command: list[str]) -> dict[str, float]:
 def beside_python(script: str) -> str:
     """The console script installed next to this interpreter (same environment)."""
     return str(Path(sys.executable).parent / script)
-
-
-def versions(*names: str) -> dict[str, str]:
-    found = {"python": sys.version.split()[0]}
-    for name in names:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
 
 
 def report(tool: str, workload: Callable[[Path, str], dict[str, Any]]) -> None:

@@ -4,29 +4,16 @@ Merges what bench_prodml.py and bench_mlflow.py printed, adds the date, the mach
 the command, and replaces that one section of the file (other sections stay as they are;
 the file is created with a short header if it is missing). Standard library only.
 
-    python benchmarks/tracking/report.py PRODML_JSON MLFLOW_JSON --command CMD --seconds S
+    python -m benchmarks.tracking.report PRODML_JSON MLFLOW_JSON --command CMD --seconds S
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime
-import json
-import os
-import platform
-import re
-from pathlib import Path
-from typing import Any
+from benchmarks.shared import Report, Results
 
 TITLE = "## Tracked fitting"
-HEADER = """# Benchmarks
-
-prodml side by side with its peers, each peer in its own environment, on one machine. Each
-section is written by a script under `benchmarks/` and names the machine and the command;
-ratios are quoted from one run of that script.
-"""
 WORKLOADS = ("breast-cancer", "loans")
-Results = dict[str, dict[str, Any]]  # "prodml" and "mlflow": what each bench printed
+VERSIONS = ("scikit-learn", "numpy", "pandas", "skops")
 
 ROWS = (  # label, whose result, key, whether to show the ratio to plain
     ("plain: load, split, fit, score (prodml's env)", "prodml", "plain", True),
@@ -60,22 +47,6 @@ environment."""
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f}" if seconds >= 0.0995 else f"{seconds * 1000:.1f}"
-
-
-def machine(results: Results) -> str:
-    cpu = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-    memory = re.search(r"^MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
-    p, m = results["prodml"]["versions"], results["mlflow"]["versions"]
-    both = ", ".join(
-        f"{name} {p[name]}" + ("" if p[name] == m[name] else f" (MLflow's env: {m[name]})")
-        for name in ("scikit-learn", "numpy", "pandas", "skops")
-    )
-    return (
-        f"{len(os.sched_getaffinity(0))} cores (`nproc`), {cpu.group(1) if cpu else '?'}, "
-        f"{int(memory.group(1)) / 2**20 if memory else 0:.0f} GiB memory, "
-        f"{platform.system()} {platform.release()}; Python {p['python']}; "
-        f"prodml {p['prodml']}, MLflow {m['mlflow']}; {both}"
-    )
 
 
 def fit_table(results: Results) -> list[str]:
@@ -155,53 +126,28 @@ def findings(results: Results) -> list[str]:
     return lines
 
 
-def section(results: Results, command: str, seconds: int) -> str:
-    return "\n".join(
-        [
-            TITLE,
-            "",
-            INTRO,
-            "",
-            f"- Date: {datetime.date.today().isoformat()}",
-            f"- Machine: {machine(results)}",
-            f"- Command: `{command}` (took {seconds} s, not counting the one-time MLflow install)",
-            "",
-            *fit_table(results),
-            "",
-            "Cold start of each command line (one warm-up run, then 5):",
-            "",
-            *cli_table(results),
-            "",
-            *findings(results),
-            "",
-        ]
-    )
+def body(results: Results) -> list[str]:
+    """The section after its command line: the timings and the findings."""
+    return [
+        "",
+        *fit_table(results),
+        "",
+        "Cold start of each command line (one warm-up run, then 5):",
+        "",
+        *cli_table(results),
+        "",
+        *findings(results),
+        "",
+    ]
 
 
-def replace_section(text: str, new: str) -> str:
-    """``text`` with the section under TITLE (up to the next ``## ``) replaced by ``new``."""
-    start = text.find(f"\n{TITLE}\n")
-    if start < 0:
-        return text.rstrip("\n") + "\n\n" + new
-    end = text.find("\n## ", start + 1)
-    return text[: start + 1] + new + ("" if end < 0 else text[end:])
+REPORT = Report(
+    title=TITLE, intro=INTRO, peer="mlflow", label="MLflow", versions=VERSIONS, body=body
+)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("prodml", type=Path, help="what bench_prodml.py printed")
-    parser.add_argument("mlflow", type=Path, help="what bench_mlflow.py printed")
-    parser.add_argument("--command", required=True, help="the command that ran the benchmark")
-    parser.add_argument("--seconds", type=int, required=True, help="how long it took")
-    parser.add_argument("--output", type=Path, default=Path("docs/benchmarks.md"))
-    args = parser.parse_args()
-    results = {
-        "prodml": json.loads(args.prodml.read_text()),
-        "mlflow": json.loads(args.mlflow.read_text()),
-    }
-    text = args.output.read_text() if args.output.exists() else HEADER
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(replace_section(text, section(results, args.command, args.seconds)))
+    REPORT.main(__doc__)
 
 
 if __name__ == "__main__":

@@ -7,29 +7,19 @@
 #
 # prodml runs in its own environment ($PRODML_PYTHON, default .venv/bin/python); MLflow
 # runs in benchmarks/.venvs/mlflow, created here on first use with the same versions of
-# scikit-learn, numpy, scipy and pandas, so that both sides fit the same code.
+# scikit-learn, numpy, scipy and pandas, so that both sides fit the same code (see
+# peer_venv.sh). Every script runs as a module of the package `benchmarks`, from the repo
+# root.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-start=$SECONDS
-here=benchmarks/tracking
-prodml_python=${PRODML_PYTHON:-.venv/bin/python}
-venv=benchmarks/.venvs/mlflow
-mlflow_python=$venv/bin/python
+# shellcheck source=benchmarks/peer_venv.sh
+source benchmarks/peer_venv.sh
+# mlflow>=3: without the floor, pip may settle on an old release to satisfy the pins
+peer_venv mlflow "mlflow.sklearn, pyarrow" "mlflow>=3" pyarrow
+mlflow_python=$venvs/mlflow/bin/python
 
-if ! "$mlflow_python" -c 'import mlflow.sklearn, sklearn, pandas, pyarrow' 2>/dev/null; then
-    echo "creating $venv (one time)" >&2
-    base=$("$prodml_python" -c 'import sys; print(sys._base_executable)')
-    pins=$("$prodml_python" -c 'from importlib.metadata import version
-print(" ".join(f"{n}=={version(n)}" for n in ("scikit-learn", "numpy", "scipy", "pandas")))')
-    rm -rf "$venv"
-    "$base" -m venv "$venv"
-    # mlflow>=3: without the floor, pip may settle on an old release to satisfy the pins
-    # shellcheck disable=SC2086
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "mlflow>=3" $pins pyarrow 2>&1 \
-        | { grep -v "^WARNING: Location" || true; } >&2
-fi
-
+start=$SECONDS  # from here: the one-time install is not counted
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -38,10 +28,11 @@ trap 'rm -rf "$work"' EXIT
 export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true
 
 echo "prodml ($prodml_python)" >&2
-"$prodml_python" "$here/bench_prodml.py" "$work" > "$work/prodml.json"
+"$prodml_python" -m benchmarks.tracking.bench_prodml "$work" > "$work/prodml.json"
 echo "MLflow ($mlflow_python)" >&2
-"$mlflow_python" "$here/bench_mlflow.py" "$work" > "$work/mlflow.json"
+"$mlflow_python" -m benchmarks.tracking.bench_mlflow "$work" > "$work/mlflow.json"
 
-"$prodml_python" "$here/report.py" "$work/prodml.json" "$work/mlflow.json" \
-    --command "bash $here/run.sh" --seconds $((SECONDS - start)) --output docs/benchmarks.md
+"$prodml_python" -m benchmarks.tracking.report "$work/prodml.json" "$work/mlflow.json" \
+    --command "bash benchmarks/tracking/run.sh" --seconds $((SECONDS - start)) \
+    --output docs/benchmarks.md
 echo "done in $((SECONDS - start)) s; see docs/benchmarks.md" >&2

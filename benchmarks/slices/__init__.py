@@ -1,0 +1,1 @@
+"""Sliced metrics: prodml against Fairlearn (``bash benchmarks/slices/run.sh``)."""

@@ -1,0 +1,1 @@
+"""Tracking overhead: prodml against MLflow (``bash benchmarks/tracking/run.sh``)."""
