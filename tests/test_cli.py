@@ -138,6 +138,11 @@ HELP_COMMANDS: list[tuple[str, ...]] = [
     ("demo",),
     ("fit",),
     ("evaluate",),
+    ("data",),
+    ("data", "validate"),
+    ("data", "split"),
+    ("data", "labels"),
+    ("data", "diff"),
     ("runs",),
     ("runs", "list"),
     ("runs", "show"),
@@ -547,10 +552,132 @@ def test_evaluate_errors_are_one_line(fitted: tuple[Path, dict[str, Any]], tmp_p
 def test_demo_runs_every_step_and_writes_the_report(tmp_path: Path) -> None:
     result = succeeded(prodml_command("demo", "--dir", str(tmp_path / "tour"), cwd=tmp_path))
 
-    for step in range(1, 8):
-        assert f"Step {step}/7" in result.stdout
+    for step in range(1, 9):
+        assert f"Step {step}/8" in result.stdout
+    assert "fleiss_kappa" in result.stdout and "Human-level performance: 0.88" in result.stdout
     assert "Baselines side by side" in result.stdout
     assert "rules:rules.py:approve_if_income" in result.stdout
     assert "gender=female & region=" in result.stdout
+    assert "gap to HLP x share" in result.stdout
     assert "Audit passed" in result.stdout
     assert (tmp_path / "tour" / "evaluation.html").exists()
+
+
+# --- data -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def loans(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The loans example after one fit (its schema, profile and data set recorded)."""
+    root = tmp_path_factory.mktemp("loans")
+    succeeded(prodml_command("init", "loans", "--example", "loans", cwd=root))
+    folder = root / "loans"
+    with prodml.Project(folder) as project:
+        project.fit()
+    return folder
+
+
+def test_data_validate_finds_nothing_in_the_training_data_and_every_planted_anomaly(
+    loans: Path,
+) -> None:
+    frame = pd.read_parquet(loans / "data" / "loans.parquet")
+    frame.head(2000).to_csv(loans / "clean.csv", index=False)
+    clean = succeeded(prodml_command("data", "validate", "clean.csv", cwd=loans))
+    assert "No anomalies" in clean.stdout
+
+    planted = frame.head(500).copy()
+    planted = planted.drop(columns=["term_months"]).assign(note="x")
+    planted["credit_score"] = planted["credit_score"].astype(object)
+    planted.loc[[3, 7, 11], "credit_score"] = "unknown"
+    planted.loc[[0, 1], "purpose"] = "yacht"
+    planted.to_csv(loans / "planted.csv", index=False)
+    result = prodml_command("data", "validate", "planted.csv", "--json", cwd=loans)
+    assert result.returncode == 1, result.stderr
+    found = {(a["kind"], a["column"]): a for a in json.loads(result.stdout)["anomalies"]}
+
+    assert set(found) == {
+        ("missing_column", "term_months"),
+        ("wrong_type", "credit_score"),
+        ("extra_column", "note"),
+        ("unseen_category", "purpose"),
+    }
+    assert found[("wrong_type", "credit_score")]["count"] == 3
+    # rows are named by the data's id column
+    ids = frame["application_id"].astype(str)
+    assert found[("wrong_type", "credit_score")]["rows"] == [ids[3], ids[7], ids[11]]
+    assert found[("unseen_category", "purpose")]["severity"] == "warning"
+    assert "yacht" in found[("unseen_category", "purpose")]["message"]
+
+
+def test_data_split_counts_add_up_to_the_split_of_the_run(loans: Path) -> None:
+    report = json.loads(succeeded(prodml_command("data", "split", "--json", cwd=loans)).stdout)
+    with prodml.Project(loans) as project:
+        run = project.run()
+        assignment = project.runs_store.artifacts.load(run.artifact("split"))
+    sizes = {name: int((assignment == i).sum()) for i, name in enumerate(("train", "dev", "test"))}
+
+    assert report["sizes"] == sizes
+    for rows in (report["by_label"], *report["by_slice"].values()):
+        assert {s: sum(r[s] for r in rows) for s in sizes} == sizes
+    assert set(report["by_slice"]) == {"gender", "region"}
+
+
+def test_data_labels_reports_agreement_equal_to_the_references(loans: Path) -> None:
+    from sklearn.metrics import cohen_kappa_score
+    from statsmodels.stats.inter_rater import (  # type: ignore[import-untyped]
+        aggregate_raters,
+        fleiss_kappa,
+    )
+
+    result = succeeded(prodml_command("data", "labels", "--json", cwd=loans))
+    report = json.loads(result.stdout)
+    labels = pd.read_csv(loans / "data" / "underwriters.csv")
+    wide = labels.pivot(index="application_id", columns="underwriter", values="decision")
+    truth = pd.read_parquet(loans / "data" / "loans.parquet").set_index("application_id")
+    correct = (
+        labels["decision"].to_numpy() == truth.loc[labels["application_id"], "approved"].to_numpy()
+    )
+
+    assert report["agreement"]["fleiss_kappa"]["value"] == pytest.approx(
+        fleiss_kappa(aggregate_raters(wide.to_numpy())[0]), abs=1e-12
+    )
+    assert report["hlp"]["against"] == "truth"
+    assert report["hlp"]["value"] == pytest.approx(correct.mean(), abs=1e-12)
+    by_labeler = {row["labeler"]: row for row in report["labelers"]}
+    for name, group in labels.groupby("underwriter"):
+        ok = (
+            group["decision"].to_numpy()
+            == truth.loc[group["application_id"], "approved"].to_numpy()
+        )
+        assert by_labeler[name]["truth_accuracy"] == pytest.approx(ok.mean(), abs=1e-12)
+    # two of them only: Cohen's kappa as scikit-learn computes it
+    labels[labels["underwriter"] != "cho"].to_csv(loans / "two.csv", index=False)
+    two = json.loads(
+        succeeded(prodml_command("data", "labels", "two.csv", "--json", cwd=loans)).stdout
+    )
+    assert two["agreement"]["cohen_kappa"]["value"] == pytest.approx(
+        cohen_kappa_score(wide["ana"], wide["ben"]), abs=1e-12
+    )
+
+
+def test_data_diff_shows_what_changed_between_two_data_sets(loans: Path, tmp_path: Path) -> None:
+    frame = pd.read_parquet(loans / "data" / "loans.parquet")
+    later = frame[frame["applied_at"] >= "2024-10-01"]
+    later.to_csv(loans / "later.csv", index=False)
+    with prodml.Project(loans) as project:
+        before = project.run().data_fingerprint
+        evaluation = project.evaluate(data=loans / "later.csv")
+    after = evaluation.result["data"]["fingerprint"]
+    result = succeeded(prodml_command("data", "diff", str(before)[:10], after[:10], cwd=loans))
+
+    assert f"{len(frame):,} rows" in result.stdout and f"{len(later):,} rows" in result.stdout
+    assert "income" in result.stdout
+    printed = json.loads(
+        succeeded(prodml_command("data", "diff", str(before), after, "--json", cwd=loans)).stdout
+    )
+    incomes = [
+        next(c for c in printed[side]["schema"]["columns"] if c["name"] == "income")
+        for side in ("a", "b")
+    ]
+    assert incomes[0]["quantiles"]["p50"] == pytest.approx(frame["income"].median())
+    assert incomes[1]["quantiles"]["p50"] == pytest.approx(later["income"].median())

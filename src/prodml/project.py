@@ -16,14 +16,20 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from prodml.config import ModelSpec, Settings, load_settings
 from prodml.data.dataset import Dataset, prepare
+from prodml.data.labels import LabelReport, label_report, read_labels
+from prodml.data.schema import Anomaly, Schema, validate
 from prodml.data.sources import FileSource, open_source
-from prodml.data.split import Split, split_rows
+from prodml.data.split import Split, split_report, split_rows
 from prodml.errors import ConfigError, DataError, NotFoundError
 from prodml.model.factory import build
 from prodml.store.artifacts import ArtifactStore
 from prodml.store.database import Database
+from prodml.store.datasets import Dataset as DatasetRecord
+from prodml.store.datasets import Datasets
 from prodml.store.evaluations import Evaluation, Evaluations, SignOff
 from prodml.store.runs import Run, Runs
 from prodml.tracking.compare import Comparison, compare
@@ -31,7 +37,7 @@ from prodml.tracking.evaluation import EVALUATED_KINDS, Subject, evaluate_run, p
 from prodml.tracking.fit import fit_into
 from prodml.tracking.sanity import SanityResult, sanity_check
 from prodml.tracking.search import OnCandidate, search
-from prodml.tracking.workspace import Workspace
+from prodml.tracking.workspace import Workspace, record_dataset
 
 DATABASE_ENV = "PRODML_DATABASE_URL"
 ARTIFACTS_ENV = "PRODML_ARTIFACTS_URL"
@@ -178,11 +184,78 @@ class Project:
         if data is not None:
             source = FileSource(Path(data).resolve(), str(data), "--data")
             on = prepare(source.load(), self.settings.data, self.settings.task, str(data))
+            record_dataset(store.database, on)
         return evaluate_run(subject, Evaluations(store.database), on, signed)
 
     def evaluations(self, ref: str | None = None) -> list[Evaluation]:
         """The evaluations of a run (the newest fit or search by default), newest first."""
         return Evaluations(self.runs_store.database).list(self._evaluable(ref).id)
+
+    def split_report(self) -> dict[str, Any]:
+        """Rows per split by label and by metadata slice, with cells too small to measure."""
+        data = self.load_data()
+        settings = self.settings.data
+        return split_report(
+            data.frame,
+            self.split(data),
+            settings.split_settings(self.settings.task),
+            target=data.target,
+            metadata=data.metadata,
+        )
+
+    def validate(self, file: str | Path, ref: str | None = None) -> tuple[Run, list[Anomaly]]:
+        """Anomalies of a CSV or Parquet file against the input schema of a run (the newest
+        fit or search by default): missing or extra columns, wrong types, missing values,
+        values out of range, unseen categories."""
+        run = self._evaluable(ref)
+        if run.input_schema is None:
+            raise NotFoundError(
+                f"run {run.id} has no input schema (it was fitted by an older prodml); "
+                "fit again to record one"
+            )
+        frame = FileSource(Path(file).resolve(), str(file), "FILE").load()
+        data = self.settings.data
+        roles = [data.target, data.id, data.time, *data.metadata]
+        ids = frame[data.id] if data.id in frame.columns else None
+        features = frame.drop(columns=[c for c in roles if c in frame.columns])
+        return run, validate(features, Schema.from_dict(run.input_schema), ids=ids)
+
+    def labels(self, file: str | Path | None = None, dawid_skene: bool = False) -> LabelReport:
+        """Agreement among labelers, disputed examples, consensus and human-level
+        performance, from a file of one row per label given (``labels.file`` by default)."""
+        options = self.settings.labels
+        name = str(file) if file is not None else options.file
+        if name is None:
+            raise ConfigError(
+                "no labels file given; pass one (prodml data labels FILE) or set "
+                "labels: {file: labels.csv} in prodml.yaml"
+            )
+        given = read_labels(name, self.path, options)
+        truth, slices = self._truth_and_slices()
+        return label_report(
+            given, truth=truth, slices=slices, level=options.level, dawid_skene=dawid_skene
+        )
+
+    def dataset(self, ref: str) -> DatasetRecord:
+        """A recorded data set, by a run id (its data) or a fingerprint (or unique prefix)."""
+        datasets = Datasets(self.runs_store.database)
+        try:
+            fingerprint = self.run(ref).data_fingerprint
+        except NotFoundError:
+            return datasets.get(ref)
+        if fingerprint is None:
+            raise NotFoundError(f"run {ref} recorded no data set")
+        return datasets.get(fingerprint)
+
+    def _truth_and_slices(self) -> tuple[pd.Series | None, pd.Series | None]:
+        """The target and first metadata column by example id, when the data have ids."""
+        data = self.load_data()
+        id_column = self.settings.data.id
+        if id_column is None:
+            return None, None
+        by_id = data.frame.set_index(data.frame[id_column].astype(str))
+        slices = by_id[data.metadata[0]].astype(str) if data.metadata else None
+        return by_id[data.target], slices
 
     def _evaluable(self, ref: str | None) -> Run:
         if ref is not None:

@@ -16,8 +16,11 @@ from sklearn.metrics import accuracy_score, mean_absolute_error, r2_score
 import prodml
 from prodml.config import ModelSpec
 from prodml.data.fingerprint import fingerprint
+from prodml.data.profile import CategoricalProfile, NumericProfile, Profile
+from prodml.data.schema import Schema, infer_schema
 from prodml.data.split import TEST, TRAIN
 from prodml.errors import ModelError
+from prodml.store.datasets import Datasets
 
 
 def test_fit_records_the_whole_run(project: prodml.Project) -> None:
@@ -35,9 +38,44 @@ def test_fit_records_the_whole_run(project: prodml.Project) -> None:
     assert run.peak_memory_bytes is not None and run.peak_memory_bytes > 10 * 2**20
     assert run.environment is not None
     assert run.environment["packages"]["scikit-learn"] == sklearn.__version__
-    assert {a.name for a in run.artifacts} == {"model", "split"}
+    assert {a.name for a in run.artifacts} == {"model", "split", "profile"}
     model_file = Path(run.artifact("model").uri.removeprefix("file://"))
     assert run.artifact("model").sha256 == hashlib.sha256(model_file.read_bytes()).hexdigest()
+
+
+def test_fit_records_the_input_schema_the_reference_profile_and_the_data_set(
+    project: prodml.Project,
+) -> None:
+    run = project.fit()
+    data = project.load_data()
+    assignment = project.runs_store.artifacts.load(run.artifact("split"))
+    train = data.frame[assignment == TRAIN]
+    held_out = data.rows(np.flatnonzero(assignment != TRAIN))
+
+    assert run.input_schema is not None
+    schema = Schema.from_dict(run.input_schema)
+    assert [c.name for c in schema.columns] == list(data.features)
+    assert schema.rows == len(train)
+    radius = schema.column("mean_radius")
+    assert (radius.minimum, radius.maximum) == (
+        train["mean_radius"].min(),
+        train["mean_radius"].max(),
+    )
+
+    profile = Profile.from_dict(project.runs_store.artifacts.load(run.artifact("profile")))
+    assert profile.rows == len(held_out.frame)
+    radius_profile = profile.columns["mean_radius"]
+    assert isinstance(radius_profile, NumericProfile)
+    assert radius_profile.mean == pytest.approx(held_out.frame["mean_radius"].mean())
+    model = project.load_model(run.id)
+    predicted = pd.Series(model.predict(held_out.X)).value_counts().to_dict()
+    assert profile.outputs is not None
+    assert isinstance(profile.outputs.predicted, CategoricalProfile)
+    assert profile.outputs.predicted.counts == predicted
+
+    recorded = Datasets(project.runs_store.database).get(str(run.data_fingerprint))
+    assert (recorded.source, recorded.rows) == ("data/breast_cancer.csv", 569)
+    assert recorded.schema_hash == infer_schema(data.frame).hash()
 
 
 def test_recorded_metrics_are_the_loaded_models_metrics(project: prodml.Project) -> None:

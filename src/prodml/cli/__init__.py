@@ -11,6 +11,7 @@ from types import FrameType
 
 import typer
 
+from prodml.cli import data as data_commands
 from prodml.cli import runs as runs_commands
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(runs_commands.app, name="runs")
+app.add_typer(data_commands.app, name="data")
 
 
 def main() -> None:

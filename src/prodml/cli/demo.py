@@ -12,6 +12,7 @@ from rich.rule import Rule
 
 import prodml
 from prodml.cli import app
+from prodml.cli.data import show_labels
 from prodml.cli.evaluate import show_evaluation
 from prodml.cli.fit import show_finished
 from prodml.cli.render import comparison_table, console
@@ -19,7 +20,7 @@ from prodml.cli.shell import reporting
 from prodml.evaluate.html import render_html
 
 BASELINE = "sklearn.dummy.DummyClassifier"
-STEPS = 7
+STEPS = 8
 
 
 @app.command(epilog="Examples:  prodml demo    prodml demo --dir /tmp/tour")
@@ -31,7 +32,8 @@ def demo(
 ) -> None:
     """A tour of prodml on the loans example, on the embedded defaults (SQLite, local files).
 
-    It creates a project, checks that the model can learn, fits the majority
+    It creates a project, measures how consistently three simulated underwriters
+    label (agreement, HLP, disputed examples), checks that the model can learn, fits the majority
     baseline and the model, searches hyperparameters, compares the runs and evaluates
     the best one (baselines, slices, the audit), saying what each step does. Nothing
     is downloaded; it takes a minute or two.
@@ -52,6 +54,16 @@ def demo(
 
         _step(
             2,
+            "Labels: how consistent are people, and how good?",
+            "Three simulated underwriters re-decided 3,000 applications (data/underwriters.csv); "
+            "one approves too easily. Their agreement, each one against the others and "
+            "against the recorded decision, human-level performance (HLP) and the examples "
+            "to discuss. prodml evaluate uses this HLP in its priority table (step 8).",
+        )
+        show_labels(project.labels().to_dict())
+
+        _step(
+            3,
             "Sanity check: can the model overfit a small subset?",
             "The first check the field recommends: if a model cannot memorise 100 "
             "examples, more data will not help.",
@@ -60,7 +72,7 @@ def demo(
         console.print(f"  [{'green' if sanity.passed else 'red'}]{sanity.message}[/]")
 
         _step(
-            3,
+            4,
             "Baseline: always predict the most frequent class",
             "The print('0') model. Any model must beat it; when accuracy is close to it, "
             "accuracy is the wrong metric.",
@@ -68,7 +80,7 @@ def demo(
         show_finished(project.fit(prodml.ModelSpec(factory=BASELINE)))
 
         _step(
-            4,
+            5,
             "Fit the model",
             "Gradient boosting, trained before 2024-04-01, chosen on dev (Apr-Jun 2024) and "
             "tested from 2024-07-01 on. The run records code version, data fingerprint, "
@@ -77,7 +89,7 @@ def demo(
         show_finished(project.fit())
 
         _step(
-            5,
+            6,
             "Search hyperparameters",
             "A grid from search: in prodml.yaml, each candidate cross-validated on the "
             "training split as a child run; the best is refit and kept.",
@@ -87,7 +99,7 @@ def demo(
         show_finished(best)
 
         _step(
-            6,
+            7,
             "Compare runs",
             "The baseline, the model and the search side by side; rows that differ are "
             "highlighted.",
@@ -96,12 +108,13 @@ def demo(
         console.print(comparison_table(project.compare(runs), only_differences=True))
 
         _step(
-            7,
+            8,
             "Evaluate: baselines, slices, the audit",
             "The best model on the test split beside the majority, stratified and rule "
-            "baselines; slices by gender, region, their cross and income bins, ranked by "
-            "expected gain; and the audit in prodml.yaml (minimum recall, a fairness gap "
-            "across gender, beating the baselines) that a version must pass to be deployed.",
+            "baselines and HLP; slices by gender, region, their cross and income bins, "
+            "ranked by expected gain (gap to HLP x share); and the audit in prodml.yaml "
+            "(minimum recall, a fairness gap across gender, beating the baselines) that a "
+            "version must pass to be deployed.",
         )
         evaluation = project.evaluate(best.id)
         report = target / "evaluation.html"

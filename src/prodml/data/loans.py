@@ -207,3 +207,45 @@ def _softmax(logits: NDArray[np.float64]) -> NDArray[np.float64]:
 def _sigmoid(x: NDArray[np.float64]) -> NDArray[np.float64]:
     result: NDArray[np.float64] = 1.0 / (1.0 + np.exp(-x))
     return result
+
+
+#: Three simulated underwriters who re-decide applications, each with a known confusion:
+#: the chance of each decision (0, 1) given the true one, rows true 0 then true 1. Cho
+#: approves too easily.
+UNDERWRITERS: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
+    "ana": ((0.95, 0.05), (0.04, 0.96)),
+    "ben": ((0.88, 0.12), (0.10, 0.90)),
+    "cho": ((0.70, 0.30), (0.05, 0.95)),
+}
+
+
+def underwriter_labels(
+    loans: pd.DataFrame, n: int = 3_000, *, seed: int = 11, after: str = "2024-07-01"
+) -> pd.DataFrame:
+    """Decisions of the three :data:`UNDERWRITERS` on ``n`` applications made on or after
+    ``after`` (the test period of the loans example): one row per decision given.
+
+    >>> labels = underwriter_labels(generate_loans(2_000, seed=1), n=100)
+    >>> labels.shape, sorted(labels["underwriter"].unique())
+    ((300, 3), ['ana', 'ben', 'cho'])
+    """
+    rng = np.random.default_rng(seed)
+    later = loans[loans["applied_at"] >= pd.Timestamp(after)]
+    if len(later) < n:
+        raise DataError(f"only {len(later)} applications from {after} on; ask for at most that")
+    chosen = later.iloc[np.sort(rng.choice(len(later), n, replace=False))]
+    truth = chosen["approved"].to_numpy()
+    frames = []
+    for name, confusion in UNDERWRITERS.items():
+        says_one = np.array([row[1] for row in confusion])[truth]
+        decision = (rng.random(n) < says_one).astype(np.int64)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "application_id": chosen["application_id"],
+                    "underwriter": name,
+                    "decision": decision,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)

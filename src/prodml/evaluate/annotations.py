@@ -55,15 +55,6 @@ def tag_masks(tags: pd.DataFrame, frame: pd.DataFrame, id_column: str) -> dict[s
     return masks
 
 
-def aligned(values: pd.Series, ids: pd.Series, frame_ids: pd.Series) -> np.ndarray:
-    """``values`` (given per id) in the order of ``frame_ids``; None where an id has none."""
-    where = positions(ids, frame_ids)
-    result = np.full(len(frame_ids), None, dtype=object)
-    known = where >= 0
-    result[where[known]] = values.to_numpy(dtype=object)[known]
-    return result
-
-
 def positions(ids: pd.Series, frame_ids: pd.Series) -> np.ndarray:
     """Where each id sits in ``frame_ids`` (-1 when absent); ids compare as text."""
     index = pd.Index(frame_ids.astype(str))

@@ -40,8 +40,16 @@ class Predictions:
 
     name: str
     kind: str  # model, majority, stratified, rule, previous, hlp...
-    y_pred: np.ndarray  # one per row; None where this predictor gave no answer (HLP)
+    y_pred: np.ndarray  # one per row (None where no answer was given), or one per ``rows``
     scores: np.ndarray | None = None  # the positive class's probability per row
+    rows: np.ndarray | None = None  # the row of each answer, for several answers per row (HLP)
+
+    def answers(self) -> tuple[np.ndarray, np.ndarray]:
+        """The positions of the rows answered and the answers, one pair per answer."""
+        if self.rows is not None:
+            return self.rows, self.y_pred
+        given = np.array([value is not None for value in self.y_pred], dtype=bool)
+        return np.flatnonzero(given), self.y_pred[given]
 
 
 def evaluate(
@@ -90,7 +98,7 @@ def evaluate(
         "warnings": warnings,
         "metrics": table[[e["kind"] for e in table].index("model")]["metrics"],
         "confusion": confusion(
-            y_true, _as_truth(model, np.full(len(y_true), True), y_true, task, labels), labels
+            y_true, _as_truth(model.name, model.y_pred, y_true.dtype, task, labels), labels
         )
         if task == "classification"
         else None,
@@ -102,36 +110,31 @@ def evaluate(
 def _scored(
     predictions: Predictions, y_true: np.ndarray, task: Task, labels: Sequence[Any], positive: Any
 ) -> dict[str, Any]:
-    answered = np.array([value is not None for value in predictions.y_pred])
-    y_pred = _as_truth(predictions, answered, y_true, task, labels)
-    scores = None if predictions.scores is None else predictions.scores[answered]
+    positions, given = predictions.answers()
+    y_pred = _as_truth(predictions.name, given, y_true.dtype, task, labels)
+    scores = None if predictions.scores is None else predictions.scores[positions]
     return {
         "name": predictions.name,
         "kind": predictions.kind,
-        "rows": int(answered.sum()),
-        "metrics": full_metrics(task, y_true[answered], y_pred, labels, scores, positive),
+        "rows": len(np.unique(positions)),
+        "metrics": full_metrics(task, y_true[positions], y_pred, labels, scores, positive),
     }
 
 
 def _as_truth(
-    predictions: Predictions,
-    answered: np.ndarray,
-    y_true: np.ndarray,
-    task: Task,
-    labels: Sequence[Any],
+    name: str, given: np.ndarray, dtype: np.dtype[Any], task: Task, labels: Sequence[Any]
 ) -> np.ndarray:
     """The answers given, as values of the target's type (human labels may come as text)."""
-    given: np.ndarray = predictions.y_pred[answered]
     if task == "regression":
         return given.astype(float)
     by_name = {str(label): label for label in labels}
     unknown = sorted({str(v) for v in given} - set(by_name))
     if unknown:
         raise DataError(
-            f"{predictions.name} gave labels that are not classes of the target: "
+            f"{name} gave labels that are not classes of the target: "
             f"{listing(unknown)}; classes are: {listing(by_name)}"
         )
-    return np.array([by_name[str(v)] for v in given], dtype=y_true.dtype)
+    return np.array([by_name[str(v)] for v in given], dtype=dtype)
 
 
 def _focus(
@@ -200,10 +203,9 @@ def _slice_rows(
     ours = _group_scores(cut.codes, groups, truth, _codes(model.y_pred, labels, task), task, labels)
     theirs = None
     if reference is not None:
-        predicted = _codes(reference.y_pred, labels, task)
-        answered = np.array([v is not None for v in reference.y_pred])
-        codes = np.where(answered, cut.codes, -1)
-        theirs = _group_scores(codes, groups, truth, predicted, task, labels)
+        at, given = reference.answers()
+        predicted = _codes(given, labels, task)
+        theirs = _group_scores(cut.codes[at], groups, truth[at], predicted, task, labels)
     value, trials, successes = _focus_values(ours, focus)
     interval = wilson(successes, trials) if successes is not None else None
     errors = ours["errors"]

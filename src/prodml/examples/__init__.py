@@ -117,9 +117,11 @@ def _write_digits(data: Path) -> None:
 
 
 def _write_loans(data: Path) -> None:
-    from prodml.data.loans import generate_loans
+    from prodml.data.loans import generate_loans, underwriter_labels
 
-    generate_loans().to_parquet(data / "loans.parquet", index=False)
+    loans = generate_loans()
+    loans.to_parquet(data / "loans.parquet", index=False)
+    underwriter_labels(loans).to_csv(data / "underwriters.csv", index=False)
 
 
 _WRITERS: dict[str, Callable[[Path], None]] = {

@@ -10,6 +10,8 @@ skops, which loads only the types recorded when the file was written: no pickle.
 >>> saved = store.save("run1", "split", np.array([0, 2, 1], dtype=np.int8))
 >>> saved.format, store.load(saved).tolist()
 ('npy', [0, 2, 1])
+>>> store.load(store.save("run1", "profile", {"rows": 3}))
+{'rows': 3}
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import os
 import uuid
 from dataclasses import dataclass
@@ -53,8 +56,10 @@ class ArtifactStore:
         self.url = root
 
     def save(self, run_id: str, name: str, obj: Any) -> SavedArtifact:
-        """Write ``obj`` (a numpy array, or anything skops can save) for a run."""
-        if isinstance(obj, np.ndarray):
+        """Write ``obj`` (a numpy array, a JSON-ready dict, or anything skops can save)."""
+        if isinstance(obj, dict):
+            data, fmt, trusted = json.dumps(obj, allow_nan=False).encode(), "json", ()
+        elif isinstance(obj, np.ndarray):
             buffer = io.BytesIO()
             np.save(buffer, obj, allow_pickle=False)
             data, fmt, trusted = buffer.getvalue(), "npy", ()
@@ -97,6 +102,8 @@ class ArtifactStore:
             )
         if artifact.format == "npy":
             return np.load(io.BytesIO(data), allow_pickle=False)
+        if artifact.format == "json":
+            return json.loads(data)
         if artifact.format == "skops":
             return sio.loads(data, trusted=list(artifact.trusted))
         raise StoreError(f"artifact {artifact.name} has unknown format '{artifact.format}'")

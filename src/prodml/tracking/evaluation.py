@@ -14,9 +14,11 @@ import pandas as pd
 
 from prodml.config import Settings
 from prodml.data.dataset import Dataset
+from prodml.data.labels import read_labels
+from prodml.data.sources import FILE_SUFFIXES
 from prodml.data.split import TEST, TRAIN
 from prodml.errors import ConfigError, DataError, listing
-from prodml.evaluate.annotations import aligned, positions, read_annotations, tag_masks
+from prodml.evaluate.annotations import positions, read_annotations, tag_masks
 from prodml.evaluate.audit import audit
 from prodml.evaluate.baselines import fit_baselines
 from prodml.evaluate.evaluation import HLP, Predictions, evaluate
@@ -57,9 +59,9 @@ def evaluate_run(
     if subject.previous is not None:
         run, model = subject.previous
         baselines.append(Predictions(f"previous run {run.id}", "previous", *_answers(model, rows)))
-    human = _human_labels(rows, settings, subject.root)
+    human = _human(rows, settings, subject.root)
     if human is not None:
-        baselines.append(Predictions(HLP, "hlp", human))
+        baselines.append(human)
     tags = None
     if options.tags:
         ids = _ids(rows, settings, "evaluate.tags")
@@ -141,8 +143,9 @@ def _answers(model: Any, rows: Dataset) -> tuple[np.ndarray, np.ndarray | None]:
     return predicted, np.asarray(probabilities[:, classes.index(rows.positive_class)])
 
 
-def _human_labels(rows: Dataset, settings: Settings, root: Path) -> np.ndarray | None:
-    """HLP's answers per row: a column of the data, or a file of id and label."""
+def _human(rows: Dataset, settings: Settings, root: Path) -> Predictions | None:
+    """HLP's answers: a column of the data, or a file of id and label (several labels per
+    example allowed, e.g. ``labels.file``: each counts, so HLP is the labelers' accuracy)."""
     human = settings.evaluate.human
     if human is None:
         return None
@@ -153,20 +156,27 @@ def _human_labels(rows: Dataset, settings: Settings, root: Path) -> np.ndarray |
                 f"learn from the human labels; add it to data.metadata"
             )
         values = rows.frame[human]
-        return np.array([None if pd.isna(v) else v for v in values], dtype=object)
-    if not human.lower().endswith((".csv", ".tsv", ".parquet", ".pq", ".csv.gz")):
+        return Predictions(HLP, "hlp", np.array([None if pd.isna(v) else v for v in values]))
+    if not human.lower().endswith(FILE_SUFFIXES):
         raise ConfigError(
             f"evaluate.human '{human}' is neither a column of the data nor a CSV or Parquet "
             f"file; name a column or a file of id and label"
         )
-    labels = read_annotations(human, "evaluate.human", root, settings.data.id)
-    if "label" not in labels.columns:
-        raise DataError(
-            f"evaluate.human '{human}' needs a 'label' column beside the id; it has: "
-            f"{listing(map(str, labels.columns))}"
-        )
     ids = rows.frame[_ids(rows, settings, "evaluate.human")]
-    return aligned(labels["label"].where(labels["label"].notna(), None), labels["id"], ids)
+    if human == settings.labels.file:
+        given = read_labels(human, root, settings.labels)
+        examples, labels = given["example"], given["label"]
+    else:
+        given = read_annotations(human, "evaluate.human", root, settings.data.id)
+        if "label" not in given.columns:
+            raise DataError(
+                f"evaluate.human '{human}' needs a 'label' column beside the id; it has: "
+                f"{listing(map(str, given.columns))}"
+            )
+        examples, labels = given["id"], given["label"]
+    at = positions(examples, ids)
+    known = (at >= 0) & labels.notna().to_numpy()
+    return Predictions(HLP, "hlp", labels.to_numpy(dtype=object)[known], rows=at[known])
 
 
 def _golden(subject: Subject, data: Dataset) -> dict[str, Any] | None:

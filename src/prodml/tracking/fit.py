@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from prodml.data import SPLIT_NAMES
 from prodml.data.dataset import Dataset
-from prodml.data.split import Split
+from prodml.data.profile import Profile, ProfileBuilder
+from prodml.data.schema import infer_schema
+from prodml.data.split import TRAIN, Split
 from prodml.errors import ModelError
 from prodml.evaluate.metrics import metrics
 from prodml.store.runs import Run
@@ -33,18 +37,33 @@ def fit_into(
     with measure() as usage:
         fit(model, train)
     scores = {**score_splits(model, data, split), **(extra or {})}
+    held_out = data.rows(np.flatnonzero(split.assignment != TRAIN))
     saved = (
         workspace.runs.artifacts.save(run_id, "model", model),
         workspace.runs.artifacts.save(run_id, "split", split.assignment),
+        workspace.runs.artifacts.save(run_id, "profile", reference(model, held_out).to_dict()),
     )
     return workspace.runs.finish(
         run_id,
         artifacts=saved,
         metrics=scores,
+        input_schema=infer_schema(train.frame, train.features).to_dict(),
         fit_seconds=usage.wall_seconds,
         cpu_seconds=usage.cpu_seconds,
         peak_memory_bytes=usage.peak_memory_bytes,
     )
+
+
+def reference(model: Any, rows: Dataset) -> Profile:
+    """The reference profile monitoring compares production with: the features of the
+    held-out rows (dev and test, which the model did not learn from) and the model's
+    outputs on them (its predictions and, for a classifier, the top probability)."""
+    builder = ProfileBuilder(rows.features)
+    confidence = None
+    if rows.task == "classification" and hasattr(model, "predict_proba"):
+        confidence = np.max(model.predict_proba(rows.X), axis=1)
+    builder.update(rows.X, predicted=np.asarray(model.predict(rows.X)), confidence=confidence)
+    return builder.finish()
 
 
 def fit(model: Any, data: Dataset) -> None:

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from prodml.config import ModelSpec
 from prodml.data.dataset import Dataset
+from prodml.data.schema import infer_schema
+from prodml.store.database import Database
+from prodml.store.datasets import Datasets
 from prodml.store.runs import Kind, Runs
 from prodml.tracking.environment import code_version, environment
 
@@ -26,8 +29,12 @@ class Workspace:
     def tracked(
         self, kind: Kind, data: Dataset, spec: ModelSpec, *, parent_id: str | None = None
     ) -> Iterator[str]:
-        """A run that is recorded as failed if the block raises (or is interrupted)."""
+        """A run that is recorded as failed if the block raises (or is interrupted).
+
+        A top-level run also records its data set (provenance), unless already known."""
         commit, dirty = code_version(self.root)
+        if parent_id is None:
+            record_dataset(self.runs.database, data)
         run_id = self.runs.start(
             self.name,
             kind,
@@ -45,6 +52,18 @@ class Workspace:
         except BaseException as exc:
             self.runs.fail(run_id, _reason(exc))
             raise
+
+
+def record_dataset(database: Database, data: Dataset) -> None:
+    """Record the data set in the store's datasets (by fingerprint), with its schema."""
+    schema = infer_schema(data.frame)
+    Datasets(database).record(
+        data.fingerprint,
+        source=data.source,
+        rows=len(data.frame),
+        schema=schema.to_dict(),
+        schema_hash=schema.hash(),
+    )
 
 
 def _reason(exc: BaseException) -> str:

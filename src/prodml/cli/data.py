@@ -1,0 +1,269 @@
+"""``prodml data``: anomalies against a run's schema, the split, labelers' agreement, diffs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+import prodml
+from prodml.cli.render import console, fmt, print_json
+from prodml.cli.shell import JsonOption, ProjectOption, reporting
+from prodml.data import SPLIT_NAMES
+
+app = typer.Typer(
+    help="The data side: anomalies, the split, labelers' agreement and HLP, data set diffs.",
+    epilog="Examples:  prodml data validate new.csv    prodml data split    "
+    "prodml data labels labels.csv    prodml data diff 3f2a 9c1b",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+
+@app.command(
+    epilog="Examples:  prodml data validate data/new.csv    "
+    "prodml data validate x.parquet --run 3f2a --json"
+)
+def validate(
+    file: Annotated[Path, typer.Argument(help="A CSV or Parquet file of inputs.")],
+    project: ProjectOption = Path("."),
+    run: Annotated[
+        str | None, typer.Option(help="Whose schema.", show_default="the newest fit or search")
+    ] = None,
+    json: JsonOption = False,
+) -> None:
+    """Check a file against the input schema a run inferred from its training data.
+
+    Reports missing or extra columns, wrong types, missing values where training had none
+    (errors), a jump in missing values, values outside the training range and categories
+    never seen in training (warnings), each with the rows affected. Exit code 1 when there
+    are errors, 0 with warnings only.
+    """
+    with reporting():
+        checked, anomalies = prodml.Project(project).validate(file, run)
+    errors = [a for a in anomalies if a.severity == "error"]
+    if json:
+        print_json({"run": checked.id, "anomalies": [_anomaly(a) for a in anomalies]})
+    elif not anomalies:
+        console.print(
+            f"[green]No anomalies[/] in {escape(str(file))} (schema of run {checked.id})."
+        )
+    else:
+        table = Table(
+            title=f"Anomalies against the schema of run {checked.id}", title_justify="left"
+        )
+        for column in ("severity", "column", "kind", "rows", "examples", "what"):
+            table.add_column(column, overflow="fold")
+        for a in anomalies:
+            colour = "red" if a.severity == "error" else "yellow"
+            examples = ", ".join(map(str, a.rows[:5]))
+            table.add_row(
+                f"[{colour}]{a.severity}[/]",
+                escape(a.column),
+                a.kind,
+                f"{a.count:,}",
+                escape(examples),
+                escape(a.message),
+            )
+        console.print(table)
+        console.print(f"{len(errors)} errors, {len(anomalies) - len(errors)} warnings")
+    raise typer.Exit(1 if errors else 0)
+
+
+@app.command(epilog="Examples:  prodml data split    prodml data split --json")
+def split(project: ProjectOption = Path("."), json: JsonOption = False) -> None:
+    """Rows per split (train, dev, test) by label and by each metadata column, and the cells
+    too small to measure (the balanced split fixes those)."""
+    with reporting():
+        report = prodml.Project(project).split_report()
+    if json:
+        print_json(report)
+        return
+    sizes = report["sizes"]
+    console.print(
+        f"Split by {report['method']}: "
+        + ", ".join(f"{name} {sizes[name]:,}" for name in SPLIT_NAMES)
+    )
+    console.print(_counts("By label", report["by_label"]))
+    for column, rows in report["by_slice"].items():
+        console.print(_counts(f"By {column} and label", rows))
+    for warning in report["warnings"]:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
+
+
+@app.command(
+    epilog="Examples:  prodml data labels labels.csv    prodml data labels --dawid-skene    "
+    "prodml data labels labels.csv --json"
+)
+def labels(
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="One row per label given: example, labeler, label.", show_default="labels.file"
+        ),
+    ] = None,
+    project: ProjectOption = Path("."),
+    dawid_skene: Annotated[
+        bool, typer.Option("--dawid-skene", help="Also estimate labels and labelers by EM.")
+    ] = False,
+    json: JsonOption = False,
+) -> None:
+    """How consistently people label: agreement (raw, Cohen's kappa, Fleiss' kappa,
+    Krippendorff's alpha), the most confused classes, each labeler against the others,
+    the most disputed examples (for a discussion among labelers), consensus labels and
+    human-level performance (against the data's target where it has the example).
+
+    Labels are standardised first with labels.standardise in prodml.yaml (merge "deep
+    scratch" and "shallow scratch" into "scratch"); spelling variants collapse.
+    """
+    with reporting():
+        report = prodml.Project(project).labels(file, dawid_skene).to_dict()
+    if json:
+        print_json(report)
+    else:
+        show_labels(report)
+
+
+def show_labels(report: Mapping[str, Any]) -> None:
+    """The label report in the terminal (also a step of ``prodml demo``)."""
+    counts = report["counts"]
+    console.print(
+        f"{counts['labels']:,} labels on {counts['examples']:,} examples by "
+        f"{counts['labelers']} labelers; classes: {escape(', '.join(map(str, counts['classes'])))}"
+    )
+    agreement = Table(title="Agreement", title_justify="left")
+    for column in ("coefficient", "value", "note"):
+        agreement.add_column(column, overflow="fold")
+    for name, value in report["agreement"].items():
+        agreement.add_row(name, fmt(value["value"]), escape(value["note"]))
+    console.print(agreement)
+    console.print(
+        _rows_table(
+            "Most confused classes",
+            report["confused_pairs"][:5],
+            ("classes", "coincidences", "share", "examples"),
+        )
+    )
+    console.print(
+        _rows_table(
+            "Labelers: agreement with the others' consensus, accuracy against the target, HLP",
+            [{**row, "hlp": row["hlp"]["value"]} for row in report["labelers"]],
+            ("labeler", "labels", "consensus_agreement", "truth_accuracy", "hlp"),
+        )
+    )
+    hlp = report["hlp"]
+    console.print(
+        f"Human-level performance: [bold]{fmt(hlp['value'])}[/] (against {hlp['against']}, "
+        f"{hlp['labels']:,} labels)"
+    )
+    if hlp.get("slices"):
+        console.print(
+            _rows_table("HLP by slice", hlp["slices"], ("slice", "value", "labels", "against"))
+        )
+    disputed = [
+        {**d, "labels": ", ".join(f"{who}: {said}" for who, said in d["by_labeler"].items())}
+        for d in report["disputed"][:10]
+    ]
+    console.print(
+        _rows_table(
+            "Most disputed examples (to discuss among labelers)",
+            disputed,
+            ("example", "disagreement", "majority", "labels"),
+        )
+    )
+
+
+@app.command(
+    epilog="Examples:  prodml data diff 3f2a 9c1b    prodml data diff RUN FINGERPRINT --json"
+)
+def diff(
+    first: Annotated[str, typer.Argument(help="A run id, or a data fingerprint (prefix).")],
+    second: Annotated[str, typer.Argument(help="Another run id or fingerprint.")],
+    project: ProjectOption = Path("."),
+    json: JsonOption = False,
+) -> None:
+    """Two recorded data sets side by side: source, rows, schema and column statistics."""
+    with reporting():
+        opened = prodml.Project(project)
+        a, b = opened.dataset(first), opened.dataset(second)
+    if json:
+        print_json({"a": a.__dict__, "b": b.__dict__})
+        return
+    same = "same schema" if a.schema_hash == b.schema_hash else "[yellow]schemas differ[/]"
+    console.print(
+        f"A {a.fingerprint[:12]} ({escape(a.source)}, {a.rows:,} rows) vs "
+        f"B {b.fingerprint[:12]} ({escape(b.source)}, {b.rows:,} rows): {same}"
+    )
+    console.print(_column_diff(a.schema, b.schema))
+
+
+def _counts(title: str, rows: Sequence[Mapping[str, Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    keys = [k for k in rows[0] if k not in SPLIT_NAMES] if rows else []
+    for key in (*keys, *SPLIT_NAMES):
+        table.add_column(escape(key), justify="left" if key in keys else "right")
+    for row in rows:
+        table.add_row(*(escape(str(row[k])) for k in keys), *(f"{row[s]:,}" for s in SPLIT_NAMES))
+    return table
+
+
+STATISTICS = ("kind", "missing_share", "minimum", "maximum", "p50", "categories")
+
+
+def _rows_table(title: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(_cell(row.get(c)) for c in columns))
+    return table
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list):
+        return escape(" vs ".join(map(str, value)))
+    return fmt(value)
+
+
+def _column_diff(a: Mapping[str, Any], b: Mapping[str, Any]) -> Table:
+    """Per column, each statistic of A and B; rows that differ in yellow."""
+    left = {c["name"]: c for c in a.get("columns", [])}
+    right = {c["name"]: c for c in b.get("columns", [])}
+    table = Table(title="Columns (A | B)", title_justify="left")
+    table.add_column("column")
+    for name in STATISTICS:
+        table.add_column(name, overflow="fold")
+    for column in dict.fromkeys([*left, *right]):
+        cells = [
+            f"{_statistic(left.get(column), s)} | {_statistic(right.get(column), s)}"
+            for s in STATISTICS
+        ]
+        changed = any(c.split(" | ")[0] != c.split(" | ")[1] for c in cells)
+        table.add_row(escape(column), *map(escape, cells), style="yellow" if changed else None)
+    return table
+
+
+def _statistic(column: Mapping[str, Any] | None, name: str) -> str:
+    if column is None:
+        return "absent"
+    if name == "p50":
+        return fmt((column.get("quantiles") or {}).get("p50"))
+    if name == "categories":
+        categories = column.get("categories")
+        return "-" if not categories else f"{len(categories)} values"
+    return fmt(column.get(name))
+
+
+def _anomaly(a: Any) -> dict[str, Any]:
+    return {
+        "kind": a.kind,
+        "column": a.column,
+        "severity": a.severity,
+        "count": a.count,
+        "rows": [str(r) for r in a.rows],
+        "message": a.message,
+    }
