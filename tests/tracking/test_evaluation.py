@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -16,10 +16,12 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
     roc_auc_score,
 )
-from tests.tracking.conftest import Rewrite
 
 import prodml
 from prodml.errors import ConfigError, DataError, NotFoundError
+
+if TYPE_CHECKING:
+    from tests.tracking.conftest import Rewrite
 
 #: The course's error-analysis table: slice, share of data, model accuracy, HLP.
 COURSE = {
