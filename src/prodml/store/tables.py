@@ -102,3 +102,68 @@ class DatasetRow(Base):
     schema_hash: Mapped[str] = mapped_column(String(64))
     schema: Mapped[dict[str, Any]]
     first_seen: Mapped[datetime]
+
+
+#: An autoincrementing 64-bit key (SQLite's autoincrement needs INTEGER).
+BIG_KEY = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class ModelVersionRow(Base):
+    """A registered model: a name, its version number, and the run it came from."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(BIG_KEY, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"))
+    project: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    data_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    input_schema: Mapped[dict[str, Any] | None]
+    evaluation_id: Mapped[str | None] = mapped_column(String(32))
+    audit_passed: Mapped[bool | None]
+
+
+class DeploymentRow(Base):
+    """Which version an endpoint serves; ``revision`` grows with every change."""
+
+    __tablename__ = "deployments"
+
+    endpoint: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    primary_version: Mapped[int] = mapped_column(Integer)
+    revision: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
+class DeploymentEventRow(Base):
+    """One change of a deployment: registered, promoted, rolled back..."""
+
+    __tablename__ = "deployment_events"
+
+    id: Mapped[int] = mapped_column(BIG_KEY, primary_key=True, autoincrement=True)
+    endpoint: Mapped[str] = mapped_column(String(200), index=True)
+    at: Mapped[datetime]
+    action: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[dict[str, Any] | None]
+
+
+class PredictionRow(Base):
+    """One prediction the server answered, written before the answer went out."""
+
+    __tablename__ = "predictions"
+
+    id: Mapped[int] = mapped_column(BIG_KEY, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(36), index=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    endpoint: Mapped[str] = mapped_column(String(200), index=True)
+    model_name: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(20))
+    inputs: Mapped[dict[str, Any]]
+    outputs: Mapped[dict[str, Any]]
+    confidence: Mapped[float | None]
+    latency_seconds: Mapped[float]
