@@ -26,7 +26,7 @@ from prodml.store.database import Database
 from prodml.store.tables import ArtifactRow, RunRow
 
 Status = Literal["running", "finished", "failed"]
-Kind = Literal["fit", "search", "candidate", "sanity"]
+Kind = Literal["fit", "search", "candidate", "sanity", "batch"]
 
 #: Columns a caller may fill while a run is under way or when it closes.
 RECORDED = (

@@ -7,6 +7,7 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from prodml.config import ModelSpec
 from prodml.data.dataset import Dataset
@@ -29,23 +30,29 @@ class Workspace:
     def tracked(
         self, kind: Kind, data: Dataset, spec: ModelSpec, *, parent_id: str | None = None
     ) -> Iterator[str]:
-        """A run that is recorded as failed if the block raises (or is interrupted).
-
-        A top-level run also records its data set (provenance), unless already known."""
-        commit, dirty = code_version(self.root)
+        """A run of a model on a data set, recorded as failed if the block raises (or is
+        interrupted). A top-level run also records its data set (provenance)."""
         if parent_id is None:
             record_dataset(self.runs.database, data)
-        run_id = self.runs.start(
-            self.name,
+        with self.recorded(
             kind,
             parent_id=parent_id,
-            code_commit=commit,
-            code_dirty=dirty,
             data_source=data.source,
             data_fingerprint=data.fingerprint,
             data_rows=len(data.frame),
             model_spec=spec.model_dump(mode="json"),
             environment=environment(None if ":" in spec.factory else spec.factory),
+        ) as run_id:
+            yield run_id
+
+    @contextlib.contextmanager
+    def recorded(
+        self, kind: Kind, *, parent_id: str | None = None, **recorded: Any
+    ) -> Iterator[str]:
+        """A run with the code version and ``recorded``, failed if the block raises."""
+        commit, dirty = code_version(self.root)
+        run_id = self.runs.start(
+            self.name, kind, parent_id=parent_id, code_commit=commit, code_dirty=dirty, **recorded
         )
         try:
             yield run_id
