@@ -138,6 +138,7 @@ HELP_COMMANDS: list[tuple[str, ...]] = [
     ("demo",),
     ("fit",),
     ("evaluate",),
+    ("predict",),
     ("data",),
     ("data", "validate"),
     ("data", "split"),
@@ -147,6 +148,10 @@ HELP_COMMANDS: list[tuple[str, ...]] = [
     ("runs", "list"),
     ("runs", "show"),
     ("runs", "compare"),
+    ("models",),
+    ("models", "register"),
+    ("models", "list"),
+    ("models", "show"),
 ]
 
 
@@ -681,3 +686,114 @@ def test_data_diff_shows_what_changed_between_two_data_sets(loans: Path, tmp_pat
     ]
     assert incomes[0]["quantiles"]["p50"] == pytest.approx(frame["income"].median())
     assert incomes[1]["quantiles"]["p50"] == pytest.approx(later["income"].median())
+
+
+# --- models -------------------------------------------------------------------------------
+
+
+def test_models_register_list_and_show_give_a_version_with_its_lineage(
+    fitted: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    folder = Path(shutil.copytree(fitted[0], tmp_path / "registered"))
+    run = fitted[1]
+    with prodml.Project(folder) as api:
+        evaluation = api.evaluate(run["id"])
+
+    registered = json.loads(
+        succeeded(prodml_command("models", "register", "--json", cwd=folder)).stdout
+    )
+    second = succeeded(
+        prodml_command("models", "register", run["id"][:6], "--name", "bc-second", cwd=folder)
+    )
+    listed = json.loads(succeeded(prodml_command("models", "list", "--json", cwd=folder)).stdout)
+    table = succeeded(prodml_command("models", "list", cwd=folder))
+    shown = json.loads(
+        succeeded(prodml_command("models", "show", "breast-cancer", "--json", cwd=folder)).stdout
+    )
+    page = succeeded(prodml_command("models", "show", "breast-cancer:1", cwd=folder))
+
+    assert registered["ref"] == "breast-cancer:1" and registered["run_id"] == run["id"]
+    assert (registered["evaluation_id"], registered["audit_passed"]) == (evaluation.id, True)
+    assert registered["primary_of"] == ["breast-cancer"]
+    assert "Registered bc-second:1 from run" in second.stdout
+    assert [v["ref"] for v in listed] == ["bc-second:1", "breast-cancer:1"]
+    for text in (run["id"], run["data_fingerprint"][:12], "pass", "bc-second", "breast-cancer"):
+        assert text in table.stdout
+    assert shown["data_source"] == run["data_source"] == "data/breast_cancer.csv"
+    assert shown["schema_columns"] == len(run["input_schema"]["columns"]) == 30
+    assert [(e["action"], e["version"]) for e in shown["events"]] == [
+        ("registered", 1),
+        ("primary", 1),
+    ]
+    for text in (run["id"], "30 columns", evaluation.id, "registered", "primary"):
+        assert text in page.stdout
+
+
+def test_fit_register_puts_the_run_it_fitted_in_the_registry(project: Path) -> None:
+    said = succeeded(prodml_command("fit", "--register", cwd=project))
+    printed = json.loads(
+        succeeded(
+            prodml_command("fit", "--register", "--name", "bc-json", "--json", cwd=project)
+        ).stdout
+    )
+
+    fitted_id = re.search(r"Run (\w+) finished \(fit\)", said.stdout)
+    assert fitted_id, said.stdout
+    assert f"Registered breast-cancer:1 from run {fitted_id[1]}" in said.stdout
+    assert "primary of endpoint breast-cancer" in said.stdout
+    assert printed["registered"]["ref"] == "bc-json:1"
+    assert printed["registered"]["run_id"] == printed["id"] != fitted_id[1]
+    with prodml.Project(project) as api:
+        assert api.registry.get("breast-cancer").run_id == fitted_id[1]
+
+
+def test_models_mistakes_are_one_error_line(project: Path) -> None:
+    nothing = error_line(prodml_command("models", "register", cwd=project))
+    unknown = error_line(prodml_command("models", "show", "breast-cancer", cwd=project))
+    alone = prodml_command("fit", "--name", "loans", cwd=project)
+
+    assert "project breast-cancer has no finished fit or search run to register" in nothing
+    assert "no model named 'breast-cancer' is registered" in unknown
+    assert "`prodml models register`" in unknown
+    assert alone.returncode == 2 and "--name is the name to register under" in alone.stderr
+
+
+# --- predict --------------------------------------------------------------------------------
+
+
+def test_predict_scores_a_file_with_the_registered_model_as_a_batch_run(project: Path) -> None:
+    succeeded(prodml_command("fit", "--register", cwd=project))
+    frame = pd.read_csv(project / "data" / "breast_cancer.csv")
+    frame.drop(columns=["diagnosis"]).to_parquet(project / "new.parquet")
+    result = succeeded(
+        prodml_command(
+            "predict",
+            "new.parquet",
+            "-o",
+            "scored.csv",
+            "--chunk-rows",
+            "200",
+            "--json",
+            cwd=project,
+        )
+    )
+    run = json.loads(result.stdout)
+    scored = pd.read_csv(project / "scored.csv")
+
+    with prodml.Project(project) as opened:
+        model = opened.load_model(opened.registry.get("breast-cancer:1").run_id)
+    assert (
+        scored["prediction"].tolist()
+        == model.predict(frame.drop(columns=["patient_id", "diagnosis"])).tolist()
+    )
+    assert scored["patient_id"].tolist() == frame["patient_id"].tolist()
+    assert run["kind"] == "batch" and run["status"] == "finished" and run["data_rows"] == 569
+    assert run["params"]["model"] == "breast-cancer:1"
+    assert (
+        run["params"]["sha256"] == hashlib.sha256((project / "scored.csv").read_bytes()).hexdigest()
+    )
+
+    missing = error_line(
+        prodml_command("predict", "new.parquet", "-o", "x.csv", "--model", "nope", cwd=project)
+    )
+    assert "nope" in missing

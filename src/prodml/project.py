@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from prodml.batch import OnChunk, score_file
 from prodml.config import ModelSpec, Settings, load_settings
 from prodml.data.dataset import Dataset, prepare
 from prodml.data.labels import LabelReport, label_report, read_labels
@@ -26,6 +27,7 @@ from prodml.data.sources import FileSource, open_source
 from prodml.data.split import Split, split_report, split_rows
 from prodml.errors import ConfigError, DataError, NotFoundError
 from prodml.model.factory import build
+from prodml.registry import ModelVersion, Registry
 from prodml.store.artifacts import ArtifactStore
 from prodml.store.database import Database
 from prodml.store.datasets import Dataset as DatasetRecord
@@ -60,6 +62,7 @@ class Project:
         if "runs_store" in self.__dict__:
             self.runs_store.database.dispose()
             del self.__dict__["runs_store"]
+        self.__dict__.pop("registry", None)
 
     def __enter__(self) -> Project:
         return self
@@ -86,6 +89,54 @@ class Project:
         runs = Runs(Database(url), ArtifactStore(artifacts))
         runs.reconcile(self.name)
         return runs
+
+    @cached_property
+    def registry(self) -> Registry:
+        """The model versions and deployments of the project's store."""
+        return Registry(self.runs_store)
+
+    def register(self, ref: str | None = None, name: str | None = None) -> ModelVersion:
+        """Register a run's model (the newest finished fit or search by default) as the next
+        version of ``name`` (the project's name by default)."""
+        return self.registry.register(self._evaluable(ref, "register"), name or self.name)
+
+    def predict(
+        self,
+        file: str | Path,
+        output: str | Path,
+        model: str | None = None,
+        *,
+        chunk_rows: int = 100_000,
+        on_chunk: OnChunk | None = None,
+    ) -> Run:
+        """Score a CSV or Parquet file with a registered model (``name``, ``name:3``; the
+        project's primary by default) into ``output``, chunk by chunk, as a ``batch`` run."""
+        version = self.registry.get(model or self.name)
+        if version.input_schema is None:
+            raise NotFoundError(f"model {version.ref} has no input schema; register a new fit")
+        source, target = Path(file).resolve(), Path(output).resolve()
+        workspace = self._workspace()
+        with workspace.recorded(
+            "batch", data_source=str(file), model_spec={"registered": version.ref}
+        ) as run_id:
+            scored = score_file(
+                self.registry.load(version),
+                Schema.from_dict(version.input_schema),
+                source,
+                target,
+                keep=tuple(c for c in (self.settings.data.id,) if c is not None),
+                chunk_rows=chunk_rows,
+                on_chunk=on_chunk,
+            )
+            return workspace.runs.finish(
+                run_id,
+                data_rows=scored.rows,
+                params={"model": version.ref, "output": str(target), "sha256": scored.sha256},
+                metrics={
+                    "seconds": scored.seconds,
+                    "rows_per_second": scored.rows / scored.seconds,
+                },
+            )
 
     def load_data(self) -> Dataset:
         """Read the data source and check it against the project file."""
@@ -257,12 +308,12 @@ class Project:
         slices = by_id[data.metadata[0]].astype(str) if data.metadata else None
         return by_id[data.target], slices
 
-    def _evaluable(self, ref: str | None) -> Run:
+    def _evaluable(self, ref: str | None, purpose: str = "evaluate") -> Run:
         if ref is not None:
             run = self.run(ref)
             if run.kind not in EVALUATED_KINDS:
                 raise NotFoundError(
-                    f"run {run.id} is a {run.kind} run, which keeps no model to evaluate; "
+                    f"run {run.id} is a {run.kind} run, which keeps no model to {purpose}; "
                     "give a fit or search run (see `prodml runs list`)"
                 )
             return run
@@ -270,7 +321,7 @@ class Project:
             if run.kind in EVALUATED_KINDS and run.status == "finished":
                 return run
         raise NotFoundError(
-            f"project {self.name} has no finished fit or search run to evaluate; "
+            f"project {self.name} has no finished fit or search run to {purpose}; "
             "start with `prodml fit`"
         )
 

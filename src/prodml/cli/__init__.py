@@ -12,6 +12,7 @@ from types import FrameType
 import typer
 
 from prodml.cli import data as data_commands
+from prodml.cli import models as models_commands
 from prodml.cli import runs as runs_commands
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 app.add_typer(runs_commands.app, name="runs")
 app.add_typer(data_commands.app, name="data")
+app.add_typer(models_commands.app, name="models")
 
 
 def main() -> None:
@@ -40,4 +42,4 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 # The commands register themselves on ``app`` when imported.
-from prodml.cli import demo, evaluate, fit, init  # noqa: E402, F401
+from prodml.cli import demo, evaluate, fit, init, predict  # noqa: E402, F401

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import prodml
 from prodml.cli import app
+from prodml.cli.models import NameOption, show_registered, version_dict
 from prodml.cli.render import (
     console,
     metrics_table,
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
 
 @app.command(
     epilog="Examples:  prodml fit    prodml fit --sanity    prodml fit --search    "
-    "prodml fit --model sklearn.dummy.DummyClassifier    prodml fit --json",
+    "prodml fit --model sklearn.dummy.DummyClassifier    prodml fit --register --name loans    "
+    "prodml fit --json",
 )
 def fit(
     project: ProjectOption = Path("."),
@@ -45,16 +47,26 @@ def fit(
         str | None,
         typer.Option(help="Fit this factory instead of model: (e.g. a baseline)."),
     ] = None,
+    register: Annotated[
+        bool,
+        typer.Option("--register", help="Register the fitted model as the next version."),
+    ] = False,
+    name: NameOption = None,
     json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
 ) -> None:
     """Fit the project's model on the training split and record the run.
 
     A run records the code version, the data fingerprint, the split, every parameter,
     metrics on train, dev and test, fit time, peak memory, package versions and the
-    model artifact with its SHA-256.
+    model artifact with its SHA-256. With --register, the model becomes the next version
+    of the project's model (or of --name) in the registry.
     """
     if search and (sanity or model):
         raise typer.BadParameter("--search goes alone: without --sanity or --model")
+    if sanity and register:
+        raise typer.BadParameter("--register needs a fit or --search; --sanity keeps no model")
+    if name is not None and not register:
+        raise typer.BadParameter("--name is the name to register under; add --register")
     with reporting():
         opened = prodml.Project(project)
         if sanity:
@@ -79,10 +91,15 @@ def fit(
             spec = prodml.ModelSpec(factory=model) if model else None
             with contextlib.nullcontext() if json else console.status("fitting..."):
                 run = opened.fit(spec)
+        registered = opened.register(run.id, name) if register else None
+        deployments = opened.registry.deployments() if register else []
     if json:
-        print_json(run_dict(run))
-    else:
-        show_finished(run)
+        extra = {} if registered is None else {"registered": version_dict(registered, deployments)}
+        print_json({**run_dict(run), **extra})
+        return
+    show_finished(run)
+    if registered is not None:
+        show_registered(registered, deployments)
 
 
 def show_finished(run: Run) -> None:

@@ -1,0 +1,215 @@
+"""``prodml models``: register a run's model as a numbered version, list versions, show one."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+import prodml
+from prodml.cli.render import console, fmt, print_json
+from prodml.cli.shell import JsonOption, ProjectOption, reporting
+
+if TYPE_CHECKING:
+    from prodml.registry import Deployment, DeploymentEvent, ModelVersion
+
+app = typer.Typer(
+    help="The model registry: numbered versions of fitted models, with their lineage.",
+    epilog="Examples:  prodml models register    prodml models list    "
+    "prodml models show breast-cancer:2",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+NameOption = Annotated[
+    str | None,
+    typer.Option(
+        "--name", help="The model's name (also its endpoint's).", show_default="the project's name"
+    ),
+]
+
+
+@app.command(
+    epilog="Examples:  prodml models register    prodml models register 3f2a --name loans-gbm    "
+    "prodml models register --json"
+)
+def register(
+    run: Annotated[
+        str | None,
+        typer.Argument(help="A run id or prefix.", show_default="the newest fit or search"),
+    ] = None,
+    name: NameOption = None,
+    project: ProjectOption = Path("."),
+    json: JsonOption = False,
+) -> None:
+    """Register a run's model as the next version of a model name.
+
+    The version keeps the run's lineage: data fingerprint, input schema and the latest
+    evaluation's audit verdict. The first version of a name becomes the primary of an
+    endpoint of that name, so `prodml serve` serves it at once.
+    """
+    with reporting():
+        opened = prodml.Project(project)
+        version = opened.register(run, name)
+        deployments = opened.registry.deployments()
+    show_registered(version, deployments, json=json)
+
+
+@app.command(
+    "list",
+    epilog="Examples:  prodml models list    prodml models list --name loans    "
+    "prodml models list --json",
+)
+def list_models(
+    name: Annotated[str | None, typer.Option(help="Only the versions of this model.")] = None,
+    project: ProjectOption = Path("."),
+    json: JsonOption = False,
+) -> None:
+    """List registered versions, newest first: run, data, audit verdict, which is primary."""
+    with reporting():
+        registry = prodml.Project(project).registry
+        versions = registry.versions(name)
+        deployments = registry.deployments()
+    if json:
+        print_json([version_dict(v, deployments) for v in versions])
+        return
+    if not versions:
+        console.print(
+            "No models registered yet. Register the newest fit with "
+            "[bold]prodml models register[/]."
+        )
+        return
+    table = Table(title_justify="left")
+    table.add_column("name", overflow="fold")
+    table.add_column("version", justify="right")
+    for column in ("run", "created", "data"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("audit")
+    table.add_column("primary of", overflow="fold")
+    for version in versions:
+        table.add_row(
+            escape(version.name),
+            str(version.version),
+            version.run_id,
+            f"{version.created_at:%Y-%m-%d %H:%M}",
+            (version.data_fingerprint or "-")[:12],
+            _verdict(version.audit_passed),
+            escape(", ".join(primary_of(version, deployments))),
+        )
+    console.print(table)
+
+
+@app.command(
+    epilog="Examples:  prodml models show breast-cancer    prodml models show loans:3    "
+    "prodml models show loans:latest --json"
+)
+def show(
+    ref: Annotated[
+        str, typer.Argument(help="name (its endpoint's primary), name:VERSION or name:latest.")
+    ],
+    project: ProjectOption = Path("."),
+    json: JsonOption = False,
+) -> None:
+    """Show one version: its lineage (run, data, schema, evaluation) and deployment events."""
+    with reporting():
+        opened = prodml.Project(project)
+        registry = opened.registry
+        version = registry.get(ref)
+        run = opened.run(version.run_id)
+        deployments = registry.deployments()
+        events = [
+            event
+            for deployment in deployments
+            if deployment.name == version.name
+            for event in registry.events(deployment.endpoint)
+            if event.version == version.version
+        ]
+    columns = len((version.input_schema or {}).get("columns", []))
+    if json:
+        print_json(
+            {
+                **version_dict(version, deployments),
+                "data_source": run.data_source,
+                "schema_columns": columns,
+                "events": [asdict(e) for e in events],
+            }
+        )
+        return
+    facts = Table.grid(padding=(0, 2))
+    for label, value in (
+        ("model", f"[bold]{escape(version.ref)}[/]"),
+        ("registered", fmt(f"{version.created_at:%Y-%m-%d %H:%M:%S} UTC")),
+        ("run", fmt(f"{run.id} ({run.kind}, project {run.project})")),
+        ("data", fmt(f"{run.data_source} ({run.data_rows} rows)")),
+        ("fingerprint", fmt(version.data_fingerprint)),
+        ("schema", f"{columns} columns" if version.input_schema else "none recorded"),
+        ("evaluation", _evaluation(version)),
+        ("primary of", fmt(", ".join(primary_of(version, deployments)) or None)),
+    ):
+        facts.add_row(f"[bold]{label}[/]", value)
+    console.print(facts)
+    if events:
+        console.print(_events_table(events))
+
+
+def show_registered(
+    version: ModelVersion, deployments: list[Deployment], *, json: bool = False
+) -> None:
+    """What a registration says: the new version, and the endpoint it is primary of."""
+    if json:
+        print_json(version_dict(version, deployments))
+        return
+    console.print(
+        f"Registered [bold]{escape(version.ref)}[/] from run {version.run_id} "
+        f"(audit: {_verdict(version.audit_passed)})."
+    )
+    for endpoint in primary_of(version, deployments):
+        console.print(f"It is the primary of endpoint [bold]{escape(endpoint)}[/].")
+    console.print(f"Next: [bold]prodml models show {escape(version.ref)}[/]")
+
+
+def version_dict(version: ModelVersion, deployments: list[Deployment]) -> dict[str, Any]:
+    """A version as JSON: its fields, its ref and the endpoints it is the primary of."""
+    return {
+        "ref": version.ref,
+        **asdict(version),
+        "primary_of": primary_of(version, deployments),
+    }
+
+
+def primary_of(version: ModelVersion, deployments: list[Deployment]) -> list[str]:
+    """The endpoints that serve ``version`` as their primary."""
+    return [
+        d.endpoint for d in deployments if (d.name, d.primary) == (version.name, version.version)
+    ]
+
+
+def _verdict(passed: bool | None) -> str:
+    if passed is None:
+        return "not evaluated"
+    return "[green]pass[/]" if passed else "[red]fail[/]"
+
+
+def _evaluation(version: ModelVersion) -> str:
+    if version.evaluation_id is None:
+        return "not evaluated (prodml evaluate, then register again)"
+    return f"{version.evaluation_id}, audit {_verdict(version.audit_passed)}"
+
+
+def _events_table(events: list[DeploymentEvent]) -> Table:
+    table = Table(
+        "at", "endpoint", "action", "detail", title="deployment events", title_justify="left"
+    )
+    for event in events:
+        detail = ", ".join(f"{k}={v}" for k, v in (event.detail or {}).items())
+        table.add_row(
+            f"{event.at:%Y-%m-%d %H:%M:%S}",
+            escape(event.endpoint),
+            event.action,
+            fmt(detail or None),
+        )
+    return table

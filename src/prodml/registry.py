@@ -1,0 +1,325 @@
+"""The model registry: named, numbered versions of finished runs, and the endpoints serving them.
+
+A version records where it came from (its run, the data's fingerprint, the input schema,
+the latest evaluation and its audit verdict). The first version of a name also opens an
+endpoint of that name serving it, so a fit can be served at once; after that an endpoint
+changes only through :meth:`Registry.set_primary`, each change a new revision and an event.
+
+>>> import tempfile
+>>> from prodml.store.artifacts import ArtifactStore
+>>> from prodml.store.database import Database
+>>> from prodml.store.runs import Runs
+>>> folder = tempfile.mkdtemp()
+>>> runs = Runs(Database(f"sqlite:///{folder}/prodml.db"), ArtifactStore(f"{folder}/files"))
+>>> run_id = runs.start("demo", "fit")
+>>> run = runs.finish(run_id, artifacts=(runs.artifacts.save(run_id, "model", {"w": 2}),))
+>>> registry = Registry(runs)
+>>> registry.register(run, "demo").ref, registry.register(run, "demo").ref
+('demo:1', 'demo:2')
+>>> registry.get("demo").version, registry.get("demo:latest").version
+(1, 2)
+>>> [event.action for event in registry.events("demo")]
+['registered', 'primary', 'registered']
+>>> runs.database.dispose()
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError as UniqueViolation
+from sqlalchemy.orm import Session
+
+from prodml.errors import ConfigError, NotFoundError, StoreError, did_you_mean, listing
+from prodml.store.evaluations import Evaluation, Evaluations
+from prodml.store.runs import Run, Runs, as_utc, jsonable, utc_now
+from prodml.store.tables import DeploymentEventRow, DeploymentRow, ModelVersionRow
+
+#: Run kinds that keep a model.
+MODEL_KINDS = ("fit", "search")
+
+#: A model name is also an endpoint's name, and so a part of URLs.
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+
+#: Registrations that lost a race for a version number try again this many times.
+_ATTEMPTS = 50
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One registered version of a model, with its lineage."""
+
+    name: str
+    version: int
+    run_id: str
+    project: str
+    created_at: datetime
+    data_fingerprint: str | None
+    input_schema: dict[str, Any] | None
+    evaluation_id: str | None
+    audit_passed: bool | None
+
+    @property
+    def ref(self) -> str:
+        """``name:version``, what :meth:`Registry.get` takes back."""
+        return f"{self.name}:{self.version}"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """An endpoint and the version of its model it serves as primary."""
+
+    endpoint: str
+    name: str
+    primary: int
+    revision: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class DeploymentEvent:
+    """One change of an endpoint: a version registered, made primary, promoted..."""
+
+    endpoint: str
+    at: datetime
+    action: str
+    version: int | None
+    detail: dict[str, Any] | None
+
+
+class Registry:
+    """The model versions and deployments of a store."""
+
+    def __init__(self, runs: Runs) -> None:
+        self.runs = runs
+        self.database = runs.database
+
+    def register(self, run: Run, name: str) -> ModelVersion:
+        """Record the model of a finished fit or search run as the next version of ``name``."""
+        _check_name(name)
+        run = self.runs.get(run.id)  # as this store has it now
+        if run.kind not in MODEL_KINDS:
+            raise NotFoundError(
+                f"run {run.id} is a {run.kind} run, which keeps no model to register; "
+                "give a fit or search run (see `prodml runs list`)"
+            )
+        if run.status != "finished":
+            raise NotFoundError(
+                f"run {run.id} is {run.status}; only a finished fit or search run can be registered"
+            )
+        run.artifact("model")  # says which artifacts the run has instead
+        evaluation = Evaluations(self.database).latest(run.id)
+        for _ in range(_ATTEMPTS):
+            try:
+                return self._insert(run, name, evaluation)
+            except UniqueViolation:
+                # The run is in the store, so this is the unique (name, version): another
+                # process took this version number first. Count again.
+                continue
+        raise StoreError(
+            f"could not register run {run.id} as {name}: {_ATTEMPTS} other registrations "
+            "of that name took each version number first; try again"
+        )
+
+    def versions(self, name: str | None = None) -> list[ModelVersion]:
+        """Registered versions, newest first: of one name, or of all."""
+        query = select(ModelVersionRow)
+        if name is None:
+            query = query.order_by(ModelVersionRow.created_at.desc(), ModelVersionRow.id.desc())
+        else:
+            query = query.where(ModelVersionRow.name == name)
+            query = query.order_by(ModelVersionRow.version.desc())
+        with self.database.session() as session:
+            return [_version(row) for row in session.scalars(query).all()]
+
+    def get(self, ref: str) -> ModelVersion:
+        """A version by ``name`` (the endpoint's primary if deployed, else the newest),
+        ``name:3``, or ``name:latest``."""
+        name, _, wanted = ref.partition(":")
+        if wanted and wanted != "latest" and not wanted.isdecimal():
+            raise NotFoundError(
+                f"model reference '{ref}' has version '{wanted}', which is not a number or "
+                "'latest'; give name, name:3 or name:latest"
+            )
+        with self.database.session() as session:
+            numbers = session.scalars(
+                select(ModelVersionRow.version)
+                .where(ModelVersionRow.name == name)
+                .order_by(ModelVersionRow.version.desc())
+            ).all()
+            if not numbers:
+                raise NotFoundError(_unknown_name(session, name))
+            if wanted.isdecimal():
+                number = int(wanted)
+            elif wanted == "latest":
+                number = numbers[0]
+            else:
+                deployed = session.get(DeploymentRow, name)
+                serves = deployed is not None and deployed.name == name
+                number = deployed.primary_version if deployed and serves else numbers[0]
+            row = session.scalar(
+                select(ModelVersionRow).where(
+                    ModelVersionRow.name == name, ModelVersionRow.version == number
+                )
+            )
+            if row is None:
+                raise NotFoundError(
+                    f"model {name} has no version {number}; its versions are: "
+                    f"{listing(sorted(numbers))}"
+                )
+            return _version(row)
+
+    def deployment(self, endpoint: str) -> Deployment:
+        """The deployment behind an endpoint."""
+        with self.database.session() as session:
+            return _deployment(_deployment_row(session, endpoint))
+
+    def deployments(self) -> list[Deployment]:
+        """Every endpoint, by name."""
+        with self.database.session() as session:
+            rows = session.scalars(select(DeploymentRow).order_by(DeploymentRow.endpoint)).all()
+            return [_deployment(row) for row in rows]
+
+    def set_primary(
+        self,
+        endpoint: str,
+        version: int,
+        *,
+        action: str = "primary",
+        detail: dict[str, Any] | None = None,
+    ) -> Deployment:
+        """Serve ``version`` of the endpoint's model as its primary: a new revision, and an
+        event ``action`` (promote, rollback...) with ``detail``."""
+        with self.database.session() as session:
+            row = _deployment_row(session, endpoint, lock=True)
+            numbers = session.scalars(
+                select(ModelVersionRow.version).where(ModelVersionRow.name == row.name)
+            ).all()
+            if version not in numbers:
+                raise NotFoundError(
+                    f"model {row.name} of endpoint {endpoint} has no version {version}; "
+                    f"its versions are: {listing(sorted(numbers))}"
+                )
+            now = utc_now()
+            row.primary_version, row.revision, row.updated_at = version, row.revision + 1, now
+            session.add(_event(endpoint, now, action, version, detail))
+            return _deployment(row)
+
+    def events(self, endpoint: str) -> list[DeploymentEvent]:
+        """What happened to an endpoint, oldest first."""
+        query = (
+            select(DeploymentEventRow)
+            .where(DeploymentEventRow.endpoint == endpoint)
+            .order_by(DeploymentEventRow.at, DeploymentEventRow.id)
+        )
+        with self.database.session() as session:
+            return [
+                DeploymentEvent(
+                    endpoint=row.endpoint,
+                    at=as_utc(row.at) or row.at,
+                    action=row.action,
+                    version=row.version,
+                    detail=row.detail,
+                )
+                for row in session.scalars(query).all()
+            ]
+
+    def load(self, version: ModelVersion) -> Any:
+        """The version's model, after its SHA-256 is checked."""
+        run = self.runs.get(version.run_id)
+        return self.runs.artifacts.load(run.artifact("model"))
+
+    def _insert(self, run: Run, name: str, evaluation: Evaluation | None) -> ModelVersion:
+        with self.database.session() as session:
+            newest = session.scalar(
+                select(func.max(ModelVersionRow.version)).where(ModelVersionRow.name == name)
+            )
+            now = utc_now()
+            row = ModelVersionRow(
+                name=name,
+                version=(newest or 0) + 1,
+                run_id=run.id,
+                project=run.project,
+                created_at=now,
+                data_fingerprint=run.data_fingerprint,
+                input_schema=run.input_schema,
+                evaluation_id=None if evaluation is None else evaluation.id,
+                audit_passed=None if evaluation is None else evaluation.passed,
+            )
+            session.add(row)
+            session.add(_event(name, now, "registered", row.version, {"run": run.id}))
+            if row.version == 1 and session.get(DeploymentRow, name) is None:
+                session.add(
+                    DeploymentRow(
+                        endpoint=name, name=name, primary_version=1, revision=1, updated_at=now
+                    )
+                )
+                session.add(_event(name, now, "primary", 1, None))
+            session.flush()  # a lost race shows here, as the unique (name, version)
+            return _version(row)
+
+
+def _check_name(name: str) -> None:
+    if not NAME.fullmatch(name):
+        raise ConfigError(
+            f"model name {name!r} cannot name a model: it is also an endpoint's name in URLs, "
+            "so use letters, digits, '.', '_' and '-' (starting with a letter or digit, at "
+            "most 200 characters); pass another with --name"
+        )
+
+
+def _unknown_name(session: Session, name: str) -> str:
+    names = session.scalars(
+        select(ModelVersionRow.name).distinct().order_by(ModelVersionRow.name)
+    ).all()
+    if not names:
+        return (
+            f"no model named '{name}' is registered; no model is, yet: "
+            "`prodml models register` registers the newest fit"
+        )
+    return (
+        f"no model named '{name}' is registered; models are: {listing(names)}"
+        f"{did_you_mean(name, names)}"
+    )
+
+
+def _deployment_row(session: Session, endpoint: str, *, lock: bool = False) -> DeploymentRow:
+    row = session.get(DeploymentRow, endpoint, with_for_update=lock)
+    if row is None:
+        endpoints = session.scalars(
+            select(DeploymentRow.endpoint).order_by(DeploymentRow.endpoint)
+        ).all()
+        raise NotFoundError(
+            f"no endpoint '{endpoint}'; endpoints are: {listing(endpoints) or 'none yet'}"
+            f"{did_you_mean(endpoint, endpoints)}; registering a model's first version "
+            "opens one of its name"
+        )
+    return row
+
+
+def _event(
+    endpoint: str, at: datetime, action: str, version: int | None, detail: dict[str, Any] | None
+) -> DeploymentEventRow:
+    return DeploymentEventRow(
+        endpoint=endpoint, at=at, action=action, version=version, detail=jsonable(detail)
+    )
+
+
+def _version(row: ModelVersionRow) -> ModelVersion:
+    # Every field is a column of the same name.
+    values = {field.name: getattr(row, field.name) for field in fields(ModelVersion)}
+    return ModelVersion(**{**values, "created_at": as_utc(row.created_at) or row.created_at})
+
+
+def _deployment(row: DeploymentRow) -> Deployment:
+    return Deployment(
+        endpoint=row.endpoint,
+        name=row.name,
+        primary=row.primary_version,
+        revision=row.revision,
+        updated_at=as_utc(row.updated_at) or row.updated_at,
+    )
