@@ -557,13 +557,15 @@ def test_evaluate_errors_are_one_line(fitted: tuple[Path, dict[str, Any]], tmp_p
 def test_demo_runs_every_step_and_writes_the_report(tmp_path: Path) -> None:
     result = succeeded(prodml_command("demo", "--dir", str(tmp_path / "tour"), cwd=tmp_path))
 
-    for step in range(1, 9):
-        assert f"Step {step}/8" in result.stdout
+    for step in range(1, 10):
+        assert f"Step {step}/9" in result.stdout
     assert "fleiss_kappa" in result.stdout and "Human-level performance: 0.88" in result.stdout
     assert "Baselines side by side" in result.stdout
     assert "rules:rules.py:approve_if_income" in result.stdout
     assert "gender=female & region=" in result.stdout
     assert "gap to HLP x share" in result.stdout
+    assert "registered loans:1" in result.stdout and "label 1, model loans:1" in result.stdout
+    assert '-> {"predictions": [1]}' in result.stdout or '-> {"predictions": [0]}' in result.stdout
     assert "Audit passed" in result.stdout
     assert (tmp_path / "tour" / "evaluation.html").exists()
 

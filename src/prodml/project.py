@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import select
 
 from prodml.batch import OnChunk, score_file
 from prodml.config import ModelSpec, Settings, load_settings
@@ -34,6 +35,7 @@ from prodml.store.datasets import Dataset as DatasetRecord
 from prodml.store.datasets import Datasets
 from prodml.store.evaluations import Evaluation, Evaluations, SignOff
 from prodml.store.runs import Run, Runs
+from prodml.store.tables import PredictionRow
 from prodml.tracking.compare import Comparison, compare
 from prodml.tracking.evaluation import EVALUATED_KINDS, Subject, evaluate_run, previous_run
 from prodml.tracking.fit import fit_into
@@ -137,6 +139,26 @@ class Project:
                     "rows_per_second": scored.rows / scored.seconds,
                 },
             )
+
+    def prediction_log(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest logged predictions of the project's store, newest first."""
+        with self.runs_store.database.session() as session:
+            rows = session.scalars(
+                select(PredictionRow).order_by(PredictionRow.id.desc()).limit(limit)
+            ).all()
+            return [
+                {
+                    "request_id": row.request_id,
+                    "at": row.created_at,
+                    "endpoint": row.endpoint,
+                    "model": f"{row.model_name}:{row.model_version}",
+                    "inputs": row.inputs,
+                    "label": row.outputs.get("label", row.outputs.get("value")),
+                    "confidence": row.confidence,
+                    "latency_seconds": row.latency_seconds,
+                }
+                for row in rows
+            ]
 
     def load_data(self) -> Dataset:
         """Read the data source and check it against the project file."""

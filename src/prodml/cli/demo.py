@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.rule import Rule
+from rich.table import Table
 
 import prodml
 from prodml.cli import app
@@ -20,7 +22,7 @@ from prodml.cli.shell import reporting
 from prodml.evaluate.html import render_html
 
 BASELINE = "sklearn.dummy.DummyClassifier"
-STEPS = 8
+STEPS = 9
 
 
 @app.command(epilog="Examples:  prodml demo    prodml demo --dir /tmp/tour")
@@ -122,13 +124,45 @@ def demo(
         show_evaluation(evaluation.result)
         console.print(f"  HTML report (works offline): [bold]{report}[/]")
 
+        _step(
+            9,
+            "Register and serve",
+            "The best run becomes version 1 of model loans and the primary of endpoint "
+            "loans; prodml serve answers prodml's /predict, MLflow's /invocations and the "
+            "Open Inference Protocol (V2), and logs every prediction before answering.",
+        )
+        version = project.register(best.id)
+        console.print(f"  registered [bold]{version.ref}[/] (audit passed: {version.audit_passed})")
+        _serve_and_ask(target, project)
+
     console.print(Rule())
     console.print(f"Done in {time.perf_counter() - started:.0f}s. What to run next:")
     console.print(f"  [bold]cd {target}[/]")
     console.print("  [bold]prodml runs list[/]            every run of the project")
     console.print(f"  [bold]prodml runs show {best.id}[/]   the search, with its candidates")
     console.print("  [bold]prodml evaluate --html report.html[/]   the evaluation, as a page")
+    console.print("  [bold]prodml serve[/]                the registered model over HTTP")
     console.print("  [bold]prodml init my-project[/]      start your own project")
+
+
+def _serve_and_ask(folder: Path, project: prodml.Project) -> None:
+    """Start ``prodml serve``, send one request in each protocol, show the log, stop."""
+    from prodml.serve.demo import ask_each_protocol
+
+    for protocol, request, answer in ask_each_protocol(folder, project):
+        console.print(f"  [bold]{protocol}[/] {escape(request)}")
+        console.print(f"    -> {escape(answer)}")
+    table = Table("request id", "model", "label", "confidence", "latency ms", title_justify="left")
+    for row in project.prediction_log(limit=5):
+        table.add_row(
+            row["request_id"][:8],
+            row["model"],
+            escape(str(row["label"])),
+            f"{row['confidence']:.3f}",
+            f"{row['latency_seconds'] * 1000:.1f}",
+        )
+    console.print("  the prediction log (newest first):")
+    console.print(table)
 
 
 def _step(number: int, title: str, explanation: str) -> None:

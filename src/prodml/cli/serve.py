@@ -1,0 +1,58 @@
+"""``prodml serve``: the model as an HTTP service (native, MLflow and V2 protocols)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from prodml.cli import app
+from prodml.cli.render import console
+from prodml.cli.shell import ProjectOption, reporting
+
+
+@app.command(
+    epilog="Examples:  prodml serve    prodml serve --port 9000 --workers 2    "
+    "prodml serve --host 0.0.0.0    prodml serve --run 5b431d86",
+)
+def serve(
+    project: ProjectOption = Path("."),
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Address to listen on. The default, loopback, answers only this machine; "
+            "0.0.0.0 answers every network it is on."
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8000,
+    workers: Annotated[
+        int, typer.Option(help="Server processes (one model and one thread each).", min=1)
+    ] = 1,
+    run: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve this run instead of the registry's deployments.",
+            show_default="the registered primaries; without any, the newest fit",
+        ),
+    ] = None,
+) -> None:
+    """Serve a model over HTTP until Ctrl-C: prodml's /predict, MLflow's /invocations and
+    the Open Inference Protocol (/v2), with health, /metrics and /openapi.json.
+
+    Requests are checked against the model's input schema, batched, and every answered
+    prediction is logged in the project's store before its answer is sent.
+    """
+    from prodml.serve.launch import serve as run_server
+
+    def ready(url: str, endpoints: list[str]) -> None:
+        console.print(f"Serving [bold]{', '.join(endpoints)}[/] at [bold]{url}[/]; Ctrl-C stops")
+        console.print("  prodml  POST /predict")
+        console.print("  MLflow  POST /invocations")
+        for name in endpoints:
+            console.print(f"  V2      POST /v2/models/{name}/infer")
+        console.print("  health  GET  /health/ready  /metrics  /openapi.json")
+
+    with reporting():
+        run_server(project, run, host=host, port=port, workers=workers, on_ready=ready)
+    console.print("stopped")

@@ -1,0 +1,42 @@
+"""Serving: an ASGI app that answers prodml's own API, the MLflow scoring protocol and the
+Open Inference Protocol (V2), with schema checks, adaptive micro-batching and a
+prediction log that keeps every answered prediction.
+
+One request's path, module by module::
+
+    routes       the route table; each handler wrapped with metrics and error bodies
+    protocols/   native, mlflow, v2, health: decode a request, encode the answer
+    http         reading a body within its limit, JSON, media types
+    validation   rows checked against the model's input schema (422 naming the field)
+    service      endpoints, their batchers, the model thread, the log's answers
+    batcher      adaptive micro-batching with a bounded queue (503 when full)
+    predictor    one model call a batch on a frame from frame
+    prediction_log   the group commit before any answer of a batch is sent
+    metrics      Prometheus, a registry per app
+    source       where models come from (a run now, the registry later)
+    app, launch  the Starlette app, and uvicorn with one or more worker processes
+
+This package's own namespace stays empty of imports so ``prodml --help`` stays quick.
+"""
+
+#: The modules of this package.
+__all__ = [
+    "app",
+    "batcher",
+    "demo",
+    "frame",
+    "http",
+    "launch",
+    "metrics",
+    "openapi",
+    "options",
+    "prediction_log",
+    "predictor",
+    "protocols",
+    "registry_source",
+    "rejection",
+    "routes",
+    "service",
+    "source",
+    "validation",
+]

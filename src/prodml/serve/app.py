@@ -1,0 +1,67 @@
+"""The ASGI app: the routes of :mod:`prodml.serve.routes` over a :class:`Service`.
+
+>>> import prodml, tempfile
+>>> from prodml.serve.source import RunSource
+>>> project = prodml.Project(prodml.init(tempfile.mkdtemp() + "/bc", example="breast-cancer"))
+>>> app = create_app(RunSource(project, project.fit().id), log=None)
+>>> [route.path for route in app.routes][:4]
+['/health/live', '/health/ready', '/metrics', '/openapi.json']
+>>> project.close()
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+
+from prodml.serve.metrics import Metrics
+from prodml.serve.openapi import document
+from prodml.serve.options import ServeOptions
+from prodml.serve.prediction_log import PredictionLog
+from prodml.serve.protocols.v2 import server_version
+from prodml.serve.routes import ROUTES, starlette_routes, unrouted
+from prodml.serve.service import Service
+from prodml.serve.source import Source
+
+
+def create_app(
+    source: Source,
+    endpoints: Sequence[str] | None = None,
+    *,
+    log: PredictionLog | None,
+    options: ServeOptions | None = None,
+    on_stop: Callable[[], None] | None = None,
+) -> Starlette:
+    """An app serving ``endpoints`` (default: all of ``source``'s), logging to ``log``.
+
+    ``log=None`` answers without logging, for measuring what the log costs; a served
+    prediction must be logged in production. The app starts loading the models when
+    it starts and stops the log (after committing what waits) when it stops, then
+    calls ``on_stop`` (to close what the source holds open, such as a project).
+    """
+    service = Service(
+        source, list(endpoints or source.endpoints()), log, options or ServeOptions(), Metrics()
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+            if on_stop is not None:
+                on_stop()
+
+    app = Starlette(
+        routes=starlette_routes(ROUTES),
+        exception_handlers={HTTPException: unrouted},
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.openapi = orjson.dumps(document(ROUTES, server_version()))
+    return app

@@ -1,0 +1,133 @@
+"""What every protocol's handlers share: the route table entry, reading a body within its
+limit, JSON in and out, and the media type of a request.
+
+A handler is ``async (request, service, call) -> Response``: it raises
+:class:`~prodml.serve.rejection.Rejected` for a client's mistake and fills ``call`` with the
+endpoint and version it served, which the app's wrapper turns into metrics
+(:mod:`prodml.serve.routes`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from prodml.serve.rejection import Rejected
+
+if TYPE_CHECKING:
+    from prodml.serve.service import Service
+
+Wire = Literal["native", "mlflow", "v2", "health"]  # the protocol a route speaks
+JSON = "application/json"
+
+
+@dataclass(slots=True)
+class Call:
+    """What a handler found out about its request, for the metrics."""
+
+    started: float = field(default_factory=time.perf_counter)
+    endpoint: str = ""
+    version: str = ""
+
+
+Handler = Callable[[Request, "Service", Call], Awaitable[Response]]
+ErrorBody = Callable[[Rejected], Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route: what Starlette serves and what the OpenAPI document says of it."""
+
+    method: Literal["GET", "POST"]
+    path: str
+    protocol: Wire
+    handler: Handler
+    summary: str
+    body: str | None = None  # the request body's media types, as the document shows them
+    answers: tuple[int, ...] = (200,)
+
+
+def json_response(
+    payload: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(orjson.dumps(payload), status, headers, JSON)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request's body; 413 when it is over ``limit`` bytes, by its Content-Length or
+    (chunked) as it is read."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise _too_large(int(length), limit)
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(size, limit, so_far=True)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON document in ``body``; 400 naming the place where it is malformed.
+
+    NaN and Infinity, which Python's ``json.dumps`` writes and strict JSON has no words
+    for, are read as numbers (and then refused where a column takes no missing values).
+    """
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as strict:
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError):
+            raise Rejected(400, f"the body is not valid JSON: {strict}") from None
+
+
+def media_type(request: Request) -> tuple[str | None, dict[str, str]]:
+    """The request's Content-Type, lower case, and its parameters (``charset``...)."""
+    header = request.headers.get("content-type")
+    if header is None:
+        return None, {}
+    kind, *rest = header.split(";")
+    parameters = {}
+    for part in rest:
+        key, _, value = part.partition("=")
+        parameters[key.strip().lower()] = value.strip().strip('"')
+    return kind.strip().lower(), parameters
+
+
+def require_object(value: Any, what: str, example: str) -> dict[str, Any]:
+    """``value`` if it is a JSON object; else 400 saying what ``what`` should look like."""
+    if type(value) is not dict:
+        raise Rejected(400, f"{what} is {_kind(value)}; expected an object such as {example}")
+    return value
+
+
+def require_list(value: Any, what: str) -> list[Any]:
+    if type(value) is not list:
+        raise Rejected(400, f"{what} is {_kind(value)}; expected a list")
+    return value
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "text", bool: "true/false"}
+    if value is None:
+        return "null"
+    return names.get(type(value), "a number")
+
+
+def _too_large(size: int, limit: int, so_far: bool = False) -> Rejected:
+    seen = f"over {size}" if so_far else f"{size}"
+    return Rejected(
+        413,
+        f"the body is {seen} bytes, over the limit of {limit} bytes; send fewer rows a "
+        "request (or raise the server's max_body)",
+    )

@@ -1,0 +1,155 @@
+"""Running the server: uvicorn (uvloop, httptools) with one process or ``workers`` of them.
+
+uvicorn starts worker processes by importing the app by name, so :func:`serve` writes
+what to serve into the environment (``PRODML_SERVE``, JSON) and every process builds its
+own app from it with :func:`app_from_environment`: its own model, batcher and prediction
+log writer, all sharing the project's database. A thread of the calling process waits
+for ``/health/ready`` and then calls ``on_ready``, so "ready" means a worker answers.
+
+On Ctrl-C or SIGTERM uvicorn stops accepting, finishes the requests under way, and
+the app's shutdown commits what the prediction log holds before the process exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.applications import Starlette
+
+from prodml.serve.options import ServeOptions
+
+ENV = "PRODML_SERVE"
+FACTORY = "prodml.serve.launch:app_from_environment"
+
+OnReady = Callable[[str, list[str]], None]
+
+
+@dataclass(frozen=True)
+class Launch:
+    """What every worker process serves: a project folder, a run, the options.
+
+    >>> Launch.from_json(Launch("/p", "abc123", ServeOptions()).to_json()).run
+    'abc123'
+    """
+
+    project: str
+    run: str
+    options: ServeOptions
+
+    def to_json(self) -> str:
+        options = json.loads(self.options.to_json())
+        return json.dumps({"project": self.project, "run": self.run, "options": options})
+
+    @classmethod
+    def from_json(cls, text: str) -> Launch:
+        raw = json.loads(text)
+        options = ServeOptions.from_json(json.dumps(raw["options"]))
+        return cls(raw["project"], raw["run"], options)
+
+
+def build_app(launch: Launch) -> Starlette:
+    """The app of one process: the registry's deployments (or one run's model, when a run
+    is given), logging to the project's database."""
+    from prodml.project import Project
+    from prodml.serve.app import create_app
+    from prodml.serve.prediction_log import PredictionLog
+    from prodml.serve.registry_source import RegistrySource
+    from prodml.serve.source import RunSource, Source
+
+    project = Project(launch.project)
+    source: Source = (
+        RunSource(project, launch.run) if launch.run else RegistrySource(project.registry)
+    )
+    log = PredictionLog(project.runs_store.database)
+    return create_app(source, log=log, options=launch.options, on_stop=project.close)
+
+
+def app_from_environment() -> Starlette:
+    """uvicorn's app factory in every process: :func:`build_app` of ``PRODML_SERVE``."""
+    return build_app(Launch.from_json(os.environ[ENV]))
+
+
+def resolve(project: Path, run: str | None) -> tuple[str, list[str]]:
+    """What to serve, checked before any process starts: the registry's endpoints (run
+    ``""``) unless ``run`` is given or nothing is registered; then ``run`` or the newest
+    finished fit or search, under the project's name."""
+    from prodml.project import Project
+    from prodml.serve.source import RunSource
+
+    with Project(project) as opened:
+        endpoints = [d.endpoint for d in opened.registry.deployments()]
+        if run is None and endpoints:
+            return "", endpoints
+        source = RunSource(opened, run)
+        return source.run.id, source.endpoints()
+
+
+def serve(
+    project: Path,
+    run: str | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    options: ServeOptions | None = None,
+    on_ready: OnReady | None = None,
+) -> None:
+    """Serve ``run`` of ``project`` until interrupted; ``on_ready(url, endpoints)`` once
+    ``/health/ready`` answers 200."""
+    import uvicorn
+
+    run_id, endpoints = resolve(project, run)
+    launch = Launch(str(Path(project).resolve()), run_id, options or ServeOptions())
+    os.environ[ENV] = launch.to_json()
+    url = f"http://{_url_host(host)}:{port}"
+    if on_ready is not None:
+        threading.Thread(
+            target=_wait_ready, args=(url, endpoints, on_ready), name="prodml-ready", daemon=True
+        ).start()
+    # uvicorn shuts down cleanly on Ctrl-C or SIGTERM, then passes the signal on: the way out
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.run(
+            FACTORY,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+            timeout_graceful_shutdown=30,
+        )
+
+
+def _url_host(host: str) -> str:
+    """Where to reach a server bound to ``host`` from this machine."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def _wait_ready(url: str, endpoints: list[str], on_ready: OnReady) -> None:
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health/ready", timeout=2) as answer:
+                if answer.status == 200:
+                    on_ready(url, endpoints)
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)

@@ -1,0 +1,123 @@
+"""The server's Prometheus metrics, in a registry of their own (one per app, so two apps in
+one process, or a test, never share counts).
+
+==================================  ==========  =============================================
+metric                              type        labels
+==================================  ==========  =============================================
+prodml_requests_total               counter     endpoint, protocol, model_version, status
+prodml_request_errors_total         counter     endpoint, protocol, model_version, status
+prodml_request_latency_seconds      histogram   endpoint, protocol
+prodml_requests_in_flight           gauge
+prodml_batch_rows                   histogram   endpoint
+prodml_out_of_range_values_total    counter     endpoint, column
+==================================  ==========  =============================================
+
+``endpoint`` is the served endpoint's name (empty for a request that names no known
+model, so unknown names cannot grow the label set), ``protocol`` one of ``native``,
+``mlflow``, ``v2``, ``health``; errors are the answers of status 400 and above.
+
+>>> metrics = Metrics()
+>>> metrics.request("loans", "v2", "3", 200, 0.004)
+>>> line = b'prodml_requests_total{endpoint="loans",model_version="3",protocol="v2",status="200"}'
+>>> line + b" 1.0" in metrics.exposition()
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384)
+
+
+class Metrics:
+    """The counters, gauges and histograms of one app; see the module docstring."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        labels = ["endpoint", "protocol", "model_version", "status"]
+        self._requests = Counter(
+            "prodml_requests", "Requests answered.", labels, registry=self.registry
+        )
+        self._errors = Counter(
+            "prodml_request_errors",
+            "Requests answered with status 400 or above.",
+            labels,
+            registry=self.registry,
+        )
+        self._latency = Histogram(
+            "prodml_request_latency_seconds",
+            "Time from receiving a request to its answer.",
+            ["endpoint", "protocol"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "prodml_requests_in_flight", "Requests being answered now.", registry=self.registry
+        )
+        self._batch_rows = Histogram(
+            "prodml_batch_rows",
+            "Rows a model call predicted at once.",
+            ["endpoint"],
+            buckets=_BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self._out_of_range = Counter(
+            "prodml_out_of_range_values",
+            "Numbers outside the training range (let through, counted).",
+            ["endpoint", "column"],
+            registry=self.registry,
+        )
+        self._children: dict[tuple[Any, ...], Any] = {}  # .labels() costs microseconds
+
+    def request(
+        self, endpoint: str, protocol: str, version: str, status: int, seconds: float
+    ) -> None:
+        """Count one answered request and its latency."""
+        key = ("request", endpoint, protocol, version, status)
+        children = self._children.get(key)
+        if children is None:
+            values = (endpoint, protocol, version, str(status))
+            children = self._children[key] = (
+                self._requests.labels(*values),
+                self._errors.labels(*values) if status >= 400 else None,
+                self._latency.labels(endpoint, protocol),
+            )
+        requests, errors, latency = children
+        requests.inc()
+        if errors is not None:
+            errors.inc()
+        latency.observe(seconds)
+
+    def batch_observer(self, endpoint: str) -> Callable[[int], None]:
+        """A function that records the rows of each batch of ``endpoint``."""
+        return self._batch_rows.labels(endpoint).observe
+
+    def out_of_range_counter(self, endpoint: str) -> Callable[[str], None]:
+        """A function that counts one out-of-range value of a column of ``endpoint``."""
+
+        def count(column: str) -> None:
+            key = ("range", endpoint, column)
+            child = self._children.get(key)
+            if child is None:
+                child = self._children[key] = self._out_of_range.labels(endpoint, column)
+            child.inc()
+
+        return count
+
+    def exposition(self) -> bytes:
+        """The Prometheus text format of every metric."""
+        return generate_latest(self.registry)

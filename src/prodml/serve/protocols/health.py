@@ -1,0 +1,56 @@
+"""The server's own routes: liveness, readiness, Prometheus metrics, the OpenAPI document.
+
+``/health/live`` answers 200 as soon as the process serves HTTP; ``/health/ready`` 200
+once every endpoint's model is loaded (503 before, with what is missing), which is what a
+load balancer or ``prodml serve`` itself waits for.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from prodml.serve.http import JSON, Call, Route, json_response
+from prodml.serve.metrics import CONTENT_TYPE
+from prodml.serve.rejection import Rejected
+
+if TYPE_CHECKING:
+    from prodml.serve.service import Service
+
+
+def error(rejected: Rejected) -> Response:
+    return json_response({"error": rejected.message}, rejected.status)
+
+
+async def live(request: Request, service: Service, call: Call) -> Response:
+    return json_response({"status": "live"})
+
+
+async def ready(request: Request, service: Service, call: Call) -> Response:
+    endpoints = {
+        name: None if e.predictor is None else e.predictor.served.model_id
+        for name, e in service.endpoints.items()
+    }
+    errors = {name: e.error for name, e in service.endpoints.items() if e.error}
+    if not service.ready:
+        return json_response({"status": "loading", "endpoints": endpoints, "errors": errors}, 503)
+    return json_response({"status": "ready", "endpoints": endpoints})
+
+
+async def metrics(request: Request, service: Service, call: Call) -> Response:
+    return Response(service.metrics.exposition(), media_type=CONTENT_TYPE)
+
+
+async def openapi(request: Request, service: Service, call: Call) -> Response:
+    document: bytes = request.app.state.openapi
+    return Response(document, media_type=JSON)
+
+
+ROUTES = [
+    Route("GET", "/health/live", "health", live, "The process serves HTTP"),
+    Route("GET", "/health/ready", "health", ready, "Every model is loaded", None, (200, 503)),
+    Route("GET", "/metrics", "health", metrics, "Prometheus metrics (text format)"),
+    Route("GET", "/openapi.json", "health", openapi, "This document"),
+]

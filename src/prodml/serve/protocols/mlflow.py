@@ -1,0 +1,192 @@
+"""The MLflow scoring protocol (``/invocations``, ``/ping``, ``/health``), as
+``shared/specs/mlflow-invocations.md`` says: clients written for ``mlflow models serve``
+work unchanged against the server's first endpoint.
+
+JSON bodies take exactly one of ``dataframe_split``, ``dataframe_records``, ``instances``
+or ``inputs`` (and an optional ``params`` object, ignored); ``text/csv`` bodies have a
+header row. The answer is ``{"predictions": [...]}``: labels, or values for a regressor.
+Each row's request id is in the header ``X-Request-Ids`` (comma-separated, for up to
+1,000 rows: longer headers break common clients; use ``/predict`` for ids of more).
+Errors are ``{"error_code", "message"}``: ``BAD_REQUEST`` with 400 for any mistake in the
+input (including rows that do not fit the schema), and the status of
+:mod:`prodml.serve.rejection` otherwise.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from prodml.errors import did_you_mean, listing
+from prodml.serve.http import (
+    JSON,
+    Call,
+    Route,
+    json_response,
+    media_type,
+    parse_json,
+    read_body,
+    require_list,
+    require_object,
+)
+from prodml.serve.predictor import Predictor
+from prodml.serve.rejection import Rejected
+from prodml.serve.validation import Row
+
+if TYPE_CHECKING:
+    from prodml.serve.service import Service
+
+CSV = "text/csv"
+FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+MAX_ID_HEADER_ROWS = 1000
+_CODES = {404: "RESOURCE_DOES_NOT_EXIST", 500: "INTERNAL_ERROR", 503: "TEMPORARILY_UNAVAILABLE"}
+
+
+def error(rejected: Rejected) -> Response:
+    status = 400 if rejected.status == 422 else rejected.status
+    code = _CODES.get(status, "BAD_REQUEST")
+    return json_response({"error_code": code, "message": rejected.message}, status)
+
+
+async def invocations(request: Request, service: Service, call: Call) -> Response:
+    with service.arrival():
+        kind = _content_type(request)
+        body = await read_body(request, service.options.max_body)
+        predictor = service.predictor()
+        call.endpoint, call.version = predictor.served.endpoint, str(predictor.served.version)
+        rows = _csv_rows(body, predictor) if kind == CSV else _json_rows(body, predictor)
+        ids = [str(uuid.uuid4()) for _ in rows]
+        pending = service.submit(predictor, rows, ids, call.started)
+    answer = await pending
+    column = "labels" if answer.predictions.labels is not None else "values"
+    headers = {"X-Request-Ids": ",".join(ids)} if 0 < len(ids) <= MAX_ID_HEADER_ROWS else None
+    return json_response({"predictions": answer.column(column)}, headers=headers)
+
+
+async def ping(request: Request, service: Service, call: Call) -> Response:
+    if not service.ready:
+        raise Rejected(503, "the model is not loaded yet; retry in a moment")
+    return Response(b"\n", 200, media_type=JSON)
+
+
+def _content_type(request: Request) -> str:
+    kind, parameters = media_type(request)
+    if kind not in (JSON, CSV):
+        shown = "no Content-Type" if kind is None else f"Content-Type {kind}"
+        raise Rejected(415, f"{shown} is not read here; send {JSON} or {CSV}")
+    for key, value in parameters.items():
+        if key != "charset":
+            raise Rejected(415, f"the Content-Type parameter {key} is not supported; drop it")
+        if value.lower() not in ("utf-8", "utf8"):
+            raise Rejected(415, f"charset {value} is not supported; send utf-8")
+    return kind
+
+
+def _json_rows(body: bytes, predictor: Predictor) -> list[Row]:
+    example = '{"dataframe_records": [{...}]}'
+    data = require_object(parse_json(body), "the body", example)
+    keys = [key for key in data if key != "params"]
+    if len(keys) != 1 or keys[0] not in FORMATS:
+        unknown = [k for k in keys if k not in FORMATS]
+        found = f"has keys {listing(keys)}" if keys else "has no input key"
+        hint = did_you_mean(unknown[0], FORMATS) if unknown else ""
+        raise Rejected(400, f"the body {found}; it needs exactly one of {listing(FORMATS)}{hint}")
+    if "params" in data:
+        require_object(data["params"], '"params"', '{"threshold": 0.5}')
+    key = keys[0]
+    value = data[key]
+    checker = predictor.checker
+    if key == "dataframe_split":
+        return _split_rows(value, predictor)
+    if key == "dataframe_records":
+        return [checker.record(r, i) for i, r in enumerate(require_list(value, f'"{key}"'))]
+    if key == "inputs" and type(value) is dict:
+        return _columns_rows(value, predictor)
+    rows = require_list(value, f'"{key}"')
+    return [
+        checker.record(row, i) if type(row) is dict else checker.values(row, i)
+        for i, row in enumerate(rows)
+    ]
+
+
+def _split_rows(value: Any, predictor: Predictor) -> list[Row]:
+    example = '{"columns": ["a", "b"], "data": [[1, 2]]}'
+    split = require_object(value, '"dataframe_split"', example)
+    data = require_list(split.get("data"), '"dataframe_split.data"')
+    checker = predictor.checker
+    if "columns" not in split:  # pandas' orient="split" without names: the training order
+        return [checker.values(row, i) for i, row in enumerate(data)]
+    columns = require_list(split["columns"], '"dataframe_split.columns"')
+    rows = []
+    for i, row in enumerate(data):
+        if type(row) is not list or len(row) != len(columns):
+            size = f"{len(row)} values" if type(row) is list else "not a list"
+            raise Rejected(
+                400, f"dataframe_split.data row {i} is {size}; columns names {len(columns)}"
+            )
+        rows.append(checker.record(dict(zip(columns, row, strict=True)), i))
+    return rows
+
+
+def _columns_rows(columns: dict[str, Any], predictor: Predictor) -> list[Row]:
+    """``{"a": [1, 3], "b": [2, 4]}``: a list of values a column."""
+    checker = predictor.checker
+    checked = []
+    lengths = set()
+    for position, name in enumerate(checker.names):
+        if name not in columns:
+            raise checker.missing_field(name, 0, columns)
+        values = columns[name]
+        if type(values) is not list:
+            values = [values]  # one row, given as scalars
+        lengths.add(len(values))
+        checked.append(checker.column(position, values))
+    if len(lengths) > 1:
+        raise Rejected(400, f'the columns of "inputs" have different lengths: {sorted(lengths)}')
+    return list(zip(*checked, strict=True))
+
+
+def _csv_rows(body: bytes, predictor: Predictor) -> list[Row]:
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Rejected(400, f"the CSV body is not UTF-8 text: {exc}") from None
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader, None)
+        if not header:
+            raise Rejected(400, "the CSV body has no header row; its first line names the columns")
+        rows = []
+        for i, cells in enumerate(reader):
+            if not cells:
+                continue  # a blank line
+            if len(cells) != len(header):
+                raise Rejected(
+                    400, f"CSV row {i} has {len(cells)} cells but the header names {len(header)}"
+                )
+            rows.append(predictor.checker.record(dict(zip(header, cells, strict=True)), i, True))
+        return rows
+    except csv.Error as exc:
+        raise Rejected(400, f"the CSV body is malformed: {exc}") from None
+
+
+ROUTES = [
+    Route(
+        "POST",
+        "/invocations",
+        "mlflow",
+        invocations,
+        "MLflow scoring: labels (or values) of a data frame sent as JSON or CSV",
+        body=f"{JSON}, {CSV}",
+        answers=(200, 400, 413, 415, 500, 503),
+    ),
+    Route("GET", "/ping", "mlflow", ping, "MLflow: 200 once the model is loaded", None, (200, 503)),
+    Route(
+        "GET", "/health", "mlflow", ping, "MLflow: 200 once the model is loaded", None, (200, 503)
+    ),
+]

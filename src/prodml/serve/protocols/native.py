@@ -1,0 +1,86 @@
+"""prodml's own API: ``POST /predict`` with records in, a label, probabilities, the model
+and a request id a record out.
+
+Request: ``{"records": [{"income": 52000, ...}, ...], "endpoint": "loans"}`` (``endpoint``
+optional: the server's first). Answer: ``{"predictions": [{"label": 1, "probabilities":
+{"0": 0.2, "1": 0.8}, "model": "loans:3", "request_id": "..."}]}`` (a regressor answers
+``"value"`` instead of label and probabilities). Errors: ``{"error": message, "field":
+name or null}`` with the status of :mod:`prodml.serve.rejection`, 422 for a record that
+does not fit the schema.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from prodml.serve.http import (
+    JSON,
+    Call,
+    Route,
+    json_response,
+    media_type,
+    parse_json,
+    read_body,
+    require_list,
+    require_object,
+)
+from prodml.serve.rejection import Rejected
+
+if TYPE_CHECKING:
+    from prodml.serve.service import Service
+
+
+def error(rejected: Rejected) -> Response:
+    return json_response({"error": rejected.message, "field": rejected.field}, rejected.status)
+
+
+async def predict(request: Request, service: Service, call: Call) -> Response:
+    with service.arrival():
+        body = await read_body(request, service.options.max_body)
+        kind, _ = media_type(request)
+        if kind not in (None, JSON):
+            raise Rejected(415, f"Content-Type {kind} is not read here; send {JSON}")
+        data = require_object(parse_json(body), "the body", '{"records": [{...}]}')
+        unknown = [key for key in data if key not in ("records", "endpoint")]
+        if unknown:
+            raise Rejected(
+                400, f"unknown key '{unknown[0]}' in the body; keys are: records, endpoint"
+            )
+        endpoint = data.get("endpoint")
+        if endpoint is not None and type(endpoint) is not str:
+            raise Rejected(400, "endpoint must be text: the name of a served model", "endpoint")
+        if "records" not in data:
+            raise Rejected(400, 'the body has no "records"; send {"records": [{...}]}', "records")
+        records = require_list(data["records"], '"records"')
+        predictor = service.predictor(endpoint)
+        call.endpoint, call.version = predictor.served.endpoint, str(predictor.served.version)
+        rows = [predictor.checker.record(record, i) for i, record in enumerate(records)]
+        ids = [str(uuid.uuid4()) for _ in rows]
+        pending = service.submit(predictor, rows, ids, call.started)
+    answer = await pending
+    model = answer.served.model_id
+    return json_response(
+        {
+            "predictions": [
+                {**answer.outputs(i), "model": model, "request_id": request_id}
+                for i, request_id in enumerate(ids)
+            ]
+        }
+    )
+
+
+ROUTES = [
+    Route(
+        "POST",
+        "/predict",
+        "native",
+        predict,
+        "Predict records: label and probabilities (or value), model and request id each",
+        body=JSON,
+        answers=(200, 400, 404, 413, 415, 422, 500, 503),
+    ),
+]

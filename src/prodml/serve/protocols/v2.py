@@ -1,0 +1,349 @@
+"""The Open Inference Protocol (V2) over REST, as ``shared/specs/open-inference-v2.md``
+says: what KServe, Seldon MLServer and Triton's ``tritonclient[http]`` speak.
+
+A model takes one input tensor a column (shape ``[batch]``, named as the column) or one
+2-D tensor ``[batch, n_features]`` in the training column order; ``BYTES`` tensors hold
+text (a number column parses it). Outputs: ``label`` (and ``probability``,
+``[batch, n_classes]``, for a classifier with probabilities), or ``value`` for a
+regressor. The request's ``id`` is echoed; each row's request id (``{id}-{row}``, or a
+UUID when there is no id or it is too long) is in the answer's
+``parameters.request_ids``, comma-separated.
+
+The binary tensor extension is not supported: an input with ``binary_data_size`` or the
+``Inference-Header-Content-Length`` header gets a 400 that says so. Asking for binary
+*outputs* (tritonclient does when no outputs are named) is a preference, answered in JSON,
+which those clients read as well.
+"""
+
+from __future__ import annotations
+
+import uuid
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as metadata_version
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from starlette.requests import Request
+from starlette.responses import Response
+
+from prodml.data.schema import Kind
+from prodml.errors import did_you_mean, listing
+from prodml.serve.http import (
+    Call,
+    Route,
+    json_response,
+    parse_json,
+    read_body,
+    require_list,
+    require_object,
+)
+from prodml.serve.predictor import Predictor
+from prodml.serve.rejection import Rejected
+from prodml.serve.validation import Row
+
+if TYPE_CHECKING:
+    from prodml.serve.service import Answered, Service
+
+_NUMBERS = {f"{t}{n}" for t in ("INT", "UINT") for n in (8, 16, 32, 64)} | {"FP32", "FP64"}
+DATATYPES = {*_NUMBERS, "BOOL", "FP16", "BYTES"}
+_ALLOWED: dict[Kind, set[str]] = {
+    "number": _NUMBERS | {"BYTES"},
+    "integer": _NUMBERS | {"BYTES"},
+    "boolean": _NUMBERS | {"BOOL", "BYTES"},
+    "category": {"BYTES"},
+    "text": {"BYTES"},
+    "datetime": {"BYTES"},
+}
+_DATATYPE: dict[Kind, str] = {
+    "number": "FP64",
+    "integer": "INT64",
+    "boolean": "BOOL",
+    "category": "BYTES",
+    "text": "BYTES",
+    "datetime": "BYTES",
+}
+_MAX_ID = 36  # the log's request_id column
+
+
+def error(rejected: Rejected) -> Response:
+    status = 400 if rejected.status == 422 else rejected.status
+    return json_response({"error": rejected.message}, status)
+
+
+async def server(request: Request, service: Service, call: Call) -> Response:
+    return json_response({"name": "prodml", "version": server_version(), "extensions": []})
+
+
+async def live(request: Request, service: Service, call: Call) -> Response:
+    return json_response({"live": True})
+
+
+async def ready(request: Request, service: Service, call: Call) -> Response:
+    if not service.ready:
+        raise Rejected(503, "no model is loaded yet; retry in a moment")
+    return json_response({"ready": True})
+
+
+async def model_ready(request: Request, service: Service, call: Call) -> Response:
+    predictor = _predictor(request, service, call)
+    return json_response({"name": predictor.served.endpoint, "ready": True})
+
+
+async def metadata(request: Request, service: Service, call: Call) -> Response:
+    predictor = _predictor(request, service, call)
+    served = predictor.served
+    inputs = [
+        {"name": c.name, "datatype": _DATATYPE[c.kind], "shape": [-1]}
+        for c in served.schema.columns
+    ]
+    return json_response(
+        {
+            "name": served.endpoint,
+            "versions": [str(served.version)],
+            "platform": "sklearn",
+            "inputs": inputs,
+            "outputs": _outputs(predictor),
+        }
+    )
+
+
+async def infer(request: Request, service: Service, call: Call) -> Response:
+    with service.arrival():
+        if "inference-header-content-length" in request.headers:
+            raise _binary()
+        predictor = _predictor(request, service, call)
+        body = await read_body(request, service.options.max_body)
+        data = require_object(parse_json(body), "the body", '{"inputs": [{...}]}')
+        request_id = data.get("id")
+        if request_id is not None and type(request_id) is not str:
+            raise Rejected(400, "id must be text", "id")
+        if "parameters" in data:
+            require_object(data["parameters"], '"parameters"', '{"key": "value"}')
+        wanted = _wanted(data.get("outputs"), predictor)
+        rows = _rows(data.get("inputs"), predictor)
+        ids = _row_ids(request_id, len(rows))
+        pending = service.submit(predictor, rows, ids, call.started)
+    answer = await pending
+    reply: dict[str, Any] = {
+        "model_name": answer.served.endpoint,
+        "model_version": str(answer.served.version),
+        "outputs": [_tensor(name, answer, predictor) for name in wanted],
+        "parameters": {"request_ids": ",".join(ids)},
+    }
+    if request_id is not None:
+        reply["id"] = request_id
+    return json_response(reply)
+
+
+def _predictor(request: Request, service: Service, call: Call) -> Predictor:
+    params = request.path_params
+    predictor = service.predictor(params["name"], params.get("version"))
+    call.endpoint, call.version = predictor.served.endpoint, str(predictor.served.version)
+    return predictor
+
+
+def _outputs(predictor: Predictor) -> list[dict[str, Any]]:
+    if predictor.classes is None:
+        return [{"name": "value", "datatype": "FP64", "shape": [-1]}]
+    outputs = [{"name": "label", "datatype": _label_type(predictor), "shape": [-1]}]
+    if predictor.probabilistic:
+        shape = [-1, len(predictor.classes)]
+        outputs.append({"name": "probability", "datatype": "FP64", "shape": shape})
+    return outputs
+
+
+def _label_type(predictor: Predictor) -> str:
+    kind = np.asarray(predictor.classes).dtype.kind
+    return {"i": "INT64", "u": "UINT64", "f": "FP64", "b": "BOOL"}.get(kind, "BYTES")
+
+
+def _wanted(outputs: Any, predictor: Predictor) -> list[str]:
+    names = [o["name"] for o in _outputs(predictor)]
+    if outputs is None:
+        return names
+    wanted = []
+    for i, output in enumerate(require_list(outputs, '"outputs"')):
+        name = require_object(output, f"outputs[{i}]", '{"name": "label"}').get("name")
+        if type(name) is not str or name not in names:
+            raise Rejected(
+                400,
+                f"output '{name}' is not an output of this model; outputs are: "
+                f"{listing(names)}{did_you_mean(name, names)}",
+                "outputs",
+            )
+        wanted.append(name)
+    return wanted
+
+
+def _rows(inputs: Any, predictor: Predictor) -> list[Row]:
+    tensors = require_list(inputs, '"inputs"')
+    if not tensors:
+        raise Rejected(400, '"inputs" is empty; send one tensor a column or one 2-D tensor')
+    checker = predictor.checker
+    names = checker.names
+    read = [_tensor_data(t, i) for i, t in enumerate(tensors)]
+    first_name, first_shape, first_type, first_data = read[0]
+    if len(read) == 1 and len(first_shape) == 2 and first_name not in names:
+        return _matrix_rows(first_name, first_shape, first_type, first_data, predictor)
+    given = {name: (shape, datatype, data) for name, shape, datatype, data in read}
+    for name in given:
+        if name not in names:
+            raise Rejected(
+                400,
+                f"input '{name}' is not an input of this model; inputs are one a column: "
+                f"{listing(names)}{did_you_mean(name, names)}, or one 2-D tensor "
+                f"[batch, {len(names)}]",
+                name,
+            )
+    columns = []
+    batch: int | None = None
+    for position, column in enumerate(predictor.served.schema.columns):
+        if column.name not in given:
+            raise Rejected(
+                400,
+                f"input '{column.name}' ({_DATATYPE[column.kind]}) is missing; the model takes "
+                f"one tensor a column: {listing(names)}",
+                column.name,
+            )
+        shape, datatype, data = given[column.name]
+        _check_type(column.name, column.kind, datatype)
+        if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
+            raise Rejected(400, f"input '{column.name}' has shape {shape}; expected [batch]")
+        if batch is not None and shape[0] != batch:
+            raise Rejected(
+                400, f"input '{column.name}' has {shape[0]} rows but the inputs before it {batch}"
+            )
+        batch = shape[0]
+        columns.append(checker.column(position, data, text=datatype == "BYTES"))
+    return list(zip(*columns, strict=True))
+
+
+def _matrix_rows(
+    name: str, shape: list[int], datatype: str, data: list[Any], predictor: Predictor
+) -> list[Row]:
+    columns = predictor.served.schema.columns
+    if shape[1] != len(columns):
+        raise Rejected(
+            400,
+            f"input '{name}' has shape {shape}; a 2-D tensor must be [batch, {len(columns)}], "
+            "one value a column in the training order",
+            name,
+        )
+    for column in columns:
+        _check_type(column.name, column.kind, datatype)
+    width, text, checker = shape[1], datatype == "BYTES", predictor.checker
+    return [checker.values(data[i * width : (i + 1) * width], i, text) for i in range(shape[0])]
+
+
+def _tensor_data(tensor: Any, index: int) -> tuple[str, list[int], str, list[Any]]:
+    """Name, shape, datatype and flat data of an input tensor, each checked."""
+    example = '{"name": "income", "shape": [1], "datatype": "FP64", "data": [52000.0]}'
+    tensor = require_object(tensor, f"inputs[{index}]", example)
+    name = tensor.get("name")
+    if type(name) is not str:
+        raise Rejected(400, f"inputs[{index}] has no name; expected {example}")
+    parameters = tensor.get("parameters")
+    if type(parameters) is dict and "binary_data_size" in parameters:
+        raise _binary()
+    shape, datatype, data = tensor.get("shape"), tensor.get("datatype"), tensor.get("data")
+    if type(shape) is not list or not shape or not all(type(n) is int and n >= 0 for n in shape):
+        raise Rejected(400, f"input '{name}' has shape {shape}; expected a list of sizes", name)
+    if datatype not in DATATYPES:
+        raise Rejected(
+            400,
+            f"input '{name}' has datatype {datatype}; datatypes are: {listing(sorted(DATATYPES))}",
+            name,
+        )
+    if datatype == "FP16":
+        raise Rejected(400, f"input '{name}' is FP16, which has no JSON form; send FP32", name)
+    if data is None:
+        raise Rejected(400, f"input '{name}' has no data", name)
+    flat = _flat(data)
+    size = int(np.prod(shape))
+    if len(flat) != size:
+        raise Rejected(
+            400, f"input '{name}' has shape {shape} ({size} values) but {len(flat)} data values"
+        )
+    return name, shape, datatype, flat
+
+
+def _flat(data: Any) -> list[Any]:
+    if type(data) is not list:
+        return [data]
+    if not any(type(item) is list for item in data):
+        return data
+    return [value for item in data for value in _flat(item)]
+
+
+def _check_type(name: str, kind: Kind, datatype: str) -> None:
+    if datatype not in _ALLOWED[kind]:
+        raise Rejected(
+            400,
+            f"input '{name}' has datatype {datatype}, but the column is {kind}: send "
+            f"{_DATATYPE[kind]}",
+            name,
+        )
+
+
+def _row_ids(request_id: str | None, rows: int) -> list[str]:
+    if request_id is not None and len(f"{request_id}-{max(rows - 1, 0)}") <= _MAX_ID:
+        return [f"{request_id}-{i}" for i in range(rows)]
+    return [str(uuid.uuid4()) for _ in range(rows)]
+
+
+def _tensor(name: str, answer: Answered, predictor: Predictor) -> dict[str, Any]:
+    rows = len(answer.request_ids)
+    if name == "probability":
+        assert predictor.classes is not None
+        matrix = answer.column("probabilities")
+        flat = [p for row in matrix for p in row]
+        shape = [rows, len(predictor.classes)]
+        return {"name": name, "shape": shape, "datatype": "FP64", "data": flat}
+    if name == "label":
+        labels = answer.column("labels")
+        return {"name": name, "shape": [rows], "datatype": _label_type(predictor), "data": labels}
+    return {"name": name, "shape": [rows], "datatype": "FP64", "data": answer.column("values")}
+
+
+def _binary() -> Rejected:
+    return Rejected(
+        400,
+        "the binary tensor extension (binary_data_size, Inference-Header-Content-Length) is "
+        "not supported; send the tensors' data as JSON (tritonclient: binary_data=False)",
+    )
+
+
+def server_version() -> str:
+    """prodml's version, as ``GET /v2`` and the OpenAPI document give it."""
+    try:
+        return metadata_version("prodml")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+_MODEL = "/v2/models/{name}"
+_VERSION = "/v2/models/{name}/versions/{version}"
+_MODEL_ANSWERS = (200, 404, 503)
+_INFER_ANSWERS = (200, 400, 404, 413, 500, 503)
+
+ROUTES = [
+    Route("GET", "/v2/health/live", "v2", live, "V2: the server is live"),
+    Route("GET", "/v2/health/ready", "v2", ready, "V2: every model is loaded", None, (200, 503)),
+    Route("GET", "/v2", "v2", server, "V2: server metadata"),
+    Route("GET", _MODEL, "v2", metadata, "V2: model metadata", None, _MODEL_ANSWERS),
+    Route("GET", _VERSION, "v2", metadata, "V2: model version metadata", None, _MODEL_ANSWERS),
+    Route("GET", f"{_MODEL}/ready", "v2", model_ready, "V2: model ready", None, _MODEL_ANSWERS),
+    Route("GET", f"{_VERSION}/ready", "v2", model_ready, "V2: version ready", None, _MODEL_ANSWERS),
+    Route(
+        "POST", f"{_MODEL}/infer", "v2", infer, "V2: inference", "application/json", _INFER_ANSWERS
+    ),
+    Route(
+        "POST",
+        f"{_VERSION}/infer",
+        "v2",
+        infer,
+        "V2: inference on a version",
+        "application/json",
+        _INFER_ANSWERS,
+    ),
+]

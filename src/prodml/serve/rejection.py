@@ -1,0 +1,41 @@
+"""Why a request gets no prediction: :class:`Rejected` carries the HTTP status and the
+sentence that names the field, the value and what is allowed.
+
+Every protocol answers a rejection in its own body (``{"error": ...}`` for V2 and the
+native API, ``{"error_code", "message"}`` for MLflow), so the places that find a
+mistake (reading the body, decoding, validating) raise this one type and stay
+unaware of protocols.
+
+==========  ======================================================================
+status      when
+==========  ======================================================================
+400         malformed JSON or CSV, a body of the wrong shape, an unsupported extension
+404         an unknown model, version or path
+405         a method the path does not take
+413         a body over the size limit
+415         a content type the protocol does not read
+422         a record that does not fit the model's input schema (MLflow and V2: 400,
+            as their specifications say)
+500         the model failed (not the client's mistake; logged with its cause)
+503         the model is not loaded yet, the queue is full, or the prediction log failed
+==========  ======================================================================
+"""
+
+from __future__ import annotations
+
+
+class Rejected(Exception):
+    """A request the server answers with ``status`` and ``message`` instead of a prediction.
+
+    >>> Rejected(422, "record 0: field 'age' is 'old'; expected a whole number", "age").field
+    'age'
+    """
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+    def __repr__(self) -> str:
+        return f"Rejected({self.status}, {self.message!r})"

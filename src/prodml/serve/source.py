@@ -1,0 +1,120 @@
+"""Where served models come from: a :class:`Source` names endpoints and loads their primary.
+
+The server asks a source for an endpoint's model when it starts and again whenever the
+endpoint's :meth:`Source.revision` grows (a promotion, a rollback), so a source is the one
+seam between serving and the registry. :class:`RunSource` serves one tracked run, outside
+the registry, under the project's name.
+
+>>> import prodml, tempfile
+>>> project = prodml.Project(prodml.init(tempfile.mkdtemp() + "/bc", example="breast-cancer"))
+>>> run = project.fit()
+>>> source = RunSource(project, run.id)
+>>> served = source.load("breast-cancer")
+>>> served.model_id, len(served.schema.columns)
+('breast-cancer:0', 30)
+>>> project.close()
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from prodml.data.schema import Schema
+from prodml.errors import NotFoundError, listing
+
+if TYPE_CHECKING:
+    from prodml.project import Project
+    from prodml.store.runs import Run
+
+#: The kinds of run that keep a model to serve.
+SERVABLE_KINDS = ("fit", "search")
+
+
+@dataclass(frozen=True)
+class Served:
+    """A model that answers under an endpoint, and the input it takes."""
+
+    endpoint: str  # the name clients use (the V2 model name; MLflow has just one)
+    name: str
+    version: int
+    model: Any  # a fitted scikit-learn-compatible estimator
+    schema: Schema
+
+    @property
+    def model_id(self) -> str:
+        """``name:version``, as answers and logs show it."""
+        return f"{self.name}:{self.version}"
+
+
+class Source(Protocol):
+    """Endpoints and the model each serves now."""
+
+    def revision(self, endpoint: str) -> int:
+        """A number that grows when the endpoint's primary changes; cheap to ask often."""
+        ...
+
+    def load(self, endpoint: str) -> Served:
+        """The endpoint's primary now; :class:`NotFoundError` for an unknown endpoint."""
+        ...
+
+    def endpoints(self) -> list[str]:
+        """Every endpoint this source can load."""
+        ...
+
+
+class RunSource:
+    """One run's model, served under ``endpoint`` (default: the project's name) as version 0,
+    since a run outside the registry has no version number."""
+
+    def __init__(self, project: Project, run: str | None = None, endpoint: str | None = None):
+        self.project = project
+        self.run: Run = newest_servable(project) if run is None else project.run(run)
+        if self.run.kind not in SERVABLE_KINDS or self.run.status != "finished":
+            raise NotFoundError(
+                f"run {self.run.id} is a {self.run.status} {self.run.kind} run, which has no "
+                f"model to serve; give a finished {' or '.join(SERVABLE_KINDS)} run "
+                "(see `prodml runs list`)"
+            )
+        if self.run.input_schema is None:
+            raise NotFoundError(
+                f"run {self.run.id} has no input schema (it was fitted by an older prodml), "
+                "so requests cannot be checked; fit again to record one"
+            )
+        self.endpoint = endpoint or project.name
+
+    def revision(self, endpoint: str) -> int:
+        self._check(endpoint)
+        return 0
+
+    def load(self, endpoint: str) -> Served:
+        self._check(endpoint)
+        assert self.run.input_schema is not None  # checked in __init__
+        return Served(
+            endpoint=endpoint,
+            name=self.project.name,
+            version=0,
+            model=self.project.load_model(self.run.id),
+            schema=Schema.from_dict(self.run.input_schema),
+        )
+
+    def endpoints(self) -> list[str]:
+        return [self.endpoint]
+
+    def _check(self, endpoint: str) -> None:
+        if endpoint != self.endpoint:
+            raise NotFoundError(
+                f"endpoint '{endpoint}' is not served here; endpoints are: "
+                f"{listing(self.endpoints())}"
+            )
+
+
+def newest_servable(project: Project) -> Run:
+    """The project's newest finished fit or search."""
+    for run in project.runs():
+        if run.kind in SERVABLE_KINDS and run.status == "finished":
+            return run
+    raise NotFoundError(
+        f"project {project.name} has no finished fit or search run to serve; "
+        "start with `prodml fit`"
+    )

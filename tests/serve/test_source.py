@@ -1,0 +1,55 @@
+"""One conformance suite for every :class:`~prodml.serve.source.Source`: add a factory to
+``SOURCES`` and the new source is held to the same verbs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import prodml
+from prodml.errors import NotFoundError
+from prodml.serve.source import RunSource, Source
+
+SOURCES: dict[str, Callable[[prodml.Project], Source]] = {
+    "run": lambda project: RunSource(project),
+}
+
+
+@pytest.fixture(params=sorted(SOURCES))
+def source(request: pytest.FixtureRequest, spare_project: Path) -> Iterator[Source]:
+    with prodml.Project(spare_project) as project:
+        yield SOURCES[request.param](project)
+
+
+def test_every_endpoint_loads_a_served_model_with_its_schema(source: Source) -> None:
+    endpoints = source.endpoints()
+    assert endpoints
+    for endpoint in endpoints:
+        served = source.load(endpoint)
+        assert served.endpoint == endpoint
+        assert served.model_id == f"{served.name}:{served.version}"
+        assert hasattr(served.model, "predict") and served.schema.columns
+
+
+def test_the_revision_is_a_stable_number_while_nothing_changes(source: Source) -> None:
+    for endpoint in source.endpoints():
+        assert isinstance(source.revision(endpoint), int)
+        assert source.revision(endpoint) == source.revision(endpoint)
+
+
+def test_an_unknown_endpoint_is_not_found_by_name(source: Source) -> None:
+    with pytest.raises(NotFoundError, match="endpoint 'nowhere' is not served here"):
+        source.load("nowhere")
+    with pytest.raises(NotFoundError, match="endpoint 'nowhere' is not served here"):
+        source.revision("nowhere")
+
+
+def test_a_run_source_serves_only_finished_fits_with_a_schema(spare_project: Path) -> None:
+    with prodml.Project(spare_project) as project:
+        sanity = project.sanity(rows=50).run.id
+        with pytest.raises(NotFoundError, match=f"run {sanity} is a .* sanity run"):
+            RunSource(project, sanity)
+        with pytest.raises(NotFoundError, match="run 'zzzz' is not in the store"):
+            RunSource(project, "zzzz")

@@ -1,0 +1,153 @@
+"""Rows checked against a schema before pandas: what passes, what it becomes, and the
+message of everything refused (row, field, value, what is allowed)."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from prodml.data.schema import Schema, infer_schema
+from prodml.serve.frame import FrameBuilder
+from prodml.serve.rejection import Rejected
+from prodml.serve.validation import RowChecker
+
+
+@pytest.fixture(scope="module")
+def schema() -> Schema:
+    train = pd.DataFrame(
+        {
+            "income": [30e3, 52e3, 75e3],
+            "years": [1.0, np.nan, 3.0],
+            "age": [25, 40, 61],
+            "owner": [True, False, True],
+            "region": pd.Categorical(["north", "south", "north"]),
+            "seen": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"]),
+        }
+    )
+    return infer_schema(train)
+
+
+@pytest.fixture
+def out_of_range() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def checker(schema: Schema, out_of_range: list[str]) -> RowChecker:
+    return RowChecker(schema, out_of_range.append)
+
+
+GOOD = {
+    "income": 41000,
+    "years": None,
+    "age": 33.0,
+    "owner": "true",
+    "region": "south",
+    "seen": "2024-05-01T10:00:00",
+}
+
+
+def test_good_records_become_plain_tuples_in_schema_order(checker: RowChecker) -> None:
+    row = checker.record({**GOOD, "extra": "ignored"}, 0)
+    assert row == (41000, None, 33, True, "south", "2024-05-01T10:00:00")
+    assert type(row[2]) is int  # a whole float in an integer column becomes an int
+    assert checker.record({**GOOD, "years": math.nan}, 0)[1] is None  # NaN where allowed
+
+
+def test_text_values_parse_as_csv_cells_do(checker: RowChecker) -> None:
+    cells = {"income": " 41000.5", "years": "", "age": "33", "owner": "0", "region": "north",
+             "seen": "2024-05-01"}  # fmt: skip
+    assert checker.record(cells, 0, text=True) == (41000.5, None, 33, False, "north", "2024-05-01")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"income": "41000"},
+            "row 4, field 'income': '41000' is text; expected a number (the column was float64 in training)",
+        ),
+        ({"income": True}, "row 4, field 'income': true is true/false; expected a number"),
+        (
+            {"income": None},
+            "row 4, field 'income': null is missing, but the column had no missing values in training, so the model never saw one there; send a number",
+        ),
+        (
+            {"income": math.inf},
+            "row 4, field 'income': Infinity is not a finite number; expected a number",
+        ),
+        (
+            {"age": 33.5},
+            "row 4, field 'age': 33.5 is a fraction; expected a whole number (the column was int64 in training)",
+        ),
+        (
+            {"age": 2**70},
+            "row 4, field 'age': 1180591620717411303424 does not fit a 64-bit integer",
+        ),
+        (
+            {"owner": "maybe"},
+            "row 4, field 'owner': 'maybe' is text; expected true or false (the column was bool in training)",
+        ),
+        (
+            {"region": "nort"},
+            "row 4, field 'region': 'nort' was never seen in training; known values are: north, south; did you mean 'north'?",
+        ),
+        (
+            {"region": ["north"]},
+            "row 4, field 'region': ['north'] is a list; expected text (the column was category in training)",
+        ),
+        (
+            {"seen": "yesterday"},
+            "row 4, field 'seen': 'yesterday' is text; expected an ISO 8601 datetime as text",
+        ),
+    ],
+)
+def test_each_wrong_value_is_a_422_naming_row_field_value_and_what_is_allowed(
+    checker: RowChecker, change: dict[str, object], message: str
+) -> None:
+    with pytest.raises(Rejected, match=f"^{re.escape(message)}") as raised:
+        checker.record({**GOOD, **change}, 4)
+    assert raised.value.status == 422
+    assert raised.value.field == next(iter(change))
+
+
+def test_a_missing_field_names_the_fields_and_the_closest_given(checker: RowChecker) -> None:
+    record = {k: v for k, v in GOOD.items() if k != "income"} | {"incom": 1}
+    with pytest.raises(Rejected) as raised:
+        checker.record(record, 2)
+    assert raised.value.message == (
+        "row 2 has no field 'income' (number); the model needs each of income, years, age, "
+        "owner, region, seen; did you mean 'incom'?"
+    )
+
+
+def test_positional_rows_and_columns_check_the_same_way(checker: RowChecker) -> None:
+    values = list(GOOD.values())
+    assert checker.values(values, 0) == checker.record(GOOD, 0)
+    with pytest.raises(Rejected, match=r"^row 1 is 2 values; expected a list of 6 values"):
+        checker.values(values[:2], 1)
+    assert checker.column(0, [1.0, 2]) == [1.0, 2]
+    with pytest.raises(Rejected, match=r"^row 1, field 'income': 'x' is text"):
+        checker.column(0, [1.0, "x"])
+
+
+def test_out_of_range_numbers_pass_and_are_counted(
+    checker: RowChecker, out_of_range: list[str]
+) -> None:
+    checker.record({**GOOD, "income": 1e9, "age": 3}, 0)
+    assert out_of_range == ["income", "age"]
+
+
+def test_checked_rows_make_a_frame_with_the_training_dtypes(schema: Schema) -> None:
+    checker = RowChecker(schema)
+    rows = [checker.record(GOOD, 0), checker.record({**GOOD, "years": 2.5, "region": "north"}, 1)]
+    frame = FrameBuilder(schema)(rows)
+    assert frame.dtypes.astype(str).tolist() == [
+        "float64", "float64", "int64", "bool", "category", "datetime64[us]",
+    ]  # fmt: skip
+    assert frame["region"].cat.categories.tolist() == ["north", "south"]
+    assert frame["years"].isna().tolist() == [True, False]
