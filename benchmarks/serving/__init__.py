@@ -1,0 +1,2 @@
+"""Serving: single-row HTTP predictions, prodml against `mlflow models serve`
+(``bash benchmarks/serving/run.sh``)."""
