@@ -39,6 +39,8 @@ WORKERS = (1, 2)
 SECONDS, WARM_UP = 15, 3
 #: open-loop rates, requests a second
 RATES = (1000, 50)
+#: ticks a second, the unit of the CPU times in /proc/stat
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 #: the CSV's columns that are not features
 NOT_FEATURES = ("patient_id", "diagnosis")
 
@@ -111,10 +113,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(command: list[str], log: Path, port: int) -> Iterator[str]:
+def server(command: list[str], log: Path, port: int) -> Iterator[tuple[str, int]]:
     """Start ``command`` (a server on ``port``) in a session of its own, wait until its
-    ``/ping`` answers 200, and yield its URL; on the way out, stop the whole session
-    (the server and any worker processes): SIGTERM, then SIGKILL after 30 s."""
+    ``/ping`` answers 200, and yield its URL and process group; on the way out, stop the
+    whole group (the server and any worker processes): SIGTERM, then SIGKILL after 30 s."""
     url = f"http://127.0.0.1:{port}"
     # `mlflow models serve` starts `uvicorn` by name: this environment's, as if activated
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
@@ -134,7 +136,7 @@ def server(command: list[str], log: Path, port: int) -> Iterator[str]:
                 tail = "\n".join(log.read_text().splitlines()[-30:])
                 raise RuntimeError(f"{command[0]} did not start on port {port}:\n{tail}")
             time.sleep(0.2)
-        yield url
+        yield url, process.pid
     finally:
         _stop(process)
 
@@ -148,33 +150,50 @@ def each_server(
 ) -> dict[str, dict[str, Any]]:
     """For each number of WORKERS: start the server ``command(port, workers)`` (see
     :func:`server`; its output in WORK_DIR), ``measured(url)`` it, stop it; and how much CPU
-    time the rest of the machine used meanwhile (:func:`others_cpu`)."""
+    time the rest of the machine used meanwhile (:func:`others_cpu`, up to the moment the
+    measurement ends and the server is told to stop)."""
     results = {}
     for workers in WORKERS:
         port = free_port()
         log = work / f"{side}-{workload.name}-{workers}.log"
         before, started = others_cpu(), time.perf_counter()
-        with server(command(port, workers), log, port) as url:
+        with server(command(port, workers), log, port) as (url, group):
             result = measured(url)
-        result["others_cpu_seconds"] = others_cpu() - before
-        result["wall_seconds"] = time.perf_counter() - started
+            result["others_cpu_seconds"] = others_cpu(group) - before
+            result["wall_seconds"] = time.perf_counter() - started
         results[str(workers)] = result
     return results
 
 
-def others_cpu() -> float:
-    """CPU seconds the machine has spent (since boot) outside this process and the children
-    it has waited for. The difference of two calls tells whether anything else ran during a
-    measurement; ``server`` waits for every server it stops, so their time is this side's
-    (as is that of their worker processes, which the servers wait for)."""
+def others_cpu(group: int | None = None) -> float:
+    """CPU seconds the machine has spent since boot outside this process, the children it
+    has waited for and the processes of ``group`` (a running server's). The difference of
+    two calls tells whether anything else ran during a measurement.
+
+    The server's processes are counted while they run, not when they are waited for:
+    ``mlflow models serve`` starts uvicorn and exits on SIGTERM without waiting for it.
+    """
     ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
     user, nice, system, _idle, _iowait, irq, softirq, steal = ticks
-    machine = (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    machine = (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
     own = sum(
         usage.ru_utime + usage.ru_stime
         for usage in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     )
-    return machine - own
+    return machine - own - (0.0 if group is None else group_cpu(group))
+
+
+def group_cpu(group: int) -> float:
+    """CPU seconds the processes of a process group have used, with their waited children."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (command)"
+        except (OSError, IndexError):
+            continue  # it exited meanwhile
+        if int(fields[2]) == group:  # pgrp; then utime, stime, cutime, cstime
+            ticks += sum(int(n) for n in fields[11:15])
+    return ticks / CLOCK_TICKS
 
 
 def _pings(url: str) -> bool:

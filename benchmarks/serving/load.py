@@ -9,8 +9,10 @@ throughput, and wrk's latency distribution is that of a saturated server.
 (``i / rate`` seconds after the start) whatever happened to the earlier ones, over at most
 MAX_CONNECTIONS HTTP/1.1 keep-alive connections. A request's latency runs from its
 scheduled time to the end of its answer, so time spent waiting for a free connection
-counts (no coordinated omission). Requests still unanswered GRACE seconds after the last
-was due count as not answered: a percentile that falls among them is ``None``.
+counts (no coordinated omission). A connection idle for STALE seconds is closed rather
+than used again, as HTTP clients do: servers close idle keep-alive connections (uvicorn
+after 5 s). Requests still unanswered GRACE seconds after the last was due count as not
+answered: a percentile that falls among them is ``None``.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from urllib.parse import urlsplit
 
 #: wrk's closed loop: threads, connections
 THREADS, CONNECTIONS = 2, 32
-#: the open loop: connections at most, and how long the last requests may take
-MAX_CONNECTIONS, GRACE = 64, 5.0
+#: the open loop: connections at most, how long the last requests may take, and how long
+#: a connection may stay idle before it is closed rather than used again
+MAX_CONNECTIONS, GRACE, STALE = 64, 5.0, 2.0
 #: wrk's units of time, in seconds
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -91,6 +94,7 @@ def parse_wrk(shown: str) -> dict[str, Any]:
         "seconds": float(requests.group(2)) * _UNITS[requests.group(3)],
         **percentiles,
         "failed": sum(int(n) for n in sockets.groups()) if sockets else 0,
+        "timeouts": int(sockets.group(4)) if sockets else 0,
         "not_2xx": int(not_2xx.group(1)) if not_2xx else 0,
     }
 
@@ -121,22 +125,26 @@ async def _open_loop(url: str, body: bytes, rate: float, seconds: float) -> dict
     ).encode() + body
     loop = asyncio.get_running_loop()
     free = asyncio.Semaphore(MAX_CONNECTIONS)  # wakes its waiters in order: first due, first sent
-    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    # (reader, writer, when it was last answered); servers close keep-alive connections idle
+    # for a few seconds (uvicorn after 5 s), and a client would not send on such a one
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
     opened: list[asyncio.StreamWriter] = []
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
 
     async def send(due: float) -> None:
         async with free:
+            while idle and loop.time() - idle[0][2] > STALE:
+                idle.pop(0)[1].close()
             if idle:
-                reader, writer = idle.pop()
+                reader, writer, _ = idle.pop()
             else:
                 reader, writer = await asyncio.open_connection(host, port)
                 opened.append(writer)
             writer.write(message)
             statuses[await _answer(reader)] += 1
             latencies.append(loop.time() - due)
-            idle.append((reader, writer))
+            idle.append((reader, writer, loop.time()))
 
     total = round(rate * seconds)
     start = loop.time() + 0.1
@@ -153,7 +161,11 @@ async def _open_loop(url: str, body: bytes, rate: float, seconds: float) -> dict
     await asyncio.gather(*late, return_exceptions=True)
     for writer in opened:
         writer.close()
-    broken = sum(1 for task in done if not task.cancelled() and task.exception() is not None)
+    failures = Counter(
+        type(task.exception()).__name__
+        for task in done
+        if not task.cancelled() and task.exception() is not None
+    )
     return {
         "offered_per_second": rate,
         "seconds": seconds,
@@ -162,7 +174,8 @@ async def _open_loop(url: str, body: bytes, rate: float, seconds: float) -> dict
         "answered": len(latencies),
         "ok": statuses[200],
         "not_200": len(latencies) - statuses[200],
-        "broken": broken,
+        "broken": sum(failures.values()),
+        "failures": dict(failures),
         "unanswered": len(late),
         "connections": len(opened),
         **{f"p{q}": percentile(latencies, total, q) for q in (50, 90, 99)},

@@ -57,7 +57,8 @@ asyncio, raw HTTP/1.1 keep-alive, at most 64 connections) that sends N requests 
 for 15 s on schedule whether or not the earlier ones were answered, and times each request
 from when it was due to when its answer ended; a request not answered 5 s after the last
 one was due counts as unanswered, and a percentile that falls among those is shown as
-"—". *In-process* rows are the fitted model's `predict_proba` called in a loop for 3 s in
+"—". *failed*: wrk's socket errors (timeouts: no answer within 2 s) and answers other
+than 2xx. *In-process* rows are the fitted model's `predict_proba` called in a loop for 3 s in
 prodml's environment (calls a second, and the time of one call), with no HTTP."""
 
 
@@ -226,7 +227,34 @@ def checks(results: Results) -> list[str]:
         + " (a few more rows than answers counted: the requests still under way when each "
         "wrk run stopped were answered and logged, but wrk does not count them)."
     )
-    return [*lines, quiet(results)]
+    return [*lines, *failures(results), quiet(results)]
+
+
+def failures(results: Results) -> list[str]:
+    """What went wrong with the requests prodml did not answer with 200 (MLflow's show in
+    the table: it answers what it can, late)."""
+    found = []
+    for name, workload in results["prodml"]["workloads"].items():
+        for w, server in workload["servers"].items():
+            s = server["saturated"]
+            if s["failed"] or s["not_2xx"]:
+                found.append(
+                    f"{name}, {workers(w)}, wrk: {s['timeouts']} timeouts (no answer within "
+                    f"wrk's 2 s), {s['failed'] - s['timeouts']} other socket errors, "
+                    f"{s['not_2xx']} answers other than 2xx"
+                )
+            for rate, run in server["offered"].items():
+                if run["ok"] < run["requests"]:
+                    broken = ", ".join(f"{n} {kind}" for kind, n in run["failures"].items())
+                    found.append(
+                        f"{name}, {workers(w)}, {int(rate):,} req/s offered: "
+                        f"{run['not_200']} answers other than 200, {run['unanswered']} "
+                        f"unanswered, {run['broken']} connections broken"
+                        + (f" ({broken})" if broken else "")
+                    )
+    if not found:
+        return ["- prodml answered every request with 200."]
+    return ["- prodml's requests not answered with 200: " + "; ".join(found) + "."]
 
 
 def quiet(results: Results) -> str:
