@@ -11,8 +11,9 @@ alone, so one request the model cannot take does not fail the others; the one th
 fails answers 500 (its cause logged). A batch whose log commit fails answers 503: never
 a 200 that was not logged.
 
-Endpoints load in the background when the service starts (``/health/ready`` says 503
-until they have), and load again when the source's revision for them grows.
+Endpoints load when the service starts, before its process accepts a connection, and
+load again in the background when the source's revision for them grows. One whose load
+failed answers 503 (``/health/ready`` too) while loading is retried.
 """
 
 from __future__ import annotations
@@ -127,7 +128,14 @@ class Service:
         return all(e.predictor is not None for e in self.endpoints.values())
 
     async def start(self) -> None:
-        """Start the batchers and the model thread; load the endpoints in the background."""
+        """Start the batchers and the model thread, load the endpoints once, then keep
+        them fresh in the background.
+
+        Waiting for the first load means a process accepts no connection before it can
+        answer: with several workers on one socket, ``/health/ready`` from one of them
+        then speaks for all. An endpoint whose load failed answers 503 with the reason,
+        and loading is retried in the background.
+        """
         if self.options.model_thread != "never":
             self._executor = ThreadPoolExecutor(
                 1, thread_name_prefix="prodml-model", initializer=_one_thread
@@ -136,6 +144,7 @@ class Service:
             self._limits = _one_thread()  # models called in the event loop
         for endpoint in self.endpoints.values():
             endpoint.batcher.start()
+        await self._refresh_all()
         self._tasks.append(asyncio.get_running_loop().create_task(self._watch()))
 
     async def stop(self) -> None:
@@ -294,12 +303,13 @@ class Service:
 
     # --- loading ---------------------------------------------------------------------------
 
+    async def _refresh_all(self) -> None:
+        await asyncio.gather(*(self._refresh(e) for e in self.endpoints.values()))
+
     async def _watch(self) -> None:
-        while True:
-            await asyncio.gather(*(self._refresh(e) for e in self.endpoints.values()))
-            if self.options.reload_seconds == 0 and self.ready:
-                return
+        while not (self.options.reload_seconds == 0 and self.ready):
             await asyncio.sleep(self.options.reload_seconds or 0.5)
+            await self._refresh_all()
 
     async def _refresh(self, endpoint: _Endpoint) -> None:
         try:
