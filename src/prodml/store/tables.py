@@ -167,3 +167,96 @@ class PredictionRow(Base):
     outputs: Mapped[dict[str, Any]]
     confidence: Mapped[float | None]
     latency_seconds: Mapped[float]
+
+
+class RequestErrorRow(Base):
+    """A request the server answered with an error (4xx or 5xx): the error rate's count."""
+
+    __tablename__ = "request_errors"
+
+    id: Mapped[int] = mapped_column(BIG_KEY, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    endpoint: Mapped[str] = mapped_column(String(200), index=True)
+    protocol: Mapped[str] = mapped_column(String(20))
+    status: Mapped[int] = mapped_column(Integer)
+    latency_seconds: Mapped[float]
+
+
+class FeedbackRow(Base):
+    """A true label for a logged prediction; of several for one request id, the last counts."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(BIG_KEY, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(36), index=True)
+    label: Mapped[dict[str, Any]]  # {"value": the label}, so that any JSON value fits
+    received_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(200))
+
+
+class MonitorWindowRow(Base):
+    """One window of an endpoint's prediction log, and its metrics."""
+
+    __tablename__ = "monitor_windows"
+    __table_args__ = (UniqueConstraint("endpoint", "model_version", "first_id"),)
+
+    id: Mapped[int] = mapped_column(BIG_KEY, primary_key=True, autoincrement=True)
+    endpoint: Mapped[str] = mapped_column(String(200), index=True)
+    model_name: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[int] = mapped_column(Integer)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    first_id: Mapped[int] = mapped_column(BigInteger)  # the window's predictions, by id
+    last_id: Mapped[int] = mapped_column(BigInteger)
+    rows: Mapped[int] = mapped_column(Integer)
+    metrics: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class DriftScoreRow(Base):
+    """One feature's (or the outputs') drift score in one window: the time series."""
+
+    __tablename__ = "drift_scores"
+
+    id: Mapped[int] = mapped_column(BIG_KEY, primary_key=True, autoincrement=True)
+    window_id: Mapped[int] = mapped_column(ForeignKey("monitor_windows.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # drift, prediction or skew
+    column: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(20))
+    score: Mapped[float]
+    p_value: Mapped[float | None]  # after the correction for many features
+    threshold: Mapped[float]
+    threshold_on: Mapped[str] = mapped_column(String(10))  # score or p_value
+    drifted: Mapped[bool]
+
+
+class AlertRow(Base):
+    """An alert rule that fired on a window, and what became of its webhooks."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(BIG_KEY, primary_key=True, autoincrement=True)
+    endpoint: Mapped[str] = mapped_column(String(200), index=True)
+    rule: Mapped[str] = mapped_column(String(200))
+    metric: Mapped[str] = mapped_column(String(200))
+    value: Mapped[float | None]
+    window_id: Mapped[int] = mapped_column(ForeignKey("monitor_windows.id"))
+    fired_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    deliveries: Mapped[dict[str, Any]]
+
+
+class ChangePointRow(Base):
+    """A change in the error rate that a streaming detector found in the feedback."""
+
+    __tablename__ = "change_points"
+    __table_args__ = (UniqueConstraint("endpoint", "detector", "started_id"),)
+
+    id: Mapped[int] = mapped_column(BIG_KEY, primary_key=True, autoincrement=True)
+    endpoint: Mapped[str] = mapped_column(String(200), index=True)
+    detector: Mapped[str] = mapped_column(String(40))
+    started_id: Mapped[int] = mapped_column(BigInteger)  # the prediction where it began
+    detected_id: Mapped[int] = mapped_column(BigInteger)  # the one where it was found
+    started_at: Mapped[datetime]
+    detected_at: Mapped[datetime]
+    found_at: Mapped[datetime]

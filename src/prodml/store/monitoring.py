@@ -1,0 +1,387 @@
+"""What monitoring keeps: feedback labels, windows with their metrics, drift scores as a
+time series, alerts, and the change points the streaming detectors found.
+
+The monitor (:mod:`prodml.monitor`) writes these; the server reads the newest scores and
+the alerts that are firing for ``/metrics``; the report and ``prodml alerts`` read them all.
+
+>>> import tempfile, pathlib
+>>> store = Monitoring(Database(f"sqlite:///{pathlib.Path(tempfile.mkdtemp()) / 'm.db'}"))
+>>> store.windows("loans")
+[]
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select, update
+
+from prodml.errors import NotFoundError
+from prodml.store.database import Database
+from prodml.store.runs import as_utc, jsonable, utc_now
+from prodml.store.tables import (
+    AlertRow,
+    ChangePointRow,
+    DriftScoreRow,
+    FeedbackRow,
+    MonitorWindowRow,
+    PredictionRow,
+    RequestErrorRow,
+)
+
+T = TypeVar("T")
+#: Request ids looked up in one query (SQLite allows 32,766 parameters; PostgreSQL 65,535).
+_IDS_PER_QUERY = 5_000
+
+
+@dataclass(frozen=True)
+class Logged:
+    """One row of the prediction log, as the monitor reads it."""
+
+    id: int
+    request_id: str
+    created_at: datetime
+    model_name: str
+    model_version: int
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    confidence: float | None
+    latency_seconds: float
+
+
+@dataclass(frozen=True)
+class Window:
+    """A stored window of one endpoint's predictions and its metrics (flat names)."""
+
+    id: int
+    endpoint: str
+    model_name: str
+    model_version: int
+    starts_at: datetime
+    ends_at: datetime
+    first_id: int
+    last_id: int
+    rows: int
+    metrics: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Score:
+    """One drift score of one window: ``kind`` is drift (a feature), prediction or skew.
+    ``threshold_on`` says what decided: ``score >= threshold``, or ``p_value < threshold``
+    (the p-value after the correction for testing many features)."""
+
+    window_id: int
+    kind: str
+    column: str
+    method: str
+    score: float
+    p_value: float | None
+    threshold: float
+    threshold_on: str
+    drifted: bool
+
+
+@dataclass(frozen=True)
+class Alert:
+    """An alert rule that fired on a window; ``resolved_at`` is None while it fires."""
+
+    id: int
+    endpoint: str
+    rule: str
+    metric: str
+    value: float | None
+    window_id: int
+    fired_at: datetime
+    resolved_at: datetime | None
+    deliveries: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ChangePoint:
+    """Where a detector saw the error rate change: the prediction it began at, and the one
+    at which it was found."""
+
+    endpoint: str
+    detector: str
+    started_id: int
+    detected_id: int
+    started_at: datetime
+    detected_at: datetime
+
+
+class Monitoring:
+    """The monitoring records of one store."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    # --- the prediction log and its errors ------------------------------------------------
+
+    def logged(self, endpoint: str, after_id: int = 0, chunk: int = 20_000) -> Iterator[Logged]:
+        """The predictions of ``endpoint`` with an id above ``after_id``, oldest first."""
+        while True:
+            with self.database.session() as session:
+                rows = session.scalars(
+                    select(PredictionRow)
+                    .where(PredictionRow.endpoint == endpoint, PredictionRow.id > after_id)
+                    .order_by(PredictionRow.id)
+                    .limit(chunk)
+                ).all()
+                found = [_as(Logged, row) for row in rows]
+            yield from found
+            if len(found) < chunk:
+                return
+            after_id = found[-1].id
+
+    def endpoints(self) -> list[str]:
+        """The endpoints that have logged predictions."""
+        with self.database.session() as session:
+            return list(session.scalars(select(PredictionRow.endpoint).distinct()).all())
+
+    def errors(self, endpoint: str, start: datetime, end: datetime) -> int:
+        """Requests to ``endpoint`` answered with an error in [start, end]."""
+        with self.database.session() as session:
+            found = session.scalar(
+                select(func.count())
+                .select_from(RequestErrorRow)
+                .where(
+                    RequestErrorRow.endpoint == endpoint,
+                    RequestErrorRow.created_at >= start,
+                    RequestErrorRow.created_at <= end,
+                )
+            )
+            return int(found or 0)
+
+    # --- feedback --------------------------------------------------------------------------
+
+    def add_feedback(
+        self, labels: Sequence[tuple[str, Any]], source: str, *, skip_unknown: bool = False
+    ) -> tuple[int, list[str]]:
+        """Store ``(request id, true label)`` pairs; returns (stored, unknown ids).
+
+        Ids with no logged prediction are refused, all together, with a NotFoundError
+        naming them, unless ``skip_unknown``: then the others are stored.
+        """
+        ids = list(dict.fromkeys(request_id for request_id, _ in labels))
+        known = self._known(ids)
+        unknown = [request_id for request_id in ids if request_id not in known]
+        if unknown and not skip_unknown:
+            shown = ", ".join(unknown[:5]) + (
+                f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            )
+            raise NotFoundError(
+                f"{len(unknown)} request id(s) have no logged prediction: {shown}; check the "
+                "ids (each answer carries its request_id)"
+            )
+        now = utc_now()
+        rows = [
+            FeedbackRow(
+                request_id=request_id,
+                label={"value": jsonable(label)},
+                received_at=now,
+                source=source[:200],
+            )
+            for request_id, label in labels
+            if request_id in known
+        ]
+        with self.database.session() as session:
+            session.add_all(rows)
+        return len(rows), unknown
+
+    def labelled(self, endpoint: str) -> list[tuple[Logged, Any]]:
+        """Each logged prediction of ``endpoint`` that has feedback, with its true label (the
+        last received), in the order of the log."""
+        latest = select(func.max(FeedbackRow.id)).group_by(FeedbackRow.request_id).scalar_subquery()
+        with self.database.session() as session:
+            rows = session.execute(
+                select(PredictionRow, FeedbackRow.label)
+                .join(FeedbackRow, FeedbackRow.request_id == PredictionRow.request_id)
+                .where(PredictionRow.endpoint == endpoint, FeedbackRow.id.in_(latest))
+                .order_by(PredictionRow.id)
+            ).all()
+            return [(_as(Logged, row), label["value"]) for row, label in rows]
+
+    def _known(self, request_ids: Sequence[str]) -> set[str]:
+        known: set[str] = set()
+        with self.database.session() as session:
+            for start in range(0, len(request_ids), _IDS_PER_QUERY):
+                part = request_ids[start : start + _IDS_PER_QUERY]
+                known.update(
+                    session.scalars(
+                        select(PredictionRow.request_id).where(PredictionRow.request_id.in_(part))
+                    ).all()
+                )
+        return known
+
+    # --- windows and drift scores ----------------------------------------------------------
+
+    def last_id(self, endpoint: str) -> int:
+        """The last prediction id any stored window of ``endpoint`` covers (0: none)."""
+        with self.database.session() as session:
+            found = session.scalar(
+                select(func.max(MonitorWindowRow.last_id)).where(
+                    MonitorWindowRow.endpoint == endpoint
+                )
+            )
+            return int(found or 0)
+
+    def add_window(self, window: Window, scores: Sequence[Score]) -> tuple[Window, list[Score]]:
+        """Store a window and its scores (their ids are ignored); returns them with the id
+        the window was given."""
+        with self.database.session() as session:
+            row = MonitorWindowRow(
+                **asdict(window) | {"id": None, "metrics": jsonable(window.metrics)},
+                created_at=utc_now(),
+            )
+            session.add(row)
+            session.flush()
+            session.add_all(DriftScoreRow(**asdict(s) | {"window_id": row.id}) for s in scores)
+            session.flush()
+            return _as(Window, row), [replace(s, window_id=row.id) for s in scores]
+
+    def update_metrics(self, window_id: int, metrics: dict[str, Any]) -> None:
+        """Replace the metrics of a window (realized performance, as feedback arrives)."""
+        with self.database.session() as session:
+            session.execute(
+                update(MonitorWindowRow)
+                .where(MonitorWindowRow.id == window_id)
+                .values(metrics=jsonable(metrics))
+            )
+
+    def windows(self, endpoint: str | None = None) -> list[Window]:
+        """The stored windows (of ``endpoint``), oldest first."""
+        with self.database.session() as session:
+            query = select(MonitorWindowRow).order_by(MonitorWindowRow.id)
+            if endpoint is not None:
+                query = query.where(MonitorWindowRow.endpoint == endpoint)
+            return [_as(Window, row) for row in session.scalars(query).all()]
+
+    def newest_window(self, endpoint: str, version: int) -> Window | None:
+        """The newest stored window of ``endpoint`` served by model version ``version``."""
+        with self.database.session() as session:
+            row = session.scalars(
+                select(MonitorWindowRow)
+                .where(
+                    MonitorWindowRow.endpoint == endpoint,
+                    MonitorWindowRow.model_version == version,
+                )
+                .order_by(MonitorWindowRow.id.desc())
+                .limit(1)
+            ).first()
+            return None if row is None else _as(Window, row)
+
+    def scores(self, endpoint: str | None = None) -> list[Score]:
+        """The drift scores of every stored window (of ``endpoint``), window by window."""
+        with self.database.session() as session:
+            query = (
+                select(DriftScoreRow)
+                .join(MonitorWindowRow, DriftScoreRow.window_id == MonitorWindowRow.id)
+                .order_by(DriftScoreRow.window_id, DriftScoreRow.id)
+            )
+            if endpoint is not None:
+                query = query.where(MonitorWindowRow.endpoint == endpoint)
+            return [_as(Score, row) for row in session.scalars(query).all()]
+
+    def newest_scores(self) -> list[tuple[str, Score]]:
+        """Each endpoint's scores in its newest window: what ``/metrics`` shows."""
+        with self.database.session() as session:
+            newest = (
+                select(func.max(MonitorWindowRow.id))
+                .group_by(MonitorWindowRow.endpoint)
+                .scalar_subquery()
+            )
+            rows = session.execute(
+                select(MonitorWindowRow.endpoint, DriftScoreRow)
+                .join(MonitorWindowRow, DriftScoreRow.window_id == MonitorWindowRow.id)
+                .where(MonitorWindowRow.id.in_(newest))
+            ).all()
+            return [(endpoint, _as(Score, row)) for endpoint, row in rows]
+
+    # --- alerts and change points ----------------------------------------------------------
+
+    def fire(
+        self, endpoint: str, rule: str, metric: str, value: float | None, window_id: int
+    ) -> Alert:
+        """Record that ``rule`` fired on window ``window_id``."""
+        with self.database.session() as session:
+            row = AlertRow(
+                endpoint=endpoint,
+                rule=rule,
+                metric=metric,
+                value=value,
+                window_id=window_id,
+                fired_at=utc_now(),
+                resolved_at=None,
+                deliveries={"webhooks": []},
+            )
+            session.add(row)
+            session.flush()
+            return _as(Alert, row)
+
+    def delivered(self, alert_id: int, deliveries: builtins.list[dict[str, Any]]) -> None:
+        """Keep what became of an alert's webhooks."""
+        with self.database.session() as session:
+            session.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id)
+                .values(deliveries={"webhooks": jsonable(deliveries)})
+            )
+
+    def resolve(self, alert_id: int) -> None:
+        """Mark a firing alert resolved."""
+        with self.database.session() as session:
+            session.execute(
+                update(AlertRow).where(AlertRow.id == alert_id).values(resolved_at=utc_now())
+            )
+
+    def alerts(self, endpoint: str | None = None, *, firing: bool = False) -> list[Alert]:
+        """Alerts, newest first (only those still firing, if asked)."""
+        with self.database.session() as session:
+            query = select(AlertRow).order_by(AlertRow.id.desc())
+            if endpoint is not None:
+                query = query.where(AlertRow.endpoint == endpoint)
+            if firing:
+                query = query.where(AlertRow.resolved_at.is_(None))
+            return [_as(Alert, row) for row in session.scalars(query).all()]
+
+    def add_change_points(self, points: Sequence[ChangePoint]) -> list[ChangePoint]:
+        """Store the change points not stored before; returns the new ones."""
+        new = []
+        with self.database.session() as session:
+            for point in points:
+                seen = session.scalar(
+                    select(ChangePointRow.id).where(
+                        ChangePointRow.endpoint == point.endpoint,
+                        ChangePointRow.detector == point.detector,
+                        ChangePointRow.started_id == point.started_id,
+                    )
+                )
+                if seen is None:
+                    session.add(ChangePointRow(**asdict(point), found_at=utc_now()))
+                    new.append(point)
+        return new
+
+    def change_points(self, endpoint: str | None = None) -> list[ChangePoint]:
+        """The stored change points, in the order they began."""
+        with self.database.session() as session:
+            query = select(ChangePointRow).order_by(ChangePointRow.started_id)
+            if endpoint is not None:
+                query = query.where(ChangePointRow.endpoint == endpoint)
+            return [_as(ChangePoint, row) for row in session.scalars(query).all()]
+
+
+def record(item: Any) -> dict[str, Any]:
+    """A stored window, score, alert or change point as JSON-ready data (ISO 8601 times)."""
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(item).items()}
+
+
+def _as(kind: type[T], row: Any) -> T:
+    """The dataclass ``kind`` made of the same-named attributes of a table row (times in
+    UTC: SQLite hands them back naive)."""
+    values = {f.name: getattr(row, f.name) for f in fields(kind)}  # type: ignore[arg-type]
+    return kind(**{k: as_utc(v) if isinstance(v, datetime) else v for k, v in values.items()})
