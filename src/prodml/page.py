@@ -1,0 +1,190 @@
+"""The building blocks of prodml's offline HTML pages: escaping, elements, SVG, sections,
+tables and the base style.
+
+The evaluation page (:mod:`prodml.evaluate.html`) and the monitoring page
+(:mod:`prodml.monitor.html`) are built from these. Functions return markup as strings;
+arguments named ``content``, ``body``, ``text`` or ``cells`` are markup already (escape what
+came from the data with :func:`escape` first), while attribute values and ``title`` strings
+are escaped here.
+
+>>> el("a", escape("R&D"), href="?q=1&r=2", class_="link")
+'<a href="?q=1&amp;r=2" class="link">R&amp;D</a>'
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = [
+    "BASE_STYLE",
+    "clip",
+    "document",
+    "el",
+    "escape",
+    "missing",
+    "muted",
+    "scroll",
+    "section",
+    "svg",
+    "table",
+    "tr",
+]
+
+#: The rules every page shares; each page appends its own (width, margins, alignment, fonts).
+BASE_STYLE = """
+body { font: 14px/1.45 system-ui, sans-serif; color: #1f2328; margin: 0; background: #f6f8fa; }
+main { margin: 0 auto; padding: 24px; } h1 { font-size: 22px; } h2 { font-size: 17px; }
+header, section { background: #fff; border: 1px solid #d0d7de; border-radius: 8px;
+  padding: 16px 20px; margin-bottom: 16px; }
+table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
+th, td { padding: 4px 10px; border-bottom: 1px solid #eaeef2; }
+.muted { color: #59636e; } .ok { color: #1a7f37; } .scroll { overflow-x: auto; }
+svg text { fill: #1f2328; text-anchor: middle; dominant-baseline: central; }
+svg .start { text-anchor: start; } svg .end { text-anchor: end; } svg .tick { fill: #59636e; }
+svg .grid { stroke: #eaeef2; }
+"""
+
+
+def document(title: str, style: str, sections: Iterable[str]) -> str:
+    """A whole page: ``title`` (text), an inline ``style`` and the non-empty ``sections``.
+
+    >>> print(document("A & B", "", ["<p>one</p>", ""]).split("<body>")[1])
+    <BLANKLINE>
+    <main>
+    <p>one</p>
+    </main>
+    </body>
+    </html>
+    <BLANKLINE>
+    """
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape(title)}</title>\n<style>{style}</style>\n</head>\n<body>\n<main>\n"
+        + "\n".join(s for s in sections if s)
+        + "\n</main>\n</body>\n</html>\n"
+    )
+
+
+def escape(value: Any) -> str:
+    """``value`` as text, safe in content and in a quoted attribute.
+
+    >>> escape('<b title="x">') + escape(3)
+    '&lt;b title=&quot;x&quot;&gt;3'
+    """
+    return html.escape(str(value), quote=True)
+
+
+def missing(value: Any) -> bool:
+    """Whether ``value`` is undefined: None or a float's nan.
+
+    >>> missing(None), missing(float("nan")), missing(0.0), missing("n/a")
+    (True, True, False, False)
+    """
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def clip(text: str, width: int) -> str:
+    """``text`` cut to at most ``width`` characters, an ellipsis marking the cut.
+
+    >>> clip("region=north", 8), clip("north", 8)
+    ('region=…', 'north')
+    """
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def el(tag: str, content: str | None = None, **attrs: Any) -> str:
+    """An element around ``content`` (markup), or empty (``<tag/>``) when it is None.
+
+    An attribute's name drops a trailing ``_`` and has ``-`` for ``_`` (``class_`` gives
+    class, ``aria_label`` aria-label); its value is escaped, a float rounded to 0.1.
+
+    >>> el("rect", x=1.25, fill_opacity="0.5")
+    '<rect x="1.2" fill-opacity="0.5"/>'
+    """
+    pairs = ""
+    for key, value in attrs.items():
+        shown = round(value, 1) if isinstance(value, float) else escape(value)
+        pairs += f' {key.rstrip("_").replace("_", "-")}="{shown}"'
+    return f"<{tag}{pairs}/>" if content is None else f"<{tag}{pairs}>{content}</{tag}>"
+
+
+def svg(
+    width: float,
+    height: float,
+    parts: Iterable[str],
+    cls: str = "",
+    title: str = "",
+    **attrs: Any,
+) -> str:
+    """An SVG image of ``parts`` (markup), ``width`` by ``height`` pixels in its own units.
+
+    ``title`` (text) becomes its first child, its tooltip and accessible name; ``attrs``
+    are further attributes, as for :func:`el`.
+
+    >>> print(svg(20, 10, [el("circle", r=2)], cls="dot", title="a <dot>", role="img"))
+    <svg class="dot" width="20" height="10" viewBox="0 0 20 10" role="img">
+    <title>a &lt;dot&gt;</title>
+    <circle r="2"/>
+    </svg>
+    """
+    head = [el("title", escape(title))] if title else []
+    body = "\n".join(["", *head, *parts, ""])
+    first = {"class_": cls} if cls else {}
+    box = f"0 0 {width} {height}"
+    return el("svg", body, **first, width=width, height=height, viewBox=box, **attrs)
+
+
+def scroll(content: str) -> str:
+    """``content`` in a box that scrolls sideways when it is wider than the page."""
+    return f'<div class="scroll">\n{content}\n</div>'
+
+
+def section(ident: str, title: str, body: str) -> str:
+    """A page section: its id, its heading (markup) and its body (markup)."""
+    return f'<section id="{ident}">\n<h2>{title}</h2>\n{body}\n</section>'
+
+
+def muted(text: str) -> str:
+    """A paragraph of ``text`` (markup) in grey: a note, or what is missing and why."""
+    return f'<p class="muted">{text}</p>'
+
+
+def tr(cells: Iterable[str], cls: str = "", tag: str = "td") -> str:
+    """A table row, each cell (markup) in a ``<td>`` (or ``tag``), unless it already is
+    one, to carry its own attributes.
+
+    >>> tr(["a", '<td class="num">1</td>'], cls="focus")
+    '<tr class="focus"><td>a</td><td class="num">1</td></tr>'
+    """
+    attr = f' class="{cls}"' if cls else ""
+    opened = f"<{tag}"
+    return (
+        f"<tr{attr}>"
+        + "".join(c if c.startswith(opened) else f"<{tag}>{c}</{tag}>" for c in cells)
+        + "</tr>"
+    )
+
+
+def table(head: Iterable[str], rows: Iterable[str], cls: str = "") -> str:
+    """A table, in a box that scrolls sideways, of ``rows`` (each a ``<tr>``, or each a
+    ``<tbody>`` of them) under a row of ``head`` cells (markup; see :func:`tr`).
+
+    >>> print(table(["name"], [tr(["north"])]))
+    <div class="scroll">
+    <table>
+    <thead><tr><th>name</th></tr></thead>
+    <tbody>
+    <tr><td>north</td></tr>
+    </tbody>
+    </table>
+    </div>
+    """
+    body = "\n".join(rows)
+    if not body.startswith("<tbody"):
+        body = f"<tbody>\n{body}\n</tbody>"
+    attr = f' class="{cls}"' if cls else ""
+    return scroll(f"<table{attr}>\n<thead>{tr(head, tag='th')}</thead>\n{body}\n</table>")
