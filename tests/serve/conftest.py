@@ -179,6 +179,15 @@ def loans_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def registered_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A breast-cancer project whose fit is registered: version 1, endpoint breast-cancer."""
+    folder = fitted(tmp_path_factory.mktemp("serve") / "bc", "breast-cancer")
+    with prodml.Project(folder) as project:
+        project.register()
+    return folder
+
+
+@pytest.fixture(scope="session")
 def bc_server(bc_project: Path) -> Iterator[Server]:
     server = start_server(bc_project)
     yield server

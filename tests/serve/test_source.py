@@ -10,17 +10,21 @@ import pytest
 
 import prodml
 from prodml.errors import NotFoundError
+from prodml.serve.registry_source import RegistrySource
 from prodml.serve.source import RunSource, Source
 
-SOURCES: dict[str, Callable[[prodml.Project], Source]] = {
-    "run": lambda project: RunSource(project),
+#: Each source, and the fixture of the project it serves.
+SOURCES: dict[str, tuple[Callable[[prodml.Project], Source], str]] = {
+    "run": (lambda project: RunSource(project), "spare_project"),
+    "registry": (lambda project: RegistrySource(project.registry), "registered_project"),
 }
 
 
 @pytest.fixture(params=sorted(SOURCES))
-def source(request: pytest.FixtureRequest, spare_project: Path) -> Iterator[Source]:
-    with prodml.Project(spare_project) as project:
-        yield SOURCES[request.param](project)
+def source(request: pytest.FixtureRequest) -> Iterator[Source]:
+    make, folder = SOURCES[request.param]
+    with prodml.Project(request.getfixturevalue(folder)) as project:
+        yield make(project)
 
 
 def test_every_endpoint_loads_a_served_model_with_its_schema(source: Source) -> None:
@@ -40,9 +44,9 @@ def test_the_revision_is_a_stable_number_while_nothing_changes(source: Source) -
 
 
 def test_an_unknown_endpoint_is_not_found_by_name(source: Source) -> None:
-    with pytest.raises(NotFoundError, match="endpoint 'nowhere' is not served here"):
+    with pytest.raises(NotFoundError, match="endpoint 'nowhere'"):
         source.load("nowhere")
-    with pytest.raises(NotFoundError, match="endpoint 'nowhere' is not served here"):
+    with pytest.raises(NotFoundError, match="endpoint 'nowhere'"):
         source.revision("nowhere")
 
 

@@ -26,6 +26,7 @@ from prodml.serve.protocols.v2 import server_version
 from prodml.serve.routes import ROUTES, starlette_routes, unrouted
 from prodml.serve.service import Service
 from prodml.serve.source import Source
+from prodml.store.monitoring import Monitoring
 
 
 def create_app(
@@ -43,8 +44,11 @@ def create_app(
     it starts and stops the log (after committing what waits) when it stops, then
     calls ``on_stop`` (to close what the source holds open, such as a project).
     """
+    metrics = Metrics()
+    if log is not None:
+        metrics.watch(Monitoring(log.database))
     service = Service(
-        source, list(endpoints or source.endpoints()), log, options or ServeOptions(), Metrics()
+        source, list(endpoints or source.endpoints()), log, options or ServeOptions(), metrics
     )
 
     @contextlib.asynccontextmanager

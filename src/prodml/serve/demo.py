@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,15 +15,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from prodml.errors import ProdmlError
 from prodml.project import Project
 
 
-def ask_each_protocol(folder: Path, project: Project) -> Iterator[tuple[str, str, str]]:
-    """Serve the project's primary on a free loopback port and ask it once per protocol;
-    yields (protocol, request, answer), and stops the server at the end."""
-    data = project.load_data()
-    record = json.loads(data.X.head(1).to_json(orient="records", date_format="iso"))[0]
+@contextlib.contextmanager
+def serving(folder: Path) -> Iterator[str]:
+    """Run ``prodml serve`` for the project in ``folder`` on a free loopback port until the
+    block ends; yields its URL once it is ready."""
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-c", "from prodml.cli import main; main()", "serve", "--port", str(port)],
@@ -35,37 +37,68 @@ def ask_each_protocol(folder: Path, project: Project) -> Iterator[tuple[str, str
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, server)
-        name = project.name
-        native = _post(f"{url}/predict", {"records": [record]})["predictions"][0]
-        yield (
-            "prodml",
-            "POST /predict {records: [1 row]}",
-            f"label {native['label']}, model {native['model']}",
-        )
-        mlflow = _post(f"{url}/invocations", {"dataframe_records": [record]})
-        yield "MLflow", "POST /invocations {dataframe_records: [1 row]}", json.dumps(mlflow)
-        inputs = [
-            {
-                "name": k,
-                "shape": [1],
-                "datatype": "BYTES" if isinstance(v, str) else "FP64",
-                "data": [v],
-            }
-            for k, v in record.items()
-        ]
-        v2 = _post(f"{url}/v2/models/{name}/infer", {"id": "demo", "inputs": inputs})
-        labels = next(o for o in v2["outputs"] if o["name"] == "label")
-        yield (
-            "V2",
-            f"POST /v2/models/{name}/infer ({len(inputs)} input tensors)",
-            f"label {labels['data']}",
-        )
+        yield url
     finally:
         server.send_signal(signal.SIGINT)
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def ask_each_protocol(url: str, project: Project) -> Iterator[tuple[str, str, str]]:
+    """Ask the server at ``url`` for one prediction in each protocol; yields (protocol,
+    request, answer)."""
+    data = project.load_data()
+    record = records(data.X.head(1))[0]
+    name = project.name
+    native = _post(f"{url}/predict", {"records": [record]})["predictions"][0]
+    yield (
+        "prodml",
+        "POST /predict {records: [1 row]}",
+        f"label {native['label']}, model {native['model']}",
+    )
+    mlflow = _post(f"{url}/invocations", {"dataframe_records": [record]})
+    yield "MLflow", "POST /invocations {dataframe_records: [1 row]}", json.dumps(mlflow)
+    inputs = [
+        {
+            "name": k,
+            "shape": [1],
+            "datatype": "BYTES" if isinstance(v, str) else "FP64",
+            "data": [v],
+        }
+        for k, v in record.items()
+    ]
+    v2 = _post(f"{url}/v2/models/{name}/infer", {"id": "demo", "inputs": inputs})
+    labels = next(o for o in v2["outputs"] if o["name"] == "label")
+    yield (
+        "V2",
+        f"POST /v2/models/{name}/infer ({len(inputs)} input tensors)",
+        f"label {labels['data']}",
+    )
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``frame`` as JSON records (datetimes in ISO 8601)."""
+    found: list[dict[str, Any]] = json.loads(frame.to_json(orient="records", date_format="iso"))
+    return found
+
+
+def send(url: str, rows: list[dict[str, Any]], per_request: int = 1) -> list[str]:
+    """Ask ``/predict`` for every record of ``rows``, ``per_request`` at a time, as a client
+    would; returns the request id of each answer, in order."""
+    ids: list[str] = []
+    for start in range(0, len(rows), per_request):
+        answer = _post(f"{url}/predict", {"records": rows[start : start + per_request]})
+        ids.extend(p["request_id"] for p in answer["predictions"])
+    return ids
+
+
+def send_feedback(url: str, labels: list[tuple[str, Any]]) -> int:
+    """POST the true labels to ``/feedback``; returns how many were stored."""
+    body = {"feedback": [{"request_id": i, "label": label} for i, label in labels]}
+    stored: int = _post(f"{url}/feedback", body)["stored"]
+    return stored
 
 
 def _post(url: str, payload: Any) -> Any:

@@ -52,6 +52,7 @@ class Route:
     summary: str
     body: str | None = None  # the request body's media types, as the document shows them
     answers: tuple[int, ...] = (200,)
+    predicts: bool = False  # its errors count in the monitor's error rate
 
 
 def json_response(

@@ -10,7 +10,15 @@ prodml_request_latency_seconds      histogram   endpoint, protocol
 prodml_requests_in_flight           gauge
 prodml_batch_rows                   histogram   endpoint
 prodml_out_of_range_values_total    counter     endpoint, column
+prodml_drift_score                  gauge       endpoint, kind, column, method
+prodml_drift_detected               gauge       endpoint, kind, column, method
+prodml_drift_share                  gauge       endpoint
+prodml_alert_firing                 gauge       endpoint, rule
 ==================================  ==========  =============================================
+
+The drift and alert gauges come from the store, as ``prodml monitor`` last left it: the
+scores of each endpoint's newest window (detected: 1 or 0) and every alert rule that
+has fired (1 while it fires, 0 once resolved); they are read at most every 10 seconds.
 
 ``endpoint`` is the served endpoint's name (empty for a request that names no known
 model, so unknown names cannot grow the label set), ``protocol`` one of ``native``,
@@ -25,7 +33,9 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import (
@@ -35,6 +45,12 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from prodml.store.monitoring import Monitoring
+
+logger = logging.getLogger("prodml.serve")
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LATENCY_BUCKETS = (
@@ -118,6 +134,64 @@ class Metrics:
 
         return count
 
+    def watch(self, store: Monitoring, seconds: float = 10.0) -> None:
+        """Show the drift scores and alert states that the monitor keeps in ``store``."""
+        self.registry.register(_Monitored(store, seconds))
+
     def exposition(self) -> bytes:
         """The Prometheus text format of every metric."""
         return generate_latest(self.registry)
+
+
+class _Monitored(Collector):
+    """The monitor's newest drift scores and its alerts, read from the store at most every
+    ``seconds``; a store that cannot be read leaves them out (and logs why)."""
+
+    def __init__(self, store: Monitoring, seconds: float) -> None:
+        self.store = store
+        self.seconds = seconds
+        self._read_at = -float("inf")
+        self._metrics: list[Metric] = []
+
+    def describe(self) -> list[Metric]:
+        return []  # read at scrape time only: registering must not touch the store
+
+    def collect(self) -> Iterator[Metric]:
+        if time.monotonic() - self._read_at >= self.seconds:
+            try:
+                self._metrics = self._read()
+            except Exception:
+                logger.exception("the drift scores and alerts could not be read for /metrics")
+                self._metrics = []
+            self._read_at = time.monotonic()
+        yield from self._metrics
+
+    def _read(self) -> list[Metric]:
+        labels = ["endpoint", "kind", "column", "method"]
+        score = GaugeMetricFamily(
+            "prodml_drift_score", "Drift score in the newest monitor window.", labels=labels
+        )
+        detected = GaugeMetricFamily(
+            "prodml_drift_detected", "1 if the score says drift, else 0.", labels=labels
+        )
+        share = GaugeMetricFamily(
+            "prodml_drift_share", "Share of features drifted, newest window.", labels=["endpoint"]
+        )
+        firing = GaugeMetricFamily(
+            "prodml_alert_firing", "1 while the alert rule fires.", labels=["endpoint", "rule"]
+        )
+        features: dict[str, list[bool]] = {}
+        for endpoint, s in self.store.newest_scores():
+            values = [endpoint, s.kind, s.column, s.method]
+            score.add_metric(values, s.score)
+            detected.add_metric(values, float(s.drifted))
+            if s.kind == "drift":
+                features.setdefault(endpoint, []).append(s.drifted)
+        for endpoint, drifted in features.items():
+            share.add_metric([endpoint], sum(drifted) / len(drifted))
+        states: dict[tuple[str, str], bool] = {}
+        for alert in reversed(self.store.alerts()):  # oldest first: the newest state wins
+            states[(alert.endpoint, alert.rule)] = alert.resolved_at is None
+        for (endpoint, rule), on in states.items():
+            firing.add_metric([endpoint, rule], float(on))
+        return [score, detected, share, firing]

@@ -9,6 +9,11 @@ committed transaction when the process dies).
 
 The thread commits whatever batches are waiting in one transaction (a group commit):
 under load, one commit covers many batches, and the event loop never waits on the disk.
+On SQLite, the writers of several server processes take turns through a lock file
+(:meth:`Database.queued`), not SQLite's sleeping busy handler, and the commits never
+checkpoint the write-ahead log themselves (a checkpoint syncs the database file, which
+stalls a commit for 100 ms or more on a slow disk): a second thread checkpoints it every
+``CHECKPOINT_SECONDS``, without blocking the writer.
 
 >>> import tempfile, pathlib
 >>> from prodml.store.database import Database
@@ -36,7 +41,7 @@ from sqlalchemy import Connection, Table, bindparam, func, insert, select
 from sqlalchemy.types import JSON, TypeDecorator
 
 from prodml.store.database import Database
-from prodml.store.tables import PredictionRow
+from prodml.store.tables import PredictionRow, RequestErrorRow
 
 logger = logging.getLogger("prodml.serve")
 
@@ -58,7 +63,10 @@ _TABLE = cast(Table, PredictionRow.__table__)
 _INSERT = insert(_TABLE).values(
     inputs=bindparam("inputs", type_=_Encoded()), outputs=bindparam("outputs", type_=_Encoded())
 )
+_ERRORS = insert(cast(Table, RequestErrorRow.__table__))
 _STOP = object()
+#: How often the write-ahead log of an SQLite store is checkpointed, off the commit path.
+CHECKPOINT_SECONDS = 1.0
 
 
 def entry(
@@ -101,16 +109,40 @@ class PredictionLog:
         self._thread = threading.Thread(target=self._run, name="prodml-prediction-log")
         self._thread.start()
         self._closed = False
+        self._stopping = threading.Event()
+        self._checkpointer: threading.Thread | None = None
+        if database.is_sqlite:
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint, name="prodml-log-checkpoint", daemon=True
+            )
+            self._checkpointer.start()
 
     def write(self, rows: Rows) -> Future[None]:
         """Insert ``rows`` (see :func:`entry`) in one transaction; the future is done once
         they are committed, or holds the error that stopped them. ``rows`` may be a
         function that makes them, called on the log's thread, off the event loop."""
+        return self._put(_INSERT, rows)
+
+    def write_error(
+        self, endpoint: str, protocol: str, status: int, latency_seconds: float
+    ) -> Future[None]:
+        """Count a request answered with an error (the monitor's error rate), in the next
+        group commit; nobody waits for it."""
+        row = {
+            "created_at": datetime.now(UTC),
+            "endpoint": endpoint,
+            "protocol": protocol,
+            "status": status,
+            "latency_seconds": latency_seconds,
+        }
+        return self._put(_ERRORS, [row])
+
+    def _put(self, statement: Any, rows: Rows) -> Future[None]:
         done: Future[None] = Future()
         if self._closed:
             done.set_exception(RuntimeError("the prediction log is closed"))
             return done
-        self._queue.put((rows, done))
+        self._queue.put((statement, rows, done))
         return done
 
     def close(self) -> None:
@@ -119,6 +151,9 @@ class PredictionLog:
             self._closed = True
             self._queue.put(_STOP)
             self._thread.join()
+            self._stopping.set()
+            if self._checkpointer is not None:
+                self._checkpointer.join()
 
     def count(self) -> int:
         """Rows in the table (of every server that writes to this database)."""
@@ -141,23 +176,47 @@ class PredictionLog:
                 self._commit(group)
         self._disconnect()
 
-    def _commit(self, group: list[tuple[Rows, Future[None]]]) -> None:
-        rows: list[dict[str, Any]] = []
+    def _commit(self, group: list[tuple[Any, Rows, Future[None]]]) -> None:
+        rows: dict[Any, list[dict[str, Any]]] = {}
         try:
-            for batch, _ in group:
-                rows.extend(batch() if callable(batch) else batch)
+            for statement, batch, _ in group:
+                rows.setdefault(statement, []).extend(batch() if callable(batch) else batch)
             if self._connection is None:
                 self._connection = self.database.engine.connect()
-            with self._connection.begin():
-                self._connection.execute(_INSERT, rows)
+                if self.database.is_sqlite:  # see _checkpoint; outside any transaction
+                    driver = self._connection.connection.driver_connection
+                    cast(Any, driver).execute("PRAGMA wal_autocheckpoint=0")
+            with self.database.queued("log"), self._connection.begin():
+                for statement, values in rows.items():
+                    if values:
+                        self._connection.execute(statement, values)
         except Exception as exc:  # the answers become 503s; the cause goes to the log
-            logger.exception("the prediction log could not commit %d rows", len(rows))
+            count = sum(len(values) for values in rows.values())
+            logger.exception("the prediction log could not commit %d rows", count)
             self._disconnect()
-            for _, done in group:
+            for *_, done in group:
                 done.set_exception(exc)
             return
-        for _, done in group:
+        for *_, done in group:
             done.set_result(None)
+
+    def _checkpoint(self) -> None:
+        """Copy the write-ahead log into the database file every CHECKPOINT_SECONDS, and once
+        more at the end. PASSIVE: it never waits for, nor blocks, the writer."""
+        while True:
+            stopping = self._stopping.wait(CHECKPOINT_SECONDS)
+            try:
+                connection = self.database.engine.raw_connection()
+                try:  # on the driver's connection: no transaction, so no write lock taken
+                    cast(Any, connection.driver_connection).execute(
+                        "PRAGMA wal_checkpoint(PASSIVE)"
+                    )
+                finally:
+                    connection.close()
+            except Exception:  # the next one will try again; the log itself is unharmed
+                logger.exception("the prediction log's write-ahead log could not be checkpointed")
+            if stopping:
+                return
 
     def _disconnect(self) -> None:
         if self._connection is not None:

@@ -19,12 +19,18 @@ from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
 from prodml.serve.http import Call, ErrorBody, Route, Wire
-from prodml.serve.protocols import health, mlflow, native, v2
+from prodml.serve.protocols import feedback, health, mlflow, native, v2
 from prodml.serve.rejection import Rejected
 
 logger = logging.getLogger("prodml.serve")
 
-ROUTES: list[Route] = [*health.ROUTES, *native.ROUTES, *mlflow.ROUTES, *v2.ROUTES]
+ROUTES: list[Route] = [
+    *health.ROUTES,
+    *native.ROUTES,
+    *feedback.ROUTES,
+    *mlflow.ROUTES,
+    *v2.ROUTES,
+]
 ERRORS: dict[Wire, ErrorBody] = {
     "native": native.error,
     "mlflow": mlflow.error,
@@ -77,7 +83,11 @@ def _wrapped(route: Route) -> Endpoint:
         finally:
             metrics.in_flight.dec()
         elapsed = time.perf_counter() - call.started
-        metrics.request(call.endpoint, protocol, call.version, response.status_code, elapsed)
+        status = response.status_code
+        metrics.request(call.endpoint, protocol, call.version, status, elapsed)
+        if status >= 400 and route.predicts and service.log is not None:
+            endpoint_name = call.endpoint or service.default_endpoint
+            service.log.write_error(endpoint_name, protocol, status, elapsed)
         return response
 
     return endpoint

@@ -184,6 +184,7 @@ ROUTES = [
         "MLflow scoring: labels (or values) of a data frame sent as JSON or CSV",
         body=f"{JSON}, {CSV}",
         answers=(200, 400, 413, 415, 500, 503),
+        predicts=True,
     ),
     Route("GET", "/ping", "mlflow", ping, "MLflow: 200 once the model is loaded", None, (200, 503)),
     Route(

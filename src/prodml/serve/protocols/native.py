@@ -82,5 +82,6 @@ ROUTES = [
         "Predict records: label and probabilities (or value), model and request id each",
         body=JSON,
         answers=(200, 400, 404, 413, 415, 422, 500, 503),
+        predicts=True,
     ),
 ]

@@ -29,6 +29,7 @@ from starlette.responses import Response
 from prodml.data.schema import Kind
 from prodml.errors import did_you_mean, listing
 from prodml.serve.http import (
+    JSON,
     Call,
     Route,
     json_response,
@@ -334,16 +335,15 @@ ROUTES = [
     Route("GET", _VERSION, "v2", metadata, "V2: model version metadata", None, _MODEL_ANSWERS),
     Route("GET", f"{_MODEL}/ready", "v2", model_ready, "V2: model ready", None, _MODEL_ANSWERS),
     Route("GET", f"{_VERSION}/ready", "v2", model_ready, "V2: version ready", None, _MODEL_ANSWERS),
-    Route(
-        "POST", f"{_MODEL}/infer", "v2", infer, "V2: inference", "application/json", _INFER_ANSWERS
-    ),
+    Route("POST", f"{_MODEL}/infer", "v2", infer, "V2: inference", JSON, _INFER_ANSWERS, True),
     Route(
         "POST",
         f"{_VERSION}/infer",
         "v2",
         infer,
         "V2: inference on a version",
-        "application/json",
+        JSON,
         _INFER_ANSWERS,
+        True,
     ),
 ]
