@@ -557,8 +557,8 @@ def test_evaluate_errors_are_one_line(fitted: tuple[Path, dict[str, Any]], tmp_p
 def test_demo_runs_every_step_and_writes_the_report(tmp_path: Path) -> None:
     result = succeeded(prodml_command("demo", "--dir", str(tmp_path / "tour"), cwd=tmp_path))
 
-    for step in range(1, 10):
-        assert f"Step {step}/9" in result.stdout
+    for step in range(1, 11):
+        assert f"Step {step}/10" in result.stdout
     assert "fleiss_kappa" in result.stdout and "Human-level performance: 0.88" in result.stdout
     assert "Baselines side by side" in result.stdout
     assert "rules:rules.py:approve_if_income" in result.stdout
@@ -568,6 +568,10 @@ def test_demo_runs_every_step_and_writes_the_report(tmp_path: Path) -> None:
     assert '-> {"predictions": [1]}' in result.stdout or '-> {"predictions": [0]}' in result.stdout
     assert "Audit passed" in result.stdout
     assert (tmp_path / "tour" / "evaluation.html").exists()
+    assert "alert fired: drift_share > 0.3" in result.stdout
+    assert "drifted features:" in result.stdout and "income" in result.stdout
+    assert "POST /feedback stored 2,000 labels" in result.stdout
+    assert "Monitoring of loans" in (tmp_path / "tour" / "monitor.html").read_text()
 
 
 # --- data -----------------------------------------------------------------------------------

@@ -32,7 +32,14 @@ def test_importing_prodml_and_its_cli_loads_no_heavy_library() -> None:
     assert result.stdout.strip() == "[]"
 
 
-PACKAGES = ["prodml.data", "prodml.evaluate", "prodml.model", "prodml.store", "prodml.tracking"]
+PACKAGES = [
+    "prodml.data",
+    "prodml.evaluate",
+    "prodml.model",
+    "prodml.monitor",
+    "prodml.store",
+    "prodml.tracking",
+]
 
 
 def test_each_package_lists_its_modules_in_a_sorted_all() -> None:

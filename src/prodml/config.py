@@ -316,6 +316,104 @@ class LabelsSettings(_Frozen):
     level: Literal["nominal", "ordinal", "interval"] = "nominal"
 
 
+#: The drift statistics ``monitor.drift.method`` may name (None: chosen by sample size).
+DriftMethod = Literal["ks", "chisquare", "wasserstein", "jensenshannon", "psi", "hellinger"]
+_WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class AlertRule(_Frozen):
+    """``{metric: drift_share, above: 0.3, for: 2}``: fire when the metric of this many
+    windows in a row is above (or below) the value; ``prodml alerts list`` shows them."""
+
+    metric: str = Field(
+        description="a window metric: drift_share, drift.<feature>, latency_p99_seconds, "
+        "error_rate, mean_confidence, accuracy, recall.<class>, missing.<feature>..."
+    )
+    above: float | None = None
+    below: float | None = None
+    for_: int = Field(1, ge=1, alias="for", description="windows in a row before it fires")
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> AlertRule:
+        if (self.above is None) == (self.below is None):
+            raise ValueError(
+                f"alert on {self.metric} needs exactly one of above or below, e.g. "
+                f"{{metric: {self.metric}, above: 0.3}}"
+            )
+        return self
+
+    @property
+    def label(self) -> str:
+        """The rule's name, or ``metric > value`` (``for N windows``)."""
+        if self.name:
+            return self.name
+        sign, value = (">", self.above) if self.above is not None else ("<", self.below)
+        return f"{self.metric} {sign} {value:g}" + (f" for {self.for_}" if self.for_ > 1 else "")
+
+
+class DriftSettings(_Frozen):
+    """How windows are compared with the model's reference profile."""
+
+    method: DriftMethod | None = Field(
+        None, description="one statistic for every feature; unset: chosen by sample size"
+    )
+    threshold: float | Literal["learned"] | None = Field(
+        None,
+        description="a constant, or learned: mean + 3 sd of reference windows of the same size",
+    )
+    correction: Literal["holm", "bonferroni", "none"] = "holm"
+    share: float = Field(0.5, gt=0.0, le=1.0, description="drifted features share: dataset drift")
+
+
+class MonitorSettings(_Frozen):
+    """``monitor:``: the windows the prediction log is read in, drift, alerts, webhooks."""
+
+    window: str | int = Field(
+        "1h", description="a duration (90s, 30m, 1h, 1d) or a number of predictions (5000)"
+    )
+    endpoint: str | None = Field(None, description="the endpoint to watch; unset: the project's")
+    drift: DriftSettings = DriftSettings()
+    alerts: tuple[AlertRule, ...] = ()
+    webhooks: tuple[str, ...] = Field((), description="URLs that get each alert as a JSON POST")
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str | int) -> str | int:
+        if isinstance(value, int):
+            if value < 2:
+                raise ValueError("a window of predictions needs at least 2; e.g. 5000")
+            return value
+        try:
+            window_seconds(value)
+        except ValueError as exc:
+            raise ValueError(f"{exc}, or a number of predictions such as 5000") from None
+        return value
+
+    @property
+    def seconds(self) -> float | None:
+        """The window's length in seconds, or None for a window of a number of predictions."""
+        return None if isinstance(self.window, int) else window_seconds(self.window)
+
+
+def window_seconds(text: str) -> float:
+    """``"90s"``, ``"30m"``, ``"1h"``, ``"1d"`` in seconds.
+
+    >>> window_seconds("30m")
+    1800.0
+    """
+    number, unit = text[:-1].strip(), text[-1:]
+    try:
+        value = float(number)
+    except ValueError:
+        value = -1.0
+    if unit not in _WINDOW_UNITS or value <= 0:
+        raise ValueError(
+            f"{text!r} is not a duration; write a number and a unit (s, m, h, d), e.g. 30m or 1h"
+        )
+    return value * _WINDOW_UNITS[unit]
+
+
 class StoreSettings(_Frozen):
     """Where runs and artifacts live (defaults: ``.prodml/`` inside the project)."""
 
@@ -336,6 +434,7 @@ class Settings(_Frozen):
     )
     evaluate: EvaluateSettings = EvaluateSettings()
     labels: LabelsSettings = LabelsSettings()
+    monitor: MonitorSettings = MonitorSettings()
     store: StoreSettings = StoreSettings()
 
 

@@ -26,14 +26,18 @@ from prodml.data.labels import LabelReport, label_report, read_labels
 from prodml.data.schema import Anomaly, Schema, validate
 from prodml.data.sources import FileSource, open_source
 from prodml.data.split import Split, split_report, split_rows
-from prodml.errors import ConfigError, DataError, NotFoundError
+from prodml.errors import ConfigError, DataError, NotFoundError, did_you_mean, listing
 from prodml.model.factory import build
+from prodml.monitor.monitor import Monitor, Pass, Reference
+from prodml.monitor.reference import load_reference
+from prodml.monitor.report import monitor_report
 from prodml.registry import ModelVersion, Registry
 from prodml.store.artifacts import ArtifactStore
 from prodml.store.database import Database
 from prodml.store.datasets import Dataset as DatasetRecord
 from prodml.store.datasets import Datasets
 from prodml.store.evaluations import Evaluation, Evaluations, SignOff
+from prodml.store.monitoring import Monitoring
 from prodml.store.runs import Run, Runs
 from prodml.store.tables import PredictionRow
 from prodml.tracking.compare import Comparison, compare
@@ -50,6 +54,8 @@ STATE_FOLDER = ".prodml"
 
 class Project:
     """Open the project in ``path`` (the folder holding ``prodml.yaml``)."""
+
+    _monitor: Monitor | None = None
 
     def __init__(self, path: str | Path = ".") -> None:
         self.path = Path(path).resolve()
@@ -159,6 +165,82 @@ class Project:
                 }
                 for row in rows
             ]
+
+    @cached_property
+    def monitoring(self) -> Monitoring:
+        """The feedback, monitor windows, drift scores and alerts of the project's store."""
+        return Monitoring(self.runs_store.database)
+
+    def monitor(self, endpoint: str | None = None) -> Pass:
+        """One pass of the monitor over ``endpoint``'s prediction log (``monitor.endpoint``,
+        else the project's name): new windows, realized performance, change points, alerts."""
+        name = self.endpoint(endpoint)
+        if self._monitor is None:
+            self._monitor = Monitor(self.monitoring, self.settings.monitor, self._reference)
+        return self._monitor.run(name)
+
+    def endpoint(self, endpoint: str | None = None) -> str:
+        """The endpoint monitoring watches: ``endpoint``, else ``monitor.endpoint``, else the
+        project's name; a NotFoundError when it has neither a deployment nor predictions."""
+        name = endpoint or self.settings.monitor.endpoint or self.name
+        known = {d.endpoint for d in self.registry.deployments()} | set(self.monitoring.endpoints())
+        if name not in known:
+            raise NotFoundError(
+                f"endpoint '{name}' has no deployment and no logged predictions; known "
+                f"endpoints: {listing(sorted(known)) or '(none: register a model first)'}"
+                f"{did_you_mean(name, known)}"
+            )
+        return name
+
+    def feedback(
+        self,
+        file: str | Path,
+        *,
+        id_column: str = "request_id",
+        label_column: str = "label",
+        skip_unknown: bool = False,
+    ) -> tuple[int, list[str]]:
+        """Attach the true labels of a CSV or Parquet file (request id, label) to logged
+        predictions; returns (labels stored, unknown request ids)."""
+        frame = FileSource(Path(file).resolve(), str(file), "feedback").load()
+        missing = [c for c in (id_column, label_column) if c not in frame.columns]
+        if missing:
+            raise DataError(
+                f"feedback file {file} has no column '{missing[0]}'; its columns are: "
+                f"{listing(frame.columns)}{did_you_mean(missing[0], frame.columns)}; name "
+                "the columns with --id-column and --label-column"
+            )
+        pairs = [
+            (str(request_id), label)
+            for request_id, label in zip(frame[id_column], frame[label_column], strict=True)
+            if pd.notna(label)
+        ]
+        try:
+            return self.monitoring.add_feedback(pairs, str(file), skip_unknown=skip_unknown)
+        except NotFoundError as exc:
+            raise NotFoundError(f"{exc}; or store the others with --skip-unknown") from None
+
+    def monitor_report(self, endpoint: str | None = None) -> dict[str, Any]:
+        """The monitoring report of an endpoint: windows, drift scores over time, alerts,
+        change points, and each feature's distribution in the reference and the newest
+        window (see :func:`prodml.monitor.report.monitor_report`)."""
+        name = self.endpoint(endpoint)
+        windows = self.monitoring.windows(name)
+        reference = (
+            self._reference(windows[-1].model_name, windows[-1].model_version) if windows else None
+        )
+        return monitor_report(self.monitoring, name, reference)
+
+    def _reference(self, name: str, version: int) -> Reference:
+        try:
+            data: Dataset | None = self.load_data()
+        except DataError:
+            data = None  # no skew or learned thresholds, the rest still works
+        if version == 0:  # served with --run, outside the registry: the newest fit stands in
+            run = self._evaluable(None, "monitor")
+        else:
+            run = self.runs_store.get(self.registry.get(f"{name}:{version}").run_id)
+        return load_reference(self.runs_store, run, f"{name}:{version}", data)
 
     def load_data(self) -> Dataset:
         """Read the data source and check it against the project file."""

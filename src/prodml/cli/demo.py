@@ -17,12 +17,15 @@ from prodml.cli import app
 from prodml.cli.data import show_labels
 from prodml.cli.evaluate import show_evaluation
 from prodml.cli.fit import show_finished
+from prodml.cli.monitor import show_pass, show_performance
 from prodml.cli.render import comparison_table, console
 from prodml.cli.shell import reporting
 from prodml.evaluate.html import render_html
 
 BASELINE = "sklearn.dummy.DummyClassifier"
-STEPS = 9
+STEPS = 10
+#: Applications sent from each side of the loans data's shift in step 10.
+TRAFFIC = 1_000
 
 
 @app.command(epilog="Examples:  prodml demo    prodml demo --dir /tmp/tour")
@@ -133,7 +136,22 @@ def demo(
         )
         version = project.register(best.id)
         console.print(f"  registered [bold]{version.ref}[/] (audit passed: {version.audit_passed})")
-        _serve_and_ask(target, project)
+        from prodml.serve.demo import serving
+
+        with serving(target) as url:
+            _ask(url, project)
+
+            _step(
+                10,
+                "Monitor: the world shifts",
+                "Traffic from before the October 2024 shift, then from after it, 500 "
+                "predictions a window (monitor: in prodml.yaml). prodml monitor compares "
+                "each window with the reference profile saved at fit time, fires the "
+                "alert rules, and, once the true decisions come back through POST "
+                "/feedback, measures accuracy per window and finds where the error rate "
+                "changed.",
+            )
+            _monitor(url, target, project)
 
     console.print(Rule())
     console.print(f"Done in {time.perf_counter() - started:.0f}s. What to run next:")
@@ -142,14 +160,16 @@ def demo(
     console.print(f"  [bold]prodml runs show {best.id}[/]   the search, with its candidates")
     console.print("  [bold]prodml evaluate --html report.html[/]   the evaluation, as a page")
     console.print("  [bold]prodml serve[/]                the registered model over HTTP")
+    console.print("  [bold]prodml monitor report --html monitor.html[/]   drift over time")
+    console.print("  [bold]prodml alerts list[/]          the alerts the monitor fired")
     console.print("  [bold]prodml init my-project[/]      start your own project")
 
 
-def _serve_and_ask(folder: Path, project: prodml.Project) -> None:
-    """Start ``prodml serve``, send one request in each protocol, show the log, stop."""
+def _ask(url: str, project: prodml.Project) -> None:
+    """Send one request in each protocol to the server at ``url``, show the log."""
     from prodml.serve.demo import ask_each_protocol
 
-    for protocol, request, answer in ask_each_protocol(folder, project):
+    for protocol, request, answer in ask_each_protocol(url, project):
         console.print(f"  [bold]{protocol}[/] {escape(request)}")
         console.print(f"    -> {escape(answer)}")
     table = Table("request id", "model", "label", "confidence", "latency ms", title_justify="left")
@@ -163,6 +183,35 @@ def _serve_and_ask(folder: Path, project: prodml.Project) -> None:
         )
     console.print("  the prediction log (newest first):")
     console.print(table)
+
+
+def _monitor(url: str, folder: Path, project: prodml.Project) -> None:
+    """Send traffic from both sides of the shift, monitor it, send feedback, monitor again."""
+    from prodml.data.loans import SHIFT_AFTER
+    from prodml.monitor.html import render
+    from prodml.serve.demo import records, send, send_feedback
+
+    data = project.load_data()
+    applied = data.frame[project.settings.data.time or "applied_at"]
+    before = data.frame[(applied >= "2024-07-01") & (applied < SHIFT_AFTER)].tail(TRAFFIC)
+    after = data.frame[applied >= SHIFT_AFTER].head(TRAFFIC)
+    ids: list[str] = []
+    with console.status("sending 2,000 applications to /predict..."):
+        for part in (before, after):
+            ids += send(url, records(part[list(data.features)]), per_request=10)
+    console.print(
+        f"  sent {len(before):,} applications from before the shift, then {len(after):,} from after"
+    )
+    done = project.monitor()
+    show_pass(done)
+    truth = [*before[data.target], *after[data.target]]
+    stored = send_feedback(url, [(i, int(label)) for i, label in zip(ids, truth, strict=True)])
+    console.print(f"  the true decisions came back: POST /feedback stored {stored:,} labels")
+    show_pass(project.monitor())
+    show_performance(project.monitoring.windows(project.endpoint()))
+    report = folder / "monitor.html"
+    report.write_text(render(project.monitor_report()), encoding="utf-8")
+    console.print(f"  HTML report (works offline): [bold]{report}[/]")
 
 
 def _step(number: int, title: str, explanation: str) -> None:

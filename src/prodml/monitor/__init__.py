@@ -1,0 +1,14 @@
+"""Monitoring: the prediction log read in windows, drift against the reference profile,
+realized performance from feedback, streaming change detectors and alerts."""
+
+__all__ = [
+    "detectors",
+    "drift",
+    "html",
+    "monitor",
+    "reference",
+    "report",
+    "statistics",
+    "webhooks",
+    "window",
+]

@@ -1,0 +1,214 @@
+"""One window of the prediction log: cutting the log into windows, and the software, input
+and output metrics of each.
+
+Metric names are flat, so that an alert rule names one (``latency_p99_seconds``,
+``missing.income``, ``class_share.1``); :func:`known_metric` says which names exist.
+
+>>> known_metric("drift.income"), known_metric("latency_p98_seconds")
+(True, False)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from prodml.data.schema import Schema, validate
+from prodml.store.monitoring import Logged
+
+#: The metrics every window may have.
+METRICS = (
+    "requests",
+    "errors",
+    "error_rate",
+    "throughput_per_second",
+    "latency_p50_seconds",
+    "latency_p95_seconds",
+    "latency_p99_seconds",
+    "mean_confidence",
+    "confidence_shift",
+    "null_share",
+    "deferred_share",
+    "drift_share",
+    "dataset_drift",
+    "prediction_drift",
+    "confidence_drift",
+    "labelled",
+    "labelled_share",
+    "accuracy",
+    "mae",
+    "concept_change",
+)
+#: Metrics per feature or per class: ``PREFIX.name``.
+PREFIXED = (
+    "drift",
+    "skew",
+    "missing",
+    "out_of_range",
+    "unseen",
+    "mean",
+    "std",
+    "text_length",
+    "class_share",
+    "recall",
+    "f1",
+)
+#: Seconds a time window waits after its end for predictions still being committed.
+GRACE_SECONDS = 5.0
+
+
+def known_metric(name: str) -> bool:
+    """Whether a window can have a metric called ``name``."""
+    prefix, dot, rest = name.partition(".")
+    return name in METRICS or (bool(dot) and bool(rest) and prefix in PREFIXED)
+
+
+def cut(rows: Iterable[Logged], window: int | float, now: datetime) -> Iterator[list[Logged]]:
+    """The closed windows of ``rows`` (oldest first, one model version each), one at a time:
+    only the window being filled is held in memory.
+
+    ``window`` is a number of predictions (an int) or seconds (a float). A window of
+    predictions is closed when it is full; one of time once ``now`` is ``GRACE_SECONDS``
+    past its end (a later one waits for it: windows are stored in the log's order). Either
+    is closed early when a newer model version follows it: its version gets no more rows.
+    """
+    current: list[Logged] = []
+    for row in rows:
+        if current and row.model_version != current[0].model_version:
+            yield current
+            current = []
+        elif current and not isinstance(window, int):
+            slot = _slot(current[0].created_at, window)
+            if _slot(row.created_at, window) != slot:
+                if not _past(slot, window, now):
+                    return
+                yield current
+                current = []
+        current.append(row)
+        if isinstance(window, int) and len(current) == window:
+            yield current
+            current = []
+    if (
+        current
+        and not isinstance(window, int)
+        and _past(_slot(current[0].created_at, window), window, now)
+    ):
+        yield current
+
+
+def _past(slot: int, seconds: float, now: datetime) -> bool:
+    """Whether time slot ``slot`` ended GRACE_SECONDS or more before ``now``."""
+    return _slot_end(slot, seconds) + timedelta(seconds=GRACE_SECONDS) <= now
+
+
+def bounds(rows: Sequence[Logged], window: int | float) -> tuple[datetime, datetime]:
+    """Where a window starts and ends: its time slot, or its first and last prediction."""
+    if isinstance(window, int):
+        return rows[0].created_at, rows[-1].created_at
+    key = _slot(rows[0].created_at, window)
+    return _slot_end(key - 1, window), _slot_end(key, window)
+
+
+def inputs_frame(rows: Sequence[Logged], schema: Schema) -> pd.DataFrame:
+    """The logged inputs as a frame of the schema's columns and kinds (numbers as floats,
+    datetimes as UTC timestamps, the rest as text)."""
+    frame = pd.DataFrame.from_records([r.inputs for r in rows])
+    columns: dict[str, pd.Series] = {}
+    for column in schema.columns:
+        values = frame[column.name] if column.name in frame else pd.Series([None] * len(rows))
+        if column.kind in ("number", "integer"):
+            columns[column.name] = pd.to_numeric(values, errors="coerce").astype(float)
+        elif column.kind == "datetime":
+            columns[column.name] = pd.to_datetime(values, errors="coerce", utc=True)
+        else:
+            columns[column.name] = values.astype(object).where(values.notna(), None)
+    return pd.DataFrame(columns, index=range(len(rows)))
+
+
+def predicted(rows: Sequence[Logged]) -> pd.Series:
+    """Each prediction's label (or regression value); None where the answer had none."""
+    return pd.Series([r.outputs.get("label", r.outputs.get("value")) for r in rows], dtype=object)
+
+
+def window_metrics(
+    rows: Sequence[Logged],
+    frame: pd.DataFrame,
+    schema: Schema,
+    *,
+    starts_at: datetime,
+    ends_at: datetime,
+    errors: int,
+) -> dict[str, Any]:
+    """Software, input and output metrics of one window (``frame``: :func:`inputs_frame`)."""
+    latency = np.array([r.latency_seconds for r in rows])
+    seconds = (ends_at - starts_at).total_seconds()
+    metrics: dict[str, Any] = {
+        "requests": len(rows),
+        "errors": errors,
+        "error_rate": errors / (errors + len(rows)),
+        "throughput_per_second": len(rows) / seconds if seconds > 0 else None,
+        **{f"latency_p{q}_seconds": float(np.quantile(latency, q / 100)) for q in (50, 95, 99)},
+    }
+    metrics.update(_inputs(frame, schema))
+    metrics.update(_outputs(rows))
+    return metrics
+
+
+def _inputs(frame: pd.DataFrame, schema: Schema) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    rows = len(frame)
+    for column in schema.columns:
+        values = frame[column.name]
+        found[f"missing.{column.name}"] = float(values.isna().mean())
+        if column.kind in ("number", "integer", "datetime"):
+            numbers = values if column.kind != "datetime" else _seconds(values)
+            found[f"mean.{column.name}"] = _finite(numbers.mean())
+            found[f"std.{column.name}"] = _finite(numbers.std())
+        elif column.kind == "text":
+            found[f"text_length.{column.name}"] = _finite(
+                values.dropna().astype(str).str.len().mean()
+            )
+        found[f"out_of_range.{column.name}"] = 0.0
+        if column.kind in ("category", "boolean"):
+            found[f"unseen.{column.name}"] = 0.0
+    for anomaly in validate(frame, schema, missing_jump=1.0):
+        if anomaly.kind in ("out_of_range", "unseen_category"):
+            name = "out_of_range" if anomaly.kind == "out_of_range" else "unseen"
+            found[f"{name}.{anomaly.column}"] = anomaly.count / rows
+    return found
+
+
+def _outputs(rows: Sequence[Logged]) -> dict[str, Any]:
+    labels = predicted(rows)
+    confidence = [r.confidence for r in rows if r.confidence is not None]
+    found: dict[str, Any] = {
+        "null_share": float(labels.isna().mean()),
+        "deferred_share": sum(1 for r in rows if r.outputs.get("deferred")) / len(rows),
+        "mean_confidence": float(np.mean(confidence)) if confidence else None,
+    }
+    if not any("value" in r.outputs for r in rows):
+        shares = labels.dropna().astype(str).value_counts(normalize=True)
+        found.update({f"class_share.{label}": float(share) for label, share in shares.items()})
+    return found
+
+
+def _seconds(values: pd.Series) -> pd.Series:
+    return pd.Series(values.astype("int64").where(values.notna()) / 1e9, dtype=float)
+
+
+def _finite(value: Any) -> float | None:
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _slot(moment: datetime, seconds: float) -> int:
+    return math.floor(moment.timestamp() / seconds)
+
+
+def _slot_end(slot: int, seconds: float) -> datetime:
+    return datetime.fromtimestamp((slot + 1) * seconds, tz=UTC)

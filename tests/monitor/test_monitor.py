@@ -1,0 +1,413 @@
+"""The monitor over a real store: planted drift found where it is and nowhere else, the
+concept change found from feedback, window metrics against numpy and scikit-learn,
+windows of time and of count, alerts to a real webhook receiver."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, recall_score
+from sqlalchemy import text
+
+from prodml.config import MonitorSettings
+from prodml.data.profile import ProfileBuilder
+from prodml.data.schema import infer_schema
+from prodml.errors import ConfigError, NotFoundError
+from prodml.monitor.drift import (
+    Distribution,
+    distributions,
+    drift_report,
+    learned_thresholds,
+)
+from prodml.monitor.monitor import Monitor, Reference
+from prodml.monitor.window import cut
+from prodml.serve.prediction_log import PredictionLog, entry
+from prodml.store.database import Database
+from prodml.store.monitoring import Logged, Monitoring
+
+FEATURES = ["x1", "x2", "x3", "c1", "c2"]
+SHIFT_AT, CONCEPT_AT, ROWS = 3_000, 4_500, 6_000
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def population(n: int, rng: np.random.Generator, shifted: np.ndarray) -> pd.DataFrame:
+    """Five features; where ``shifted``, x2's mean moves by one standard deviation and c1's
+    shares change, the rest stays as it was."""
+    x2 = rng.normal(0.0, 1.0, n) + shifted * 1.0
+    c1_shares = np.where(shifted[:, None], [0.2, 0.3, 0.5], [0.5, 0.3, 0.2])
+    c1 = np.array(["a", "b", "c"])[(rng.random(n)[:, None] > np.cumsum(c1_shares, 1)).sum(1)]
+    return pd.DataFrame(
+        {
+            "x1": rng.normal(0.0, 1.0, n),
+            "x2": x2,
+            "x3": rng.exponential(2.0, n),
+            "c1": c1,
+            "c2": rng.choice(["u", "v"], n, p=[0.7, 0.3]),
+        }
+    )
+
+
+def model(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The served 'model': label 1 when x1 + x2 > 0; confidence from a logistic curve."""
+    margin = (frame["x1"] + frame["x2"]).to_numpy()
+    p1 = 1.0 / (1.0 + np.exp(-2.0 * margin))
+    return (p1 > 0.5).astype(int), np.maximum(p1, 1.0 - p1)
+
+
+def truth(frame: pd.DataFrame, changed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The true labels: the model's rule, 5% noise; where ``changed``, the rule is x1 > x2."""
+    before = (frame["x1"] + frame["x2"]).to_numpy() > 0
+    after = (frame["x1"] - frame["x2"]).to_numpy() > 0
+    label = np.where(changed, after, before)
+    flip = rng.random(len(frame)) < 0.05
+    return np.where(flip, ~label, label).astype(int)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Monitoring]:
+    database = Database(f"sqlite:///{tmp_path / 'monitor.db'}")
+    yield Monitoring(database)
+    database.dispose()
+
+
+def reference_of(frame: pd.DataFrame) -> Reference:
+    labels, confidence = model(frame)
+    features = frame[FEATURES]
+    builder = ProfileBuilder(FEATURES)
+    builder.update(features, predicted=labels, confidence=confidence)
+    return Reference(
+        "classification", infer_schema(features, FEATURES), builder.finish(), features, features
+    )
+
+
+def log_stream(
+    store: Monitoring, frame: pd.DataFrame, version: int = 1, start: int = 0
+) -> list[str]:
+    """Log every row of ``frame`` as one answered prediction, a second apart (the first
+    ``start`` seconds after START)."""
+    labels, confidence = model(frame)
+    rows, ids = [], []
+    records: list[dict[str, Any]] = frame[FEATURES].to_dict("records")  # type: ignore[assignment]
+    for i, record in enumerate(records):
+        request_id = f"r{version}-{start + i}"
+        ids.append(request_id)
+        rows.append(
+            entry(
+                request_id,
+                "toy",
+                "toy",
+                version,
+                record,
+                {
+                    "label": int(labels[i]),
+                    "probabilities": {"0": 1 - float(confidence[i]), "1": float(confidence[i])},
+                },
+                float(confidence[i]),
+                0.001 + (i % 100) / 10_000,
+                created_at=START + timedelta(seconds=start + i),
+            )
+        )
+    log = PredictionLog(store.database)
+    try:
+        log.write(rows).result()
+    finally:
+        log.close()
+    return ids
+
+
+def planted() -> tuple[Reference, pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(7)
+    reference = reference_of(population(10_000, rng, np.zeros(10_000, dtype=bool)))
+    stream = population(ROWS, rng, np.arange(ROWS) >= SHIFT_AT)
+    labels = truth(stream, np.arange(ROWS) >= CONCEPT_AT, rng)
+    return reference, stream, labels
+
+
+def test_planted_drift_flags_the_shifted_features_only_after_the_shift(
+    store: Monitoring,
+) -> None:
+    """Windows of 2,000 predictions: Wasserstein and Jensen-Shannon distances, the default."""
+    reference, stream, _ = planted()
+    log_stream(store, stream)
+    done = Monitor(store, MonitorSettings(window=2_000), lambda name, version: reference).run("toy")
+    assert len(done.windows) == ROWS // 2_000
+    for w in done.windows:
+        scores = [s for s in done.scores if s.window_id == w.id and s.kind == "drift"]
+        assert {s.column for s in scores} == set(FEATURES)
+        drifted = {s.column for s in scores if s.drifted}
+        after = w.last_id > SHIFT_AT  # holds shifted rows (prediction ids start at 1)
+        assert drifted == ({"x2", "c1"} if after else set()), (w.first_id, drifted)
+        assert w.metrics["drift_share"] == len(drifted) / len(FEATURES)
+        assert w.metrics["drift.x2"] == next(s.score for s in scores if s.column == "x2")
+    assert {s.method for s in done.scores if s.kind == "drift"} == {"wasserstein", "jensenshannon"}
+    predicted = [s for s in done.scores if s.kind == "prediction" and s.column == "(predicted)"]
+    assert [s.drifted for s in predicted] == [False, True, True]  # x2 moves the predictions
+    (skew,) = {s.window_id for s in done.scores if s.kind == "skew"}
+    assert skew == done.windows[0].id  # the first window against the training rows
+
+
+def test_learned_thresholds_are_those_of_the_reference_windows(store: Monitoring) -> None:
+    reference, stream, _ = planted()
+    assert reference.held_out is not None
+    log_stream(store, stream)
+    settings = MonitorSettings.model_validate({"window": 500, "drift": {"threshold": "learned"}})
+    done = Monitor(store, settings, lambda name, version: reference).run("toy")
+    learned = learned_thresholds(reference.held_out, 500, columns=FEATURES)
+    for s in (s for s in done.scores if s.kind == "drift"):
+        assert (s.method, s.threshold) == (learned[s.column].method, learned[s.column].value)
+        assert s.drifted == (s.score >= learned[s.column].value)
+    newest = [s for s in done.scores if s.window_id == done.windows[-1].id and s.kind == "drift"]
+    assert {s.column for s in newest if s.drifted} == {"x2", "c1"}
+
+
+def test_p_value_windows_keep_the_family_wise_error_rate() -> None:
+    """Small windows get p-value tests, Holm-corrected over the features: without drift, a
+    window flags any feature at most about 5% of the time; with it, every time."""
+    reference, _, _ = planted()
+    assert reference.profile is not None
+    rng = np.random.default_rng(11)
+    columns = reference.profile.columns
+    before = {c: Distribution.from_profile(columns[c]) for c in FEATURES}
+    windows, flagged = 200, 0
+    for k in range(windows):
+        shifted = np.full(500, k % 2 == 1)
+        report = drift_report(before, distributions(population(500, rng, shifted)))
+        if k % 2 == 1:
+            assert {"x2", "c1"} <= set(report.drifted_columns)
+        else:
+            flagged += bool(report.drifted_columns)
+    assert {s.method for s in report.scores.values()} == {"ks", "chisquare"}
+    assert flagged / (windows / 2) <= 0.08  # 5% allowed; the margin is sampling noise
+
+
+def test_concept_change_is_found_from_feedback_soon_after_it(store: Monitoring) -> None:
+    reference, stream, labels = planted()
+    ids = log_stream(store, stream)
+    monitor = Monitor(store, MonitorSettings(window=500), lambda name, version: reference)
+    monitor.run("toy")
+    assert store.change_points("toy") == []  # no feedback yet: nothing to see
+    stored, unknown = store.add_feedback(list(zip(ids, labels.tolist(), strict=True)), "test")
+    assert (stored, unknown) == (ROWS, [])
+    done = monitor.run("toy")
+    assert done.windows == []  # no new predictions, but every window gained its performance
+    assert done.updated == ROWS // 500
+    changes = store.change_points("toy")
+    assert {c.detector for c in changes} == {"page_hinkley", "adwin"}
+    for detector in ("page_hinkley", "adwin"):
+        found = [c for c in changes if c.detector == detector]
+        assert all(c.detected_id > CONCEPT_AT for c in found), found  # none before the change
+        first = found[0]
+        assert first.detected_id - CONCEPT_AT <= 500, first
+        assert abs(first.started_id - CONCEPT_AT) <= 300, first
+    # a second pass finds the same change points and stores none again
+    assert monitor.run("toy").change_points == []
+
+
+def test_realized_performance_per_window_equals_scikit_learn(store: Monitoring) -> None:
+    reference, stream, labels = planted()
+    ids = log_stream(store, stream)
+    monitor = Monitor(store, MonitorSettings(window=1_000), lambda name, version: reference)
+    monitor.run("toy")
+    # partial and repeated feedback: every other prediction, first wrong, then right
+    half = list(range(0, ROWS, 2))
+    store.add_feedback([(ids[i], 1 - int(labels[i])) for i in half], "first try")
+    store.add_feedback([(ids[i], int(labels[i])) for i in half], "corrected")
+    monitor.run("toy")
+    said, _ = model(stream)
+    for w in store.windows("toy"):
+        rows = [i for i in half if w.first_id <= i + 1 <= w.last_id]
+        y, p = labels[rows], said[rows]
+        assert w.metrics["labelled"] == len(rows)
+        assert w.metrics["labelled_share"] == len(rows) / w.rows
+        assert w.metrics["accuracy"] == pytest.approx(accuracy_score(y, p), abs=1e-12)
+        recall = recall_score(y, p, labels=[0, 1], average=None, zero_division=0)
+        f1 = f1_score(y, p, labels=[0, 1], average=None, zero_division=0)
+        assert w.metrics["recall.1"] == pytest.approx(recall[1], abs=1e-12)
+        assert w.metrics["f1.0"] == pytest.approx(f1[0], abs=1e-12)
+
+
+def test_window_metrics_equal_numpy(store: Monitoring) -> None:
+    reference, stream, _ = planted()
+    stream = stream.head(1_000).copy()
+    stream.loc[::10, "x3"] = np.nan  # 10% missing
+    stream.loc[5, "c2"] = "never seen"
+    stream.loc[7, "x1"] = 1e9  # out of the training range
+    log_stream(store, stream)
+    errors_log = PredictionLog(store.database)
+    for _ in range(3):
+        errors_log.write_error("toy", "native", 422, 0.001)
+    errors_log.close()  # commits what waits
+    with store.database.engine.begin() as connection:  # inside the window's time span
+        connection.execute(
+            text("update request_errors set created_at = :at"),
+            {"at": START + timedelta(seconds=10)},
+        )
+    monitor = Monitor(store, MonitorSettings(window=1_000), lambda name, version: reference)
+    (w,) = monitor.run("toy").windows
+    m = w.metrics
+    latency = np.array([0.001 + (i % 100) / 10_000 for i in range(1_000)])
+    assert m["requests"] == 1_000
+    assert (m["errors"], m["error_rate"]) == (3, 3 / 1_003)
+    for q in (50, 95, 99):
+        assert m[f"latency_p{q}_seconds"] == pytest.approx(np.quantile(latency, q / 100))
+    assert m["throughput_per_second"] == pytest.approx(1_000 / 999)
+    assert m["missing.x3"] == pytest.approx(0.1)
+    assert m["mean.x1"] == pytest.approx(stream["x1"].mean())
+    assert m["unseen.c2"] == pytest.approx(1 / 1_000)
+    assert m["out_of_range.x1"] == pytest.approx(1 / 1_000)
+    labels, confidence = model(stream.fillna({"x3": 0.0}))
+    assert m["class_share.1"] == pytest.approx(labels.mean())
+    assert m["mean_confidence"] == pytest.approx(confidence.mean())
+
+
+def logged(i: int, at: datetime, version: int = 1) -> Logged:
+    return Logged(i, f"r{i}", at, "toy", version, {}, {"label": 1}, 0.9, 0.01)
+
+
+def test_count_windows_close_when_full_or_when_a_new_version_follows() -> None:
+    rows = [logged(i, START, 1) for i in range(1, 8)] + [logged(i, START, 2) for i in range(8, 13)]
+    windows = cut(rows, 3, START)
+    assert [[r.id for r in w] for w in windows] == [[1, 2, 3], [4, 5, 6], [7], [8, 9, 10]]
+
+
+def test_time_windows_close_after_their_end_and_the_grace() -> None:
+    rows = [logged(i, START + timedelta(seconds=20 * i), 1) for i in range(6)]  # 0..100 s
+    minute = 60.0
+    assert [[r.id for r in w] for w in cut(rows, minute, START + timedelta(seconds=64))] == []
+    assert [[r.id for r in w] for w in cut(rows, minute, START + timedelta(seconds=66))] == [
+        [0, 1, 2]
+    ]
+
+
+def test_windows_of_time_are_aligned_slots_of_the_log(store: Monitoring) -> None:
+    reference, stream, _ = planted()
+    log_stream(store, stream)  # a prediction a second from START: 100 minutes
+    done = Monitor(store, MonitorSettings(window="10m"), lambda name, version: reference).run("toy")
+    assert [w.rows for w in done.windows] == [600] * 10
+    assert [w.starts_at for w in done.windows] == [
+        START + timedelta(minutes=10 * k) for k in range(10)
+    ]
+    assert all(w.metrics["throughput_per_second"] == 1.0 for w in done.windows)
+    assert (
+        Monitor(store, MonitorSettings(window="10m"), lambda n, v: reference).run("toy").windows
+        == []
+    )
+
+
+class Receiver(BaseHTTPRequestHandler):
+    bodies: ClassVar[list[Any]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        Receiver.bodies.append(json.loads(self.rfile.read(length)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_alert_fires_once_after_n_windows_to_store_and_webhook(store: Monitoring) -> None:
+    Receiver.bodies = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        reference, stream, _ = planted()
+        log_stream(store, stream)
+        settings = MonitorSettings.model_validate(
+            {
+                "window": 500,
+                "alerts": [{"metric": "drift_share", "above": 0.3, "for": 2}],
+                "webhooks": [f"http://127.0.0.1:{server.server_address[1]}/hook"],
+            }
+        )
+        done = Monitor(store, settings, lambda name, version: reference).run("toy")
+    finally:
+        server.shutdown()
+        server.server_close()
+    (alert,) = done.fired
+    assert alert.rule == "drift_share > 0.3 for 2"
+    assert alert.value == pytest.approx(0.4)
+    assert [a.id for a in store.alerts("toy", firing=True)] == [alert.id]
+    (body,) = Receiver.bodies
+    assert body["event"] == "alert" and body["rule"] == alert.rule and body["endpoint"] == "toy"
+    (stored,) = store.alerts("toy")
+    assert stored.deliveries["webhooks"][0]["ok"] is True
+
+
+def test_an_alert_is_resolved_when_the_newest_window_keeps_to_its_rule(
+    store: Monitoring,
+) -> None:
+    reference, stream, _ = planted()
+    log_stream(store, stream)
+    settings = MonitorSettings.model_validate(
+        {"window": 2_000, "alerts": [{"metric": "drift_share", "above": 0.3}]}
+    )
+    monitor = Monitor(store, settings, lambda name, version: reference)
+    (fired,) = monitor.run("toy").fired
+    assert fired.window_id == store.windows("toy")[1].id  # the first window with the shift
+    calm = population(2_000, np.random.default_rng(5), np.zeros(2_000, dtype=bool))
+    log_stream(store, calm, start=ROWS)
+    done = monitor.run("toy")
+    assert (done.fired, [a.id for a in done.resolved]) == ([], [fired.id])
+    (alert,) = store.alerts("toy")
+    assert alert.resolved_at is not None and store.alerts("toy", firing=True) == []
+
+
+def test_unknown_alert_metric_is_a_config_error_naming_it(store: Monitoring) -> None:
+    settings = MonitorSettings.model_validate(
+        {"alerts": [{"metric": "drift_shares", "above": 0.3}]}
+    )
+    with pytest.raises(ConfigError, match=r"'drift_shares'.*did you mean 'drift_share'"):
+        Monitor(store, settings, lambda name, version: planted()[0])
+
+
+def test_feedback_for_unknown_request_ids_is_refused_whole(store: Monitoring) -> None:
+    ids = log_stream(store, planted()[1].head(10))
+    with pytest.raises(NotFoundError, match=r"1 request id.*nope"):
+        store.add_feedback([(ids[0], 1), ("nope", 0)], "test")
+    assert store.labelled("toy") == []
+    assert store.add_feedback([(ids[0], 1), ("nope", 0)], "test", skip_unknown=True) == (
+        1,
+        ["nope"],
+    )
+
+
+def test_a_regressor_gets_mae_from_feedback_and_drift_of_its_values(store: Monitoring) -> None:
+    rng = np.random.default_rng(3)
+    train = pd.DataFrame({"x": rng.normal(0.0, 1.0, 5_000)})
+    builder = ProfileBuilder(["x"])
+    builder.update(train, predicted=2.0 * train["x"].to_numpy())
+    reference = Reference("regression", infer_schema(train, ["x"]), builder.finish(), None, None)
+    served = pd.DataFrame({"x": rng.normal(1.0, 1.0, 400)})  # drifted: the mean moved by 1
+    values = 2.0 * served["x"].to_numpy()
+    rows = [
+        entry(f"v{i}", "reg", "reg", 1, {"x": float(x)}, {"value": float(v)}, None, 0.001)
+        for i, (x, v) in enumerate(zip(served["x"], values, strict=True))
+    ]
+    log = PredictionLog(store.database)
+    log.write(rows).result()
+    log.close()
+    truth = values + rng.normal(0.0, 0.5, len(values))
+    store.add_feedback([(f"v{i}", float(t)) for i, t in enumerate(truth)], "test")
+    done = Monitor(store, MonitorSettings(window=400), lambda name, version: reference).run("reg")
+    (window,) = done.windows
+    assert window.metrics["mae"] == pytest.approx(mean_absolute_error(truth, values), abs=1e-12)
+    assert window.metrics["mean_confidence"] is None
+    (value_drift,) = [s for s in done.scores if s.kind == "prediction"]
+    assert (value_drift.column, value_drift.method, value_drift.drifted) == (
+        "(predicted)",
+        "ks",
+        True,
+    )
+    assert done.change_points == []  # detectors watch classification errors only
