@@ -411,3 +411,52 @@ def test_a_regressor_gets_mae_from_feedback_and_drift_of_its_values(store: Monit
         True,
     )
     assert done.change_points == []  # detectors watch classification errors only
+
+
+def test_labels_read_over_many_passes_give_what_one_pass_over_them_gives(
+    tmp_path: Path,
+) -> None:
+    """The monitor reads only the labels received since its last pass; labels in the order
+    of the log extend the error stream, a late one makes it read the stream again. The
+    change points and window metrics must be those of one pass over the same labels."""
+    reference, stream, labels = planted()
+    settings = MonitorSettings(window=500)
+    pairs = [(f"r1-{i}", int(labels[i])) for i in range(ROWS)]
+    batches = [pairs[start : start + 1_000] for start in range(0, ROWS, 1_000)]
+    late = [(request_id, 1 - label) for request_id, label in pairs[:100]]  # all wrong now
+    stores = []
+    for name in ("passes", "once"):
+        stores.append(Monitoring(Database(f"sqlite:///{tmp_path / name}.db")))
+        log_stream(stores[-1], stream)
+    passes, once = stores
+    monitor = Monitor(passes, settings, lambda name, version: reference)
+    monitor.run("toy")
+    for batch in batches:
+        passes.add_feedback(batch, "test")
+        assert monitor.run("toy").updated == 2  # only the two windows the batch labels
+        assert monitor.run("toy").updated == 0  # nothing new: nothing recomputed
+    for batch in batches:
+        once.add_feedback(batch, "test")
+    Monitor(once, settings, lambda name, version: reference).run("toy")
+
+    def found(store: Monitoring) -> list[tuple[Any, ...]]:
+        points = store.change_points()
+        return [(c.detector, c.started_id, c.detected_id, c.started_at) for c in points]
+
+    assert found(passes) == found(once)
+    assert {detector for detector, *_ in found(once)} == {"page_hinkley", "adwin"}
+    assert [w.metrics for w in passes.windows()] == [w.metrics for w in once.windows()]
+
+    for store in stores:
+        store.add_feedback(late, "late")
+    assert monitor.run("toy").updated == 1  # the late labels' window: the stream read again
+    Monitor(once, settings, lambda name, version: reference).run("toy")
+    assert found(passes) == found(once)
+    assert ("adwin", 97) in [(detector, start) for detector, start, *_ in found(once)]
+    assert [w.metrics for w in passes.windows()] == [w.metrics for w in once.windows()]
+    said, _ = model(stream.head(500))
+    truth = np.r_[1 - labels[:100], labels[100:500]]  # the last label counts
+    first = passes.windows()[0].metrics
+    assert first["accuracy"] == pytest.approx(accuracy_score(truth, said), abs=1e-12)
+    for store in stores:
+        store.database.dispose()

@@ -4,6 +4,7 @@ realized performance from feedback, streaming change detectors and alerts."""
 __all__ = [
     "detectors",
     "drift",
+    "feedback",
     "html",
     "monitor",
     "reference",

@@ -7,9 +7,11 @@ A pass (:meth:`Monitor.run`):
    output metrics, the drift of every feature and of the outputs against the model
    version's reference profile, and, for a version's first window, the training-serving
    skew against its training rows; it stores the window and every score;
-2. recomputes realized performance (accuracy, recall and F1 per class, or MAE) of every
-   window from the feedback received so far, and runs the streaming detectors over the
-   error stream of the labelled predictions to find where the error rate changed;
+2. reads the feedback received since its last pass: the streaming detectors carry on
+   over the error stream of the labelled predictions to find where the error rate
+   changed (:mod:`prodml.monitor.feedback`), and realized performance (accuracy, recall
+   and F1 per class, or MAE) is recomputed for the windows that got labels, change
+   points, or are new (for every window on a monitor's first pass);
 3. checks the alert rules on the newest windows: a rule fires when its metric breaks its
    bound in that many windows in a row (to the log, the store and the webhooks), and is
    resolved when the newest window keeps to it.
@@ -26,13 +28,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import f1_score, mean_absolute_error, recall_score
 
 from prodml.config import AlertRule, MonitorSettings, Task
 from prodml.data.profile import Profile
 from prodml.data.schema import Schema
 from prodml.errors import ConfigError, did_you_mean, listing
-from prodml.monitor.detectors import ADWIN, Detector, PageHinkley, scan
+from prodml.monitor.detectors import ADWIN, Detector, PageHinkley
 from prodml.monitor.drift import (
     Distribution,
     DriftReport,
@@ -41,6 +42,7 @@ from prodml.monitor.drift import (
     drift_report,
     learned_thresholds,
 )
+from prodml.monitor.feedback import ErrorStream, performance
 from prodml.monitor.webhooks import deliver
 from prodml.monitor.window import (
     METRICS,
@@ -55,6 +57,7 @@ from prodml.monitor.window import (
 from prodml.store.monitoring import (
     Alert,
     ChangePoint,
+    Labelled,
     Logged,
     Monitoring,
     Score,
@@ -130,6 +133,7 @@ class Monitor:
         self._references: dict[tuple[str, int], Reference] = {}
         self._thresholds: dict[tuple[str, int, int], dict[str, Threshold]] = {}
         self.detectors = detectors
+        self._streams: dict[str, ErrorStream] = {}
         self.now = now
 
     def run(self, endpoint: str) -> Pass:
@@ -142,7 +146,7 @@ class Monitor:
             stored, scores = self._window(endpoint, rows, size)
             done.windows.append(stored)
             done.scores.extend(scores)
-        done.updated, done.change_points = self._feedback(endpoint)
+        done.updated, done.change_points = self._feedback(endpoint, done.windows)
         if done.windows:  # as stored now, with the performance the feedback gave them
             now = {w.id: w for w in self.store.windows(endpoint)}
             done.windows = [now[w.id] for w in done.windows]
@@ -279,51 +283,27 @@ class Monitor:
 
     # --- feedback: realized performance and change points ---------------------------------
 
-    def _feedback(self, endpoint: str) -> tuple[int, list[ChangePoint]]:
-        labelled = self.store.labelled(endpoint)
-        new = self._change_points(endpoint, labelled)
-        points = [p.started_id for p in self.store.change_points(endpoint)]
+    def _feedback(self, endpoint: str, new: Sequence[Window]) -> tuple[int, list[ChangePoint]]:
+        """Feed the labels received since the last pass to the endpoint's error stream,
+        store and log the change points it finds, and recompute realized performance of
+        the windows that changed: new ones, and those that got labels or change points.
+        Returns (windows updated, new change points)."""
+        everything = endpoint not in self._streams  # this monitor's first pass over it
+        stream = self._streams.setdefault(endpoint, ErrorStream(self.detectors))
+        received = self.store.labelled(endpoint, feedback_after=stream.mark)
+        if not stream.extends(received):  # a label for a prediction already read
+            stream.restart()
+            everything, received = True, self.store.labelled(endpoint)
         windows = self.store.windows(endpoint)
-        ids = np.array([row.id for row, _ in labelled], dtype=np.int64)
-        updated = 0
-        for window in windows:
-            inside = np.flatnonzero((ids >= window.first_id) & (ids <= window.last_id))
-            task = self.reference(window.model_name, window.model_version).task
-            found = _performance([labelled[i] for i in inside], window.rows, task)
-            found["concept_change"] = sum(window.first_id <= p <= window.last_id for p in points)
-            if any(window.metrics.get(key) != value for key, value in found.items()):
-                self.store.update_metrics(window.id, {**window.metrics, **found})
-                updated += 1
-        return updated, new
-
-    def _change_points(
-        self, endpoint: str, labelled: list[tuple[Logged, Any]]
-    ) -> list[ChangePoint]:
-        """Run each detector over the error stream (1 wrong, 0 right) of the labelled
-        predictions, in the order of the log; store and log the change points not seen."""
-        if not labelled:
-            return []
-        first = labelled[0][0]
-        if self.reference(first.model_name, first.model_version).task == "regression":
-            return []
-        errors = [float(_text(_label(row)) != _text(truth)) for row, truth in labelled]
-        found = []
-        for make in self.detectors:
-            detector = make()
-            for detection in scan(detector, errors):
-                start, seen = labelled[detection.started_at][0], labelled[detection.detected_at][0]
-                found.append(
-                    ChangePoint(
-                        endpoint,
-                        detector.name,
-                        start.id,
-                        seen.id,
-                        start.created_at,
-                        seen.created_at,
-                    )
-                )
-        new = self.store.add_change_points(found)
-        for point in new:
+        task = (
+            self.reference(received[0].model_name, received[0].model_version).task
+            if received
+            else None
+        )
+        points = self.store.add_change_points(
+            stream.feed(endpoint, received, detect=task != "regression")
+        )
+        for point in points:
             logger.warning(
                 "%s: the error rate changed (%s): it began at prediction %d (%s), found at %d",
                 endpoint,
@@ -332,7 +312,40 @@ class Monitor:
                 point.started_at.isoformat(),
                 point.detected_id,
             )
-        return new
+        touched = np.array([row.id for row in received] + [p.started_id for p in points])
+        fresh = {w.id for w in new}
+        changed = [
+            w
+            for w in windows
+            if everything
+            or w.id in fresh
+            or np.any((touched >= w.first_id) & (touched <= w.last_id))
+        ]
+        return self._performance(endpoint, changed, received if everything else None), points
+
+    def _performance(
+        self, endpoint: str, windows: Sequence[Window], labelled: Sequence[Labelled] | None
+    ) -> int:
+        """Store the realized performance of ``windows`` from their labelled predictions
+        (``labelled``: all of the endpoint's, when already read); windows updated."""
+        if not windows:
+            return 0
+        if labelled is None:
+            first, last = min(w.first_id for w in windows), max(w.last_id for w in windows)
+            labelled = self.store.labelled(endpoint, first_id=first, last_id=last)
+        ids = np.array([row.id for row in labelled], dtype=np.int64)
+        points = [p.started_id for p in self.store.change_points(endpoint)]
+        updated = 0
+        for window in windows:
+            start = int(np.searchsorted(ids, window.first_id, side="left"))
+            end = int(np.searchsorted(ids, window.last_id, side="right"))
+            task = self.reference(window.model_name, window.model_version).task
+            found = performance(labelled[start:end], window.rows, task)
+            found["concept_change"] = sum(window.first_id <= p <= window.last_id for p in points)
+            if any(window.metrics.get(key) != value for key, value in found.items()):
+                self.store.update_metrics(window.id, {**window.metrics, **found})
+                updated += 1
+        return updated
 
     # --- alerts ----------------------------------------------------------------------------
 
@@ -394,36 +407,6 @@ def _breaks(rule: AlertRule, metrics: dict[str, Any]) -> bool:
         return bool(value > rule.above)
     assert rule.below is not None
     return bool(value < rule.below)
-
-
-def _performance(labelled: list[tuple[Logged, Any]], rows: int, task: Task) -> dict[str, Any]:
-    found: dict[str, Any] = {"labelled": len(labelled), "labelled_share": len(labelled) / rows}
-    if not labelled:
-        return found
-    if task == "regression":
-        truth = [float(label) for _, label in labelled]
-        values = [float(_label(row)) for row, _ in labelled]
-        return found | {"mae": float(mean_absolute_error(truth, values))}
-    truth_text = [_text(label) for _, label in labelled]
-    said = [_text(_label(row)) for row, _ in labelled]
-    classes = sorted(set(truth_text) | set(said))
-    recall = recall_score(truth_text, said, labels=classes, average=None, zero_division=0)
-    f1 = f1_score(truth_text, said, labels=classes, average=None, zero_division=0)
-    found["accuracy"] = float(np.mean([a == b for a, b in zip(truth_text, said, strict=True)]))
-    found.update({f"recall.{c}": float(v) for c, v in zip(classes, recall, strict=True)})
-    found.update({f"f1.{c}": float(v) for c, v in zip(classes, f1, strict=True)})
-    return found
-
-
-def _label(row: Logged) -> Any:
-    return row.outputs.get("label", row.outputs.get("value"))
-
-
-def _text(value: Any) -> str:
-    """A label as text: feedback may give 1 for a logged "1", or 1.0 for 1."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value)
 
 
 def _scores(kind: str, report: DriftReport) -> list[Score]:
