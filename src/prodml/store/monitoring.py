@@ -18,7 +18,9 @@ from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import func, select, update
+import sqlalchemy
+from orjson import loads
+from sqlalchemy import Text, func, select, update
 
 from prodml.errors import NotFoundError
 from prodml.store.database import Database
@@ -138,15 +140,22 @@ class Monitoring:
 
     def logged(self, endpoint: str, after_id: int = 0, chunk: int = 20_000) -> Iterator[Logged]:
         """The predictions of ``endpoint`` with an id above ``after_id``, oldest first."""
+        p = PredictionRow
+        columns = (p.id, p.request_id, p.created_at, p.model_name, p.model_version)
         while True:
             with self.database.session() as session:
-                rows = session.scalars(
-                    select(PredictionRow)
-                    .where(PredictionRow.endpoint == endpoint, PredictionRow.id > after_id)
-                    .order_by(PredictionRow.id)
+                rows = session.execute(
+                    select(
+                        *columns, _text(p.inputs), _text(p.outputs), p.confidence, p.latency_seconds
+                    )
+                    .where(p.endpoint == endpoint, p.id > after_id)
+                    .order_by(p.id)
                     .limit(chunk)
                 ).all()
-                found = [_as(Logged, row) for row in rows]
+            found = [
+                Logged(id, request, _utc(at), name, version, loads(i), loads(o), confidence, took)
+                for id, request, at, name, version, i, o, confidence, took in rows
+            ]
             yield from found
             if len(found) < chunk:
                 return
@@ -233,7 +242,7 @@ class Monitoring:
                 PredictionRow.created_at,
                 PredictionRow.model_name,
                 PredictionRow.model_version,
-                PredictionRow.outputs,
+                _text(PredictionRow.outputs),
                 FeedbackRow.label,
                 FeedbackRow.id,
             )
@@ -251,7 +260,7 @@ class Monitoring:
         with self.database.session() as session:
             rows = session.execute(query).all()
         return [
-            Labelled(id, cast(datetime, as_utc(at)), name, version, outputs, label["value"], fid)
+            Labelled(id, _utc(at), name, version, loads(outputs), label["value"], fid)
             for id, at, name, version, outputs, label, fid in rows
         ]
 
@@ -427,6 +436,17 @@ class Monitoring:
 def record(item: Any) -> dict[str, Any]:
     """A stored window, score, alert or change point as JSON-ready data (ISO 8601 times)."""
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(item).items()}
+
+
+def _text(column: Any) -> Any:
+    """A JSON column of the prediction log read as its text, for :func:`orjson.loads`: the
+    log writes it with orjson (never NaN), and orjson reads it ten times faster than the
+    json module SQLAlchemy would call; on PostgreSQL, whose driver would parse it, too."""
+    return sqlalchemy.cast(column, Text)
+
+
+def _utc(moment: datetime) -> datetime:
+    return cast(datetime, as_utc(moment))
 
 
 def _as(kind: type[T], row: Any) -> T:
