@@ -34,7 +34,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import f1_score, mean_absolute_error, recall_score
 
 from prodml.config import Task
 from prodml.monitor.detectors import Detector
@@ -105,20 +104,39 @@ class ErrorStream:
 
 def performance(labelled: Sequence[Labelled], rows: int, task: Task) -> dict[str, Any]:
     """Realized performance of a window of ``rows`` predictions, of which ``labelled`` have
-    feedback: accuracy, recall and F1 per class, or MAE for regression."""
+    feedback: accuracy, recall and F1 per class, or MAE for regression.
+
+    Recall and F1 come from the counts, as scikit-learn's ``average=None,
+    zero_division=0`` gives them (a class never seen nor predicted has neither), without
+    its checks, which cost more than the sums on a window of a few hundred labels:
+    recall = TP / (TP + FN), F1 = 2 TP / (2 TP + FP + FN).
+
+    >>> rows = [Labelled(i, None, "m", 1, {"label": said}, truth, i)
+    ...         for i, (said, truth) in enumerate([("a", "a"), ("a", "b"), ("b", "b"), ("c", "b")])]
+    >>> performance(rows, 8, "classification")  # doctest: +NORMALIZE_WHITESPACE
+    {'labelled': 4, 'labelled_share': 0.5, 'accuracy': 0.5, 'recall.a': 1.0,
+     'recall.b': 0.3333333333333333, 'recall.c': 0.0, 'f1.a': 0.6666666666666666, 'f1.b': 0.5,
+     'f1.c': 0.0}
+    """
     found: dict[str, Any] = {"labelled": len(labelled), "labelled_share": len(labelled) / rows}
     if not labelled:
         return found
     if task == "regression":
-        truth = [float(row.truth) for row in labelled]
-        values = [float(predicted_label(row)) for row in labelled]
-        return found | {"mae": float(mean_absolute_error(truth, values))}
-    truth_text = [label_text(row.truth) for row in labelled]
-    said = [label_text(predicted_label(row)) for row in labelled]
-    classes = sorted(set(truth_text) | set(said))
-    recall = recall_score(truth_text, said, labels=classes, average=None, zero_division=0)
-    f1 = f1_score(truth_text, said, labels=classes, average=None, zero_division=0)
-    found["accuracy"] = float(np.mean([a == b for a, b in zip(truth_text, said, strict=True)]))
+        truth = np.array([float(row.truth) for row in labelled])
+        values = np.array([float(predicted_label(row)) for row in labelled])
+        return found | {"mae": float(np.mean(np.abs(truth - values)))}
+    texts = [label_text(row.truth) for row in labelled]
+    texts += [label_text(predicted_label(row)) for row in labelled]
+    classes, codes = np.unique(np.array(texts), return_inverse=True)
+    truth, said = codes[: len(labelled)], codes[len(labelled) :]
+    right = truth == said
+    hits = np.bincount(truth[right], minlength=len(classes))
+    actual = np.bincount(truth, minlength=len(classes))
+    guessed = np.bincount(said, minlength=len(classes))
+    recall = np.divide(hits, actual, out=np.zeros(len(classes)), where=actual > 0)
+    both = actual + guessed
+    f1 = np.divide(2 * hits, both, out=np.zeros(len(classes)), where=both > 0)
+    found["accuracy"] = float(right.mean())
     found.update({f"recall.{c}": float(v) for c, v in zip(classes, recall, strict=True)})
     found.update({f"f1.{c}": float(v) for c, v in zip(classes, f1, strict=True)})
     return found
