@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import func, select, text
 
 from prodml.serve.prediction_log import PredictionLog, entry
 from prodml.store.database import Database
-from prodml.store.monitoring import Monitoring
+from prodml.store.monitoring import FEEDBACK_LOCK, Monitoring
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -65,3 +68,36 @@ def test_labelled_reads_the_last_label_of_a_range_newer_than_a_mark(store: Monit
     ranged = store.labelled("toy", first_id=4, last_id=6, feedback_after=4)
     assert [(r.id, r.feedback_id) for r in ranged] == [(4, 11), (5, 5), (6, 6)]
     assert store.labelled("other") == []
+
+
+def test_feedback_transactions_take_turns_on_postgresql(
+    fresh_schema_url: str,
+) -> None:
+    """On PostgreSQL, labels from two clients at once get their ids in commit order: one
+    transaction waits for the other's advisory lock."""
+    database = Database(fresh_schema_url)
+    store = Monitoring(database)
+    try:
+        ids = logged(store, "toy", 2)
+        with database.engine.connect() as holder:
+            holder.execute(select(func.pg_advisory_xact_lock(FEEDBACK_LOCK)))  # in flight
+            waiting = threading.Thread(target=store.add_feedback, args=([(ids[0], 1)], "t"))
+            waiting.start()
+            with database.engine.connect() as watcher:
+                for _ in range(200):
+                    waits = watcher.execute(
+                        text(
+                            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                            "AND NOT granted AND classid = :high AND objid = :low"
+                        ),
+                        {"high": FEEDBACK_LOCK >> 32, "low": FEEDBACK_LOCK & 0xFFFFFFFF},
+                    ).scalar_one()
+                    if waits or not waiting.is_alive():
+                        break
+                    time.sleep(0.05)
+            assert waits == 1 and waiting.is_alive()
+            holder.rollback()
+        waiting.join(timeout=30)
+        assert [(r.id, r.truth) for r in store.labelled("toy")] == [(1, 1)]
+    finally:
+        database.dispose()

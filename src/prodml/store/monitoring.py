@@ -38,6 +38,8 @@ from prodml.store.tables import (
 T = TypeVar("T")
 #: Request ids looked up in one query (SQLite allows 32,766 parameters; PostgreSQL 65,535).
 _IDS_PER_QUERY = 5_000
+#: The PostgreSQL advisory lock that feedback transactions take in turn (see add_feedback).
+FEEDBACK_LOCK = 0x70726F646D6C  # "prodml"
 
 
 @dataclass(frozen=True)
@@ -213,6 +215,11 @@ class Monitoring:
             if request_id in known
         ]
         with self.database.session() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Feedback ids must become visible in their order: the monitor reads the
+                # labels newer than the last id it read, so an id committed after a higher
+                # one would never be read. (SQLite has one writer at a time already.)
+                session.execute(select(func.pg_advisory_xact_lock(FEEDBACK_LOCK)))
             session.add_all(rows)
         return len(rows), unknown
 
