@@ -227,17 +227,19 @@ class Project:
         name = self.endpoint(endpoint)
         windows = self.monitoring.windows(name)
         reference = (
-            self._reference(windows[-1].model_name, windows[-1].model_version) if windows else None
+            self._reference(windows[-1].model_name, windows[-1].model_version, windows[-1].run_id)
+            if windows
+            else None
         )
         return monitor_report(self.monitoring, name, reference)
 
-    def _reference(self, name: str, version: int) -> Reference:
+    def _reference(self, name: str, version: int, run_id: str | None) -> Reference:
         try:
             data: Dataset | None = self.load_data()
         except DataError:
             data = None  # no skew or learned thresholds, the rest still works
-        if version == 0:  # served with --run, outside the registry: the newest fit stands in
-            run = self._evaluable(None, "monitor")
+        if version == 0:  # served with --run, outside the registry
+            run = self.runs_store.get(run_id) if run_id else self._evaluable(None, "monitor")
         else:
             run = self.runs_store.get(self.registry.get(f"{name}:{version}").run_id)
         return load_reference(self.runs_store, run, f"{name}:{version}", data)

@@ -138,7 +138,9 @@ def test_planted_drift_flags_the_shifted_features_only_after_the_shift(
     """Windows of 2,000 predictions: Wasserstein and Jensen-Shannon distances, the default."""
     reference, stream, _ = planted()
     log_stream(store, stream)
-    done = Monitor(store, MonitorSettings(window=2_000), lambda name, version: reference).run("toy")
+    done = Monitor(store, MonitorSettings(window=2_000), lambda name, version, run: reference).run(
+        "toy"
+    )
     assert len(done.windows) == ROWS // 2_000
     for w in done.windows:
         scores = [s for s in done.scores if s.window_id == w.id and s.kind == "drift"]
@@ -160,7 +162,7 @@ def test_learned_thresholds_are_those_of_the_reference_windows(store: Monitoring
     assert reference.held_out is not None
     log_stream(store, stream)
     settings = MonitorSettings.model_validate({"window": 500, "drift": {"threshold": "learned"}})
-    done = Monitor(store, settings, lambda name, version: reference).run("toy")
+    done = Monitor(store, settings, lambda name, version, run: reference).run("toy")
     learned = learned_thresholds(reference.held_out, 500, columns=FEATURES)
     for s in (s for s in done.scores if s.kind == "drift"):
         assert (s.method, s.threshold) == (learned[s.column].method, learned[s.column].value)
@@ -192,7 +194,7 @@ def test_p_value_windows_keep_the_family_wise_error_rate() -> None:
 def test_concept_change_is_found_from_feedback_soon_after_it(store: Monitoring) -> None:
     reference, stream, labels = planted()
     ids = log_stream(store, stream)
-    monitor = Monitor(store, MonitorSettings(window=500), lambda name, version: reference)
+    monitor = Monitor(store, MonitorSettings(window=500), lambda name, version, run: reference)
     monitor.run("toy")
     assert store.change_points("toy") == []  # no feedback yet: nothing to see
     stored, unknown = store.add_feedback(list(zip(ids, labels.tolist(), strict=True)), "test")
@@ -215,7 +217,7 @@ def test_concept_change_is_found_from_feedback_soon_after_it(store: Monitoring) 
 def test_realized_performance_per_window_equals_scikit_learn(store: Monitoring) -> None:
     reference, stream, labels = planted()
     ids = log_stream(store, stream)
-    monitor = Monitor(store, MonitorSettings(window=1_000), lambda name, version: reference)
+    monitor = Monitor(store, MonitorSettings(window=1_000), lambda name, version, run: reference)
     monitor.run("toy")
     # partial and repeated feedback: every other prediction, first wrong, then right
     half = list(range(0, ROWS, 2))
@@ -251,7 +253,7 @@ def test_window_metrics_equal_numpy(store: Monitoring) -> None:
             text("update request_errors set created_at = :at"),
             {"at": START + timedelta(seconds=10)},
         )
-    monitor = Monitor(store, MonitorSettings(window=1_000), lambda name, version: reference)
+    monitor = Monitor(store, MonitorSettings(window=1_000), lambda name, version, run: reference)
     (w,) = monitor.run("toy").windows
     m = w.metrics
     latency = np.array([0.001 + (i % 100) / 10_000 for i in range(1_000)])
@@ -291,14 +293,16 @@ def test_time_windows_close_after_their_end_and_the_grace() -> None:
 def test_windows_of_time_are_aligned_slots_of_the_log(store: Monitoring) -> None:
     reference, stream, _ = planted()
     log_stream(store, stream)  # a prediction a second from START: 100 minutes
-    done = Monitor(store, MonitorSettings(window="10m"), lambda name, version: reference).run("toy")
+    done = Monitor(store, MonitorSettings(window="10m"), lambda name, version, run: reference).run(
+        "toy"
+    )
     assert [w.rows for w in done.windows] == [600] * 10
     assert [w.starts_at for w in done.windows] == [
         START + timedelta(minutes=10 * k) for k in range(10)
     ]
     assert all(w.metrics["throughput_per_second"] == 1.0 for w in done.windows)
     assert (
-        Monitor(store, MonitorSettings(window="10m"), lambda n, v: reference).run("toy").windows
+        Monitor(store, MonitorSettings(window="10m"), lambda n, v, r: reference).run("toy").windows
         == []
     )
 
@@ -331,7 +335,7 @@ def test_alert_fires_once_after_n_windows_to_store_and_webhook(store: Monitoring
                 "webhooks": [f"http://127.0.0.1:{server.server_address[1]}/hook"],
             }
         )
-        done = Monitor(store, settings, lambda name, version: reference).run("toy")
+        done = Monitor(store, settings, lambda name, version, run: reference).run("toy")
     finally:
         server.shutdown()
         server.server_close()
@@ -353,7 +357,7 @@ def test_an_alert_is_resolved_when_the_newest_window_keeps_to_its_rule(
     settings = MonitorSettings.model_validate(
         {"window": 2_000, "alerts": [{"metric": "drift_share", "above": 0.3}]}
     )
-    monitor = Monitor(store, settings, lambda name, version: reference)
+    monitor = Monitor(store, settings, lambda name, version, run: reference)
     (fired,) = monitor.run("toy").fired
     assert fired.window_id == store.windows("toy")[1].id  # the first window with the shift
     calm = population(2_000, np.random.default_rng(5), np.zeros(2_000, dtype=bool))
@@ -369,7 +373,7 @@ def test_unknown_alert_metric_is_a_config_error_naming_it(store: Monitoring) -> 
         {"alerts": [{"metric": "drift_shares", "above": 0.3}]}
     )
     with pytest.raises(ConfigError, match=r"'drift_shares'.*did you mean 'drift_share'"):
-        Monitor(store, settings, lambda name, version: planted()[0])
+        Monitor(store, settings, lambda name, version, run: planted()[0])
 
 
 def test_feedback_for_unknown_request_ids_is_refused_whole(store: Monitoring) -> None:
@@ -400,7 +404,9 @@ def test_a_regressor_gets_mae_from_feedback_and_drift_of_its_values(store: Monit
     log.close()
     truth = values + rng.normal(0.0, 0.5, len(values))
     store.add_feedback([(f"v{i}", float(t)) for i, t in enumerate(truth)], "test")
-    done = Monitor(store, MonitorSettings(window=400), lambda name, version: reference).run("reg")
+    done = Monitor(store, MonitorSettings(window=400), lambda name, version, run: reference).run(
+        "reg"
+    )
     (window,) = done.windows
     assert window.metrics["mae"] == pytest.approx(mean_absolute_error(truth, values), abs=1e-12)
     assert window.metrics["mean_confidence"] is None
@@ -429,7 +435,7 @@ def test_labels_read_over_many_passes_give_what_one_pass_over_them_gives(
         stores.append(Monitoring(Database(f"sqlite:///{tmp_path / name}.db")))
         log_stream(stores[-1], stream)
     passes, once = stores
-    monitor = Monitor(passes, settings, lambda name, version: reference)
+    monitor = Monitor(passes, settings, lambda name, version, run: reference)
     monitor.run("toy")
     for batch in batches:
         passes.add_feedback(batch, "test")
@@ -437,7 +443,7 @@ def test_labels_read_over_many_passes_give_what_one_pass_over_them_gives(
         assert monitor.run("toy").updated == 0  # nothing new: nothing recomputed
     for batch in batches:
         once.add_feedback(batch, "test")
-    Monitor(once, settings, lambda name, version: reference).run("toy")
+    Monitor(once, settings, lambda name, version, run: reference).run("toy")
 
     def found(store: Monitoring) -> list[tuple[Any, ...]]:
         points = store.change_points()
@@ -450,7 +456,7 @@ def test_labels_read_over_many_passes_give_what_one_pass_over_them_gives(
     for store in stores:
         store.add_feedback(late, "late")
     assert monitor.run("toy").updated == 1  # the late labels' window: the stream read again
-    Monitor(once, settings, lambda name, version: reference).run("toy")
+    Monitor(once, settings, lambda name, version, run: reference).run("toy")
     assert found(passes) == found(once)
     assert ("adwin", 97) in [(detector, start) for detector, start, *_ in found(once)]
     assert [w.metrics for w in passes.windows()] == [w.metrics for w in once.windows()]

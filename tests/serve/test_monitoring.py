@@ -110,3 +110,40 @@ def test_monitor_of_an_unknown_endpoint_names_the_known_ones(tmp_path: Path) -> 
     ran = prodml_cli(project, "monitor", "--endpoint", "breast-cancr")
     assert ran.returncode == 1
     assert "endpoint 'breast-cancr' has no deployment and no logged predictions" in ran.stderr
+
+
+def test_a_run_served_with_run_is_compared_with_that_run(
+    tmp_path: Path, launch: Launch, http: Http
+) -> None:
+    """``prodml serve --run`` logs version 0 and the run: its windows are compared with
+    that run's reference, not with the newest fit's. Run B is fitted on data whose
+    mean_radius is three times larger; the same rows served by A and then by B drift
+    from B's reference only."""
+    project = prodml.init(tmp_path / "bc", example="breast-cancer")
+    settings = yaml.safe_load((project / "prodml.yaml").read_text())
+    settings["monitor"] = {"window": 100}
+    (project / "prodml.yaml").write_text(yaml.safe_dump(settings))
+    file = project / settings["data"]["source"]
+    original = pd.read_csv(file)
+    with prodml.Project(project) as opened:
+        first = opened.fit()
+        rows = opened.load_data().X.sample(100, random_state=0)
+    original.assign(mean_radius=original["mean_radius"] * 3).to_csv(file, index=False)
+    with prodml.Project(project) as opened:
+        newest = opened.fit()
+    for run in (first, newest):
+        server = launch(project, "--run", run.id)
+        for record in http.records(rows):
+            assert http.post(f"{server.url}/predict", {"records": [record]}).status == 200
+        server.stop()
+    with prodml.Project(project) as opened:
+        done = opened.monitor()
+        scores = opened.monitoring.scores()
+    assert [(w.model_version, w.run_id, w.rows) for w in done.windows] == [
+        (0, first.id, 100),
+        (0, newest.id, 100),
+    ]
+    radius = {
+        s.window_id: s.drifted for s in scores if s.kind == "drift" and s.column == "mean_radius"
+    }
+    assert [radius[w.id] for w in done.windows] == [False, True]

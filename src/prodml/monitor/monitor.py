@@ -120,7 +120,7 @@ class Monitor:
         self,
         store: Monitoring,
         settings: MonitorSettings,
-        reference: Callable[[str, int], Reference],
+        reference: Callable[[str, int, str | None], Reference],
         *,
         detectors: Sequence[Callable[[], Detector]] = DETECTORS,
         now: Callable[[], datetime] = utc_now,
@@ -130,8 +130,8 @@ class Monitor:
         self.store = store
         self.settings = settings
         self._reference = reference
-        self._references: dict[tuple[str, int], Reference] = {}
-        self._thresholds: dict[tuple[str, int, int], dict[str, Threshold]] = {}
+        self._references: dict[tuple[str, int, str | None], Reference] = {}
+        self._thresholds: dict[tuple[int, int], dict[str, Threshold]] = {}
         self.detectors = detectors
         self._streams: dict[str, ErrorStream] = {}
         self.now = now
@@ -158,8 +158,8 @@ class Monitor:
     def _window(
         self, endpoint: str, rows: list[Logged], size: int | float
     ) -> tuple[Window, list[Score]]:
-        name, version = rows[0].model_name, rows[0].model_version
-        reference = self.reference(name, version)
+        name, version, run = rows[0].model_name, rows[0].model_version, rows[0].run_id
+        reference = self.reference(name, version, run)
         starts_at, ends_at = bounds(rows, size)
         frame = inputs_frame(rows, reference.schema)
         metrics = window_metrics(
@@ -210,6 +210,7 @@ class Monitor:
             rows[-1].id,
             len(rows),
             metrics,
+            run,
         )
         return self.store.add_window(window, scores)
 
@@ -235,7 +236,7 @@ class Monitor:
             return None
         if threshold != "learned":
             return dict.fromkeys(columns, float(threshold))
-        key = (name, version, rows)
+        key = (id(reference), rows)  # references are kept for the monitor's life
         if key not in self._thresholds:
             if reference.held_out is None:
                 raise ConfigError(
@@ -274,11 +275,11 @@ class Monitor:
             correction=self.settings.drift.correction,
         )
 
-    def reference(self, name: str, version: int) -> Reference:
-        """The reference of model ``name:version`` (loaded once)."""
-        key = (name, version)
+    def reference(self, name: str, version: int, run: str | None = None) -> Reference:
+        """The reference of model ``name:version`` fitted by ``run`` (loaded once)."""
+        key = (name, version, run)
         if key not in self._references:
-            self._references[key] = self._reference(name, version)
+            self._references[key] = self._reference(name, version, run)
         return self._references[key]
 
     # --- feedback: realized performance and change points ---------------------------------
@@ -296,7 +297,9 @@ class Monitor:
             everything, received = True, self.store.labelled(endpoint)
         windows = self.store.windows(endpoint)
         task = (
-            self.reference(received[0].model_name, received[0].model_version).task
+            self.reference(
+                received[0].model_name, received[0].model_version, received[0].run_id
+            ).task
             if received
             else None
         )
@@ -339,7 +342,7 @@ class Monitor:
         for window in windows:
             start = int(np.searchsorted(ids, window.first_id, side="left"))
             end = int(np.searchsorted(ids, window.last_id, side="right"))
-            task = self.reference(window.model_name, window.model_version).task
+            task = self.reference(window.model_name, window.model_version, window.run_id).task
             found = performance(labelled[start:end], window.rows, task)
             found["concept_change"] = sum(window.first_id <= p <= window.last_id for p in points)
             if any(window.metrics.get(key) != value for key, value in found.items()):

@@ -69,17 +69,21 @@ def known_metric(name: str) -> bool:
 
 
 def cut(rows: Iterable[Logged], window: int | float, now: datetime) -> Iterator[list[Logged]]:
-    """The closed windows of ``rows`` (oldest first, one model version each), one at a time:
+    """The closed windows of ``rows`` (oldest first, one model each), one at a time:
     only the window being filled is held in memory.
 
     ``window`` is a number of predictions (an int) or seconds (a float). A window of
     predictions is closed when it is full; one of time once ``now`` is ``GRACE_SECONDS``
     past its end (a later one waits for it: windows are stored in the log's order). Either
-    is closed early when a newer model version follows it: its version gets no more rows.
+    is closed early when another model (version, or run for version 0) follows it: its
+    model gets no more rows.
     """
     current: list[Logged] = []
     for row in rows:
-        if current and row.model_version != current[0].model_version:
+        if current and (row.model_version, row.run_id) != (
+            current[0].model_version,
+            current[0].run_id,
+        ):
             yield current
             current = []
         elif current and not isinstance(window, int):

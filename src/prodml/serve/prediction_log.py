@@ -80,6 +80,7 @@ def entry(
     latency_seconds: float,
     role: str = "primary",
     created_at: datetime | None = None,
+    run_id: str | None = None,
 ) -> dict[str, Any]:
     """One row of ``predictions``, as the insert takes it (``inputs`` and ``outputs`` as
     JSON text)."""
@@ -89,6 +90,7 @@ def entry(
         "endpoint": endpoint,
         "model_name": model_name,
         "model_version": model_version,
+        "run_id": run_id,
         "role": role,
         "inputs": orjson.dumps(inputs).decode(),
         "outputs": orjson.dumps(outputs).decode(),

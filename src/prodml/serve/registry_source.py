@@ -35,6 +35,7 @@ class RegistrySource:
             version=version.version,
             model=self.registry.load(version),
             schema=Schema.from_dict(version.input_schema),
+            run_id=version.run_id,
         )
 
     def endpoints(self) -> list[str]:

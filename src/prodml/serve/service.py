@@ -285,6 +285,7 @@ class Service:
                             predictions.confidence(k),
                             latency,
                             created_at=created,
+                            run_id=served.run_id,
                         )
                     )
             return logged

@@ -40,6 +40,7 @@ class Served:
     version: int
     model: Any  # a fitted scikit-learn-compatible estimator
     schema: Schema
+    run_id: str | None = None  # the run that fitted it
 
     @property
     def model_id(self) -> str:
@@ -96,6 +97,7 @@ class RunSource:
             version=0,
             model=self.project.load_model(self.run.id),
             schema=Schema.from_dict(self.run.input_schema),
+            run_id=self.run.id,
         )
 
     def endpoints(self) -> list[str]:

@@ -55,6 +55,7 @@ class Logged:
     outputs: dict[str, Any]
     confidence: float | None
     latency_seconds: float
+    run_id: str | None = None  # the run whose model answered (version 0: served with --run)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class Labelled:
     outputs: dict[str, Any]
     truth: Any
     feedback_id: int
+    run_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class Window:
     last_id: int
     rows: int
     metrics: dict[str, Any]
+    run_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,15 +151,20 @@ class Monitoring:
             with self.database.session() as session:
                 rows = session.execute(
                     select(
-                        *columns, _text(p.inputs), _text(p.outputs), p.confidence, p.latency_seconds
+                        *columns,
+                        _text(p.inputs),
+                        _text(p.outputs),
+                        p.confidence,
+                        p.latency_seconds,
+                        p.run_id,
                     )
                     .where(p.endpoint == endpoint, p.id > after_id)
                     .order_by(p.id)
                     .limit(chunk)
                 ).all()
             found = [
-                Logged(id, request, _utc(at), name, version, loads(i), loads(o), confidence, took)
-                for id, request, at, name, version, i, o, confidence, took in rows
+                Logged(id, request, _utc(at), name, version, loads(i), loads(o), p, took, run)
+                for id, request, at, name, version, i, o, p, took, run in rows
             ]
             yield from found
             if len(found) < chunk:
@@ -252,6 +260,7 @@ class Monitoring:
                 _text(PredictionRow.outputs),
                 FeedbackRow.label,
                 FeedbackRow.id,
+                PredictionRow.run_id,
             )
             .join(last, last.c.request_id == PredictionRow.request_id)
             .join(FeedbackRow, FeedbackRow.id == last.c.id)
@@ -267,8 +276,8 @@ class Monitoring:
         with self.database.session() as session:
             rows = session.execute(query).all()
         return [
-            Labelled(id, _utc(at), name, version, loads(outputs), label["value"], fid)
-            for id, at, name, version, outputs, label, fid in rows
+            Labelled(id, _utc(at), name, version, loads(outputs), label["value"], fid, run)
+            for id, at, name, version, outputs, label, fid, run in rows
         ]
 
     def _known(self, request_ids: Sequence[str]) -> set[str]:

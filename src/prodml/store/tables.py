@@ -162,6 +162,7 @@ class PredictionRow(Base):
     endpoint: Mapped[str] = mapped_column(String(200), index=True)
     model_name: Mapped[str] = mapped_column(String(200))
     model_version: Mapped[int] = mapped_column(Integer)
+    run_id: Mapped[str | None] = mapped_column(String(32))  # the run whose model answered
     role: Mapped[str] = mapped_column(String(20))
     inputs: Mapped[dict[str, Any]]
     outputs: Mapped[dict[str, Any]]
@@ -204,6 +205,7 @@ class MonitorWindowRow(Base):
     endpoint: Mapped[str] = mapped_column(String(200), index=True)
     model_name: Mapped[str] = mapped_column(String(200))
     model_version: Mapped[int] = mapped_column(Integer)
+    run_id: Mapped[str | None] = mapped_column(String(32))
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     first_id: Mapped[int] = mapped_column(BigInteger)  # the window's predictions, by id

@@ -1,4 +1,5 @@
-"""Monitoring: request errors, feedback, monitor windows, drift scores, alerts, change points.
+"""Monitoring: request errors, feedback, monitor windows, drift scores, alerts, change points;
+the run whose model answered each prediction.
 
 Revision ID: 0005
 Revises: 0004
@@ -18,6 +19,7 @@ WHEN = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    op.add_column("predictions", sa.Column("run_id", sa.String(32), nullable=True))
     op.create_table(
         "request_errors",
         sa.Column("id", BIG_KEY, primary_key=True, autoincrement=True),
@@ -41,6 +43,7 @@ def upgrade() -> None:
         sa.Column("endpoint", sa.String(200), nullable=False, index=True),
         sa.Column("model_name", sa.String(200), nullable=False),
         sa.Column("model_version", sa.Integer, nullable=False),
+        sa.Column("run_id", sa.String(32), nullable=True),
         sa.Column("starts_at", WHEN, nullable=False),
         sa.Column("ends_at", WHEN, nullable=False),
         sa.Column("first_id", sa.BigInteger, nullable=False),
@@ -95,3 +98,5 @@ def downgrade() -> None:
     tables = ("change_points", "alerts", "drift_scores", "monitor_windows", "feedback")
     for table in (*tables, "request_errors"):
         op.drop_table(table)
+    with op.batch_alter_table("predictions") as batch:
+        batch.drop_column("run_id")
