@@ -40,6 +40,7 @@ def logged(store: Monitoring, endpoint: str, count: int) -> list[str]:
                 0.9,
                 0.001,
                 created_at=START + timedelta(seconds=i),
+                run_id="abc123",
             )
             for i, request_id in enumerate(ids)
         ]
@@ -47,6 +48,18 @@ def logged(store: Monitoring, endpoint: str, count: int) -> list[str]:
     finally:
         log.close()
     return ids
+
+
+def test_logged_reads_the_log_back_as_written_in_chunks(store: Monitoring) -> None:
+    ids = logged(store, "toy", 7)
+    logged(store, "other", 2)
+    rows = list(store.logged("toy", after_id=2, chunk=2))  # 5 rows in chunks of 2
+    assert [(r.id, r.request_id) for r in rows] == [(i + 1, ids[i]) for i in range(2, 7)]
+    first = rows[0]
+    assert first.created_at == START + timedelta(seconds=2)
+    assert (first.model_name, first.model_version, first.run_id) == ("toy", 1, "abc123")
+    assert (first.inputs, first.outputs) == ({"x": 2}, {"label": 0})
+    assert (first.confidence, first.latency_seconds) == (0.9, 0.001)
 
 
 def test_labelled_reads_the_last_label_of_a_range_newer_than_a_mark(store: Monitoring) -> None:
