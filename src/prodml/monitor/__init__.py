@@ -2,6 +2,7 @@
 realized performance from feedback, streaming change detectors and alerts."""
 
 __all__ = [
+    "charts",
     "detectors",
     "drift",
     "feedback",

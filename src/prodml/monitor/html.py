@@ -2,9 +2,9 @@
 
 The input is what :func:`prodml.monitor.report.monitor_report` returns. Like the evaluation
 page (:mod:`prodml.evaluate.html`), the page needs nothing beyond itself: the style is
-inline, the charts are SVG drawn here, and there is no script, no font and no URL. Every
-string from the report is escaped, and a webhook is named by its host alone: the rest of
-its address often holds a token.
+inline, the charts are SVG (:mod:`prodml.monitor.charts`), and there is no script, no
+font and no URL. Every string from the report is escaped, and a webhook is named by its
+host alone: the rest of its address often holds a token.
 
 >>> page = render({"endpoint": "loans", "generated_at": "2026-11-22T10:00:00+00:00",
 ...                "windows": [], "scores": [], "alerts": [], "change_points": [],
@@ -17,24 +17,19 @@ its address often holds a token.
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
-from itertools import pairwise
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from prodml.monitor.charts import bars, line_chart, moment, not_number, number
 from prodml.page import (
     BASE_STYLE,
     clip,
     document,
-    el,
     escape,
-    missing,
     muted,
     section,
-    svg,
     table,
     tr,
 )
@@ -43,19 +38,6 @@ __all__ = ["HEAT_WINDOWS", "render"]
 
 #: The heat map shows this many windows, the newest; the charts show every window.
 HEAT_WINDOWS = 24
-
-# A line chart, in pixels: its size, then the room left, right, above and below the plot.
-_W, _H, _L, _R, _T, _B = 340, 160, 58, 14, 12, 24
-# A line chart marks every point (each with its tooltip) up to this many windows, then only
-# the drifted ones: the page stays small over a long history.
-_MARKED = 60
-# A distribution chart: the plot's height, a bin's width, the room left of the plot.
-_BAR_H, _BIN_W, _BAR_L = 130, 40, 46
-
-# Metrics shown as percentages and as counts; latencies (``*_seconds``) are shown in ms.
-_PERCENT = {"error_rate", "drift_share", "null_share", "deferred_share", "labelled_share"}
-_PERCENT_PREFIXES = ("missing.", "out_of_range.", "unseen.", "class_share.")
-_COUNT = {"requests", "errors", "rows", "labelled"}
 
 # The charts of the software and output section: a title, then (series, metric) pairs.
 _SOFTWARE = (
@@ -117,74 +99,6 @@ def render(report: Mapping[str, Any]) -> str:
 # --- formatting and markup ------------------------------------------------------------------
 
 
-def _not_number(value: Any) -> bool:
-    """Whether ``value`` cannot be drawn: None, nan, a boolean or not a number at all."""
-    return (
-        value is None
-        or isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or math.isnan(value)
-    )
-
-
-def _fmt(value: Any, key: str = "") -> str:
-    """A number for people, escaped: 0.312, 12.3 ms, 33.3%, 1,500; a dash when undefined."""
-    if missing(value):
-        return "—"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return escape(value)
-    if key.endswith("_seconds"):
-        return f"{value * 1000:.1f} ms" if abs(value) < 1 else f"{value:.2f} s"
-    if key in _COUNT:
-        return f"{round(value):,}"
-    if key in _PERCENT or key.startswith(_PERCENT_PREFIXES):
-        return f"{value:.2%}" if 0 < abs(value) < 0.01 else f"{value:.1%}"
-    if isinstance(value, int) or abs(value) >= 1000:
-        return f"{value:,.0f}"
-    if 0 < abs(value) < 0.001:
-        return f"{value:.2g}"
-    return f"{value:.{3 if abs(value) <= 1 else 2 if abs(value) < 100 else 1}f}"
-
-
-def _nice(value: float) -> float:
-    """A round axis end at or above ``value`` (1, 1.2, 1.5, 2, 3, 4, 5, 6 or 8 times a power of
-    ten), so that it and its half read well; 0 for 0."""
-    if value <= 0:
-        return 0.0
-    power = 10.0 ** math.floor(math.log10(value))
-    return next(m * power for m in (1, 1.2, 1.5, 2, 3, 4, 5, 6, 8, 10) if m * power >= value)
-
-
-def _tick(value: float, key: str) -> str:
-    """An axis label, short: 50 ms, 0.06%, 0.5, 20k."""
-    if key.endswith("_seconds"):
-        return f"{value * 1000:.3g} ms" if abs(value) < 1 else f"{value:.3g} s"
-    if key == "share" or key in _PERCENT or key.startswith(_PERCENT_PREFIXES):
-        return f"{value * 100:.3g}%"
-    return _short(value)
-
-
-def _short(value: float) -> str:
-    """A bin edge in at most about five characters: 0.25, 13.5, 20.5k, 1.2M."""
-    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= size:
-            return f"{value / size:.3g}{suffix}"
-    return f"{value:.3g}"
-
-
-def _when(value: Any, short: bool = False) -> str:
-    """An ISO time, easier to read: ``2026-11-22 10:00:00 UTC`` (short: ``11-22 10:00``)."""
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        return escape(value or "—")
-    if short:
-        return moment.strftime("%m-%d %H:%M")
-    zone = moment.strftime("%z")
-    zone = " UTC" if zone in ("+0000", "") else f" {zone[:3]}:{zone[3:]}"
-    return moment.strftime("%Y-%m-%d %H:%M:%S") + zone
-
-
 def _plural(count: int, word: str) -> str:
     return f"{count:,} {word}" + ("" if count == 1 else "s")
 
@@ -209,7 +123,7 @@ def _header(report: Mapping[str, Any], windows: Sequence[Mapping[str, Any]]) -> 
     )
     parts = [
         f"<header>\n<h1>Monitoring of {escape(report.get('endpoint', ''))}</h1>",
-        muted(f"Generated {_when(report.get('generated_at'))}"),
+        muted(f"Generated {moment(report.get('generated_at'))}"),
     ]
     if not windows:
         parts.append(f'<p class="summary">No windows yet. {badge}</p>')
@@ -221,11 +135,11 @@ def _header(report: Mapping[str, Any], windows: Sequence[Mapping[str, Any]]) -> 
         return "\n".join([*parts, "</header>"])
     newest, rows = windows[-1], sum(w.get("rows") or 0 for w in windows)
     share = (newest.get("metrics") or {}).get("drift_share")
-    span = f"{_when(windows[0].get('starts_at'))} to {_when(newest.get('ends_at'))}"
+    span = f"{moment(windows[0].get('starts_at'))} to {moment(newest.get('ends_at'))}"
     parts.append(
         f'<p class="summary">{_plural(len(windows), "window")} · {_plural(rows, "row")} · '
         f"newest window #{escape(newest.get('id'))}: drift share <strong>"
-        f"{_fmt(share, 'drift_share')}</strong> · {badge}</p>"
+        f"{number(share, 'drift_share')}</strong> · {badge}</p>"
     )
     parts.append(muted(f"From {span}; newest model {escape(newest.get('model', '—'))}."))
     return "\n".join([*parts, "</header>"])
@@ -251,14 +165,14 @@ def _alerts(report: Mapping[str, Any]) -> str:
 
 
 def _alert_row(alert: Mapping[str, Any], state: str) -> str:
-    resolved = _when(alert["resolved_at"]) if alert.get("resolved_at") else "—"
+    resolved = moment(alert["resolved_at"]) if alert.get("resolved_at") else "—"
     return tr(
         [
             f'<td class="state">{"● firing" if state == "firing" else "resolved"}</td>',
             f"<code>{escape(alert.get('rule', ''))}</code>",
-            f'<td class="num">{_fmt(alert.get("value"), str(alert.get("metric") or ""))}</td>',
+            f'<td class="num">{number(alert.get("value"), str(alert.get("metric") or ""))}</td>',
             f"#{escape(alert.get('window_id', '—'))}",
-            _when(alert.get("fired_at")),
+            moment(alert.get("fired_at")),
             resolved,
             _deliveries((alert.get("deliveries") or {}).get("webhooks") or []),
         ]
@@ -299,8 +213,8 @@ def _change_points(report: Mapping[str, Any]) -> str:
         tr(
             [
                 escape(_DETECTORS.get(str(p.get("detector")), p.get("detector", ""))),
-                f"prediction #{escape(p.get('started_id'))}, {_when(p.get('started_at'))}",
-                f"prediction #{escape(p.get('detected_id'))}, {_when(p.get('detected_at'))}",
+                f"prediction #{escape(p.get('started_id'))}, {moment(p.get('started_at'))}",
+                f"prediction #{escape(p.get('detected_id'))}, {moment(p.get('detected_at'))}",
             ]
         )
         for p in sorted(points, key=lambda p: str(p.get("detected_at") or ""), reverse=True)
@@ -315,11 +229,11 @@ def _software(windows: Sequence[Mapping[str, Any]]) -> str:
         series = [
             (name, [(w.get("metrics") or {}).get(key) for w in windows]) for name, key in keys
         ]
-        series = [(name, values) for name, values in series if not all(map(_not_number, values))]
+        series = [(name, values) for name, values in series if not all(map(not_number, values))]
         if series:
             key = keys[0][1]
-            newest = ", ".join(f"{name} {_fmt(values[-1], key)}" for name, values in series)
-            chart = _line_chart(f"{title} by window; newest: {newest}", key, windows, series)
+            newest = ", ".join(f"{name} {number(values[-1], key)}" for name, values in series)
+            chart = line_chart(f"{title} by window; newest: {newest}", key, windows, series)
             figures.append(_figure(escape(title), chart))
     if not figures:
         return section("software", "Software and output over time", muted("No metrics yet."))
@@ -363,11 +277,11 @@ def _drift_chart(
     method = str(newest.get("method", ""))
     state = " drifted" if newest.get("drifted") else ""
     label = (
-        f"{column}: {method} drift score by window; newest {_fmt(newest.get('score'))}{state}"
+        f"{column}: {method} drift score by window; newest {number(newest.get('score'))}{state}"
         f", {_limit(newest)}; drifted in {sum(drifted)} of "
         f"{sum(1 for s in row if s)} windows"
     )
-    chart = _line_chart(label, "score", windows, [(column, values)], thresholds, drifted)
+    chart = line_chart(label, "score", windows, [(column, values)], thresholds, drifted)
     tag = ' <span class="bad">drifted</span>' if newest.get("drifted") else ""
     caption = f'{escape(column)} <span class="muted">{escape(method)}</span>{tag}'
     return _figure(caption, chart)
@@ -380,7 +294,7 @@ def _heat_map(
     shown = list(windows[-HEAT_WINDOWS:])
     head = ["column"] + [
         f'<th class="num">#{escape(w.get("id"))}<br><span class="muted">'
-        f"{_when(w.get('ends_at'), short=True)}</span></th>"
+        f"{moment(w.get('ends_at'), short=True)}</span></th>"
         for w in shown
     ]
     rows = []
@@ -392,10 +306,10 @@ def _heat_map(
             if not s:
                 cells.append('<td class="num muted">—</td>')
             elif s.get("drifted"):
-                cells.append(f'<td class="num drifted">{_fmt(s.get("score"))} drifted</td>')
+                cells.append(f'<td class="num drifted">{number(s.get("score"))} drifted</td>')
             else:
                 tint = _tint(s.get("score"), _on_score(s))
-                cells.append(f'<td class="num" style="{tint}">{_fmt(s.get("score"))}</td>')
+                cells.append(f'<td class="num" style="{tint}">{number(s.get("score"))}</td>')
         rows.append(tr(cells))
     kept = f", the newest {len(shown)} of {len(windows)}" if len(windows) > len(shown) else ""
     note = muted(
@@ -414,13 +328,13 @@ def _on_score(score: Mapping[str, Any]) -> Any:
 def _limit(score: Mapping[str, Any], word: str = "threshold ") -> str:
     """What decides drift: ``threshold 0.1`` for a score, ``p < 0.05`` for a test."""
     if score.get("threshold_on", "score") == "score":
-        return f"{word}{_fmt(score.get('threshold'))}"
-    return f"p < {_fmt(score.get('threshold'))}"
+        return f"{word}{number(score.get('threshold'))}"
+    return f"p < {number(score.get('threshold'))}"
 
 
 def _tint(score: Any, threshold: Any) -> str:
     """A cell's blue, deeper as its score nears the threshold."""
-    known = not (_not_number(score) or _not_number(threshold)) and threshold > 0
+    known = not (not_number(score) or not_number(threshold)) and threshold > 0
     ratio = min(max(score / threshold, 0.0), 1.0) if known else 0.0
     return f"background: rgba(84, 174, 255, {0.06 + 0.45 * ratio:.2f})"
 
@@ -434,7 +348,7 @@ def _skew(report: Mapping[str, Any]) -> str:
             [
                 escape(s.get("column", "")),
                 escape(s.get("method", "")),
-                f'<td class="num">{_fmt(s.get("score"))}</td>',
+                f'<td class="num">{number(s.get("score"))}</td>',
                 f'<td class="num">{_p_value(s.get("p_value"))}</td>',
                 f'<td class="num">{escape(_limit(s, ""))}</td>',
                 f"#{escape(s.get('window_id'))}",
@@ -457,7 +371,7 @@ def _verdict(score: Mapping[str, Any]) -> str:
 
 
 def _p_value(value: Any) -> str:
-    return "&lt; 0.001" if not _not_number(value) and value < 0.001 else _fmt(value)
+    return "&lt; 0.001" if not not_number(value) and value < 0.001 else number(value)
 
 
 def _distributions(report: Mapping[str, Any]) -> str:
@@ -475,159 +389,17 @@ def _distributions(report: Mapping[str, Any]) -> str:
     legend = (
         '<p><span class="swatch reference"></span>reference (the training profile)'
         '<span class="swatch current"></span>current (window '
-        f"#{escape(newest.get('id', '—'))}, {_when(newest.get('starts_at'))} to "
-        f"{_when(newest.get('ends_at'))})</p>"
+        f"#{escape(newest.get('id', '—'))}, {moment(newest.get('starts_at'))} to "
+        f"{moment(newest.get('ends_at'))})</p>"
     )
     figures = []
     for name, dist in found.items():
         score = newest_scores.get(str(name)) or {}
         state = (
-            f' <span class="muted">{escape(score.get("method", ""))} {_fmt(score.get("score"))}, '
+            f' <span class="muted">{escape(score.get("method", ""))} {number(score.get("score"))}, '
             f"{escape(_limit(score))}</span> {_verdict(score)}"
             if score
             else ""
         )
-        figures.append(_figure(f"{escape(name)}{state}", _bars(str(name), dist)))
+        figures.append(_figure(f"{escape(name)}{state}", bars(str(name), dist)))
     return section("distributions", "Distributions", legend + _charts(figures))
-
-
-# --- charts ---------------------------------------------------------------------------------
-
-
-def _line_chart(
-    label: str,
-    key: str,
-    windows: Sequence[Mapping[str, Any]],
-    series: Sequence[tuple[str, Sequence[Any]]],
-    threshold: Sequence[Any] = (),
-    drifted: Sequence[bool] = (),
-) -> str:
-    """Values by window, one line per series (gaps where undefined), an optional dashed
-    threshold, drifted points larger and red."""
-    n, top = len(windows), _T + (18 if len(series) > 1 else 0)
-    known = [float(v) for _, values in series for v in values if not _not_number(v)]
-    known += [float(t) for t in threshold if not _not_number(t)]
-    low = min([0.0, *known])
-    lo, hi = -_nice(-low) if low < 0 else 0.0, _nice(max([0.0, *known]) * 1.05)
-    hi = hi if hi > lo else 1.0
-
-    def x(i: int) -> float:
-        return _L + (_W - _L - _R) * (i / (n - 1) if n > 1 else 0.5)
-
-    def y(v: Any) -> float:
-        return _H - _B - (float(v) - lo) / (hi - lo) * (_H - _B - top)
-
-    parts = _y_axis(lo, hi, _L, _W - _R, y, key)
-    for i in _labelled(n):
-        parts.append(
-            el("text", f"#{escape(windows[i].get('id'))}", class_="tick", x=x(i), y=_H - 10)
-        )
-    if any(not _not_number(t) for t in threshold):
-        dashed = _path([(x(i), None if _not_number(t) else y(t)) for i, t in enumerate(threshold)])
-        parts.append(el("path", class_="threshold", d=dashed))
-    for s, (name, values) in enumerate(series):
-        line = _path([(x(i), None if _not_number(v) else y(v)) for i, v in enumerate(values)])
-        parts.append(el("path", class_=f"line s{s}", d=line))
-        for i, v in enumerate(values):
-            bad = i < len(drifted) and drifted[i]
-            if _not_number(v) or not (bad or n <= _MARKED):
-                continue
-            when = _when(windows[i].get("ends_at"))
-            at = f"window #{escape(windows[i].get('id'))} (ending {when})"
-            tip = f"{escape(name)}, {at}: {_fmt(v, key)}"
-            title = el("title", tip + (" drifted" if bad else ""))
-            cls = "point drifted" if bad else f"point s{s}"
-            parts.append(el("circle", title, class_=cls, cx=x(i), cy=y(v), r=4.5 if bad else 2.5))
-    for s, (name, _) in enumerate(series if len(series) > 1 else ()):
-        left = _L + 8 + 70 * s
-        parts.append(el("line", class_=f"line s{s}", x1=left, y1=_T, x2=left + 22, y2=_T))
-        parts.append(el("text", escape(name), class_="start", x=left + 26, y=_T))
-    return svg(_W, _H, parts, title=label, role="img")
-
-
-def _y_axis(
-    lo: float, hi: float, left: float, right: float, y: Callable[[float], float], key: str
-) -> list[str]:
-    """Grid lines at the bottom, middle and top of a plot, labelled on its left."""
-    parts = []
-    for tick in (lo, (lo + hi) / 2, hi):
-        cls = "base" if tick == lo else "grid"
-        parts.append(el("line", class_=cls, x1=left, y1=y(tick), x2=right, y2=y(tick)))
-        parts.append(el("text", _tick(tick, key), class_="tick end", x=left - 6, y=y(tick)))
-    return parts
-
-
-def _labelled(n: int) -> list[int]:
-    """The windows labelled on the x axis: about six, evenly spaced, always the newest."""
-    step = max(1, math.ceil(n / 6))
-    shown = list(range(0, n, step))
-    if shown and shown[-1] != n - 1:
-        if n - 1 - shown[-1] < step / 2:
-            shown.pop()
-        shown.append(n - 1)
-    return shown
-
-
-def _path(points: Sequence[tuple[float, float | None]]) -> str:
-    """An SVG path through ``points``, broken where a y is None."""
-    d, pen_down = [], False
-    for px, py in points:
-        if py is None:
-            pen_down = False
-            continue
-        d.append(f"{'L' if pen_down else 'M'}{px:.1f} {py:.1f}")
-        pen_down = True
-    return "".join(d) or "M0 0"
-
-
-def _bars(name: str, dist: Mapping[str, Any]) -> str:
-    """Reference and current shares side by side, per bin (labelled by its edges) or per
-    category (labelled below, at an angle)."""
-    reference, current = list(dist.get("reference") or []), list(dist.get("current") or [])
-    numeric, n = dist.get("kind") == "numeric", len(reference)
-    edges = [float(e) for e in dist.get("edges") or []]
-    if numeric:
-        labels = [f"{a:.4g} to {b:.4g}" for a, b in pairwise(edges)]
-    else:
-        labels = [str(c) for c in dist.get("categories") or []]
-    labels += [f"bin {i + 1}" for i in range(len(labels), n)]
-    if not n:
-        return svg(
-            200, 30, [el("text", "no values", x=100, y=15)], title=f"{name}: no values", role="img"
-        )
-    longest = 0 if numeric else max(len(clip(label, 16)) for label in labels)
-    top, width = 10, _BAR_L + n * _BIN_W + 20
-    height = top + _BAR_H + (24 if numeric else 16 + 5 * longest)
-    hi = _nice(max([*reference, *current, 0.0]) * 1.05) or 1.0
-
-    def y(share: float) -> float:
-        return top + _BAR_H - share / hi * _BAR_H
-
-    parts, bar, base = (
-        _y_axis(0.0, hi, _BAR_L, width - 20, y, "share"),
-        (_BIN_W - 8) / 2,
-        top + _BAR_H,
-    )
-    for i in range(n):
-        left = _BAR_L + i * _BIN_W + 4
-        ref, cur = float(reference[i]), float(current[i]) if i < len(current) else 0.0
-        g = [
-            el(
-                "title",
-                f"{escape(name)} {escape(labels[i])}: reference {ref:.1%}, current {cur:.1%}",
-            )
-        ]
-        for at, cls, share in ((left, "reference", ref), (left + bar, "current", cur)):
-            g.append(el("rect", class_=cls, x=at, y=y(share), width=bar, height=base - y(share)))
-        parts.append(el("g", "".join(g), class_="bin"))
-        if not numeric:
-            turn = f"translate({left + bar:.1f} {base + 8}) rotate(-40)"
-            parts.append(el("text", escape(clip(labels[i], 16)), class_="end", transform=turn))
-    step = 2 if n > 8 else 1  # every other edge when there are many, so that they fit
-    for i, edge in enumerate(edges if numeric else []):
-        if i % step == 0:
-            x = _BAR_L + i * _BIN_W
-            parts.append(el("text", _short(edge), class_="tick", x=x, y=base + 12))
-    kind = "bin" if numeric else "category"
-    label = f"{name}: share of rows per {kind}, reference and current"
-    return svg(width, height, parts, title=label, role="img")
