@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -803,3 +804,40 @@ def test_predict_scores_a_file_with_the_registered_model_as_a_batch_run(project:
         prodml_command("predict", "new.parquet", "-o", "x.csv", "--model", "nope", cwd=project)
     )
     assert "nope" in missing
+
+
+def test_log_stats_export_and_prune_agree_with_what_was_logged(project: Path) -> None:
+    from prodml.serve.prediction_log import PredictionLog, entry
+
+    with prodml.Project(project) as opened:
+        log = PredictionLog(opened.runs_store.database)
+        rows = [
+            entry(f"r-{i}", "bc", "bc", 1, {"x": float(i)}, {"label": i % 2}, 0.001)
+            for i in range(30)
+        ]
+        log.write(rows).result()
+        log.close()
+    stats = json.loads(succeeded(prodml_command("log", "stats", "--json", cwd=project)).stdout)
+    assert (stats["predictions"], stats["streams"], stats["feedback"]) == (30, 1, 0)
+    assert stats["bytes_per_prediction"] > 0
+
+    assert "log.retention" in error_line(prodml_command("log", "prune", cwd=project))
+    bad = error_line(prodml_command("log", "prune", "--older-than", "soon", cwd=project))
+    assert "'soon' is not a duration" in bad
+
+    archive = project / "archive"
+    # nothing is older than a day: nothing written, nothing pruned
+    none = prodml_command(
+        "log", "export", str(archive), "--older-than", "1d", "--json", cwd=project
+    )
+    assert json.loads(succeeded(none).stdout)["files"] == []
+    # without --older-than: everything logged up to a few seconds ago
+    time.sleep(5.5)
+    done = prodml_command("log", "export", str(archive), "--prune", "--json", cwd=project)
+    (written,) = json.loads(succeeded(done).stdout)["files"]
+    frame = pd.read_parquet(written["file"])
+    assert frame["request_id"].tolist() == [f"r-{i}" for i in range(30)]
+    assert frame["inputs.x"].tolist() == [float(i) for i in range(30)]
+    assert frame["outputs"].map(json.loads).tolist() == [{"label": i % 2} for i in range(30)]
+    after = json.loads(succeeded(prodml_command("log", "stats", "--json", cwd=project)).stdout)
+    assert after["predictions"] == 0

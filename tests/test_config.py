@@ -72,7 +72,7 @@ def test_yaml_dates_become_midnight(tmp_path: Path) -> None:
         (
             with_(modle={}),
             r"^unknown key 'modle' in the top level of prodml.yaml; allowed keys are: "
-            r"project, task, data, model, search, baselines, evaluate, labels, monitor, store; did you mean 'model'\?$",
+            r"project, task, data, model, search, baselines, evaluate, labels, monitor, log, store; did you mean 'model'\?$",
         ),
         (
             with_(task="clasification"),
@@ -155,3 +155,121 @@ def test_empty_or_non_mapping_file(tmp_path: Path, text: str, message: str) -> N
     (tmp_path / "prodml.yaml").write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_settings(tmp_path)
+
+
+# --- YAML's traps: encodings, duplicate keys, aliases, YAML 1.1 booleans, seeds ------------
+
+MINIMAL = (
+    "project: p\ndata: {source: x.csv, target: y}\nmodel: sklearn.tree.DecisionTreeClassifier\n"
+)
+
+
+def write(folder: Path, content: str | bytes) -> Path:
+    file = folder / "prodml.yaml"
+    if isinstance(content, bytes):
+        file.write_bytes(content)
+    else:
+        file.write_text(content, encoding="utf-8")
+    return file
+
+
+def test_a_file_that_is_not_utf8_names_the_file_and_the_byte(tmp_path: Path) -> None:
+    file = write(tmp_path, MINIMAL.encode() + "# café\n".encode("latin-1"))
+    offset = len(MINIMAL.encode()) + len("# caf")
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path)
+
+    assert str(caught.value) == (
+        f"{file} is not UTF-8: byte {offset} (line 4) is 0xe9; save the file as UTF-8"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "second"),
+    [
+        ("project: p\n" + MINIMAL, 1, 2),
+        ("project: p\ndata: {source: x.csv, target: y, target: z}\nmodel: m.M\n", 2, 2),
+        (MINIMAL + "task: regression\n" + "task: classification\n", 4, 5),
+    ],
+    ids=["top-level", "same-line", "far-apart"],
+)
+def test_a_key_given_twice_is_refused_with_both_lines(
+    tmp_path: Path, text: str, first: int, second: int
+) -> None:
+    write(tmp_path, text)
+    with pytest.raises(
+        ConfigError,
+        match=rf"^key '\w+' is given twice in prodml.yaml, on lines {first} and {second}; keep one$",
+    ):
+        load_settings(tmp_path)
+
+
+BILLION_LAUGHS = "project: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"k{i}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8)
+)
+
+
+def test_an_alias_bomb_is_refused_at_once_in_a_short_line(tmp_path: Path) -> None:
+    write(tmp_path, BILLION_LAUGHS)
+    assert len(BILLION_LAUGHS) < 1000  # expanded, 9**9 values: hundreds of millions
+
+    with pytest.raises(ConfigError, match=r"^prodml.yaml line 2: alias '\*a' is not allowed"):
+        load_settings(tmp_path)
+
+
+def test_an_anchor_without_alias_is_plain_yaml(tmp_path: Path) -> None:
+    write(tmp_path, MINIMAL.replace("project: p", "project: &name p"))
+    assert load_settings(tmp_path).project == "p"
+
+
+@pytest.mark.parametrize(
+    "split",
+    [
+        "  split: {method: balanced, on: [gender]}\n",
+        "  split:\n    method: balanced\n    on: [gender]\n",
+    ],
+    ids=["flow", "block"],
+)
+def test_on_is_a_key_not_a_boolean(tmp_path: Path, split: str) -> None:
+    write(tmp_path, "project: p\ndata:\n  source: x.csv\n  target: y\n" + split + "model: m.M\n")
+    assert load_settings(tmp_path).data.split == BalancedSplit(method="balanced", on=("gender",))
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [("Yes", "Yes"), ("no", "no"), ("off", "off"), ("On", "On"), ("y", "y"), ("1", 1)],
+)
+def test_only_true_and_false_are_booleans(tmp_path: Path, written: str, read: object) -> None:
+    write(tmp_path, MINIMAL.replace("target: y}", f"target: y, positive_class: {written}}}"))
+    assert load_settings(tmp_path).data.positive_class == read
+
+
+@pytest.mark.parametrize("written", ["true", "True", "TRUE", "tRuE"])
+def test_true_in_any_case_is_a_boolean(tmp_path: Path, written: str) -> None:
+    write(tmp_path, MINIMAL + f"evaluate: {{audit: [{{golden: {written}}}]}}\n")
+    assert load_settings(tmp_path).evaluate.audit[0].golden is True
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_a_seed_outside_what_numpy_takes_is_refused(seed: int) -> None:
+    with pytest.raises(
+        ConfigError,
+        match=rf"^data.split.seed {seed}: a seed is a whole number from 0 to 4294967295 \(2\*\*32-1\)$",
+    ):
+        parse_settings(with_data(split={"method": "stratified", "seed": seed}))
+    with pytest.raises(ConfigError, match=rf"^search.seed {seed}: a seed is a whole number"):
+        parse_settings(with_(search={"params": {"C": [1]}, "seed": seed}))
+
+
+def test_the_largest_seed_is_allowed() -> None:
+    settings = parse_settings(with_data(split={"method": "stratified", "seed": 2**32 - 1}))
+    assert settings.data.split_settings("classification").seed == 2**32 - 1  # type: ignore[union-attr]
+
+
+def test_a_huge_value_is_shortened_in_the_message() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(with_(task="x" * 100_000))
+    message = str(caught.value)
+    assert message.startswith("task 'xxx") and "…' is not allowed; choose one of" in message
+    assert len(message) < 200

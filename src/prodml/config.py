@@ -12,6 +12,7 @@ where it fits, the closest allowed value.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from datetime import date, datetime
@@ -20,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -30,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from prodml.errors import ConfigError, did_you_mean, listing
+from prodml.errors import ConfigError, did_you_mean, listing, shortened
 
 PROJECT_FILE = "prodml.yaml"
 Task = Literal["classification", "regression"]
@@ -47,10 +49,23 @@ class SqlSource(_Frozen):
     url: str = Field(description="an SQLAlchemy URL, e.g. sqlite:///data/loans.db")
 
 
+SEED_MAX = 2**32 - 1
+
+
+def _seed(value: int) -> int:
+    # numpy's legacy generators (used by scikit-learn) take 0 to 2**32-1 only
+    if not 0 <= value <= SEED_MAX:
+        raise ValueError(f"a seed is a whole number from 0 to {SEED_MAX} (2**32-1)")
+    return value
+
+
+Seed = Annotated[int, AfterValidator(_seed)]
+
+
 class _FractionSplit(_Frozen):
     dev: float = Field(0.2, ge=0.0, lt=1.0, description="share of rows for the dev set")
     test: float = Field(0.2, gt=0.0, lt=1.0, description="share of rows for the test set")
-    seed: int = 0
+    seed: Seed = 0
 
     @model_validator(mode="after")
     def _leaves_training_rows(self) -> _FractionSplit:
@@ -176,7 +191,7 @@ class SearchSettings(_Frozen):
     n_iter: int = Field(10, ge=1)
     cv: int = Field(5, ge=2)
     scoring: str | None = None
-    seed: int = 0
+    seed: Seed = 0
 
     @model_validator(mode="after")
     def _grid_takes_lists(self) -> SearchSettings:
@@ -414,6 +429,31 @@ def window_seconds(text: str) -> float:
     return value * _WINDOW_UNITS[unit]
 
 
+class RetentionSettings(_Frozen):
+    """How much of the prediction log ``prodml log prune`` keeps (nothing set: all of it)."""
+
+    age: str | None = Field(None, description="predictions newer than this, e.g. 30d or 12h")
+    rows: int | None = Field(None, ge=1, description="at most this many, the newest")
+
+    @field_validator("age")
+    @classmethod
+    def _age(cls, value: str | None) -> str | None:
+        if value is not None:
+            window_seconds(value)
+        return value
+
+
+class LogSettings(_Frozen):
+    """The prediction log: how durable an acknowledged prediction is, and how long it stays.
+
+    ``process`` (the default): an acknowledged prediction survives a crash of the server
+    process; ``power``: also a power cut (every group commit is synced to the disk).
+    """
+
+    durability: Literal["process", "power"] = "process"
+    retention: RetentionSettings = RetentionSettings()
+
+
 class StoreSettings(_Frozen):
     """Where runs and artifacts live (defaults: ``.prodml/`` inside the project)."""
 
@@ -435,6 +475,7 @@ class Settings(_Frozen):
     evaluate: EvaluateSettings = EvaluateSettings()
     labels: LabelsSettings = LabelsSettings()
     monitor: MonitorSettings = MonitorSettings()
+    log: LogSettings = LogSettings()
     store: StoreSettings = StoreSettings()
 
 
@@ -447,7 +488,28 @@ def load_settings(path: Path) -> Settings:
             "`prodml init DIR --example loans` or run from a project folder"
         )
     try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+        content = file.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {file}: {exc.strerror}") from None
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = content.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"{file} is not UTF-8: byte {exc.start} (line {line}) is 0x{content[exc.start]:02x}; "
+            "save the file as UTF-8"
+        ) from None
+    return parse_settings(read_yaml(text))
+
+
+def read_yaml(text: str) -> object:
+    r"""YAML as prodml reads it: see :class:`_Loader`.
+
+    >>> read_yaml("split: {method: balanced, on: [gender]}\npositive_class: Yes")
+    {'split': {'method': 'balanced', 'on': ['gender']}, 'positive_class': 'Yes'}
+    """
+    try:
+        return yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -457,7 +519,50 @@ def load_settings(path: Path) -> Settings:
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{PROJECT_FILE} is not valid YAML: {exc}") from None
-    return parse_settings(raw)
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with three of YAML 1.1's traps removed.
+
+    Booleans are YAML 1.2's ``true`` and ``false`` (any case) only: YAML 1.1 reads
+    ``on:`` (``split: {on: [gender]}``) and ``positive_class: Yes`` as booleans. A key
+    given twice is refused rather than silently overwritten by the second. Aliases
+    (``*name``) are refused: a kilobyte of nested aliases expands into gigabytes.
+    """
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise ConfigError(
+                f"{PROJECT_FILE} line {event.start_mark.line + 1}: alias '*{event.anchor}' is "
+                "not allowed (an alias can expand a small file into gigabytes); "
+                "write the value out in full"
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        lines: dict[tuple[str, str], int] = {}
+        for key, _ in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                continue
+            line = key.start_mark.line + 1
+            if (key.tag, key.value) in lines:
+                raise ConfigError(
+                    f"key '{shortened(key.value)}' is given twice in {PROJECT_FILE}, on lines "
+                    f"{lines[key.tag, key.value]} and {line}; keep one"
+                )
+            lines[key.tag, key.value] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?i:true|false)$"), list("tTfF"))
 
 
 def parse_settings(raw: object) -> Settings:
@@ -510,7 +615,7 @@ def _explain(error: Any) -> str:
         allowed = _keys_at(parent)
         where = ".".join(_clean(parent)) or "the top level"
         return (
-            f"unknown key '{key}' in {where} of {PROJECT_FILE}; allowed keys are: "
+            f"unknown key '{shortened(key)}' in {where} of {PROJECT_FILE}; allowed keys are: "
             f"{listing(allowed)}{did_you_mean(key, allowed)}"
         )
     key = ".".join(_clean(loc))
@@ -522,18 +627,18 @@ def _explain(error: Any) -> str:
     if kind == "union_tag_invalid":
         tag = ctx.get("tag")
         return (
-            f"{key}.method '{tag}' is not allowed; choose one of: "
+            f"{key}.method '{shortened(tag)}' is not allowed; choose one of: "
             f"{listing(SPLIT_METHODS)}{did_you_mean(tag, SPLIT_METHODS)}"
         )
     if kind == "literal_error":
         expected = str(ctx.get("expected", "")).replace(" or ", ", ")
         allowed = [a.strip(" '") for a in expected.split(",")]
         return (
-            f"{key} '{value}' is not allowed; choose one of: "
+            f"{key} '{shortened(value)}' is not allowed; choose one of: "
             f"{listing(allowed)}{did_you_mean(value, allowed)}"
         )
     message = str(error["msg"]).removeprefix("Value error, ")
-    shown = f" {value!r}" if not isinstance(value, dict | list) else ""
+    shown = f" {shortened(repr(value))}" if not isinstance(value, dict | list) else ""
     return f"{key}{shown}: {message}"
 
 

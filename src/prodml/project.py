@@ -12,15 +12,15 @@ Every CLI command is a call of this class, so a notebook can do the same::
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
 
 from prodml.batch import OnChunk, score_file
-from prodml.config import ModelSpec, Settings, load_settings
+from prodml.config import ModelSpec, Settings, load_settings, window_seconds
 from prodml.data.dataset import Dataset, prepare
 from prodml.data.labels import LabelReport, label_report, read_labels
 from prodml.data.schema import Anomaly, Schema, validate
@@ -37,9 +37,11 @@ from prodml.store.database import Database
 from prodml.store.datasets import Dataset as DatasetRecord
 from prodml.store.datasets import Datasets
 from prodml.store.evaluations import Evaluation, Evaluations, SignOff
+from prodml.store.log_export import Exported, export_parquet
+from prodml.store.log_retention import LogStats, Pruned, prune
+from prodml.store.log_retention import stats as log_stats
 from prodml.store.monitoring import Monitoring
 from prodml.store.runs import Run, Runs
-from prodml.store.tables import PredictionRow
 from prodml.tracking.compare import Comparison, compare
 from prodml.tracking.evaluation import EVALUATED_KINDS, Subject, evaluate_run, previous_run
 from prodml.tracking.fit import fit_into
@@ -148,23 +150,53 @@ class Project:
 
     def prediction_log(self, limit: int = 20) -> list[dict[str, Any]]:
         """The newest logged predictions of the project's store, newest first."""
-        with self.runs_store.database.session() as session:
-            rows = session.scalars(
-                select(PredictionRow).order_by(PredictionRow.id.desc()).limit(limit)
-            ).all()
-            return [
-                {
-                    "request_id": row.request_id,
-                    "at": row.created_at,
-                    "endpoint": row.endpoint,
-                    "model": f"{row.model_name}:{row.model_version}",
-                    "inputs": row.inputs,
-                    "label": row.outputs.get("label", row.outputs.get("value")),
-                    "confidence": row.confidence,
-                    "latency_seconds": row.latency_seconds,
-                }
-                for row in rows
-            ]
+        return [
+            {
+                "request_id": row.request_id,
+                "at": row.created_at,
+                "endpoint": endpoint,
+                "model": f"{row.model_name}:{row.model_version}",
+                "inputs": row.inputs,
+                "label": row.outputs.get("label", row.outputs.get("value")),
+                "confidence": row.confidence,
+                "latency_seconds": row.latency_seconds,
+            }
+            for endpoint, row in self.monitoring.newest(limit)
+        ]
+
+    def log_stats(self) -> LogStats:
+        """How many predictions, labels and streams the prediction log holds, and its size."""
+        return log_stats(self.runs_store.database)
+
+    def prune_log(self, older_than: str | None = None, keep_rows: int | None = None) -> Pruned:
+        """Delete the predictions older than ``older_than`` (a duration such as 30d) or
+        beyond the newest ``keep_rows``, with their feedback; both default to
+        ``log.retention`` in prodml.yaml."""
+        retention = self.settings.log.retention
+        older_than = older_than or retention.age
+        keep_rows = keep_rows or retention.rows
+        if older_than is None and keep_rows is None:
+            raise ConfigError(
+                "nothing to prune by: give --older-than (e.g. 30d) or --keep-rows, or set "
+                "log.retention.age or log.retention.rows in prodml.yaml"
+            )
+        database = self.runs_store.database
+        return prune(database, older_than=_before(older_than), keep_rows=keep_rows)
+
+    def export_log(
+        self, folder: str | Path, older_than: str | None = None, *, prune_after: bool = False
+    ) -> list[Exported]:
+        """Write the prediction log (the predictions older than ``older_than``) to Parquet
+        files in ``folder``, a file per stream; ``prune_after`` then deletes what was
+        written. Without ``older_than``, the predictions logged up to a few seconds ago:
+        a prediction is stamped just before its commit, so none logged before that is still
+        on its way, and pruning after cannot delete a prediction that was not written."""
+        before = _before(older_than or SETTLED)
+        database = self.runs_store.database
+        written = export_parquet(database, Path(folder), older_than=before)
+        if prune_after:
+            prune(database, older_than=before)
+        return written
 
     @cached_property
     def monitoring(self) -> Monitoring:
@@ -305,8 +337,9 @@ class Project:
         return compare(fits[:2][::-1])
 
     def load_model(self, ref: str | None = None) -> Any:
-        """The fitted model of a run, after its SHA-256 is checked."""
-        run = self.run(ref)
+        """The fitted model of a run (the newest finished fit or search by default: a
+        batch run keeps none), after its SHA-256 is checked."""
+        run = self._evaluable(ref, "load")
         return self.runs_store.artifacts.load(run.artifact("model"))
 
     def evaluate(
@@ -439,6 +472,21 @@ class Project:
 
     def _workspace(self) -> Workspace:
         return Workspace(self.name, self.path, self.runs_store)
+
+
+#: How long ago a prediction must have been stamped to be surely committed (see export_log).
+SETTLED = "5s"
+
+
+def _before(duration: str | None) -> datetime | None:
+    """The moment ``duration`` (e.g. 30d) ago; None for None."""
+    if duration is None:
+        return None
+    try:
+        seconds = window_seconds(duration)
+    except ValueError as exc:
+        raise ConfigError(f"--older-than {exc}") from None
+    return datetime.now(UTC) - timedelta(seconds=seconds)
 
 
 def init(path: str | Path, example: str | None = None) -> Path:

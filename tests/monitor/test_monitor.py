@@ -111,7 +111,6 @@ def log_stream(
                     "label": int(labels[i]),
                     "probabilities": {"0": 1 - float(confidence[i]), "1": float(confidence[i])},
                 },
-                float(confidence[i]),
                 0.001 + (i % 100) / 10_000,
                 created_at=START + timedelta(seconds=start + i),
             )
@@ -396,7 +395,7 @@ def test_a_regressor_gets_mae_from_feedback_and_drift_of_its_values(store: Monit
     served = pd.DataFrame({"x": rng.normal(1.0, 1.0, 400)})  # drifted: the mean moved by 1
     values = 2.0 * served["x"].to_numpy()
     rows = [
-        entry(f"v{i}", "reg", "reg", 1, {"x": float(x)}, {"value": float(v)}, None, 0.001)
+        entry(f"v{i}", "reg", "reg", 1, {"x": float(x)}, {"value": float(v)}, 0.001)
         for i, (x, v) in enumerate(zip(served["x"], values, strict=True))
     ]
     log = PredictionLog(store.database)

@@ -15,6 +15,7 @@ from prodml.store.database import Database
 from prodml.store.monitoring import FEEDBACK_LOCK, Monitoring
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
+ANSWER = {"label": 0, "probabilities": {"0": 0.9, "1": 0.1}}
 
 
 @pytest.fixture
@@ -36,11 +37,11 @@ def logged(store: Monitoring, endpoint: str, count: int) -> list[str]:
                 endpoint,
                 1,
                 {"x": i},
-                {"label": 0},
-                0.9,
+                ANSWER,
                 0.001,
                 created_at=START + timedelta(seconds=i),
                 run_id="abc123",
+                classes=[0, 1],
             )
             for i, request_id in enumerate(ids)
         ]
@@ -58,7 +59,7 @@ def test_logged_reads_the_log_back_as_written_in_chunks(store: Monitoring) -> No
     first = rows[0]
     assert first.created_at == START + timedelta(seconds=2)
     assert (first.model_name, first.model_version, first.run_id) == ("toy", 1, "abc123")
-    assert (first.inputs, first.outputs) == ({"x": 2}, {"label": 0})
+    assert (first.inputs, first.outputs) == ({"x": 2}, ANSWER)
     assert (first.confidence, first.latency_seconds) == (0.9, 0.001)
 
 
@@ -75,7 +76,7 @@ def test_labelled_reads_the_last_label_of_a_range_newer_than_a_mark(store: Monit
         (5, 0, 5),
     ]
     assert every[4].created_at == START + timedelta(seconds=4)
-    assert every[0].outputs == {"label": 0}
+    assert every[0].outputs == ANSWER
     newer = store.labelled("toy", feedback_after=10)
     assert [(r.id, r.truth) for r in newer] == [(4, 1), (8, 1)]
     ranged = store.labelled("toy", first_id=4, last_id=6, feedback_after=4)

@@ -63,7 +63,8 @@ def monitor(
     A window of time is closed a few seconds after its end, a window of predictions when it
     is full. Drift is measured per feature against the model version's reference profile
     (the held-out rows of its fit), with a test chosen by sample size unless
-    monitor.drift.method names one; see docs of prodml.monitor.drift.
+    monitor.drift.method names one; see docs of prodml.monitor.drift. With --every, each
+    pass then prunes the prediction log as log.retention says.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -83,6 +84,9 @@ def monitor(
                 show_pass(done)
             if interval is None:
                 return
+            retention = opened.settings.log.retention
+            if retention.age is not None or retention.rows is not None:
+                opened.prune_log()  # after the pass: nothing is pruned before it is read
             time.sleep(interval)
 
 

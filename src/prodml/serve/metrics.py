@@ -14,7 +14,12 @@ prodml_drift_score                  gauge       endpoint, kind, column, method
 prodml_drift_detected               gauge       endpoint, kind, column, method
 prodml_drift_share                  gauge       endpoint
 prodml_alert_firing                 gauge       endpoint, rule
+prodml_endpoint_load_failed         gauge       endpoint
 ==================================  ==========  =============================================
+
+``prodml_endpoint_load_failed`` is 1 while an endpoint's last load failed (it answers 503,
+or keeps serving the version it had) and 0 once a load succeeds; its sum is the number of
+endpoints that failed.
 
 The drift and alert gauges come from the store, as ``prodml monitor`` last left it: the
 scores of each endpoint's newest window (detected: 1 or 0) and every alert rule that
@@ -97,6 +102,12 @@ class Metrics:
             ["endpoint", "column"],
             registry=self.registry,
         )
+        self._load_failed = Gauge(
+            "prodml_endpoint_load_failed",
+            "1 while the endpoint's last model load failed, else 0.",
+            ["endpoint"],
+            registry=self.registry,
+        )
         self._children: dict[tuple[Any, ...], Any] = {}  # .labels() costs microseconds
 
     def request(
@@ -133,6 +144,10 @@ class Metrics:
             child.inc()
 
         return count
+
+    def loaded(self, endpoint: str, failed: bool) -> None:
+        """Record whether ``endpoint``'s last load failed."""
+        self._load_failed.labels(endpoint).set(float(failed))
 
     def watch(self, store: Monitoring, seconds: float = 10.0) -> None:
         """Show the drift scores and alert states that the monitor keeps in ``store``."""

@@ -68,10 +68,6 @@ class Predictions:
             "probabilities": dict(zip(self.classes, self.probabilities[row], strict=True)),
         }
 
-    def confidence(self, row: int) -> float | None:
-        """The highest probability of row ``row``; None without probabilities."""
-        return None if self.probabilities is None else max(self.probabilities[row])
-
 
 class Predictor:
     """A :class:`Served` model with the checks and the input its requests need."""

@@ -7,7 +7,7 @@ change on their next look and load the new primary (its SHA-256 checked first).
 from __future__ import annotations
 
 from prodml.data.schema import Schema
-from prodml.errors import NotFoundError
+from prodml.errors import NotFoundError, StoreError
 from prodml.registry import Registry
 from prodml.serve.source import Served
 
@@ -29,11 +29,15 @@ class RegistrySource:
                 f"model {version.ref} has no input schema, so requests cannot be checked; "
                 "register a new fit"
             )
+        try:
+            model = self.registry.load(version)
+        except StoreError as exc:  # say which version, as the endpoint may serve another
+            raise type(exc)(f"model {version.ref}: {exc}") from exc
         return Served(
             endpoint=endpoint,
             name=version.name,
             version=version.version,
-            model=self.registry.load(version),
+            model=model,
             schema=Schema.from_dict(version.input_schema),
             run_id=version.run_id,
         )

@@ -13,7 +13,9 @@ a 200 that was not logged.
 
 Endpoints load when the service starts, before its process accepts a connection, and
 load again in the background when the source's revision for them grows. One whose load
-failed answers 503 (``/health/ready`` too) while loading is retried.
+failed answers 503 (``/health/ready`` too) while loading is retried; one whose new version
+failed to load keeps answering with the version it has (``/health/ready`` says
+``degraded``). A failure is logged once, as one line, and again only if its reason changes.
 """
 
 from __future__ import annotations
@@ -31,15 +33,22 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from prodml.errors import NotFoundError, listing
+from prodml.errors import NotFoundError, ProdmlError, listing
 from prodml.serve.batcher import Batcher
 from prodml.serve.metrics import Metrics
 from prodml.serve.options import ServeOptions
-from prodml.serve.prediction_log import PredictionLog, entry
+from prodml.serve.prediction_log import Entry, PredictionLog, log_stream
 from prodml.serve.predictor import Predictions, Predictor
 from prodml.serve.rejection import Rejected
 from prodml.serve.source import Served, Source
 from prodml.serve.validation import Row
+from prodml.store.log_format import (
+    encode_inputs,
+    encode_outputs,
+    encode_probabilities,
+    encode_value,
+    microseconds,
+)
 
 logger = logging.getLogger("prodml.serve")
 
@@ -266,28 +275,16 @@ class Service:
             _settle(group, answers, None)
             return
 
-        def rows_to_log() -> list[dict[str, Any]]:  # runs on the log's thread
-            created = datetime.now(UTC)
-            names = predictor.checker.names
-            logged = []
+        def rows_to_log() -> list[Entry]:  # runs on the log's thread
+            at = microseconds(datetime.now(UTC))
+            classes = predictor.classes if predictor.probabilistic else None
+            stream = log_stream(served, "primary", predictor.checker.names, classes)
+            logged: list[Entry] = []
             for job, answer in zip(group, answers, strict=True):
-                latency = finished - job.started
+                latency = round((finished - job.started) * 1e6)
                 for i, (request_id, row) in enumerate(zip(job.request_ids, job.rows, strict=True)):
-                    k = answer.start + i
-                    logged.append(
-                        entry(
-                            request_id,
-                            served.endpoint,
-                            served.name,
-                            served.version,
-                            dict(zip(names, row, strict=True)),
-                            predictions.outputs(k),
-                            predictions.confidence(k),
-                            latency,
-                            created_at=created,
-                            run_id=served.run_id,
-                        )
-                    )
+                    outputs = encoded(predictions, answer.start + i)
+                    logged.append((stream, request_id, at, encode_inputs(row), outputs, latency))
             return logged
 
         committed = self.log.write(rows_to_log)
@@ -323,11 +320,11 @@ class Service:
             if self.options.freeze_gc:
                 await asyncio.to_thread(_freeze)
         except Exception as exc:
-            endpoint.error = f"{type(exc).__name__}: {exc}"
-            logger.exception("cannot load endpoint %s", endpoint.name)
+            self._failed(endpoint, exc)
             return
-        before = endpoint.predictor
+        before, failed = endpoint.predictor, endpoint.error is not None
         endpoint.predictor, endpoint.revision, endpoint.error = predictor, revision, None
+        self.metrics.loaded(endpoint.name, failed=False)
         if before is not None:
             logger.warning(
                 "endpoint %s now serves %s (was %s)",
@@ -335,6 +332,33 @@ class Service:
                 served.model_id,
                 before.served.model_id,
             )
+        elif failed:
+            logger.warning("endpoint %s loaded %s", endpoint.name, served.model_id)
+
+    def _failed(self, endpoint: _Endpoint, exc: Exception) -> None:
+        """Note a failed load; log it only when its reason is new, since the load is retried
+        every ``reload_seconds`` (a tampered file would otherwise fill the log)."""
+        reason = f"{type(exc).__name__}: {exc}"
+        self.metrics.loaded(endpoint.name, failed=True)
+        if reason == endpoint.error:
+            return
+        endpoint.error = reason
+        serving = endpoint.predictor
+        after = "it answers 503" if serving is None else f"it serves {serving.served.model_id}"
+        if isinstance(exc, ProdmlError):  # a cause the user can fix: its message says how
+            logger.error("cannot load endpoint %s: %s; %s, retrying", endpoint.name, reason, after)
+        else:
+            logger.exception("cannot load endpoint %s; %s, retrying", endpoint.name, after)
+
+
+def encoded(predictions: Predictions, row: int) -> bytes:
+    """Row ``row``'s answer in the log's format: a predictor's label is the class of its
+    highest probability, so the probabilities say both."""
+    if predictions.probabilities is not None:
+        return encode_probabilities(predictions.probabilities[row])
+    if predictions.values is not None:
+        return encode_value(predictions.values[row])
+    return encode_outputs(predictions.outputs(row))
 
 
 def _settle(group: list[_Job], answers: list[Answered], committed: Future[None] | None) -> None:

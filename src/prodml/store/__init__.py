@@ -1,4 +1,5 @@
-"""The system of record: the database, its tables and migrations, runs, artifacts, evaluations."""
+"""The system of record: the database, its tables and migrations, runs, artifacts, evaluations,
+the prediction log's format, retention and export."""
 
 #: The modules of this package; each names its public functions and classes.
 __all__ = [
@@ -6,6 +7,9 @@ __all__ = [
     "database",
     "datasets",
     "evaluations",
+    "log_export",
+    "log_format",
+    "log_retention",
     "monitoring",
     "runs",
     "tables",

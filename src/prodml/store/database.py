@@ -6,7 +6,7 @@ processes opening a new store at once do not both create it.
 >>> import tempfile, pathlib
 >>> db = Database(f"sqlite:///{pathlib.Path(tempfile.mkdtemp()) / 'prodml.db'}")
 >>> db.revision()
-'0005'
+'0006'
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ class Database:
                 f"({exc.filename}); choose a writable place with PRODML_DATABASE_URL"
             ) from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._file = parsed.database if self.is_sqlite and parsed.database != ":memory:" else None
+        #: the SQLite database file (None: PostgreSQL, or an in-memory database)
+        self.file = parsed.database if self.is_sqlite and parsed.database != ":memory:" else None
         self._migrate(parsed.database if self.is_sqlite else None)
 
     @contextlib.contextmanager
@@ -77,10 +78,10 @@ class Database:
         kernel and are woken the moment it is free; SQLite's own busy handler instead sleeps
         up to 100 ms between tries, which is the tail latency of a busy server.
         """
-        if self._file is None:
+        if self.file is None:
             yield
             return
-        with Path(f"{self._file}.{name}.lock").open("a") as handle:
+        with Path(f"{self.file}.{name}.lock").open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
 

@@ -16,20 +16,27 @@ import builtins
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-import sqlalchemy
-from orjson import loads
-from sqlalchemy import Text, func, select, update
+from orjson import dumps
+from sqlalchemy import Connection, DateTime, func, select, update
 
 from prodml.errors import NotFoundError
 from prodml.store.database import Database
+from prodml.store.log_format import (
+    Stream,
+    confidence,
+    decode_inputs,
+    decode_outputs,
+    moment,
+)
 from prodml.store.runs import as_utc, jsonable, utc_now
 from prodml.store.tables import (
     AlertRow,
     ChangePointRow,
     DriftScoreRow,
     FeedbackRow,
+    LogStreamRow,
     MonitorWindowRow,
     PredictionRow,
     RequestErrorRow,
@@ -38,6 +45,14 @@ from prodml.store.tables import (
 T = TypeVar("T")
 #: Request ids looked up in one query (SQLite allows 32,766 parameters; PostgreSQL 65,535).
 _IDS_PER_QUERY = 5_000
+#: A label stored when its prediction is in the log (PostgreSQL: typed, since a select
+#: list's parameters would be text).
+_FEEDBACK = (
+    "INSERT INTO feedback (request_id, label, received_at, source) SELECT {} "
+    "WHERE EXISTS (SELECT 1 FROM predictions WHERE request_id = {})"
+)
+_FEEDBACK_SQLITE = _FEEDBACK.format("?, ?, ?, ?", "?")
+_FEEDBACK_POSTGRES = _FEEDBACK.format("%s, %s::json, %s::timestamptz, %s", "%s")
 #: The PostgreSQL advisory lock that feedback transactions take in turn (see add_feedback).
 FEEDBACK_LOCK = 0x70726F646D6C  # "prodml"
 
@@ -145,36 +160,47 @@ class Monitoring:
 
     def logged(self, endpoint: str, after_id: int = 0, chunk: int = 20_000) -> Iterator[Logged]:
         """The predictions of ``endpoint`` with an id above ``after_id``, oldest first."""
+        streams = self.streams(endpoint)
+        if not streams:
+            return
         p = PredictionRow
-        columns = (p.id, p.request_id, p.created_at, p.model_name, p.model_version)
+        columns = (p.id, p.stream_id, p.request_id, p.at_us, p.inputs, p.outputs, p.latency_us)
         while True:
             with self.database.session() as session:
                 rows = session.execute(
-                    select(
-                        *columns,
-                        _text(p.inputs),
-                        _text(p.outputs),
-                        p.confidence,
-                        p.latency_seconds,
-                        p.run_id,
-                    )
-                    .where(p.endpoint == endpoint, p.id > after_id)
+                    select(*columns)
+                    .where(p.stream_id.in_(streams), p.id > after_id)
                     .order_by(p.id)
                     .limit(chunk)
                 ).all()
-            found = [
-                Logged(id, request, _utc(at), name, version, loads(i), loads(o), p, took, run)
-                for id, request, at, name, version, i, o, p, took, run in rows
-            ]
+            found = [_logged(row, streams[row[1]]) for row in rows]
             yield from found
             if len(found) < chunk:
                 return
             after_id = found[-1].id
 
+    def newest(self, limit: int) -> list[tuple[str, Logged]]:
+        """The ``limit`` newest predictions of every endpoint, newest first, with their
+        endpoint."""
+        streams = self.streams()
+        p = PredictionRow
+        columns = (p.id, p.stream_id, p.request_id, p.at_us, p.inputs, p.outputs, p.latency_us)
+        with self.database.session() as session:
+            rows = session.execute(select(*columns).order_by(p.id.desc()).limit(limit)).all()
+        return [(streams[row[1]].endpoint, _logged(row, streams[row[1]])) for row in rows]
+
+    def streams(self, endpoint: str | None = None) -> dict[int, Stream]:
+        """The log's streams (of ``endpoint``), by id."""
+        with self.database.session() as session:
+            query = select(LogStreamRow)
+            if endpoint is not None:
+                query = query.where(LogStreamRow.endpoint == endpoint)
+            return {row.id: _stream(row) for row in session.scalars(query).all()}
+
     def endpoints(self) -> list[str]:
         """The endpoints that have logged predictions."""
         with self.database.session() as session:
-            return list(session.scalars(select(PredictionRow.endpoint).distinct()).all())
+            return list(session.scalars(select(LogStreamRow.endpoint).distinct()).all())
 
     def errors(self, endpoint: str, start: datetime, end: datetime) -> int:
         """Requests to ``endpoint`` answered with an error in [start, end]."""
@@ -200,36 +226,40 @@ class Monitoring:
         Ids with no logged prediction are refused, all together, with a NotFoundError
         naming them, unless ``skip_unknown``: then the others are stored.
         """
-        ids = list(dict.fromkeys(request_id for request_id, _ in labels))
-        known = self._known(ids)
-        unknown = [request_id for request_id in ids if request_id not in known]
-        if unknown and not skip_unknown:
-            shown = ", ".join(unknown[:5]) + (
-                f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
-            )
-            raise NotFoundError(
-                f"{len(unknown)} request id(s) have no logged prediction: {shown}; check the "
-                "ids (each answer carries its request_id)"
-            )
-        now = utc_now()
-        rows = [
-            FeedbackRow(
-                request_id=request_id,
-                label={"value": jsonable(label)},
-                received_at=now,
-                source=source[:200],
-            )
-            for request_id, label in labels
-            if request_id in known
-        ]
-        with self.database.session() as session:
-            if session.get_bind().dialect.name == "postgresql":
+        with self.database.engine.begin() as conn:
+            postgres = conn.dialect.name == "postgresql"
+            if postgres:
                 # Feedback ids must become visible in their order: the monitor reads the
                 # labels newer than the last id it read, so an id committed after a higher
                 # one would never be read. (SQLite has one writer at a time already.)
-                session.execute(select(func.pg_advisory_xact_lock(FEEDBACK_LOCK)))
-            session.add_all(rows)
-        return len(rows), unknown
+                conn.execute(select(func.pg_advisory_xact_lock(FEEDBACK_LOCK)))
+            newest = conn.scalar(select(func.max(FeedbackRow.id))) or 0
+            # one statement a label checks its prediction and stores it, through the driver's
+            # own executemany (the ORM's per-row work took 90% of the time)
+            stamp = DateTime(timezone=True).dialect_impl(conn.dialect).bind_processor(conn.dialect)
+            received = utc_now() if stamp is None else stamp(utc_now())
+            cut = source[:200]
+            rows = [
+                (request_id, dumps({"value": jsonable(label)}).decode(), received, cut, request_id)
+                for request_id, label in labels
+            ]
+            if rows:
+                conn.exec_driver_sql(_FEEDBACK_POSTGRES if postgres else _FEEDBACK_SQLITE, rows)
+            stored = conn.scalar(select(func.count()).where(FeedbackRow.id > newest)) or 0
+            unknown: list[str] = []
+            if stored < len(rows):  # some have no prediction: which? (refused: rolled back)
+                ids = list(dict.fromkeys(request_id for request_id, _ in labels))
+                known = self._known(conn, ids)
+                unknown = [request_id for request_id in ids if request_id not in known]
+                if not skip_unknown:
+                    shown = ", ".join(unknown[:5]) + (
+                        f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+                    )
+                    raise NotFoundError(
+                        f"{len(unknown)} request id(s) have no logged prediction: {shown}; "
+                        "check the ids (each answer carries its request_id)"
+                    )
+        return int(stored), unknown
 
     def labelled(
         self,
@@ -251,21 +281,22 @@ class Monitoring:
             .group_by(FeedbackRow.request_id)
             .subquery()
         )
+        streams = self.streams(endpoint)
+        if not streams:
+            return []
         query = (
             select(
                 PredictionRow.id,
-                PredictionRow.created_at,
-                PredictionRow.model_name,
-                PredictionRow.model_version,
-                _text(PredictionRow.outputs),
+                PredictionRow.stream_id,
+                PredictionRow.at_us,
+                PredictionRow.outputs,
                 FeedbackRow.label,
                 FeedbackRow.id,
-                PredictionRow.run_id,
             )
             .join(last, last.c.request_id == PredictionRow.request_id)
             .join(FeedbackRow, FeedbackRow.id == last.c.id)
             .where(
-                PredictionRow.endpoint == endpoint,
+                PredictionRow.stream_id.in_(streams),
                 PredictionRow.id >= first_id,
                 last.c.id > feedback_after,
             )
@@ -275,21 +306,32 @@ class Monitoring:
             query = query.where(PredictionRow.id <= last_id)
         with self.database.session() as session:
             rows = session.execute(query).all()
-        return [
-            Labelled(id, _utc(at), name, version, loads(outputs), label["value"], fid, run)
-            for id, at, name, version, outputs, label, fid, run in rows
-        ]
-
-    def _known(self, request_ids: Sequence[str]) -> set[str]:
-        known: set[str] = set()
-        with self.database.session() as session:
-            for start in range(0, len(request_ids), _IDS_PER_QUERY):
-                part = request_ids[start : start + _IDS_PER_QUERY]
-                known.update(
-                    session.scalars(
-                        select(PredictionRow.request_id).where(PredictionRow.request_id.in_(part))
-                    ).all()
+        labelled = []
+        for id, stream_id, at, outputs, label, fid in rows:
+            stream = streams[stream_id]
+            labelled.append(
+                Labelled(
+                    id,
+                    moment(at),
+                    stream.model_name,
+                    stream.model_version,
+                    decode_outputs(outputs, stream),
+                    label["value"],
+                    fid,
+                    stream.run_id,
                 )
+            )
+        return labelled
+
+    def _known(self, conn: Connection, request_ids: Sequence[str]) -> set[str]:
+        known: set[str] = set()
+        for start in range(0, len(request_ids), _IDS_PER_QUERY):
+            part = request_ids[start : start + _IDS_PER_QUERY]
+            known.update(
+                conn.scalars(
+                    select(PredictionRow.request_id).where(PredictionRow.request_id.in_(part))
+                ).all()
+            )
         return known
 
     # --- windows and drift scores ----------------------------------------------------------
@@ -454,15 +496,34 @@ def record(item: Any) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(item).items()}
 
 
-def _text(column: Any) -> Any:
-    """A JSON column of the prediction log read as its text, for :func:`orjson.loads`: the
-    log writes it with orjson (never NaN), and orjson reads it ten times faster than the
-    json module SQLAlchemy would call; on PostgreSQL, whose driver would parse it, too."""
-    return sqlalchemy.cast(column, Text)
+def _logged(row: Any, stream: Stream) -> Logged:
+    id, _, request_id, at, inputs, outputs, latency = row
+    answer = decode_outputs(outputs, stream)
+    return Logged(
+        id,
+        request_id,
+        moment(at),
+        stream.model_name,
+        stream.model_version,
+        decode_inputs(inputs, stream.columns),
+        answer,
+        confidence(answer),
+        latency / 1e6,
+        stream.run_id,
+    )
 
 
-def _utc(moment: datetime) -> datetime:
-    return cast(datetime, as_utc(moment))
+def _stream(row: LogStreamRow) -> Stream:
+    classes = None if row.classes is None else tuple(row.classes)
+    return Stream(
+        row.endpoint,
+        row.model_name,
+        row.model_version,
+        row.run_id,
+        row.role,
+        tuple(row.columns),
+        classes,
+    )
 
 
 def _as(kind: type[T], row: Any) -> T:

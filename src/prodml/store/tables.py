@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -151,23 +152,38 @@ class DeploymentEventRow(Base):
     detail: Mapped[dict[str, Any] | None]
 
 
-class PredictionRow(Base):
-    """One prediction the server answered, written before the answer went out."""
+class LogStreamRow(Base):
+    """What the predictions of one endpoint, model version, role, input columns and classes
+    share, stored once (see :mod:`prodml.store.log_format`)."""
 
-    __tablename__ = "predictions"
+    __tablename__ = "log_streams"
 
-    id: Mapped[int] = mapped_column(BIG_KEY, primary_key=True, autoincrement=True)
-    request_id: Mapped[str] = mapped_column(String(36), index=True)
-    created_at: Mapped[datetime] = mapped_column(index=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
     endpoint: Mapped[str] = mapped_column(String(200), index=True)
     model_name: Mapped[str] = mapped_column(String(200))
     model_version: Mapped[int] = mapped_column(Integer)
     run_id: Mapped[str | None] = mapped_column(String(32))  # the run whose model answered
     role: Mapped[str] = mapped_column(String(20))
-    inputs: Mapped[dict[str, Any]]
-    outputs: Mapped[dict[str, Any]]
-    confidence: Mapped[float | None]
-    latency_seconds: Mapped[float]
+    columns: Mapped[list[str]] = mapped_column(JSON)
+    classes: Mapped[list[Any] | None] = mapped_column(JSON)
+    format_version: Mapped[int] = mapped_column(Integer)
+
+
+class PredictionRow(Base):
+    """One prediction the server answered, written before the answer went out; its values
+    in the compact format of :mod:`prodml.store.log_format`."""
+
+    __tablename__ = "predictions"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 (SQLAlchemy's own form)
+
+    id: Mapped[int] = mapped_column(BIG_KEY, primary_key=True, autoincrement=True)
+    stream_id: Mapped[int] = mapped_column(ForeignKey("log_streams.id"))
+    request_id: Mapped[str] = mapped_column(String(36), index=True)
+    at_us: Mapped[int] = mapped_column(BigInteger)  # microseconds since 1970, UTC
+    inputs: Mapped[bytes] = mapped_column(LargeBinary)
+    outputs: Mapped[bytes] = mapped_column(LargeBinary)
+    latency_us: Mapped[int] = mapped_column(BigInteger)
 
 
 class RequestErrorRow(Base):

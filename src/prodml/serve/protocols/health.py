@@ -1,8 +1,14 @@
-"""The server's own routes: liveness, readiness, Prometheus metrics, the OpenAPI document.
+"""The server's own routes: liveness, readiness, Prometheus metrics (the OpenAPI document is
+in :mod:`prodml.serve.routes`, which holds every route).
 
 ``/health/live`` answers 200 as soon as the process serves HTTP; ``/health/ready`` 200
 once every endpoint's model is loaded (503 before, with what is missing), which is what a
-load balancer or ``prodml serve`` itself waits for.
+load balancer or ``prodml serve`` itself waits for. Its ``status`` is ``loading`` (503),
+``ready`` (200), or ``degraded`` (200: every endpoint answers, but one failed to load its
+new primary and answers with the version it had; ``errors`` says, per endpoint, why)::
+
+    {"status": "degraded", "endpoints": {"loans": "loans:1"},
+     "errors": {"loans": "IntegrityError: model loans:2: artifact ... was changed ..."}}
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import Response
 
-from prodml.serve.http import JSON, Call, Route, json_response
+from prodml.serve.http import Call, Route, json_response
 from prodml.serve.metrics import CONTENT_TYPE
 from prodml.serve.rejection import Rejected
 
@@ -36,6 +42,8 @@ async def ready(request: Request, service: Service, call: Call) -> Response:
     errors = {name: e.error for name, e in service.endpoints.items() if e.error}
     if not service.ready:
         return json_response({"status": "loading", "endpoints": endpoints, "errors": errors}, 503)
+    if errors:
+        return json_response({"status": "degraded", "endpoints": endpoints, "errors": errors})
     return json_response({"status": "ready", "endpoints": endpoints})
 
 
@@ -43,14 +51,15 @@ async def metrics(request: Request, service: Service, call: Call) -> Response:
     return Response(service.metrics.exposition(), media_type=CONTENT_TYPE)
 
 
-async def openapi(request: Request, service: Service, call: Call) -> Response:
-    document: bytes = request.app.state.openapi
-    return Response(document, media_type=JSON)
-
-
 ROUTES = [
     Route("GET", "/health/live", "health", live, "The process serves HTTP"),
     Route("GET", "/health/ready", "health", ready, "Every model is loaded", None, (200, 503)),
-    Route("GET", "/metrics", "health", metrics, "Prometheus metrics (text format)"),
-    Route("GET", "/openapi.json", "health", openapi, "This document"),
+    Route(
+        "GET",
+        "/metrics",
+        "health",
+        metrics,
+        "Prometheus metrics (text format)",
+        reply={CONTENT_TYPE: {"type": "string"}},
+    ),
 ]
