@@ -98,7 +98,7 @@ def test_text_values_parse_as_csv_cells_do(checker: RowChecker) -> None:
         ),
         (
             {"region": ["north"]},
-            "row 4, field 'region': ['north'] is a list; expected text (the column was category in training)",
+            "row 4, field 'region': [\"north\"] is a list; expected text (the column was category in training)",
         ),
         (
             {"seen": "yesterday"},

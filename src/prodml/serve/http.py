@@ -41,6 +41,23 @@ Handler = Callable[[Request, "Service", Call], Awaitable[Response]]
 ErrorBody = Callable[[Rejected], Response]
 
 
+Schema = dict[str, Any]  # a JSON Schema, as OpenAPI 3.1 takes it
+#: a JSON Schema of anything an object holds, the answer of most routes
+OBJECT: Schema = {"type": "object"}
+#: the OpenAPI reference to one input record of the served model (see prodml.serve.openapi)
+RECORD: Schema = {"$ref": "#/components/schemas/Record"}
+
+
+@dataclass(frozen=True)
+class Body:
+    """A body in one media type, as the OpenAPI document shows it: its JSON Schema and
+    an example the served model answers, made from one of its typical records (field:
+    value, in the schema's order)."""
+
+    schema: Schema
+    example: Callable[[dict[str, Any]], Any]
+
+
 @dataclass(frozen=True)
 class Route:
     """One route: what Starlette serves and what the OpenAPI document says of it."""
@@ -50,9 +67,10 @@ class Route:
     protocol: Wire
     handler: Handler
     summary: str
-    body: str | None = None  # the request body's media types, as the document shows them
+    body: dict[str, Body] | None = None  # the request body, by media type
     answers: tuple[int, ...] = (200,)
     predicts: bool = False  # its errors count in the monitor's error rate
+    reply: dict[str, Schema] = field(default_factory=lambda: {JSON: OBJECT})  # the 200 body
 
 
 def json_response(

@@ -1,10 +1,14 @@
-"""The OpenAPI 3 document of the server, made from the same route table Starlette serves,
-so the two cannot disagree.
+"""The OpenAPI 3.1 document of the server, made from the same route table Starlette serves,
+so the two cannot disagree: every route's request body and answers as JSON Schema, and,
+once a model is loaded, the fields of its input records (names, types, the categories
+seen in training) with an example body a route answers with 200.
 
 >>> from prodml.serve.routes import ROUTES
 >>> doc = document(ROUTES, "0.1.0")
 >>> doc["openapi"], sorted(doc["paths"]["/v2/models/{name}/infer"])
 ('3.1.0', ['post'])
+>>> doc["components"]["schemas"]["Record"]["type"]
+'object'
 """
 
 from __future__ import annotations
@@ -13,7 +17,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from prodml.serve.http import Route
+from prodml.data.schema import ColumnSchema, Schema
+from prodml.serve.http import JSON, Route, Wire
+from prodml.serve.predictor import probe_rows
+from prodml.serve.source import Served
 
 _ANSWERS = {
     200: "The answer",
@@ -25,6 +32,29 @@ _ANSWERS = {
     500: "The model failed; the cause is in the server's log",
     503: "Not loaded yet, too busy, or the prediction could not be logged: retry",
 }
+_MESSAGE = {"type": "string", "description": "what is wrong, which value, how to fix it"}
+_ERROR_BODIES: dict[Wire, dict[str, Any]] = {
+    "native": {
+        "type": "object",
+        "required": ["error", "field"],
+        "properties": {"error": _MESSAGE, "field": {"type": ["string", "null"]}},
+    },
+    "mlflow": {
+        "type": "object",
+        "required": ["error_code", "message"],
+        "properties": {"error_code": {"type": "string"}, "message": _MESSAGE},
+    },
+    "v2": {"type": "object", "required": ["error"], "properties": {"error": _MESSAGE}},
+    "health": {"type": "object", "required": ["error"], "properties": {"error": _MESSAGE}},
+}
+_JSON_TYPES = {
+    "number": "number",
+    "integer": "integer",
+    "boolean": "boolean",
+    "category": "string",
+    "text": "string",
+    "datetime": "string",
+}
 _TAGS = {
     "native": "prodml",
     "mlflow": "MLflow scoring protocol",
@@ -33,30 +63,30 @@ _TAGS = {
 }
 
 
-def document(routes: Sequence[Route], version: str) -> dict[str, Any]:
-    """The OpenAPI document of ``routes``."""
+def document(routes: Sequence[Route], version: str, served: Served | None = None) -> dict[str, Any]:
+    """The OpenAPI document of ``routes``; with ``served``, its input fields and examples."""
+    example = None
+    if served is not None:
+        names = [c.name for c in served.schema.columns]
+        example = dict(zip(names, probe_rows(served.schema)[1], strict=True))
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         operation: dict[str, Any] = {
             "summary": route.summary,
             "tags": [_TAGS[route.protocol]],
             "operationId": _operation_id(route),
-            "responses": {str(code): {"description": _ANSWERS[code]} for code in route.answers},
+            "responses": {str(code): _answer(route, code) for code in route.answers},
         }
         parameters = re.findall(r"{(\w+)}", route.path)
         if parameters:
-            operation["parameters"] = [
-                {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-                for p in parameters
-            ]
+            operation["parameters"] = [_parameter(p, served) for p in parameters]
         if route.body is not None:
-            operation["requestBody"] = {
-                "required": True,
-                "content": {
-                    kind.strip(): {"schema": {"type": "object" if "json" in kind else "string"}}
-                    for kind in route.body.split(",")
-                },
-            }
+            content: dict[str, Any] = {}
+            for kind, body in route.body.items():
+                content[kind] = {"schema": body.schema}
+                if example is not None:
+                    content[kind]["example"] = body.example(example)
+            operation["requestBody"] = {"required": True, "content": content}
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
@@ -68,7 +98,49 @@ def document(routes: Sequence[Route], version: str) -> dict[str, Any]:
         },
         "tags": [{"name": tag} for tag in _TAGS.values()],
         "paths": paths,
+        "components": {"schemas": {"Record": _record(served)}},
     }
+
+
+def _answer(route: Route, code: int) -> dict[str, Any]:
+    schemas = route.reply if code == 200 else {JSON: _ERROR_BODIES[route.protocol]}
+    content = {kind: {"schema": schema} for kind, schema in schemas.items()}
+    return {"description": _ANSWERS[code], "content": content}
+
+
+def _parameter(name: str, served: Served | None) -> dict[str, Any]:
+    parameter: dict[str, Any] = {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+    if served is not None:
+        parameter["example"] = served.endpoint if name == "name" else str(served.version)
+    return parameter
+
+
+def _record(served: Served | None) -> dict[str, Any]:
+    """One input record: field: value, every field of the model's input schema."""
+    if served is None:
+        return {"type": "object", "description": "field: value, the model's input fields"}
+    schema: Schema = served.schema
+    return {
+        "type": "object",
+        "description": f"an input record of {served.model_id} (other fields are ignored)",
+        "required": [c.name for c in schema.columns],
+        "properties": {c.name: _field(c) for c in schema.columns},
+    }
+
+
+def _field(column: ColumnSchema) -> dict[str, Any]:
+    kind = _JSON_TYPES[column.kind]
+    field: dict[str, Any] = {"type": [kind, "null"] if column.nullable else kind}
+    if column.kind == "category" and column.categories is not None:
+        field["enum"] = [*sorted(column.categories), *([None] if column.nullable else [])]
+    if column.kind == "datetime":
+        field["format"] = "date-time"
+    return field
 
 
 def _operation_id(route: Route) -> str:

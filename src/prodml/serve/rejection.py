@@ -23,6 +23,16 @@ status      when
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
+import orjson
+
+from prodml.errors import shortened
+
+#: the most characters of a client's value a message quotes
+SHOWN = 60
+
 
 class Rejected(Exception):
     """A request the server answers with ``status`` and ``message`` instead of a prediction.
@@ -39,3 +49,28 @@ class Rejected(Exception):
 
     def __repr__(self) -> str:
         return f"Rejected({self.status}, {self.message!r})"
+
+
+def shown(value: Any) -> str:
+    """A client's value as JSON writes it, for a message: short, and safe to build however
+    long or deeply nested the value (a 1 MB string, 1,000 nested lists).
+
+    >>> shown("west"), shown(None), shown(float("nan")), shown([1, {"a": True}])
+    ("'west'", 'null', 'NaN', '[1,{"a":true}]')
+    >>> shown("a" * 1_048_576)  # doctest: +ELLIPSIS
+    "'aaaa...a…' (1,048,576 characters)"
+    """
+    if isinstance(value, str):
+        if len(value) <= SHOWN:
+            return repr(value)
+        return f"'{shortened(value[: SHOWN + 1], SHOWN)}' ({len(value):,} characters)"
+    if value is None or isinstance(value, bool):
+        return orjson.dumps(value).decode()
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, int | float):
+        return shortened(value, SHOWN)
+    try:
+        return shortened(orjson.dumps(value, default=str).decode(), SHOWN)
+    except orjson.JSONEncodeError:  # over orjson's 255 levels
+        return "a value nested too deep to show"

@@ -12,20 +12,38 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
-from prodml.serve.http import Call, ErrorBody, Route, Wire
+from prodml.errors import shortened
+from prodml.serve.http import JSON, Call, ErrorBody, Route, Wire, json_response
+from prodml.serve.openapi import document
 from prodml.serve.protocols import feedback, health, mlflow, native, v2
-from prodml.serve.rejection import Rejected
+from prodml.serve.protocols.v2 import server_version
+from prodml.serve.rejection import SHOWN, Rejected
+
+if TYPE_CHECKING:
+    from prodml.serve.service import Service
 
 logger = logging.getLogger("prodml.serve")
 
+
+async def _openapi(request: Request, service: Service, call: Call) -> Response:
+    """The OpenAPI document, with the input fields of the first endpoint's model; before
+    it is loaded, the document of the routes alone, which the app made at its start."""
+    predictor = service.endpoints[service.default_endpoint].predictor
+    if predictor is None:
+        return Response(request.app.state.openapi, media_type=JSON)
+    return json_response(document(ROUTES, server_version(), predictor.served))
+
+
 ROUTES: list[Route] = [
     *health.ROUTES,
+    Route("GET", "/openapi.json", "health", _openapi, "This document"),
     *native.ROUTES,
     *feedback.ROUTES,
     *mlflow.ROUTES,
@@ -49,7 +67,7 @@ def starlette_routes(routes: Sequence[Route]) -> list[StarletteRoute]:
 async def unrouted(request: Request, exc: Exception) -> Response:
     """The answer to a path no route takes (404) or a method its route does not (405)."""
     assert isinstance(exc, HTTPException)
-    path, method = request.url.path, request.method
+    path, method = shortened(request.url.path, SHOWN), shortened(request.method, SHOWN)
     if exc.status_code == 405:
         allowed = (exc.headers or {}).get("Allow", "")
         message = f"{path} does not take {method}; it takes {allowed}"
@@ -85,9 +103,10 @@ def _wrapped(route: Route) -> Endpoint:
         elapsed = time.perf_counter() - call.started
         status = response.status_code
         metrics.request(call.endpoint, protocol, call.version, status, elapsed)
-        if status >= 400 and route.predicts and service.log is not None:
-            endpoint_name = call.endpoint or service.default_endpoint
-            service.log.write_error(endpoint_name, protocol, status, elapsed)
+        # only a request that reached a served endpoint counts in its error rate: a 404
+        # for a model that does not exist must not raise (and alert on) a real one's
+        if status >= 400 and route.predicts and service.log is not None and call.endpoint:
+            service.log.write_error(call.endpoint, protocol, status, elapsed)
         return response
 
     return endpoint

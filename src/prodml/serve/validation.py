@@ -39,7 +39,7 @@ from typing import Any
 
 from prodml.data.schema import ColumnSchema, Schema
 from prodml.errors import did_you_mean, listing
-from prodml.serve.rejection import Rejected
+from prodml.serve.rejection import SHOWN, Rejected, shown
 
 Row = tuple[Any, ...]
 Check = Callable[[Any], Any]
@@ -172,7 +172,7 @@ def _number_check(column: ColumnSchema, note: Callable[[str], None]) -> Check:
                     raise _missing(column, value)
                 return None
             if value in (math.inf, -math.inf):
-                raise _Bad(f"{_shown(value)} is not a finite number; expected {_expected(column)}")
+                raise _Bad(f"{shown(value)} is not a finite number; expected {_expected(column)}")
             if whole:
                 if not value.is_integer() or not -_INT64 <= value < _INT64:
                     raise _wrong(column, value)
@@ -228,9 +228,9 @@ def _category_check(column: ColumnSchema) -> Check:
         if known is not None and value not in known:
             assert column.categories is not None
             raise _Bad(
-                f"{_shown(value)} was never seen in training; known values are: "
+                f"{shown(value)} was never seen in training; known values are: "
                 f"{listing(sorted(column.categories), limit=10)}"
-                f"{did_you_mean(value, column.categories)}"
+                f"{_suggestion(value, column.categories)}"
             )
         return value
 
@@ -294,14 +294,20 @@ def _expected(column: ColumnSchema) -> str:
 
 
 def _wrong(column: ColumnSchema, value: Any) -> _Bad:
-    return _Bad(f"{_shown(value)} is {_json_kind(value)}; expected {_expected(column)}")
+    return _Bad(f"{shown(value)} is {_json_kind(value)}; expected {_expected(column)}")
 
 
 def _missing(column: ColumnSchema, value: Any) -> _Bad:
     return _Bad(
-        f"{_shown(value)} is missing, but the column had no missing values in training, so "
+        f"{shown(value)} is missing, but the column had no missing values in training, so "
         f"the model never saw one there; send {_expected(column)}"
     )
+
+
+def _suggestion(value: str, categories: Mapping[str, Any]) -> str:
+    """Did you mean...? for a value of a few words only: difflib's time grows with the
+    value's length (110 ms for 1 MB), and a long value is no typo of a category."""
+    return "" if len(value) > SHOWN else did_you_mean(value, categories)
 
 
 def _json_kind(value: Any) -> str:
@@ -320,15 +326,3 @@ def _json_kind(value: Any) -> str:
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
-
-
-def _shown(value: Any) -> str:
-    """A value as JSON shows it, shortened: text quoted, null, true/false, NaN."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
-    text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."

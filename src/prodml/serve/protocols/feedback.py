@@ -15,18 +15,20 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from prodml.errors import NotFoundError
+from prodml.errors import NotFoundError, shortened
 from prodml.serve.http import (
     JSON,
+    Body,
     Call,
     Route,
+    Schema,
     json_response,
     parse_json,
     read_body,
     require_list,
     require_object,
 )
-from prodml.serve.rejection import Rejected
+from prodml.serve.rejection import SHOWN, Rejected, shown
 from prodml.store.monitoring import Monitoring
 
 if TYPE_CHECKING:
@@ -57,22 +59,50 @@ def _pair(item: Any, i: int) -> tuple[str, Any]:
     unknown = [key for key in entry if key not in ("request_id", "label")]
     if unknown:
         raise Rejected(
-            400, f"unknown key '{unknown[0]}' in {where}; keys are: request_id, label", unknown[0]
+            400,
+            f"unknown key {shown(unknown[0])} in {where}; keys are: request_id, label",
+            shortened(unknown[0], SHOWN),
         )
     request_id, label = entry.get("request_id"), entry.get("label")
     if type(request_id) is not str or not request_id:
         raise Rejected(
             400,
-            f"{where}.request_id is {request_id!r}; give the request_id of an answer",
+            f"{where}.request_id is {shown(request_id)}; give the request_id of an answer",
             "request_id",
         )
     if label is None or isinstance(label, dict | list):
         raise Rejected(
             400,
-            f"{where}.label is {label!r}; give the true label: a number, text or a boolean",
+            f"{where}.label is {shown(label)}; give the true label: a number, text or a boolean",
             "label",
         )
     return request_id, label
+
+
+_LABEL: Schema = {
+    "type": "object",
+    "required": ["request_id", "label"],
+    "properties": {
+        "request_id": {"type": "string", "minLength": 1, "description": "from an answer"},
+        "label": {"type": ["number", "string", "boolean"], "description": "the true label"},
+    },
+    "additionalProperties": False,
+}
+_BODY: Schema = {
+    "oneOf": [
+        _LABEL,
+        {
+            "type": "object",
+            "required": ["feedback"],
+            "properties": {"feedback": {"type": "array", "items": _LABEL}},
+            "additionalProperties": False,
+        },
+    ]
+}
+
+
+def _example(record: dict[str, Any]) -> Any:
+    return {"feedback": [{"request_id": "the request_id of an answer", "label": 1}]}
 
 
 ROUTES = [
@@ -82,7 +112,14 @@ ROUTES = [
         "native",
         feedback,
         "True labels for logged predictions, by request id (the last one counts)",
-        body=JSON,
+        body={JSON: Body(_BODY, _example)},
         answers=(200, 400, 404, 413, 503),
+        reply={
+            JSON: {
+                "type": "object",
+                "required": ["stored"],
+                "properties": {"stored": {"type": "integer", "minimum": 0}},
+            }
+        },
     ),
 ]

@@ -4,9 +4,10 @@ work unchanged against the server's first endpoint.
 
 JSON bodies take exactly one of ``dataframe_split``, ``dataframe_records``, ``instances``
 or ``inputs`` (and an optional ``params`` object, ignored); ``text/csv`` bodies have a
-header row. The answer is ``{"predictions": [...]}``: labels, or values for a regressor.
-Each row's request id is in the header ``X-Request-Ids`` (comma-separated, for up to
-1,000 rows: longer headers break common clients; use ``/predict`` for ids of more).
+header row and at least one row under it. The answer is ``{"predictions": [...]}``:
+labels, or values for a regressor. Each row's request id is in the header
+``X-Request-Ids`` (comma-separated, for up to 1,000 rows: longer headers break common
+clients; use ``/predict`` for ids of more).
 Errors are ``{"error_code", "message"}``: ``BAD_REQUEST`` with 400 for any mistake in the
 input (including rows that do not fit the schema), and the status of
 :mod:`prodml.serve.rejection` otherwise.
@@ -25,8 +26,11 @@ from starlette.responses import Response
 from prodml.errors import did_you_mean, listing
 from prodml.serve.http import (
     JSON,
+    RECORD,
+    Body,
     Call,
     Route,
+    Schema,
     json_response,
     media_type,
     parse_json,
@@ -35,7 +39,7 @@ from prodml.serve.http import (
     require_object,
 )
 from prodml.serve.predictor import Predictor
-from prodml.serve.rejection import Rejected
+from prodml.serve.rejection import Rejected, shown
 from prodml.serve.validation import Row
 
 if TYPE_CHECKING:
@@ -122,6 +126,13 @@ def _split_rows(value: Any, predictor: Predictor) -> list[Row]:
     if "columns" not in split:  # pandas' orient="split" without names: the training order
         return [checker.values(row, i) for i, row in enumerate(data)]
     columns = require_list(split["columns"], '"dataframe_split.columns"')
+    for j, column in enumerate(columns):
+        if type(column) is not str:
+            raise Rejected(
+                400,
+                f"dataframe_split.columns[{j}] is {shown(column)}; columns are the names of "
+                'fields, as text: {"columns": ["a", "b"], ...}',
+            )
     rows = []
     for i, row in enumerate(data):
         if type(row) is not list or len(row) != len(columns):
@@ -170,11 +181,56 @@ def _csv_rows(body: bytes, predictor: Predictor) -> list[Row]:
                     400, f"CSV row {i} has {len(cells)} cells but the header names {len(header)}"
                 )
             rows.append(predictor.checker.record(dict(zip(header, cells, strict=True)), i, True))
-        return rows
     except csv.Error as exc:
         raise Rejected(400, f"the CSV body is malformed: {exc}") from None
+    if not rows:
+        raise Rejected(
+            400, "the CSV body has a header and no rows; send one row a line after the header"
+        )
+    return rows
 
 
+_ROW: Schema = {"oneOf": [RECORD, {"type": "array", "description": "in the training order"}]}
+_FORMS: dict[str, Schema] = {
+    "dataframe_split": {
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "columns": {"type": "array", "items": {"type": "string"}},
+            "data": {"type": "array", "items": {"type": "array"}},
+        },
+    },
+    "dataframe_records": {"type": "array", "items": RECORD},
+    "instances": {"type": "array", "items": _ROW},
+    "inputs": {
+        "oneOf": [
+            {"type": "object", "description": "field: list of values"},
+            {"type": "array", "items": _ROW},
+        ]
+    },
+}
+_JSON_BODY: Schema = {
+    "oneOf": [
+        {
+            "type": "object",
+            "required": [form],
+            "properties": {form: schema, "params": {"type": "object"}},
+            "additionalProperties": False,
+        }
+        for form, schema in _FORMS.items()
+    ]
+}
+
+
+def _csv_example(record: dict[str, Any]) -> str:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(record)
+    writer.writerow("" if value is None else value for value in record.values())
+    return text.getvalue()
+
+
+_LOADED = (200, 503)
 ROUTES = [
     Route(
         "POST",
@@ -182,12 +238,20 @@ ROUTES = [
         "mlflow",
         invocations,
         "MLflow scoring: labels (or values) of a data frame sent as JSON or CSV",
-        body=f"{JSON}, {CSV}",
+        body={
+            JSON: Body(_JSON_BODY, lambda record: {"dataframe_records": [record]}),
+            CSV: Body({"type": "string", "description": "a header row, then rows"}, _csv_example),
+        },
         answers=(200, 400, 413, 415, 500, 503),
         predicts=True,
+        reply={
+            JSON: {
+                "type": "object",
+                "required": ["predictions"],
+                "properties": {"predictions": {"type": "array"}},
+            }
+        },
     ),
-    Route("GET", "/ping", "mlflow", ping, "MLflow: 200 once the model is loaded", None, (200, 503)),
-    Route(
-        "GET", "/health", "mlflow", ping, "MLflow: 200 once the model is loaded", None, (200, 503)
-    ),
+    Route("GET", "/ping", "mlflow", ping, "MLflow: 200 once the model is loaded", None, _LOADED),
+    Route("GET", "/health", "mlflow", ping, "MLflow: 200 once the model is loaded", None, _LOADED),
 ]

@@ -19,8 +19,11 @@ from starlette.responses import Response
 
 from prodml.serve.http import (
     JSON,
+    RECORD,
+    Body,
     Call,
     Route,
+    Schema,
     json_response,
     media_type,
     parse_json,
@@ -28,7 +31,7 @@ from prodml.serve.http import (
     require_list,
     require_object,
 )
-from prodml.serve.rejection import Rejected
+from prodml.serve.rejection import Rejected, shown
 
 if TYPE_CHECKING:
     from prodml.serve.service import Service
@@ -48,16 +51,16 @@ async def predict(request: Request, service: Service, call: Call) -> Response:
         unknown = [key for key in data if key not in ("records", "endpoint")]
         if unknown:
             raise Rejected(
-                400, f"unknown key '{unknown[0]}' in the body; keys are: records, endpoint"
+                400, f"unknown key {shown(unknown[0])} in the body; keys are: records, endpoint"
             )
         endpoint = data.get("endpoint")
         if endpoint is not None and type(endpoint) is not str:
             raise Rejected(400, "endpoint must be text: the name of a served model", "endpoint")
+        predictor = service.predictor(endpoint)
+        call.endpoint, call.version = predictor.served.endpoint, str(predictor.served.version)
         if "records" not in data:
             raise Rejected(400, 'the body has no "records"; send {"records": [{...}]}', "records")
         records = require_list(data["records"], '"records"')
-        predictor = service.predictor(endpoint)
-        call.endpoint, call.version = predictor.served.endpoint, str(predictor.served.version)
         rows = [predictor.checker.record(record, i) for i, record in enumerate(records)]
         ids = [str(uuid.uuid4()) for _ in rows]
         pending = service.submit(predictor, rows, ids, call.started)
@@ -73,6 +76,27 @@ async def predict(request: Request, service: Service, call: Call) -> Response:
     )
 
 
+_BODY: Schema = {
+    "type": "object",
+    "required": ["records"],
+    "properties": {
+        "records": {"type": "array", "items": RECORD},
+        "endpoint": {"type": "string", "description": "the served model (default: the first)"},
+    },
+    "additionalProperties": False,
+}
+_PREDICTION: Schema = {
+    "type": "object",
+    "required": ["model", "request_id"],
+    "properties": {
+        "label": {"description": "the predicted class (a classifier)"},
+        "probabilities": {"type": "object", "additionalProperties": {"type": "number"}},
+        "value": {"type": "number", "description": "the prediction of a regressor"},
+        "model": {"type": "string", "description": "name:version"},
+        "request_id": {"type": "string", "description": "the id POST /feedback takes"},
+    },
+}
+
 ROUTES = [
     Route(
         "POST",
@@ -80,8 +104,15 @@ ROUTES = [
         "native",
         predict,
         "Predict records: label and probabilities (or value), model and request id each",
-        body=JSON,
+        body={JSON: Body(_BODY, lambda record: {"records": [record]})},
         answers=(200, 400, 404, 413, 415, 422, 500, 503),
         predicts=True,
+        reply={
+            JSON: {
+                "type": "object",
+                "required": ["predictions"],
+                "properties": {"predictions": {"type": "array", "items": _PREDICTION}},
+            }
+        },
     ),
 ]

@@ -5,9 +5,9 @@ A model takes one input tensor a column (shape ``[batch]``, named as the column)
 2-D tensor ``[batch, n_features]`` in the training column order; ``BYTES`` tensors hold
 text (a number column parses it). Outputs: ``label`` (and ``probability``,
 ``[batch, n_classes]``, for a classifier with probabilities), or ``value`` for a
-regressor. The request's ``id`` is echoed; each row's request id (``{id}-{row}``, or a
-UUID when there is no id or it is too long) is in the answer's
-``parameters.request_ids``, comma-separated.
+regressor. The request's ``id`` is echoed; each row's request id, a UUID the server makes
+(a client's ids need not be unique, and feedback must find one prediction by its id), is
+in the answer's ``parameters.request_ids``, comma-separated.
 
 The binary tensor extension is not supported: an input with ``binary_data_size`` or the
 ``Inference-Header-Content-Length`` header gets a 400 that says so. Asking for binary
@@ -30,8 +30,10 @@ from prodml.data.schema import Kind
 from prodml.errors import did_you_mean, listing
 from prodml.serve.http import (
     JSON,
+    Body,
     Call,
     Route,
+    Schema,
     json_response,
     parse_json,
     read_body,
@@ -39,7 +41,7 @@ from prodml.serve.http import (
     require_object,
 )
 from prodml.serve.predictor import Predictor
-from prodml.serve.rejection import Rejected
+from prodml.serve.rejection import Rejected, shown
 from prodml.serve.validation import Row
 
 if TYPE_CHECKING:
@@ -63,7 +65,6 @@ _DATATYPE: dict[Kind, str] = {
     "text": "BYTES",
     "datetime": "BYTES",
 }
-_MAX_ID = 36  # the log's request_id column
 
 
 def error(rejected: Rejected) -> Response:
@@ -122,7 +123,7 @@ async def infer(request: Request, service: Service, call: Call) -> Response:
             require_object(data["parameters"], '"parameters"', '{"key": "value"}')
         wanted = _wanted(data.get("outputs"), predictor)
         rows = _rows(data.get("inputs"), predictor)
-        ids = _row_ids(request_id, len(rows))
+        ids = [str(uuid.uuid4()) for _ in rows]
         pending = service.submit(predictor, rows, ids, call.started)
     answer = await pending
     reply: dict[str, Any] = {
@@ -166,10 +167,11 @@ def _wanted(outputs: Any, predictor: Predictor) -> list[str]:
     for i, output in enumerate(require_list(outputs, '"outputs"')):
         name = require_object(output, f"outputs[{i}]", '{"name": "label"}').get("name")
         if type(name) is not str or name not in names:
+            hint = did_you_mean(name, names) if type(name) is str else ""
             raise Rejected(
                 400,
-                f"output '{name}' is not an output of this model; outputs are: "
-                f"{listing(names)}{did_you_mean(name, names)}",
+                f"output {shown(name)} is not an output of this model; outputs are: "
+                f"{listing(names)}{hint}",
                 "outputs",
             )
         wanted.append(name)
@@ -191,7 +193,7 @@ def _rows(inputs: Any, predictor: Predictor) -> list[Row]:
         if name not in names:
             raise Rejected(
                 400,
-                f"input '{name}' is not an input of this model; inputs are one a column: "
+                f"input {shown(name)} is not an input of this model; inputs are one a column: "
                 f"{listing(names)}{did_you_mean(name, names)}, or one 2-D tensor "
                 f"[batch, {len(names)}]",
                 name,
@@ -226,7 +228,8 @@ def _matrix_rows(
     if shape[1] != len(columns):
         raise Rejected(
             400,
-            f"input '{name}' has shape {shape}; a 2-D tensor must be [batch, {len(columns)}], "
+            f"input {shown(name)} has shape {shape}; a 2-D tensor must be [batch, "
+            f"{len(columns)}], "
             "one value a column in the training order",
             name,
         )
@@ -243,37 +246,45 @@ def _tensor_data(tensor: Any, index: int) -> tuple[str, list[int], str, list[Any
     name = tensor.get("name")
     if type(name) is not str:
         raise Rejected(400, f"inputs[{index}] has no name; expected {example}")
+    what = f"input {shown(name)}"
     parameters = tensor.get("parameters")
     if type(parameters) is dict and "binary_data_size" in parameters:
         raise _binary()
     shape, datatype, data = tensor.get("shape"), tensor.get("datatype"), tensor.get("data")
     if type(shape) is not list or not shape or not all(type(n) is int and n >= 0 for n in shape):
-        raise Rejected(400, f"input '{name}' has shape {shape}; expected a list of sizes", name)
-    if datatype not in DATATYPES:
+        raise Rejected(400, f"{what} has shape {shown(shape)}; expected a list of sizes", name)
+    if type(datatype) is not str or datatype not in DATATYPES:
         raise Rejected(
             400,
-            f"input '{name}' has datatype {datatype}; datatypes are: {listing(sorted(DATATYPES))}",
+            f"{what} has datatype {shown(datatype)}; datatypes are: {listing(sorted(DATATYPES))}",
             name,
         )
     if datatype == "FP16":
-        raise Rejected(400, f"input '{name}' is FP16, which has no JSON form; send FP32", name)
+        raise Rejected(400, f"{what} is FP16, which has no JSON form; send FP32", name)
     if data is None:
-        raise Rejected(400, f"input '{name}' has no data", name)
-    flat = _flat(data)
+        raise Rejected(400, f"{what} has no data", name)
+    flat = _flat(data, len(shape), what)
     size = int(np.prod(shape))
     if len(flat) != size:
-        raise Rejected(
-            400, f"input '{name}' has shape {shape} ({size} values) but {len(flat)} data values"
-        )
+        raise Rejected(400, f"{what} has shape {shape} ({size} values) but {len(flat)} data values")
     return name, shape, datatype, flat
 
 
-def _flat(data: Any) -> list[Any]:
-    if type(data) is not list:
-        return [data]
-    if not any(type(item) is list for item in data):
-        return data
-    return [value for item in data for value in _flat(item)]
+def _flat(data: Any, dimensions: int, what: str) -> list[Any]:
+    """``data``'s values, flat: a list nested up to one level a dimension of the shape,
+    flattened a level at a time (no recursion, so no depth can exhaust the stack)."""
+    values = data if type(data) is list else [data]
+    levels = 1
+    while any(type(item) is list for item in values):
+        levels += 1
+        if levels > dimensions + 1:  # one level to spare: [[1], [2]] for a shape [2]
+            raise Rejected(
+                400,
+                f"{what}: its data is nested deeper than its {dimensions}-D shape; send the "
+                "values flat, or nested one list a dimension",
+            )
+        values = [v for item in values for v in (item if type(item) is list else (item,))]
+    return values
 
 
 def _check_type(name: str, kind: Kind, datatype: str) -> None:
@@ -284,12 +295,6 @@ def _check_type(name: str, kind: Kind, datatype: str) -> None:
             f"{_DATATYPE[kind]}",
             name,
         )
-
-
-def _row_ids(request_id: str | None, rows: int) -> list[str]:
-    if request_id is not None and len(f"{request_id}-{max(rows - 1, 0)}") <= _MAX_ID:
-        return [f"{request_id}-{i}" for i in range(rows)]
-    return [str(uuid.uuid4()) for _ in range(rows)]
 
 
 def _tensor(name: str, answer: Answered, predictor: Predictor) -> dict[str, Any]:
@@ -326,6 +331,75 @@ _MODEL = "/v2/models/{name}"
 _VERSION = "/v2/models/{name}/versions/{version}"
 _MODEL_ANSWERS = (200, 404, 503)
 _INFER_ANSWERS = (200, 400, 404, 413, 500, 503)
+_TENSOR: Schema = {
+    "type": "object",
+    "required": ["name", "shape", "datatype", "data"],
+    "properties": {
+        "name": {"type": "string", "description": "a column, or any name for one 2-D tensor"},
+        "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1},
+        "datatype": {"enum": sorted(DATATYPES)},
+        "data": {"type": "array", "description": "flat, or nested one list a dimension"},
+        "parameters": {"type": "object"},
+    },
+}
+_INFER: dict[str, Body] = {
+    JSON: Body(
+        {
+            "type": "object",
+            "required": ["inputs"],
+            "properties": {
+                "id": {"type": "string", "description": "echoed in the answer"},
+                "parameters": {"type": "object"},
+                "inputs": {"type": "array", "items": _TENSOR, "minItems": 1},
+                "outputs": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name"],
+                        "properties": {"name": {"enum": ["label", "probability", "value"]}},
+                    },
+                },
+            },
+        },
+        lambda record: {
+            "id": "example",
+            "inputs": [
+                {
+                    "name": "input",
+                    "shape": [1, len(record)],
+                    "datatype": "BYTES",
+                    "data": [_text(value) for value in record.values()],
+                }
+            ],
+        },
+    )
+}
+_ANSWER: dict[str, Schema] = {
+    JSON: {
+        "type": "object",
+        "required": ["model_name", "outputs"],
+        "properties": {
+            "model_name": {"type": "string"},
+            "model_version": {"type": "string"},
+            "id": {"type": "string"},
+            "outputs": {"type": "array", "items": _TENSOR},
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "request_ids": {"type": "string", "description": "one a row, comma-separated"}
+                },
+            },
+        },
+    }
+}
+
+
+def _text(value: Any) -> str:
+    """A value as a BYTES tensor holds it: missing is empty."""
+    if value is None:
+        return ""
+    return str(value).lower() if type(value) is bool else str(value)
+
 
 ROUTES = [
     Route("GET", "/v2/health/live", "v2", live, "V2: the server is live"),
@@ -335,15 +409,26 @@ ROUTES = [
     Route("GET", _VERSION, "v2", metadata, "V2: model version metadata", None, _MODEL_ANSWERS),
     Route("GET", f"{_MODEL}/ready", "v2", model_ready, "V2: model ready", None, _MODEL_ANSWERS),
     Route("GET", f"{_VERSION}/ready", "v2", model_ready, "V2: version ready", None, _MODEL_ANSWERS),
-    Route("POST", f"{_MODEL}/infer", "v2", infer, "V2: inference", JSON, _INFER_ANSWERS, True),
+    Route(
+        "POST",
+        f"{_MODEL}/infer",
+        "v2",
+        infer,
+        "V2: inference",
+        _INFER,
+        _INFER_ANSWERS,
+        True,
+        _ANSWER,
+    ),
     Route(
         "POST",
         f"{_VERSION}/infer",
         "v2",
         infer,
         "V2: inference on a version",
-        JSON,
+        _INFER,
         _INFER_ANSWERS,
         True,
+        _ANSWER,
     ),
 ]
