@@ -136,12 +136,13 @@ class Runs:
                 setattr(row, name, value)
             row.status, row.ended_at = "finished", utc_now()
             for a in artifacts:
+                fields = {name: getattr(a, name) for name in _ARTIFACT_FIELDS}
                 session.add(
                     ArtifactRow(
                         run_id=run_id,
                         trusted={"types": list(a.trusted)},
                         created_at=utc_now(),
-                        **{name: getattr(a, name) for name in _ARTIFACT_FIELDS},
+                        **{**fields, "uri": self.artifacts.recorded(a.uri)},
                     )
                 )
         return self.get(run_id)
@@ -218,8 +219,7 @@ class Runs:
             raise StoreError(f"run {run_id} is {state}, not running; it cannot be changed")
         return row
 
-    @staticmethod
-    def _run(session: Session, row: RunRow) -> Run:
+    def _run(self, session: Session, row: RunRow) -> Run:
         artifacts = session.scalars(
             select(ArtifactRow).where(ArtifactRow.run_id == row.id).order_by(ArtifactRow.id)
         ).all()
@@ -238,7 +238,10 @@ class Runs:
             artifacts=tuple(
                 SavedArtifact(
                     trusted=tuple(a.trusted.get("types", ())),
-                    **{name: getattr(a, name) for name in _ARTIFACT_FIELDS},
+                    **{
+                        **{name: getattr(a, name) for name in _ARTIFACT_FIELDS},
+                        "uri": self.artifacts.resolved(a.uri, row.id),
+                    },
                 )
                 for a in artifacts
             ),
