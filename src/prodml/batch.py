@@ -56,12 +56,19 @@ def score_file(
         raise DataError(
             f"output '{output}' must end in {listing(OUTPUT_SUFFIXES)}; the format follows it"
         )
+    if not output.parent.is_dir():
+        raise DataError(
+            f"output '{output}' is in folder {output.parent}, which does not exist; "
+            "create it or write elsewhere"
+        )
     started = time.perf_counter()
     partial = output.with_name(f".{output.name}.partial")
     writer: pq.ParquetWriter | None = None
     rows = 0
     try:
         for chunk in read_chunks(source, chunk_rows):
+            if chunk.empty:
+                continue  # a CSV of only a header still yields one, empty, chunk
             scored = _score(model, schema, chunk, keep, first_row=rows)
             if output.name.lower().endswith(".parquet"):
                 table = pa.Table.from_pandas(scored, preserve_index=False)
@@ -76,7 +83,7 @@ def score_file(
             writer.close()
             writer = None
         if rows == 0:
-            raise DataError(f"'{source}' has no rows to score")
+            raise DataError(f"'{source}' has no rows to score; give a file with at least one row")
         os.replace(partial, output)
     finally:
         if writer is not None:

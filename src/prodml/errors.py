@@ -20,9 +20,16 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+#: The longest message an error carries: a value quoted in full (a 58 MB alias bomb,
+#: a whole data frame) must not drown the one line that says what to fix.
+MESSAGE_LIMIT = 1000
+
 
 class ProdmlError(Exception):
-    """Base of every error prodml raises on purpose."""
+    """Base of every error prodml raises on purpose: one line of at most MESSAGE_LIMIT."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(shortened(message, MESSAGE_LIMIT))
 
 
 class ConfigError(ProdmlError):
@@ -49,6 +56,18 @@ class NotFoundError(ProdmlError):
     """A named thing (a run, an example) does not exist."""
 
 
+def shortened(value: object, limit: int = 60) -> str:
+    """``value`` as text on one line, cut to ``limit`` characters with an ellipsis.
+
+    >>> shortened("a" * 100, limit=10)
+    'aaaaaaaaa…'
+    >>> shortened("two\\nlines")
+    'two lines'
+    """
+    text = " ".join(str(value).splitlines())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def did_you_mean(value: object, choices: Iterable[object]) -> str:
     """Return ``"; did you mean 'x'?"`` for the closest choice, or ``""``.
 
@@ -58,8 +77,8 @@ def did_you_mean(value: object, choices: Iterable[object]) -> str:
     ''
     """
     names = [str(c) for c in choices]
-    close = difflib.get_close_matches(str(value), names, n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    close = difflib.get_close_matches(shortened(value), names, n=1, cutoff=0.6)
+    return f"; did you mean '{shortened(close[0])}'?" if close else ""
 
 
 def listing(choices: Iterable[object], limit: int = 12) -> str:
@@ -70,7 +89,7 @@ def listing(choices: Iterable[object], limit: int = 12) -> str:
     >>> listing(range(20), limit=3)
     '0, 1, 2, ... (20 in all)'
     """
-    names = [str(c) for c in choices]
+    names = [shortened(c) for c in choices]
     if len(names) <= limit:
         return ", ".join(names)
     return ", ".join(names[:limit]) + f", ... ({len(names)} in all)"

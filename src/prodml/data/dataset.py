@@ -88,6 +88,8 @@ def prepare(frame: pd.DataFrame, settings: DataSettings, task: Task, source: str
             f"{source} has no feature columns left after the target, id, time and metadata; "
             "check data.metadata and data.features"
         )
+    if frame.empty:
+        raise DataError(f"{source} has no rows, only a header; give data with rows to learn from")
     target = frame[settings.target]
     missing = int(target.isna().sum())
     if missing:

@@ -54,9 +54,10 @@ def fit_baselines(
     """The task's standard baselines and the configured ones, fitted on ``X``, ``y``."""
     standard = ALWAYS[task]
     baselines = [Baseline(name, name, clone(model).fit(X, y)) for name, model in standard.items()]
-    for spec in specs:
+    for i, spec in enumerate(specs):
         if spec.factory in standard:
             continue  # always there
         kind = "rule" if spec.factory.startswith(RULE_PREFIX) else "model"
-        baselines.append(Baseline(spec.factory, kind, build(spec, root).fit(X, y)))
+        model = build(spec, root, key=f"baselines[{i}]")
+        baselines.append(Baseline(spec.factory, kind, model.fit(X, y)))
     return baselines

@@ -11,19 +11,22 @@ project gets the commented template in ``blank/`` and no data.
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
-from prodml.errors import NotFoundError, ProdmlError, did_you_mean, listing
+from prodml.errors import NotFoundError, ProdmlError, did_you_mean, listing, shortened
 
 EXAMPLES: tuple[str, ...] = ("breast-cancer", "digits", "loans")
 
 _BLANK = "blank"
 _COPIED = (".yaml", ".md", ".py")  # the files of an example folder that a project gets
 _GITIGNORE = ".prodml/\n"
+# File systems take names of up to 255 bytes; the staging folder's name adds 14.
+NAME_LIMIT = 200
 
 
 def create_project(path: Path, example: str | None = None) -> Path:
@@ -45,11 +48,15 @@ def create_project(path: Path, example: str | None = None) -> Path:
             f"example '{example}' is not known; examples are: "
             f"{listing(EXAMPLES)}{did_you_mean(example, EXAMPLES)}"
         )
+    _check_names(path)
     target = path.resolve()
     _check_free(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
-    staging.mkdir()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
+    except OSError as exc:  # a parent that is a file, no permission...
+        raise ProdmlError(f"cannot create {target}: {exc.strerror}") from None
     try:
         _fill(staging, example)
         if target.exists():
@@ -63,6 +70,17 @@ def create_project(path: Path, example: str | None = None) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def _check_names(path: Path) -> None:
+    for name in path.parts:
+        size = len(os.fsencode(name))
+        if "\0" in name or size > NAME_LIMIT:
+            raise ProdmlError(
+                f"folder name {shortened(repr(name))} ({size} bytes) is not allowed: a folder "
+                f"name has at most {NAME_LIMIT} bytes and any characters but '/' and NUL; "
+                "choose another name"
+            )
 
 
 def _check_free(target: Path) -> None:

@@ -16,7 +16,7 @@ from prodml.data.dataset import Dataset
 from prodml.data.profile import Profile, ProfileBuilder
 from prodml.data.schema import infer_schema
 from prodml.data.split import TRAIN, Split
-from prodml.errors import ModelError
+from prodml.errors import ModelError, shortened
 from prodml.evaluate.metrics import metrics
 from prodml.store.runs import Run
 from prodml.tracking.resources import measure
@@ -93,6 +93,42 @@ def score_splits(model: Any, data: Dataset, split: Split) -> dict[str, float]:
 
 
 def parameters(model: Any) -> dict[str, Any]:
-    """Every parameter of the model (``get_params(deep=True)``), sorted by name."""
+    """Every parameter of the model (``get_params(deep=True)``), sorted by name, each
+    made :func:`recordable`.
+
+    >>> from sklearn.preprocessing import OneHotEncoder
+    >>> parameters(OneHotEncoder())["dtype"]
+    'numpy.float64'
+    """
     params = model.get_params(deep=True) if hasattr(model, "get_params") else {}
-    return dict(sorted(params.items()))
+    return {name: recordable(value) for name, value in sorted(params.items())}
+
+
+def recordable(value: Any) -> Any:
+    """A parameter's value as a run can record it in JSON.
+
+    Any estimator's parameters may hold classes (``dtype=np.float64``), functions
+    (``func=np.log1p``) or arrays: a class or function is recorded by its dotted name,
+    an array as a list, and anything else JSON cannot hold by its (shortened) repr. A
+    nested estimator is kept: the store records it by its class name.
+
+    >>> import numpy as np
+    >>> recordable({"dtype": np.float64, "func": np.log1p, "edges": np.array([1, 2])})
+    {'dtype': 'numpy.float64', 'func': 'numpy.log1p', 'edges': [1, 2]}
+    """
+    if isinstance(value, dict):
+        return {str(k): recordable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [recordable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return recordable(value.tolist())
+    if isinstance(value, np.generic):
+        return recordable(value.item())
+    if isinstance(value, bool | int | float | str) or value is None:
+        return value
+    if hasattr(value, "get_params") and not isinstance(value, type):
+        return value
+    module, name = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
+    if (isinstance(value, type) or callable(value)) and module and name:
+        return f"{module}.{name}"
+    return shortened(repr(value), 200)
