@@ -7,14 +7,20 @@ log writer, all sharing the project's database. A thread of the calling process 
 for ``/health/ready`` and then calls ``on_ready``, so "ready" means a worker answers.
 
 On Ctrl-C or SIGTERM uvicorn stops accepting, finishes the requests under way, and
-the app's shutdown commits what the prediction log holds before the process exits.
+the app's shutdown commits what the prediction log holds before the process exits. A
+worker process also gets a SIGTERM of its own when the process that started it dies, even
+by ``kill -9`` (:func:`stop_with_parent`), rather than serving on as an orphan that holds
+the port and the store.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
+import signal
+import sys
 import threading
 import time
 import urllib.error
@@ -31,29 +37,42 @@ ENV = "PRODML_SERVE"
 FACTORY = "prodml.serve.launch:app_from_environment"
 
 OnReady = Callable[[str, list[str]], None]
+#: prctl(2)'s option that has the kernel signal a process when its parent dies (Linux)
+PR_SET_PDEATHSIG = 1
+#: how often a worker checks that its parent lives (where prctl is missing, or too late)
+PARENT_POLL_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
 class Launch:
-    """What every worker process serves: a project folder, a run, the options.
+    """What every worker process serves: a project folder, a run, the options; and the
+    process that starts the workers (``supervisor``, its pid).
 
-    >>> Launch.from_json(Launch("/p", "abc123", ServeOptions()).to_json()).run
+    >>> Launch.from_json(Launch("/p", "abc123", ServeOptions(), 42).to_json()).run
     'abc123'
     """
 
     project: str
     run: str
     options: ServeOptions
+    supervisor: int
 
     def to_json(self) -> str:
         options = json.loads(self.options.to_json())
-        return json.dumps({"project": self.project, "run": self.run, "options": options})
+        return json.dumps(
+            {
+                "project": self.project,
+                "run": self.run,
+                "options": options,
+                "supervisor": self.supervisor,
+            }
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Launch:
         raw = json.loads(text)
         options = ServeOptions.from_json(json.dumps(raw["options"]))
-        return cls(raw["project"], raw["run"], options)
+        return cls(raw["project"], raw["run"], options, raw["supervisor"])
 
 
 def build_app(launch: Launch) -> Starlette:
@@ -69,13 +88,39 @@ def build_app(launch: Launch) -> Starlette:
     source: Source = (
         RunSource(project, launch.run) if launch.run else RegistrySource(project.registry)
     )
-    log = PredictionLog(project.runs_store.database)
+    log = PredictionLog(project.runs_store.database, project.settings.log.durability)
     return create_app(source, log=log, options=launch.options, on_stop=project.close)
 
 
 def app_from_environment() -> Starlette:
-    """uvicorn's app factory in every process: :func:`build_app` of ``PRODML_SERVE``."""
-    return build_app(Launch.from_json(os.environ[ENV]))
+    """uvicorn's app factory in every process: :func:`build_app` of ``PRODML_SERVE``; a
+    worker process (not the one that called :func:`serve`) stops with its parent."""
+    launch = Launch.from_json(os.environ[ENV])
+    if launch.supervisor != os.getpid():
+        stop_with_parent(launch.supervisor)
+    return build_app(launch)
+
+
+def stop_with_parent(parent: int) -> None:
+    """SIGTERM this process once ``parent`` is no longer its parent (it died, even by
+    ``kill -9``): uvicorn then shuts the worker down as on Ctrl-C, so the prediction log
+    commits what was acknowledged. uvicorn calls the app factory with its signal handlers
+    in place, so a SIGTERM from here on is a clean shutdown.
+
+    On Linux the kernel sends it at once (``prctl(PR_SET_PDEATHSIG)``); a daemon thread
+    also compares ``os.getppid()`` with ``parent`` every PARENT_POLL_SECONDS, for a parent
+    that died before the prctl call and for systems without prctl.
+    """
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="prodml-parent-watch", daemon=True).start()
 
 
 def resolve(project: Path, run: str | None) -> tuple[str, list[str]]:
@@ -108,7 +153,7 @@ def serve(
     import uvicorn
 
     run_id, endpoints = resolve(project, run)
-    launch = Launch(str(Path(project).resolve()), run_id, options or ServeOptions())
+    launch = Launch(str(Path(project).resolve()), run_id, options or ServeOptions(), os.getpid())
     os.environ[ENV] = launch.to_json()
     url = f"http://{_url_host(host)}:{port}"
     if on_ready is not None:
