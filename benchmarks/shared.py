@@ -71,6 +71,17 @@ def replace_section(text: str, title: str, new: str) -> str:
     return text[: start + 1] + new + ("" if end < 0 else text[end:])
 
 
+def machine() -> str:
+    """Cores, CPU, memory and OS of this machine, as every section names them."""
+    cpu = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
+    memory = re.search(r"^MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
+    return (
+        f"{len(os.sched_getaffinity(0))} cores (`nproc`), {cpu.group(1) if cpu else '?'}, "
+        f"{int(memory.group(1)) / 2**20 if memory else 0:.0f} GiB memory, "
+        f"{platform.system()} {platform.release()}"
+    )
+
+
 @dataclass(frozen=True)
 class Report:
     """One section of docs/benchmarks.md: prodml against one peer, from two JSON results.
@@ -91,8 +102,6 @@ class Report:
     def machine(self, results: Results) -> str:
         """Cores, CPU, memory, OS, Python, both tools, and prodml's version of each package
         (with the peer's beside it where they differ)."""
-        cpu = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-        memory = re.search(r"^MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
         p, q = results["prodml"]["versions"], results[self.peer]["versions"]
         both = ", ".join(
             f"{name} {p[name]}"
@@ -100,9 +109,7 @@ class Report:
             for name in self.versions
         )
         return (
-            f"{len(os.sched_getaffinity(0))} cores (`nproc`), {cpu.group(1) if cpu else '?'}, "
-            f"{int(memory.group(1)) / 2**20 if memory else 0:.0f} GiB memory, "
-            f"{platform.system()} {platform.release()}; Python {p['python']}; "
+            f"{machine()}; Python {p['python']}; "
             f"prodml {p['prodml']}, {self.label} {q[self.peer]}; {both}"
         )
 

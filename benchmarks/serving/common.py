@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import itertools
 import json
 import os
 import resource
@@ -85,19 +86,26 @@ def train_rows_file(work: Path, workload: Workload) -> Path:
 @dataclass(frozen=True)
 class Request:
     """What every request of a workload sends: the features of the data file's first row
-    (patient 1) as MLflow's ``dataframe_records`` with one row; and wrk's script for it."""
+    (patient 1) as MLflow's ``dataframe_records`` with one row (or of its first ``rows``
+    rows: see :func:`request`); and wrk's script for it."""
 
     record: dict[str, float]
     body: bytes
     script: Path
 
 
-def request(work: Path, workload: Workload) -> Request:
+def request(work: Path, workload: Workload, rows: int = 1) -> Request:
+    """The request of ``rows`` rows (the data file's first ones, taken again from the top
+    when it has fewer); ``record`` is the first."""
     with data_file(work, workload).open(newline="") as file:
-        row = next(csv.DictReader(file))
-    record = {name: float(value) for name, value in row.items() if name not in NOT_FEATURES}
-    body = json.dumps({"dataframe_records": [record]}).encode()
-    return Request(record, body, load.lua_script(work / f"{workload.name}.lua", body))
+        found = list(csv.DictReader(file))
+    records = [
+        {name: float(value) for name, value in row.items() if name not in NOT_FEATURES}
+        for row in itertools.islice(itertools.cycle(found), rows)
+    ]
+    body = json.dumps({"dataframe_records": records}).encode()
+    name = workload.name if rows == 1 else f"{workload.name}-{rows}-rows"
+    return Request(records[0], body, load.lua_script(work / f"{name}.lua", body))
 
 
 def beside(script: str) -> str:
