@@ -111,8 +111,27 @@ def test_runs_resolve_relative_rows_against_their_own_root(runs: Runs, tmp_path:
     elsewhere = Runs(runs.database, ArtifactStore(str(moved)))
     artifact = elsewhere.get(run_id).artifact("split")
 
-    assert local_file(artifact.uri) == moved / run_id / "split.npy"
-    assert elsewhere.artifacts.load(artifact).tolist() == [1, 0]
+    if runs.database.file is None:  # a shared store keeps whole URLs: the folder stays put
+        assert artifact.uri == saved.uri
+    else:
+        assert local_file(artifact.uri) == moved / run_id / "split.npy"
+        assert elsewhere.artifacts.load(artifact).tolist() == [1, 0]
+
+
+def test_a_shared_store_reads_another_folder_s_artifacts(runs: Runs, tmp_path: Path) -> None:
+    """Two project folders on one PostgreSQL store: each reads the other's runs (a fit
+    compares itself with the previous fit, whichever folder made it)."""
+    run_id = runs.start("paths", "fit")
+    saved = runs.artifacts.save(run_id, "split", np.array([3, 1], dtype=np.int8))
+    runs.finish(run_id, artifacts=(saved,))
+
+    other = Runs(runs.database, ArtifactStore(str(tmp_path / "other" / "artifacts")))
+    artifact = other.get(run_id).artifact("split")
+
+    if runs.database.file is None:
+        assert other.artifacts.load(artifact).tolist() == [3, 1]
+    else:  # an SQLite store is one folder's: its rows are relative to that folder
+        assert local_file(artifact.uri) == tmp_path / "other" / "artifacts" / run_id / "split.npy"
 
 
 # --- a moved or copied project ------------------------------------------------------------

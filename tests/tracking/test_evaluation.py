@@ -258,10 +258,10 @@ def test_errors_name_the_key_and_the_fix(project: prodml.Project, rewrite: Rewri
     with pytest.raises(NotFoundError, match="is a sanity run, which keeps no model"):
         project.evaluate(project.run().id)
     project.fit()
-    moved = rewrite(project, "model:", "evaluate: {tags: missing.csv}\nmodel:")
+    moved = rewrite(project, "\nmodel:", "\nevaluate: {tags: missing.csv}\nmodel:")
     with pytest.raises(DataError, match=r"evaluate.tags 'missing.csv' does not exist"):
         moved.evaluate()
-    sliced = rewrite(project, "model:", "evaluate: {slices: [mean_radus]}\nmodel:")
+    sliced = rewrite(project, "evaluate: {tags: missing.csv}", "evaluate: {slices: [mean_radus]}")
     with pytest.raises(ConfigError, match=r"mean_radus.*did you mean 'mean_radius'"):
         sliced.evaluate()
     with pytest.raises(DataError, match="sign-off"):

@@ -142,10 +142,16 @@ class Runs:
                         run_id=run_id,
                         trusted={"types": list(a.trusted)},
                         created_at=utc_now(),
-                        **{**fields, "uri": self.artifacts.recorded(a.uri)},
+                        **{**fields, "uri": self._recorded(a.uri)},
                     )
                 )
         return self.get(run_id)
+
+    def _recorded(self, uri: str) -> str:
+        """The ``uri`` kept for an artifact: relative to the artifact folder for an SQLite
+        file, which moves and is copied with its project folder; whole for a shared store
+        (PostgreSQL), whose rows other folders and machines read too."""
+        return self.artifacts.recorded(uri) if self.database.file is not None else uri
 
     def fail(self, run_id: str, error: str) -> None:
         """Close a run as failed and drop any file it wrote."""
