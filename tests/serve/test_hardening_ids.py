@@ -69,7 +69,7 @@ def test_two_v2_requests_with_one_client_id_log_distinct_ids_and_feedback_finds_
     assert [a.json()["id"] for a in answers] == [client_id, client_id]  # echoed, as V2 says
     ids = [i for a in answers for i in a.json()["parameters"]["request_ids"].split(",")]
     assert len(ids) == 4 and len(set(ids)) == 4
-    assert all(uuid.UUID(i).version == 4 for i in ids)
+    assert all(uuid.UUID(i).version == 7 for i in ids)
     stored = http.post(f"{bc_server.url}/feedback", {"request_id": ids[0], "label": "benign"})
     assert stored.json() == {"stored": 1}
     assert [logged(bc_server, i) for i in ids] == [1, 1, 1, 1]

@@ -70,7 +70,7 @@ def test_each_row_gets_a_request_id_in_a_header(
     answer = invoke(http, bc_server, {"dataframe_records": http.records(frame)})
     ids = answer.headers["x-request-ids"].split(",")
     assert len(ids) == ROWS and len(set(ids)) == ROWS
-    assert all(uuid.UUID(i).version == 4 for i in ids)
+    assert all(uuid.UUID(i).version == 7 for i in ids)
 
 
 def test_ping_and_health_answer_200_once_the_model_is_loaded(http: Http, bc_server: Server) -> None:

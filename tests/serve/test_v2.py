@@ -89,7 +89,7 @@ def test_one_tensor_a_column_answers_the_models_probabilities(
     response = result.get_response()
     assert response["id"] == "42" and response["model_version"] == "0"
     ids = response["parameters"]["request_ids"].split(",")  # the server's, unique
-    assert len(set(ids)) == ROWS and all(uuid.UUID(i).version == 4 for i in ids)
+    assert len(set(ids)) == ROWS and all(uuid.UUID(i).version == 7 for i in ids)
 
 
 def test_one_2d_tensor_in_training_order_answers_the_same(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -40,6 +39,7 @@ from prodml.serve.http import (
 )
 from prodml.serve.predictor import Predictor
 from prodml.serve.rejection import Rejected, shown
+from prodml.serve.request_ids import new_ids
 from prodml.serve.validation import Row
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ async def invocations(request: Request, service: Service, call: Call) -> Respons
         predictor = service.predictor()
         call.endpoint, call.version = predictor.served.endpoint, str(predictor.served.version)
         rows = _csv_rows(body, predictor) if kind == CSV else _json_rows(body, predictor)
-        ids = [str(uuid.uuid4()) for _ in rows]
+        ids = new_ids(len(rows))
         pending = service.submit(predictor, rows, ids, call.started)
     answer = await pending
     column = "labels" if answer.predictions.labels is not None else "values"

@@ -11,7 +11,6 @@ does not fit the schema.
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -32,6 +31,7 @@ from prodml.serve.http import (
     require_object,
 )
 from prodml.serve.rejection import Rejected, shown
+from prodml.serve.request_ids import new_ids
 
 if TYPE_CHECKING:
     from prodml.serve.service import Service
@@ -62,7 +62,7 @@ async def predict(request: Request, service: Service, call: Call) -> Response:
             raise Rejected(400, 'the body has no "records"; send {"records": [{...}]}', "records")
         records = require_list(data["records"], '"records"')
         rows = [predictor.checker.record(record, i) for i, record in enumerate(records)]
-        ids = [str(uuid.uuid4()) for _ in rows]
+        ids = new_ids(len(rows))
         pending = service.submit(predictor, rows, ids, call.started)
     answer = await pending
     model = answer.served.model_id

@@ -17,7 +17,6 @@ which those clients read as well.
 
 from __future__ import annotations
 
-import uuid
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as metadata_version
 from typing import TYPE_CHECKING, Any
@@ -42,6 +41,7 @@ from prodml.serve.http import (
 )
 from prodml.serve.predictor import Predictor
 from prodml.serve.rejection import Rejected, shown
+from prodml.serve.request_ids import new_ids
 from prodml.serve.validation import Row
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ async def infer(request: Request, service: Service, call: Call) -> Response:
             require_object(data["parameters"], '"parameters"', '{"key": "value"}')
         wanted = _wanted(data.get("outputs"), predictor)
         rows = _rows(data.get("inputs"), predictor)
-        ids = [str(uuid.uuid4()) for _ in rows]
+        ids = new_ids(len(rows))
         pending = service.submit(predictor, rows, ids, call.started)
     answer = await pending
     reply: dict[str, Any] = {
