@@ -15,6 +15,7 @@ are 10 MB).
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 
@@ -22,12 +23,33 @@ import uuid
 _VERSION, _VARIANT = 7 << 76, 2 << 62
 #: The random bits kept: all but those of the version and the variant.
 _RANDOM = ((1 << 80) - 1) & ~(0xF << 76) & ~(0x3 << 62)
+#: Random bytes read from the kernel at a time: os.urandom releases the interpreter's lock,
+#: and getting it back can wait out another thread's turn (5 ms), once per request.
+_POOL_BYTES = 64 << 10
+
+
+class _Noise:
+    """The kernel's random bytes, read a pool at a time and handed out once each."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool, self._used = b"", 0
+
+    def take(self, size: int) -> bytes:
+        with self._lock:
+            if self._used + size > len(self._pool):
+                self._pool, self._used = os.urandom(max(size, _POOL_BYTES)), 0
+            start, self._used = self._used, self._used + size
+            return self._pool[start : self._used]
+
+
+_noise = _Noise()
 
 
 def new_ids(count: int) -> list[str]:
     """``count`` new ids in increasing order, as text (``0193a1b2-...``)."""
     stamp = (time.time_ns() // 1_000_000) << 80
-    noise = os.urandom(10 * count)
+    noise = _noise.take(10 * count)
     values = sorted(
         stamp | _VERSION | _VARIANT | int.from_bytes(noise[i : i + 10]) & _RANDOM
         for i in range(0, 10 * count, 10)
