@@ -38,7 +38,7 @@ def test_each_record_gets_label_probabilities_model_and_request_id(
     np.testing.assert_allclose(got, expected, rtol=1e-12)
     assert {p["model"] for p in predictions} == {"loans:0"}
     ids = [uuid.UUID(p["request_id"]) for p in predictions]
-    assert len(set(ids)) == 20 and {i.version for i in ids} == {4}
+    assert len(set(ids)) == 20 and {i.version for i in ids} == {7}
 
 
 def test_missing_values_pass_where_training_had_them(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -151,3 +152,66 @@ def test_checked_rows_make_a_frame_with_the_training_dtypes(schema: Schema) -> N
     ]  # fmt: skip
     assert frame["region"].cat.categories.tolist() == ["north", "south"]
     assert frame["years"].isna().tolist() == [True, False]
+
+
+# --- many records at once -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def numbers() -> Schema:
+    rng = np.random.default_rng(7)
+    train = pd.DataFrame({f"x{i}": rng.normal(i, 1.0, 50) for i in range(6)})
+    train["x2"] = train["x2"].where(train.index % 10 != 0)  # nullable
+    return infer_schema(train)
+
+
+def one_by_one(checker: RowChecker, records: list[Any]) -> list[tuple[Any, ...]]:
+    return [checker.record(record, i) for i, record in enumerate(records)]
+
+
+def test_many_number_records_check_as_one_by_one_and_count_the_same(numbers: Schema) -> None:
+    rng = np.random.default_rng(8)
+    values = rng.normal(np.arange(6), 2.5, size=(300, 6))  # many beyond the training range
+    records = [{f"x{i}": float(v) for i, v in enumerate(row)} | {"extra": "x"} for row in values]
+    batch_notes: list[str] = []
+    single_notes: list[str] = []
+
+    batch = RowChecker(numbers, batch_notes.append).records(records)
+    single = one_by_one(RowChecker(numbers, single_notes.append), records)
+
+    assert batch == single == [tuple(row) for row in values.tolist()]
+    assert batch_notes == single_notes and len(single_notes) > 100
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"x1": 3}, None),  # an int: allowed, kept as it is
+        ({"x2": None}, None),  # null in a nullable column
+        ({"x0": None}, "row 4, field 'x0': null"),
+        ({"x3": "7"}, "row 4, field 'x3': '7' is text"),
+        ({"x4": True}, "row 4, field 'x4': true"),
+        ({"x5": float("inf")}, "row 4, field 'x5': Infinity is not a finite number"),
+    ],
+)
+def test_records_that_are_not_all_floats_check_as_one_by_one(
+    numbers: Schema, change: dict[str, Any], message: str | None
+) -> None:
+    records = [{f"x{i}": float(i) for i in range(6)} for _ in range(6)]
+    records[4] = records[4] | change
+    checker = RowChecker(numbers)
+    if message is None:
+        assert checker.records(records) == one_by_one(checker, records)
+    else:
+        with pytest.raises(Rejected, match=re.escape(message)):
+            checker.records(records)
+
+
+def test_records_missing_a_field_or_not_objects_are_refused_by_row(numbers: Schema) -> None:
+    checker = RowChecker(numbers)
+    good = {f"x{i}": float(i) for i in range(6)}
+    with pytest.raises(Rejected, match=r"row 1 has no field 'x3'"):
+        checker.records([good, {k: v for k, v in good.items() if k != "x3"}])
+    with pytest.raises(Rejected, match=r"row 2 is a list"):
+        checker.records([good, good, [1.0] * 6])
+    assert checker.records([]) == []

@@ -8,6 +8,7 @@ One request's path, module by module::
     protocols/   native, mlflow, v2, health: decode a request, encode the answer
     http         reading a body within its limit, JSON, media types
     validation   rows checked against the model's input schema (422 naming the field)
+    request_ids  a time-ordered UUIDv7 for every answered row
     service      endpoints, their batchers, the model thread, the log's answers
     batcher      adaptive micro-batching with a bounded queue (503 when full)
     predictor    one model call a batch on a frame from frame
@@ -35,6 +36,7 @@ __all__ = [
     "protocols",
     "registry_source",
     "rejection",
+    "request_ids",
     "routes",
     "service",
     "source",

@@ -108,7 +108,7 @@ def _json_rows(body: bytes, predictor: Predictor) -> list[Row]:
     if key == "dataframe_split":
         return _split_rows(value, predictor)
     if key == "dataframe_records":
-        return [checker.record(r, i) for i, r in enumerate(require_list(value, f'"{key}"'))]
+        return checker.records(require_list(value, f'"{key}"'))
     if key == "inputs" and type(value) is dict:
         return _columns_rows(value, predictor)
     rows = require_list(value, f'"{key}"')

@@ -61,7 +61,7 @@ async def predict(request: Request, service: Service, call: Call) -> Response:
         if "records" not in data:
             raise Rejected(400, 'the body has no "records"; send {"records": [{...}]}', "records")
         records = require_list(data["records"], '"records"')
-        rows = [predictor.checker.record(record, i) for i, record in enumerate(records)]
+        rows = predictor.checker.records(records)
         ids = new_ids(len(rows))
         pending = service.submit(predictor, rows, ids, call.started)
     answer = await pending
