@@ -18,7 +18,11 @@ features, a binary classifier), served by ``prodml serve --workers 1``; every re
    server stopped, the store checkpointed; a CSV ``request_id,label`` of the LABELS
    oldest, and the wall time of ``prodml feedback FILE --project DIR``.
 
+With ``--postgres SERVER``, measure 1 alone, the project's store a new database on that
+PostgreSQL server: its growth is that of ``pg_database_size``.
+
     python -m benchmarks.log.bench_log WORK_DIR [--durability power] [--load-only] [--quick]
+    python -m benchmarks.log.bench_log WORK_DIR --postgres SERVER [--quick]
 """
 
 from __future__ import annotations
@@ -27,10 +31,11 @@ import argparse
 import contextlib
 import csv
 import json
+import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +58,7 @@ from benchmarks.serving.common import (
     server,
 )
 from benchmarks.shared import timed, versions
+from prodml.project import DATABASE_ENV
 
 #: the example's own model (a scaled logistic regression)
 WORKLOAD = WORKLOADS[0]
@@ -104,17 +110,45 @@ def answered(url: str, sent: Request) -> None:
         raise RuntimeError(f"the server answered {status}")
 
 
+@dataclass(frozen=True)
+class Store:
+    """How a side's store is read: its bytes on disk (settled), its rows logged, its
+    migration."""
+
+    size: Callable[[], int]
+    rows: Callable[[], int]
+    schema: Callable[[], str]
+
+
+def sqlite_store(folder: Path) -> Store:
+    """The project's own SQLite file."""
+    return Store(
+        lambda: store.checkpointed_size(folder),
+        lambda: logged(folder),
+        lambda: store.schema(folder),
+    )
+
+
+def postgres_store(url: str) -> Store:
+    """A PostgreSQL database."""
+    return Store(
+        lambda: store.postgres_size(url),
+        lambda: store.postgres_rows(url),
+        lambda: store.postgres_schema(url),
+    )
+
+
 def bytes_per_prediction(
-    work: Path, folder: Path, sent: Request, predictions: int
+    work: Path, folder: Path, sent: Request, predictions: int, kept: Store
 ) -> dict[str, Any]:
-    """Measure 1: the store file's growth per logged row over ``predictions`` rows."""
+    """Measure 1: the store's growth per logged row over ``predictions`` rows."""
     with serving(work, folder, "first") as (url, _):
         answered(url, sent)
-    before, rows_before = store.checkpointed_size(folder), logged(folder)
+    before, rows_before = kept.size(), kept.rows()
     with serving(work, folder, "size") as (url, _):
         for _ in range(predictions // ROWS):
             answered(url, sent)
-    after, rows_after = store.checkpointed_size(folder), logged(folder)
+    after, rows_after = kept.size(), kept.rows()
     rows = rows_after - rows_before
     return {
         "file_bytes_before": before,
@@ -193,21 +227,43 @@ def classes_of(work: Path) -> list[str]:
         return sorted({row[target] for row in csv.DictReader(file)})
 
 
-def measured(work: Path, durability: str | None, load_only: bool, sizes: Sizes) -> dict[str, Any]:
-    folder = prepare(work, durability)
-    batch, single = request(work, WORKLOAD, ROWS), request(work, WORKLOAD)
-    result: dict[str, Any] = {
+def described(kept: Store, durability: str | None, sizes: Sizes) -> dict[str, Any]:
+    """What a side ran: versions, code, its store's migration, its settings."""
+    return {
         "versions": versions("prodml", "uvicorn", "scikit-learn", "numpy", "pandas"),
         "wrk": load.wrk_version(),
         "prodml_file": prodml.__file__,
-        "schema": store.schema(folder),
+        "schema": kept.schema(),
         "durability": durability or "process",
         "sizes": asdict(sizes),
         "rows_per_request": ROWS,
     }
+
+
+def on_postgres(work: Path, server: str, sizes: Sizes) -> dict[str, Any]:
+    """Measure 1 alone, the project's store a new database on the PostgreSQL ``server``
+    (``PRODML_DATABASE_URL``, which the prodml commands and the server read)."""
+    with store.postgres_database(server) as url:
+        os.environ[DATABASE_ENV] = url
+        try:
+            folder, kept = prepare(work, None), postgres_store(url)
+            print("bytes per prediction, PostgreSQL", file=sys.stderr)
+            size = bytes_per_prediction(
+                work, folder, request(work, WORKLOAD, ROWS), sizes.predictions, kept
+            )
+            return {**described(kept, None, sizes), "size": size}
+        finally:
+            del os.environ[DATABASE_ENV]
+
+
+def measured(work: Path, durability: str | None, load_only: bool, sizes: Sizes) -> dict[str, Any]:
+    folder = prepare(work, durability)
+    kept = sqlite_store(folder)
+    batch, single = request(work, WORKLOAD, ROWS), request(work, WORKLOAD)
+    result = described(kept, durability, sizes)
     if not load_only:
         print("bytes per prediction", file=sys.stderr)
-        result["size"] = bytes_per_prediction(work, folder, batch, sizes.predictions)
+        result["size"] = bytes_per_prediction(work, folder, batch, sizes.predictions, kept)
     print("closed loop", file=sys.stderr)
     with serving(work, folder, "load") as (url, group):
         result["batch"] = closed_loop(url, group, folder, batch, ROWS, sizes)
@@ -231,11 +287,21 @@ def main() -> None:
         "--load-only", action="store_true", help="only the closed loops (measures 2 and 3)"
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the script")
+    parser.add_argument(
+        "--postgres",
+        metavar="SERVER",
+        help="only measure 1, the store a new database on this PostgreSQL server "
+        "(an SQLAlchemy URL), dropped at the end",
+    )
     args = parser.parse_args()
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
+    sizes = QUICK if args.quick else FULL
     with contextlib.redirect_stdout(sys.stderr):  # stdout carries the JSON alone
-        result = measured(work, args.durability, args.load_only, QUICK if args.quick else FULL)
+        if args.postgres:
+            result = on_postgres(work, args.postgres, sizes)
+        else:
+            result = measured(work, args.durability, args.load_only, sizes)
     print(json.dumps(result, indent=2))
 
 

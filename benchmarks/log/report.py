@@ -7,7 +7,8 @@ label stored, a quiet machine) and a line per goal of issue 11 saying met or not
 Replaces that one section of the file (other sections stay as they are; the file is
 created with a short header if it is missing). Standard library only.
 
-    python -m benchmarks.log.report BEFORE_JSON AFTER_JSON POWER_JSON --commit COMMIT
+    python -m benchmarks.log.report BEFORE_JSON AFTER_JSON POWER_JSON POSTGRES_JSON \
+        --commit COMMIT
         --command CMD --seconds S [--output FILE]
 """
 
@@ -27,8 +28,13 @@ from benchmarks.shared import HEADER, machine, replace_section
 TITLE = "## Prediction log"
 VERSIONS = ("uvicorn", "scikit-learn", "numpy", "pandas")
 #: the sides, in the table's order, by the key run.sh gives their results
-SIDES = ("before", "after", "power")
-NAMES = {"before": "before", "after": "after", "power": "after, durability power"}
+SIDES = ("before", "after", "power", "postgres")
+NAMES = {
+    "before": "before",
+    "after": "after",
+    "power": "after, durability power",
+    "postgres": "after, PostgreSQL",
+}
 #: what one prediction of the example holds: 30 float features and 2 probabilities,
 #: 8 bytes each, and its time and latency, 8 bytes each
 FEATURES, CLASSES = 30, 2
@@ -48,12 +54,16 @@ every answered prediction to the project's SQLite store before it answers. Every
 `POST /invocations` with `dataframe_records`. *before* is the commit named below, run from
 a `git worktree` with `PYTHONPATH` on its `src/` (same environment, same packages); *after*
 is the working tree; *power* is *after* with `log: {durability: power}` in prodml.yaml
-(every group commit synced to the disk).
+(every group commit synced to the disk); *PostgreSQL* is *after* with the store a new
+database on the machine's PostgreSQL server (`PRODML_DATABASE_URL`), bytes per prediction
+alone.
 
 - *Bytes per prediction*: after one request of 100 rows, the server stopped and
   `PRAGMA wal_checkpoint(TRUNCATE)` run on the store; then requests of 100 rows (one at a
   time) until the log gained the predictions named below, the server stopped, the store
   checkpointed again: the database file's growth divided by the rows the log gained.
+  On PostgreSQL, the growth of `pg_database_size` (tables, indexes and TOAST; not the
+  server's own write-ahead log, which every database shares) over the same requests.
   *Raw*: what a prediction's values take, 30 features x 8 bytes + 2 probabilities x 8 +
   time and latency 16 = 272 bytes.
 - *Rows logged a second*: `wrk -t2 -c32 -d15s` (closed loop: 32 connections, each sending
@@ -148,8 +158,9 @@ MEASURES = (
 def table(results: dict[str, Any], commit: str) -> list[str]:
     """A row a measure, a column a side; met or not: the after side's."""
     lines = [
-        f"| measure | before ({commit}) | after | after, durability power | goal | after: met? |",
-        "|---|---:|---:|---:|---|---|",
+        f"| measure | before ({commit}) | after | after, durability power "
+        "| after, PostgreSQL | goal | after: met? |",
+        "|---|---:|---:|---:|---:|---|---|",
     ]
     for m in MEASURES:
         cells = [
@@ -186,13 +197,13 @@ def checks(results: dict[str, Any], commit: str) -> list[str]:
     }
     right = (
         Path(results["before"]["prodml_file"]).parent != source
-        and all(Path(results[s]["prodml_file"]).parent == source for s in ("after", "power"))
+        and all(Path(results[s]["prodml_file"]).parent == source for s in SIDES[1:])
         and results["before"]["schema"] != results["after"]["schema"]
     )
     lines = [
         "",
         f"- Code: before imported prodml from the worktree of {commit}, its store at migration "
-        f"{results['before']['schema']}; after and power from src/, their stores at "
+        f"{results['before']['schema']}; after, power and PostgreSQL from src/, their stores at "
         f"{results['after']['schema']}: "
         + (
             "as intended."
@@ -203,6 +214,8 @@ def checks(results: dict[str, Any], commit: str) -> list[str]:
     gained, failed, quiet = [], [], []
     for side, r in results.items():
         for key in ("batch", "single"):
+            if key not in r:
+                continue
             run = r[key]
             answered = run["requests"] * run["rows_per_request"]
             ok = "" if run["logged"] >= answered else " (NOT every answer)"

@@ -2,8 +2,10 @@
 # Prediction log, before and after its compact format: `prodml serve` (one worker, the
 # breast-cancer example) logging predictions, measured on the commit before the new format
 # ("before", $BEFORE_COMMIT) and on the working tree ("after"; once more with
-# `log: {durability: power}`). Writes the section "## Prediction log" of docs/benchmarks.md
-# (or of --output FILE).
+# `log: {durability: power}`, and once, bytes per prediction alone, with the store a new
+# database on the PostgreSQL server $PRODML_BENCH_POSTGRES, default this machine's, dropped
+# at the end). Writes the section "## Prediction log" of docs/benchmarks.md (or of
+# --output FILE).
 #
 #   bash benchmarks/log/run.sh [--quick] [--output FILE]
 #
@@ -21,6 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 python=${PRODML_PYTHON:-.venv/bin/python}
 commit=${BEFORE_COMMIT:-2c364e3}
+postgres=${PRODML_BENCH_POSTGRES:-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}
 output=docs/benchmarks.md
 quick=()
 while (($#)); do
@@ -67,7 +70,12 @@ echo "after, durability power" >&2
 "$python" -m benchmarks.log.bench_log "$work/power" --durability power --load-only \
     "${quick[@]}" > "$work/power.json"
 
+echo "after, PostgreSQL ($postgres)" >&2
+"$python" -m benchmarks.log.bench_log "$work/postgres" --postgres "$postgres" "${quick[@]}" \
+    > "$work/postgres.json"
+
 "$python" -m benchmarks.log.report "$work/before.json" "$work/after.json" "$work/power.json" \
+    "$work/postgres.json" \
     --commit "$commit" --command "bash benchmarks/log/run.sh${quick[*]:+ ${quick[*]}}" \
     --seconds $((SECONDS - start)) --output "$output"
 echo "done in $((SECONDS - start)) s; see $output" >&2

@@ -1,6 +1,7 @@
-"""A project's SQLite store as the prediction-log benchmark sees it: from outside, with
-the standard library's sqlite3, so that it reads the store of either side's code the same
-way (both keep the table ``predictions`` with a ``request_id`` per row).
+"""A project's store as the prediction-log benchmark sees it: from outside, with the
+standard library's sqlite3 (or SQLAlchemy, for PostgreSQL), so that it reads the store of
+either side's code the same way (both keep the table ``predictions`` with a
+``request_id`` per row).
 
 The sizes are those of the files: :func:`checkpointed_size` first copies the write-ahead
 log into the database file and empties it, so the file alone holds everything.
@@ -11,8 +12,13 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import Any
+
+from sqlalchemy import create_engine, make_url, text
 
 #: seconds between two looks at the write-ahead log's size
 WAL_EVERY = 0.5
@@ -85,3 +91,49 @@ class WalPeak:
                 self.peak = max(self.peak, self.wal.stat().st_size)
             if self._stop.wait(WAL_EVERY):
                 return
+
+
+@contextlib.contextmanager
+def postgres_database(server: str) -> Iterator[str]:
+    """A new, empty database on the PostgreSQL ``server`` (an SQLAlchemy URL), its URL;
+    dropped at the end."""
+    name = f"prodml_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE "{name}"'))
+        admin.dispose()
+
+
+def postgres_size(url: str) -> int:
+    """Bytes of the database's files (tables, indexes, TOAST; the server's own write-ahead
+    log, shared by every database, is not counted). A table's file grows as rows are
+    written, so no checkpoint is needed first."""
+    return int(_postgres_value(url, "select pg_database_size(current_database())"))
+
+
+def postgres_rows(url: str) -> int:
+    """Rows of the database's prediction log."""
+    return int(_postgres_value(url, "select count(*) from predictions"))
+
+
+def postgres_schema(url: str) -> str:
+    """The database's migration (``alembic_version``)."""
+    return str(_postgres_value(url, "select version_num from alembic_version"))
+
+
+def _postgres_value(url: str, query: str) -> Any:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(query)).scalar_one()
+    finally:
+        engine.dispose()
