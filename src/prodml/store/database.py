@@ -6,7 +6,7 @@ processes opening a new store at once do not both create it.
 >>> import tempfile, pathlib
 >>> db = Database(f"sqlite:///{pathlib.Path(tempfile.mkdtemp()) / 'prodml.db'}")
 >>> db.revision()
-'0006'
+'0007'
 """
 
 from __future__ import annotations

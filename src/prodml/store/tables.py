@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     ForeignKey,
+    Float,
     Integer,
     LargeBinary,
     String,
@@ -128,7 +129,8 @@ class ModelVersionRow(Base):
 
 
 class DeploymentRow(Base):
-    """Which version an endpoint serves; ``revision`` grows with every change."""
+    """Which versions an endpoint serves: its primary and at most one candidate (with its
+    mode, share of traffic and ramp); ``revision`` grows with every change."""
 
     __tablename__ = "deployments"
 
@@ -137,6 +139,13 @@ class DeploymentRow(Base):
     primary_version: Mapped[int] = mapped_column(Integer)
     revision: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime]
+    candidate_version: Mapped[int | None] = mapped_column(Integer)
+    mode: Mapped[str | None] = mapped_column(String(20))
+    share: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    plan: Mapped[dict[str, Any] | None]
+    ramp_step: Mapped[int | None] = mapped_column(Integer)
+    step_started_at: Mapped[datetime | None]
+    previous_version: Mapped[int | None] = mapped_column(Integer)
 
 
 class DeploymentEventRow(Base):
@@ -150,6 +159,9 @@ class DeploymentEventRow(Base):
     action: Mapped[str] = mapped_column(String(40))
     version: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[dict[str, Any] | None]
+    revision: Mapped[int | None] = mapped_column(Integer)  # the deployment's, after it
+    actor: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
 class LogStreamRow(Base):
