@@ -6,6 +6,7 @@ give each test its own project name (``uuid4().hex``) and filter by it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -18,19 +19,25 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from prodml.registry import Registry
+from prodml.store.artifacts import ArtifactStore
+from prodml.store.database import Database
+from prodml.store.runs import Runs
+
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that uses the server, so ``-m "not postgres"`` leaves none behind."""
     for item in items:
-        if "postgres_url" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if "postgres_url" in names or "own_postgres_url" in names:
             item.add_marker(pytest.mark.postgres)
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty database on the PostgreSQL server, dropped when the session ends."""
+@contextlib.contextmanager
+def fresh_postgres() -> Iterator[str]:
+    """A fresh, empty database on the PostgreSQL server, dropped on the way out."""
     if os.environ.get("PRODML_SKIP_POSTGRES") == "1":
         pytest.skip("PRODML_SKIP_POSTGRES=1: PostgreSQL tests are skipped")
     server = make_url(os.environ.get("PRODML_TEST_POSTGRES", DEFAULT_SERVER))
@@ -61,6 +68,20 @@ def postgres_url() -> Iterator[str]:
             )
             conn.execute(text(f'DROP DATABASE "{name}"'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of the session's own on the PostgreSQL server (tests share it)."""
+    with fresh_postgres() as url:
+        yield url
+
+
+@pytest.fixture
+def own_postgres_url() -> Iterator[str]:
+    """A database of this test's own: servers that load every endpoint see only its."""
+    with fresh_postgres() as url:
+        yield url
 
 
 @pytest.fixture(
@@ -117,3 +138,29 @@ def together(tmp_path: Path) -> Together:
         ]
 
     return run
+
+
+@pytest.fixture
+def runs(database_url: str, tmp_path: Path) -> Iterator[Runs]:
+    """The run store of ``database_url``, its artifacts in ``tmp_path``."""
+    database = Database(database_url)
+    yield Runs(database, ArtifactStore(str(tmp_path / "artifacts")))
+    database.dispose()
+
+
+@pytest.fixture
+def registry(runs: Runs) -> Registry:
+    return Registry(runs)
+
+
+@pytest.fixture
+def name() -> str:
+    """A model name of this test alone (the PostgreSQL database is shared by the session)."""
+    return f"model-{uuid4().hex}"
+
+
+@pytest.fixture
+def default_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Python API in this process uses the project's own store, as the commands do."""
+    monkeypatch.delenv("PRODML_DATABASE_URL", raising=False)
+    monkeypatch.delenv("PRODML_ARTIFACTS_URL", raising=False)

@@ -101,11 +101,7 @@ def local_file(uri: str) -> Path:
     return Path(url2pathname(parsed.path))
 
 
-@pytest.fixture(autouse=True)
-def _default_store(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The Python API in this process uses the project's own store, as the commands do."""
-    monkeypatch.delenv("PRODML_DATABASE_URL", raising=False)
-    monkeypatch.delenv("PRODML_ARTIFACTS_URL", raising=False)
+pytestmark = pytest.mark.usefixtures("default_store")
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +149,10 @@ HELP_COMMANDS: list[tuple[str, ...]] = [
     ("models", "register"),
     ("models", "list"),
     ("models", "show"),
+    ("keys",),
+    ("keys", "create"),
+    ("keys", "list"),
+    ("keys", "revoke"),
 ]
 
 
@@ -747,7 +747,11 @@ def test_fit_register_puts_the_run_it_fitted_in_the_registry(project: Path) -> N
     fitted_id = re.search(r"Run (\w+) finished \(fit\)", said.stdout)
     assert fitted_id, said.stdout
     assert f"Registered breast-cancer:1 from run {fitted_id[1]}" in said.stdout
-    assert "primary of endpoint breast-cancer" in said.stdout
+    assert (  # a fit is not evaluated, so the audit gate opens no endpoint for it
+        f"It serves nowhere: it was never evaluated. Next: prodml evaluate {fitted_id[1][:8]}, "
+        "then prodml deploy breast-cancer:1." in " ".join(said.stdout.split())
+    )
+    assert printed["registered"]["primary_of"] == []
     assert printed["registered"]["ref"] == "bc-json:1"
     assert printed["registered"]["run_id"] == printed["id"] != fitted_id[1]
     with prodml.Project(project) as api:
@@ -786,6 +790,10 @@ def test_predict_scores_a_file_with_the_registered_model_as_a_batch_run(project:
     )
     run = json.loads(result.stdout)
     scored = pd.read_csv(project / "scored.csv")
+    assert (  # the version is scored with, but it would not pass the audit gate
+        "warning: breast-cancer:1 was never evaluated (run" in " ".join(result.stderr.split())
+        and "scored with it all the same" in " ".join(result.stderr.split())
+    )
 
     with prodml.Project(project) as opened:
         model = opened.load_model(opened.registry.get("breast-cancer:1").run_id)
@@ -841,3 +849,31 @@ def test_log_stats_export_and_prune_agree_with_what_was_logged(project: Path) ->
     assert frame["outputs"].map(json.loads).tolist() == [{"label": i % 2} for i in range(30)]
     after = json.loads(succeeded(prodml_command("log", "stats", "--json", cwd=project)).stdout)
     assert after["predictions"] == 0
+
+
+def test_keys_create_shows_the_key_once_list_never_and_revoke_closes_it(project: Path) -> None:
+    from prodml.deploy.keys import Keys
+
+    created = succeeded(prodml_command("keys", "create", "ci", "--role", "operator", cwd=project))
+    lines = created.stdout.splitlines()
+    assert re.fullmatch(r"Created key ci \(id [0-9a-f]{12}, role operator\):", lines[0])
+    key = lines[1]
+    assert re.fullmatch(r"prodml_[0-9a-f]{12}_[A-Za-z0-9_-]{43}", key)
+    assert lines[2] == "It will not be shown again: keep it now, e.g. in a secret store."
+
+    listed = succeeded(prodml_command("keys", "list", "--json", cwd=project)).stdout
+    (entry,) = json.loads(listed)
+    assert set(entry) == {"name", "id", "role", "created_at", "revoked_at"}
+    assert (entry["name"], entry["role"], entry["revoked_at"]) == ("ci", "operator", None)
+    assert key.split("_", 2)[2] not in listed
+    table = succeeded(prodml_command("keys", "list", cwd=project)).stdout
+    assert "ci" in table and "operator" in table and key.split("_", 2)[2] not in table
+    with prodml.Project(project) as opened:
+        assert Keys(opened.runs_store.database).check(f"Bearer {key}", "operator").name == "ci"
+
+    revoked = succeeded(prodml_command("keys", "revoke", "ci", cwd=project))
+    assert revoked.stdout.startswith(f"Key ci (id {entry['id']}, role operator) is revoked since")
+    (after,) = json.loads(succeeded(prodml_command("keys", "list", "--json", cwd=project)).stdout)
+    assert after["revoked_at"] is not None
+    again = error_line(prodml_command("keys", "create", "ci", "--role", "admin", cwd=project))
+    assert "a key named 'ci' exists (a revoked key keeps its name)" in again

@@ -42,10 +42,7 @@ def error_line(*args: str) -> str:
     return line
 
 
-@pytest.fixture(autouse=True)
-def _default_store(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("PRODML_DATABASE_URL", raising=False)
-    monkeypatch.delenv("PRODML_ARTIFACTS_URL", raising=False)
+pytestmark = pytest.mark.usefixtures("default_store")
 
 
 def rows(n: int = 200) -> pd.DataFrame:
@@ -333,3 +330,47 @@ def test_a_baseline_with_a_wrong_parameter_names_its_place_in_the_list(project: 
     line = error_line("evaluate", "-C", str(project))
 
     assert line.startswith("error: baselines[0].params"), line
+
+
+# --- API keys ------------------------------------------------------------------------------
+
+
+def test_keys_mistakes_are_one_error_line_each(project: Path) -> None:
+    where = ("-C", str(project))
+    assert command("keys", "create", "ci", "--role", "operator", *where).exit_code == 0
+
+    assert error_line("keys", "create", "x", "--role", "operater", *where) == (
+        "error: role 'operater' is not a role; roles are: viewer, reviewer, operator, admin "
+        "(each may do what those before it may); did you mean 'operator'?"
+    )
+    assert error_line("keys", "create", "ci", "--role", "admin", *where) == (
+        "error: a key named 'ci' exists (a revoked key keeps its name); choose another "
+        "name, e.g. ci-2"
+    )
+    assert error_line("keys", "revoke", "cj", *where) == "error: no key named 'cj'; keys are: ci"
+    assert error_line("keys", "revoke", "c", *where) == (
+        "error: no key named 'c'; keys are: ci; did you mean 'ci'?"
+    )
+    assert error_line("keys", "create", " ", "--role", "admin", *where).startswith(
+        "error: key name '' is not a name; give 1 to 200 printable characters"
+    )
+    assert [k.name for k in _keys(project)] == ["ci"]
+
+
+def _keys(project: Path) -> list[Any]:
+    from prodml.deploy.keys import Keys
+
+    with prodml.Project(project) as opened:
+        return Keys(opened.runs_store.database).list()
+
+
+def test_a_serve_setting_that_is_not_a_boolean_names_the_key(project: Path) -> None:
+    file = project / "prodml.yaml"
+    settings = yaml.safe_load(file.read_text(encoding="utf-8"))
+    file.write_text(
+        yaml.safe_dump({**settings, "serve": {"open_feedback": "sometimes"}}), encoding="utf-8"
+    )
+
+    line = error_line("keys", "list", "-C", str(project))
+
+    assert line.startswith("error: serve.open_feedback 'sometimes'"), line

@@ -109,10 +109,7 @@ def new_project(folder: Path, **settings: Any) -> Path:
     return folder
 
 
-@pytest.fixture(autouse=True)
-def _default_store(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("PRODML_DATABASE_URL", raising=False)
-    monkeypatch.delenv("PRODML_ARTIFACTS_URL", raising=False)
+pytestmark = pytest.mark.usefixtures("default_store")
 
 
 def store_env(

@@ -34,6 +34,7 @@ def test_importing_prodml_and_its_cli_loads_no_heavy_library() -> None:
 
 PACKAGES = [
     "prodml.data",
+    "prodml.deploy",
     "prodml.evaluate",
     "prodml.model",
     "prodml.monitor",

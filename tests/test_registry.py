@@ -6,22 +6,18 @@ uuid; a test sees only its own names.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
-from urllib.request import url2pathname
-from uuid import uuid4
 
 import pytest
 from sqlalchemy import delete
 
-import prodml
-from prodml.errors import ConfigError, IntegrityError, NotFoundError
-from prodml.project import DATABASE_ENV
+from prodml.deploy.changes import Deployer
+from prodml.errors import ConfigError, NotFoundError
 from prodml.registry import Registry
 from prodml.store.artifacts import ArtifactStore
 from prodml.store.database import Database
+from prodml.store.evaluations import Evaluations
 from prodml.store.runs import Run, Runs
 from prodml.store.tables import DeploymentRow
 
@@ -29,34 +25,24 @@ if TYPE_CHECKING:
     from tests.conftest import Together
 
 
-@pytest.fixture
-def runs(database_url: str, tmp_path: Path) -> Iterator[Runs]:
-    database = Database(database_url)
-    yield Runs(database, ArtifactStore(str(tmp_path / "artifacts")))
-    database.dispose()
-
-
-@pytest.fixture
-def registry(runs: Runs) -> Registry:
-    return Registry(runs)
-
-
-@pytest.fixture
-def name() -> str:
-    """A model name of this test alone."""
-    return f"model-{uuid4().hex}"
-
-
-def fitted(runs: Runs, model: dict[str, Any] | None = None) -> Run:
-    """A finished fit with a model artifact (a JSON stand-in for an estimator)."""
+def fitted(runs: Runs, model: dict[str, Any] | None = None, *, passed: bool | None = True) -> Run:
+    """A finished fit with a model artifact (a JSON stand-in for an estimator), evaluated
+    with an audit that ``passed`` (None: never evaluated)."""
     run_id = runs.start("registry-tests", "fit")
     model = {"weights": [1, 2, 3]} if model is None else model
-    return runs.finish(
+    run = runs.finish(
         run_id,
         artifacts=(runs.artifacts.save(run_id, "model", model),),
         data_fingerprint="f" * 64,
         input_schema={"format_version": 1, "rows": 3, "columns": [{"name": "x"}]},
     )
+    if passed is not None:
+        rules = [{"rule": "recall >= 0.9", "value": 0.8, "passed": passed, "reason": "low"}]
+        result = {"audit": {"passed": passed, "rules": rules}}
+        Evaluations(runs.database).record(
+            run.id, run.project, data={}, result=result, passed=passed
+        )
+    return run
 
 
 def registered(registry: Registry, runs: Runs, name: str, count: int) -> Run:
@@ -84,8 +70,27 @@ def test_the_first_version_is_1_and_the_primary_of_an_endpoint_of_its_name(
     assert (version.ref, version.version, version.run_id) == (f"{name}:1", 1, run.id)
     deployment = registry.deployment(name)
     assert (deployment.name, deployment.primary, deployment.revision) == (name, 1, 1)
+    assert (deployment.candidate, deployment.previous) == (None, None)
     assert actions(registry, name) == [("registered", 1), ("primary", 1)]
-    assert registry.events(name)[0].detail == {"run": run.id}
+    registered_event, primary_event = registry.events(name)
+    assert registered_event.detail == {"run": run.id}
+    evaluation = Evaluations(runs.database).latest(run.id)
+    assert evaluation is not None and version.evaluation_id == evaluation.id
+    assert primary_event.detail == {"audit": "passed", "evaluation": evaluation.id}
+    assert primary_event.revision == 1
+
+
+@pytest.mark.parametrize("passed", [False, None], ids=["audit-failed", "never-evaluated"])
+def test_a_first_version_that_did_not_pass_its_audit_opens_no_endpoint(
+    registry: Registry, runs: Runs, name: str, passed: bool | None
+) -> None:
+    version = registry.register(fitted(runs, passed=passed), name)
+
+    assert (version.version, version.audit_passed) == (1, passed)
+    assert registry.deployments(name) == []
+    assert actions(registry, name) == [("registered", 1)]
+    with pytest.raises(NotFoundError, match=rf"no endpoint '{name}'"):
+        registry.deployment(name)
 
 
 def test_later_versions_count_up_and_leave_the_primary_alone(
@@ -127,9 +132,11 @@ def test_two_processes_registering_at_once_take_each_version_once(
     first, second = fitted(runs), fitted(runs)
     script = """
 import os, pathlib, sys, time
+from prodml.deploy.changes import Deployer
 from prodml.registry import Registry
 from prodml.store.artifacts import ArtifactStore
 from prodml.store.database import Database
+from prodml.store.evaluations import Evaluations
 from prodml.store.runs import Runs
 url, artifacts, run_id, name, go = sys.argv[1:6]
 registry = Registry(Runs(Database(url), ArtifactStore(artifacts)))
@@ -189,7 +196,9 @@ def test_get_resolves_a_name_to_the_primary_and_a_number_or_latest_to_that_versi
     registry: Registry, runs: Runs, name: str
 ) -> None:
     registered(registry, runs, name, 3)
-    registry.set_primary(name, 2)
+    deployer = Deployer(registry, actor="tests")
+    deployer.deploy(f"{name}:2", "blue-green")
+    deployer.promote(name)
 
     assert registry.get(name).version == 2
     assert registry.get(f"{name}:latest").version == 3
@@ -231,104 +240,3 @@ def test_get_in_an_empty_registry_says_how_to_register(tmp_path: Path) -> None:
             registry.get("loans")
     finally:
         database.dispose()
-
-
-# --- deployments ----------------------------------------------------------------------------
-
-
-def test_set_primary_makes_a_revision_and_an_event_with_its_detail(
-    registry: Registry, runs: Runs, name: str
-) -> None:
-    registered(registry, runs, name, 2)
-    before = registry.deployment(name)
-
-    after = registry.set_primary(name, 2, action="promote", detail={"by": "Ana Ruiz"})
-
-    assert (after.primary, after.revision) == (2, 2)
-    assert after.updated_at >= before.updated_at
-    assert registry.deployment(name) == after
-    last = registry.events(name)[-1]
-    assert (last.action, last.version, last.detail) == ("promote", 2, {"by": "Ana Ruiz"})
-    assert registry.set_primary(name, 1, action="rollback").revision == 3
-    assert registry.deployment(name) in registry.deployments()
-
-
-def test_set_primary_refuses_an_unknown_version_or_endpoint_and_changes_nothing(
-    registry: Registry, runs: Runs, name: str
-) -> None:
-    registered(registry, runs, name, 1)
-
-    with pytest.raises(
-        NotFoundError,
-        match=rf"model {name} of endpoint {name} has no version 4; its versions are: 1$",
-    ):
-        registry.set_primary(name, 4)
-    with pytest.raises(
-        NotFoundError, match=rf"no endpoint '{name}x'; endpoints are: .*did you mean '{name}'\?"
-    ):
-        registry.set_primary(f"{name}x", 1)
-    with pytest.raises(NotFoundError, match=rf"no endpoint '{name}x'"):
-        registry.deployment(f"{name}x")
-    assert registry.deployment(name).revision == 1
-    assert actions(registry, name) == [("registered", 1), ("primary", 1)]
-
-
-# --- lineage and loading ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def project(
-    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[prodml.Project]:
-    """The breast-cancer example, its runs in the backend under test."""
-    monkeypatch.setenv(DATABASE_ENV, database_url)
-    monkeypatch.delenv("PRODML_ARTIFACTS_URL", raising=False)
-    with prodml.Project(prodml.init(tmp_path / "bc", example="breast-cancer")) as opened:
-        yield opened
-
-
-def test_a_version_keeps_its_runs_data_schema_and_latest_evaluation(
-    project: prodml.Project, name: str
-) -> None:
-    evaluated = project.fit()
-    project.evaluate(evaluated.id)
-    evaluation = project.evaluate(evaluated.id)  # the newer one counts
-    baseline = project.fit(prodml.ModelSpec(factory="sklearn.dummy.DummyClassifier"))
-    project.sanity(rows=20)  # the newest run, but it keeps no model
-
-    newest = project.register(name=name)
-    chosen = project.register(evaluated.id[:6], name)
-
-    assert (newest.run_id, newest.evaluation_id, newest.audit_passed) == (baseline.id, None, None)
-    assert chosen.run_id == evaluated.id and chosen.project == "breast-cancer"
-    assert chosen.data_fingerprint == evaluated.data_fingerprint is not None
-    assert chosen.input_schema == evaluated.input_schema is not None
-    assert (chosen.evaluation_id, chosen.audit_passed) == (evaluation.id, True)
-    assert project.registry.get(f"{name}:2") == chosen
-    model = project.registry.load(chosen)
-    assert type(model).__name__ == "Pipeline" and hasattr(model, "predict")
-
-
-def test_the_project_registers_under_its_own_name_by_default(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv(DATABASE_ENV, raising=False)  # its own store, so the name is free
-    with prodml.Project(prodml.init(tmp_path / "bc", example="breast-cancer")) as project:
-        with pytest.raises(NotFoundError, match="no finished fit or search run to register"):
-            project.register()
-        project.fit()
-
-        assert project.register().ref == "breast-cancer:1"
-
-
-def test_load_refuses_a_model_changed_after_it_was_saved(
-    registry: Registry, runs: Runs, name: str
-) -> None:
-    version = registry.register(fitted(runs, {"weights": [4, 5]}), name)
-    assert registry.load(version) == {"weights": [4, 5]}
-    uri = runs.get(version.run_id).artifact("model").uri
-    file = Path(url2pathname(urlparse(uri).path))
-    file.write_bytes(file.read_bytes().replace(b"4", b"9"))
-
-    with pytest.raises(IntegrityError, match="was changed after it was saved"):
-        registry.load(version)

@@ -5,9 +5,10 @@ Whichever ``prodml`` this environment imports is measured: run.sh runs this scri
 with ``PYTHONPATH`` on a worktree of the commit before the new log format ("before"), once
 without ("after"), and once more without, with ``--durability power`` (prodml.yaml's
 ``log: {durability: power}``) and ``--load-only``. The project is the breast-cancer
-example (``prodml init --example breast-cancer``, ``prodml fit --register``; 30 float
-features, a binary classifier), served by ``prodml serve --workers 1``; every request is
-``POST /invocations`` with ``dataframe_records`` (:func:`benchmarks.serving.common.request`).
+example (``prodml init --example breast-cancer``, ``prodml fit``, ``prodml models register
+--force``; 30 float features, a binary classifier), served by ``prodml serve --workers 1``;
+every request is ``POST /invocations`` with ``dataframe_records``
+(:func:`benchmarks.serving.common.request`).
 
 1. Bytes per prediction: after one request of ROWS rows (the log's first rows and pages),
    the server is stopped and the store checkpointed; then PREDICTIONS rows in requests of
@@ -43,7 +44,7 @@ from typing import Any
 import prodml
 from benchmarks.log import store
 from benchmarks.serving import load
-from benchmarks.serving.bench_prodml import logged, prodml_cli
+from benchmarks.serving.bench_prodml import fit_and_serve, logged, prodml_cli
 from benchmarks.serving.common import (
     NOT_FEATURES,
     WORKLOADS,
@@ -89,7 +90,7 @@ def prepare(work: Path, durability: str | None) -> Path:
     if durability is not None:
         with (folder / "prodml.yaml").open("a") as settings:
             settings.write(f"\nlog:\n  durability: {durability}\n")
-    prodml_cli("fit", "--register", "--project", str(folder))
+    fit_and_serve(folder)
     return folder
 
 

@@ -49,12 +49,12 @@ What does a logged prediction cost, before and after the compact format of the p
 log (one row per prediction: its values in binary, what its stream shares stored once; a
 write-ahead log emptied past 16 MiB; feedback stored with one statement a label)? One
 `prodml serve --workers 1` serves the breast-cancer example (`prodml init --example
-breast-cancer`, `prodml fit --register`: 30 float features, a binary classifier), logging
-every answered prediction to the project's SQLite store before it answers. Every request is
-`POST /invocations` with `dataframe_records`. *before* is the commit named below, run from
-a `git worktree` with `PYTHONPATH` on its `src/` (same environment, same packages); *after*
-is the working tree; *power* is *after* with `log: {durability: power}` in prodml.yaml
-(every group commit synced to the disk); *PostgreSQL* is *after* with the store a new
+breast-cancer`, `prodml fit`, `prodml models register --force`: 30 float features, a binary
+classifier), logging every answered prediction to the project's SQLite store before it answers.
+Every request is `POST /invocations` with `dataframe_records`. *before* is the commit named
+below, run from a `git worktree` with `PYTHONPATH` on its `src/` (same environment, same
+packages); *after* is the working tree; *power* is *after* with `log: {durability: power}` in
+prodml.yaml (every group commit synced to the disk); *PostgreSQL* is *after* with the store a new
 database on the machine's PostgreSQL server (`PRODML_DATABASE_URL`), bytes per prediction
 alone.
 

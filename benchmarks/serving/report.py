@@ -40,7 +40,7 @@ fast, next to `mlflow models serve` on the same model? Data: scikit-learn's brea
 set as `prodml init --example breast-cancer` writes it (569 rows, 30 features). Two models,
 each fitted once on prodml's training split (341 rows): the example's
 `make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))` and
-`HistGradientBoostingClassifier()`. *prodml*: `prodml fit --register`, then
+`HistGradientBoostingClassifier()`. *prodml*: `prodml fit`, `prodml models register --force`, then
 `prodml serve --workers N`, which logs every answered prediction to the project's SQLite
 store before it answers. *MLflow*: the same model class fitted on the same rows in its own
 environment, `mlflow.sklearn.save_model(model, path, input_example=row)`, then

@@ -2,9 +2,9 @@
 for ``--minutes``, sampled once a minute. Prints one JSON object.
 
 The project is the serving benchmark's (:func:`benchmarks.serving.bench_prodml.prepare`:
-``prodml init --example breast-cancer``, ``prodml fit --register``; logging on, into the
-project's SQLite store), served by ``prodml serve`` with one worker (uvicorn runs in the
-process it starts, so that process's RSS is the server's). The load is
+``prodml init --example breast-cancer``, ``prodml fit``, ``prodml models register --force``;
+logging on, into the project's SQLite store), served by ``prodml serve`` with one worker
+(uvicorn runs in the process it starts, so that process's RSS is the server's). The load is
 :func:`benchmarks.serving.load.open_loop` at ``--rate`` requests a second, run one minute
 at a time, so each minute has its own percentiles and no more than a minute of latencies
 is held; between two minutes it only waits for the last answers (milliseconds).

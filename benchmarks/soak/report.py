@@ -28,8 +28,8 @@ GOAL_GROWTH, SETTLED_MINUTE, GOAL_WAL, GOAL_LINEAR, GOAL_P99 = 0.05, 5, 64 * 2**
 
 INTRO = """\
 Does `prodml serve` hold steady for an hour? One worker serves the breast-cancer example's
-model (`prodml init --example breast-cancer`, `prodml fit --register`), logging every
-answered prediction to the project's SQLite store, under an open loop of single-row
+model (`prodml init --example breast-cancer`, `prodml fit`, `prodml models register --force`),
+logging every answered prediction to the project's SQLite store, under an open loop of single-row
 `POST /invocations` requests (`benchmarks/serving/load.py`: sent on schedule whether or not
 the earlier ones were answered; latency from when a request was due to the end of its
 answer), one minute at a time, after a 5 s warm-up. After each minute: the server's RSS,

@@ -461,6 +461,54 @@ class StoreSettings(_Frozen):
     artifacts: str | None = Field(None, description="a folder or an fsspec URL")
 
 
+class ServeSettings(_Frozen):
+    """``serve:``: who may call what on ``prodml serve`` (see :mod:`prodml.deploy.keys`)."""
+
+    open_feedback: bool = Field(
+        False, description="POST /feedback takes labels without a key, even once keys exist"
+    )
+    admin: bool = Field(
+        True,
+        description="serve the admin routes (deploy, promote, rollback, stop); each needs a "
+        "key, and serving them beyond loopback needs one to exist",
+    )
+    keep_previous: str = Field(
+        "10m",
+        description="how long a version that left an endpoint stays loaded, so a rollback "
+        "loads nothing (30s, 10m, 1h)",
+    )
+
+    @field_validator("keep_previous")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        window_seconds(value)  # its ValueError names the value and the units
+        return value
+
+    def options(self) -> dict[str, Any]:
+        """These settings as :class:`~prodml.serve.options.ServeOptions` fields."""
+        return {**self.model_dump(), "keep_previous": window_seconds(self.keep_previous)}
+
+
+class CanarySettings(_Frozen):
+    """``deploy.canary:``: how a canary's guards decide (see :mod:`prodml.deploy.canary`).
+
+    Each tolerance is the harm let through, as a difference of rates: ``error_rate: 0.005``
+    lets the candidate fail half a point more often than the primary."""
+
+    alpha: float = Field(0.05, gt=0, lt=1, description="the false-rollback rate, at most")
+    error_rate: float = Field(0.0, ge=0, lt=1, description="tolerated rise in server errors")
+    slow: float = Field(
+        0.05, ge=0, lt=1, description="tolerated rise in the share slower than the primary's p95"
+    )
+    accuracy: float = Field(0.01, ge=0, lt=1, description="tolerated fall in labelled accuracy")
+
+
+class DeploySettings(_Frozen):
+    """``deploy:``: automatic decisions on candidates."""
+
+    canary: CanarySettings = CanarySettings()
+
+
 class Settings(_Frozen):
     """Everything in ``prodml.yaml``."""
 
@@ -476,6 +524,8 @@ class Settings(_Frozen):
     labels: LabelsSettings = LabelsSettings()
     monitor: MonitorSettings = MonitorSettings()
     log: LogSettings = LogSettings()
+    serve: ServeSettings = ServeSettings()
+    deploy: DeploySettings = DeploySettings()
     store: StoreSettings = StoreSettings()
 
 

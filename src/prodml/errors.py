@@ -12,7 +12,12 @@ red line and exits with code 1.
      ├── ModelError         a model factory, its parameters, a failed fit
      ├── StoreError         the database or the artifact folder
      │    └── IntegrityError  an artifact whose SHA-256 does not match its record
-     └── NotFoundError      an unknown run or example
+     ├── NotFoundError      an unknown run, example or key
+     ├── KeysError          an API key: a name taken, an unknown role
+     │    ├── KeyRequired     no usable key sent: missing, malformed, unknown, revoked (401)
+     │    └── RoleTooLow      a key whose role is below what the route needs (403)
+     └── DeploymentError    a deployment change the endpoint's state does not allow
+          └── GateError     a version whose audit failed, or that was never evaluated
 """
 
 from __future__ import annotations
@@ -54,6 +59,33 @@ class IntegrityError(StoreError):
 
 class NotFoundError(ProdmlError):
     """A named thing (a run, an example) does not exist."""
+
+
+class KeysError(ProdmlError):
+    """An API key cannot be made as asked (its name is taken, its role unknown), or a
+    request's key does not let it through (:mod:`prodml.deploy.keys`)."""
+
+
+class KeyRequired(KeysError):
+    """A request that needs a key sent none, or one that is malformed, unknown or revoked."""
+
+    status = 401
+
+
+class RoleTooLow(KeysError):
+    """A request whose key is valid but of a role below what the route needs."""
+
+    status = 403
+
+
+class DeploymentError(ProdmlError):
+    """A deployment change that the endpoint's state does not allow now (a second
+    candidate, a promotion with none, a rollback with no previous primary)."""
+
+
+class GateError(DeploymentError):
+    """The audit gate: a version whose latest evaluation failed its audit, or that was
+    never evaluated, may not serve without ``--force`` and a reason."""
 
 
 def shortened(value: object, limit: int = 60) -> str:

@@ -26,6 +26,11 @@ from prodml.data.labels import LabelReport, label_report, read_labels
 from prodml.data.schema import Anomaly, Schema, validate
 from prodml.data.sources import FileSource, open_source
 from prodml.data.split import Split, split_report, split_rows
+from prodml.deploy.canary import CanaryCheck, check, look
+from prodml.deploy.changes import Deployer
+from prodml.deploy.compare import Comparison as ShadowComparison
+from prodml.deploy.compare import compare as compare_shadow
+from prodml.deploy.gate import refusal
 from prodml.errors import ConfigError, DataError, NotFoundError, did_you_mean, listing
 from prodml.model.factory import build
 from prodml.monitor.monitor import Monitor, Pass, Reference
@@ -105,10 +110,62 @@ class Project:
         """The model versions and deployments of the project's store."""
         return Registry(self.runs_store)
 
-    def register(self, ref: str | None = None, name: str | None = None) -> ModelVersion:
+    def register(
+        self,
+        ref: str | None = None,
+        name: str | None = None,
+        *,
+        force: bool = False,
+        reason: str | None = None,
+    ) -> ModelVersion:
         """Register a run's model (the newest finished fit or search by default) as the next
-        version of ``name`` (the project's name by default)."""
-        return self.registry.register(self._evaluable(ref, "register"), name or self.name)
+        version of ``name`` (the project's name by default). The first version of a name
+        opens its endpoint when its audit passed, or with ``force`` and a ``reason``."""
+        version = self.registry.register(self._evaluable(ref, "register"), name or self.name)
+        if force and version.version == 1 and not self.registry.deployments(version.name):
+            self.deployer().deploy(version.ref, force=True, reason=reason)
+        return version
+
+    def unaudited(self, model: str | None = None, run: str | None = None) -> str | None:
+        """Why the audit gate would stop the registered ``model`` (``name``, ``name:3``;
+        the project's primary by default) or ``run`` from serving, for a warning where
+        the gate does not apply (batch scoring, serving a run); None if it passed."""
+        if run is not None:
+            found = self.run(run)
+            ref, run_id = "this run", found.id
+        else:
+            version = self.registry.get(model or self.name)
+            ref, run_id = version.ref, version.run_id
+        return refusal(ref, run_id, Evaluations(self.runs_store.database).latest(run_id))
+
+    def check_canary(self, endpoint: str) -> CanaryCheck:
+        """Look at ``endpoint``'s canary once and act: roll back on harm, advance when the
+        step has its time and requests (see :mod:`prodml.deploy.canary`); one runner at a
+        time among every process on this store."""
+        with self.runs_store.database.exclusive("canary"):
+            return check(self.deployer("canary"), endpoint, self.settings.deploy.canary)
+
+    def canary(self, endpoint: str) -> CanaryCheck:
+        """What the guards of ``endpoint``'s canary show now, without acting on it."""
+        return look(self.registry, endpoint, self.settings.deploy.canary)
+
+    def shadow_comparison(self, endpoint: str, version: int | None = None) -> ShadowComparison:
+        """``endpoint``'s primary and its shadow (or a past shadow, ``version``) on the
+        requests both answered; see :mod:`prodml.deploy.compare`."""
+        return compare_shadow(self.registry, endpoint, version)
+
+    def canaries(self) -> list[str]:
+        """The endpoints with a canary now."""
+        return [
+            d.endpoint
+            for d in self.registry.deployments()
+            if d.candidate is not None and d.candidate.mode == "canary"
+        ]
+
+    def deployer(self, actor: str | None = None) -> Deployer:
+        """Deployment changes (deploy, promote, rollback, stop) recorded as made by
+        ``actor`` (default: the OS user); see :mod:`prodml.deploy.changes`."""
+        return Deployer(self.registry, actor)
 
     def predict(
         self,

@@ -2,8 +2,9 @@
 
 A version records where it came from (its run, the data's fingerprint, the input schema,
 the latest evaluation and its audit verdict). The first version of a name also opens an
-endpoint of that name serving it, so a fit can be served at once; after that an endpoint
-changes only through :meth:`Registry.set_primary`, each change a new revision and an event.
+endpoint of that name serving it, when its audit passed, so an evaluated fit can be served
+at once; every later change of an endpoint goes through :mod:`prodml.deploy.changes`, each
+a new revision and an event.
 
 >>> import tempfile
 >>> from prodml.store.artifacts import ArtifactStore
@@ -16,10 +17,14 @@ changes only through :meth:`Registry.set_primary`, each change a new revision an
 >>> registry = Registry(runs)
 >>> registry.register(run, "demo").ref, registry.register(run, "demo").ref
 ('demo:1', 'demo:2')
->>> registry.get("demo").version, registry.get("demo:latest").version
+>>> registry.get("demo:1").version, registry.get("demo:latest").version
 (1, 2)
 >>> [event.action for event in registry.events("demo")]
-['registered', 'primary', 'registered']
+['registered', 'registered']
+>>> registry.deployments()  # demo:1 was never evaluated, so no endpoint serves it
+[]
+>>> registry.get("demo").version  # so the name means the newest
+2
 >>> runs.database.dispose()
 """
 
@@ -28,13 +33,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, cast, get_args
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError as UniqueViolation
 from sqlalchemy.orm import Session
 
-from prodml.errors import ConfigError, NotFoundError, StoreError, did_you_mean, listing
+from prodml.errors import (
+    ConfigError,
+    NotFoundError,
+    StoreError,
+    did_you_mean,
+    listing,
+    shortened,
+)
 from prodml.store.evaluations import Evaluation, Evaluations
 from prodml.store.runs import Run, Runs, as_utc, jsonable, utc_now
 from prodml.store.tables import DeploymentEventRow, DeploymentRow, ModelVersionRow
@@ -69,26 +81,58 @@ class ModelVersion:
         return f"{self.name}:{self.version}"
 
 
+#: How a candidate is served beside the primary: a copy of the traffic (``shadow``), a
+#: share of it (``canary``), or none until it is promoted (``blue-green``).
+Mode = Literal["shadow", "canary", "blue-green"]
+MODES: tuple[Mode, ...] = get_args(Mode)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The version an endpoint tries beside its primary.
+
+    ``share`` is a percentage: of requests copied to a shadow, of requests a canary
+    answers (its ramp's current step), 0 for blue-green. ``plan`` holds how it goes on:
+    a canary's ``ramp`` (percentages), ``step_seconds`` and ``min_requests``; a shadow's
+    ``sample``.
+    """
+
+    version: int
+    mode: Mode
+    share: float
+    plan: dict[str, Any]
+    ramp_step: int | None
+    step_started_at: datetime | None
+
+
 @dataclass(frozen=True)
 class Deployment:
-    """An endpoint and the version of its model it serves as primary."""
+    """An endpoint: the version of its model it serves as primary, a candidate beside it,
+    and the primary before this one (what a rollback brings back)."""
 
     endpoint: str
     name: str
     primary: int
     revision: int
     updated_at: datetime
+    candidate: Candidate | None = None
+    previous: int | None = None
 
 
 @dataclass(frozen=True)
 class DeploymentEvent:
-    """One change of an endpoint: a version registered, made primary, promoted..."""
+    """One change of an endpoint: a version registered, deployed, promoted, rolled back...;
+    who made it (a key's name, or the OS user on the command line), why, and for an
+    automatic change its evidence (in ``detail``)."""
 
     endpoint: str
     at: datetime
     action: str
     version: int | None
     detail: dict[str, Any] | None
+    revision: int | None = None
+    actor: str | None = None
+    reason: str | None = None
 
 
 class Registry:
@@ -161,53 +205,30 @@ class Registry:
                 deployed = session.get(DeploymentRow, name)
                 serves = deployed is not None and deployed.name == name
                 number = deployed.primary_version if deployed and serves else numbers[0]
-            row = session.scalar(
+            if number not in numbers:  # (a number too large for the column is not either)
+                raise NotFoundError(
+                    f"model {name} has no version {shortened(number)}; its versions are: "
+                    f"{listing(sorted(numbers))}"
+                )
+            row = session.scalars(
                 select(ModelVersionRow).where(
                     ModelVersionRow.name == name, ModelVersionRow.version == number
                 )
-            )
-            if row is None:
-                raise NotFoundError(
-                    f"model {name} has no version {number}; its versions are: "
-                    f"{listing(sorted(numbers))}"
-                )
+            ).one()
             return _version(row)
 
     def deployment(self, endpoint: str) -> Deployment:
         """The deployment behind an endpoint."""
         with self.database.session() as session:
-            return _deployment(_deployment_row(session, endpoint))
+            return as_deployment(deployment_row(session, endpoint))
 
-    def deployments(self) -> list[Deployment]:
-        """Every endpoint, by name."""
+    def deployments(self, name: str | None = None) -> list[Deployment]:
+        """Every endpoint (or those serving model ``name``), by name."""
+        query = select(DeploymentRow).order_by(DeploymentRow.endpoint)
+        if name is not None:
+            query = query.where(DeploymentRow.name == name)
         with self.database.session() as session:
-            rows = session.scalars(select(DeploymentRow).order_by(DeploymentRow.endpoint)).all()
-            return [_deployment(row) for row in rows]
-
-    def set_primary(
-        self,
-        endpoint: str,
-        version: int,
-        *,
-        action: str = "primary",
-        detail: dict[str, Any] | None = None,
-    ) -> Deployment:
-        """Serve ``version`` of the endpoint's model as its primary: a new revision, and an
-        event ``action`` (promote, rollback...) with ``detail``."""
-        with self.database.session() as session:
-            row = _deployment_row(session, endpoint, lock=True)
-            numbers = session.scalars(
-                select(ModelVersionRow.version).where(ModelVersionRow.name == row.name)
-            ).all()
-            if version not in numbers:
-                raise NotFoundError(
-                    f"model {row.name} of endpoint {endpoint} has no version {version}; "
-                    f"its versions are: {listing(sorted(numbers))}"
-                )
-            now = utc_now()
-            row.primary_version, row.revision, row.updated_at = version, row.revision + 1, now
-            session.add(_event(endpoint, now, action, version, detail))
-            return _deployment(row)
+            return [as_deployment(row) for row in session.scalars(query).all()]
 
     def events(self, endpoint: str) -> list[DeploymentEvent]:
         """What happened to an endpoint, oldest first."""
@@ -224,6 +245,9 @@ class Registry:
                     action=row.action,
                     version=row.version,
                     detail=row.detail,
+                    revision=row.revision,
+                    actor=row.actor,
+                    reason=row.reason,
                 )
                 for row in session.scalars(query).all()
             ]
@@ -251,14 +275,16 @@ class Registry:
                 audit_passed=None if evaluation is None else evaluation.passed,
             )
             session.add(row)
-            session.add(_event(name, now, "registered", row.version, {"run": run.id}))
-            if row.version == 1 and session.get(DeploymentRow, name) is None:
+            session.add(event(name, now, "registered", row.version, {"run": run.id}))
+            first = row.version == 1 and session.get(DeploymentRow, name) is None
+            if first and evaluation is not None and evaluation.passed:
                 session.add(
                     DeploymentRow(
                         endpoint=name, name=name, primary_version=1, revision=1, updated_at=now
                     )
                 )
-                session.add(_event(name, now, "primary", 1, None))
+                detail = {"audit": "passed", "evaluation": evaluation.id}
+                session.add(event(name, now, "primary", 1, detail, revision=1))
             session.flush()  # a lost race shows here, as the unique (name, version)
             return _version(row)
 
@@ -287,7 +313,7 @@ def _unknown_name(session: Session, name: str) -> str:
     )
 
 
-def _deployment_row(session: Session, endpoint: str, *, lock: bool = False) -> DeploymentRow:
+def deployment_row(session: Session, endpoint: str, *, lock: bool = False) -> DeploymentRow:
     row = session.get(DeploymentRow, endpoint, with_for_update=lock)
     if row is None:
         endpoints = session.scalars(
@@ -301,11 +327,27 @@ def _deployment_row(session: Session, endpoint: str, *, lock: bool = False) -> D
     return row
 
 
-def _event(
-    endpoint: str, at: datetime, action: str, version: int | None, detail: dict[str, Any] | None
+def event(
+    endpoint: str,
+    at: datetime,
+    action: str,
+    version: int | None,
+    detail: dict[str, Any] | None,
+    *,
+    revision: int | None = None,
+    actor: str | None = None,
+    reason: str | None = None,
 ) -> DeploymentEventRow:
+    """A row of an endpoint's history (added to a session by whoever changes it)."""
     return DeploymentEventRow(
-        endpoint=endpoint, at=at, action=action, version=version, detail=jsonable(detail)
+        endpoint=endpoint,
+        at=at,
+        action=action,
+        version=version,
+        detail=jsonable(detail),
+        revision=revision,
+        actor=actor,
+        reason=reason,
     )
 
 
@@ -315,11 +357,24 @@ def _version(row: ModelVersionRow) -> ModelVersion:
     return ModelVersion(**{**values, "created_at": as_utc(row.created_at) or row.created_at})
 
 
-def _deployment(row: DeploymentRow) -> Deployment:
+def as_deployment(row: DeploymentRow) -> Deployment:
+    """The row as a :class:`Deployment`."""
+    candidate = None
+    if row.candidate_version is not None and row.mode is not None:
+        candidate = Candidate(
+            version=row.candidate_version,
+            mode=cast(Mode, row.mode),
+            share=row.share,
+            plan=row.plan or {},
+            ramp_step=row.ramp_step,
+            step_started_at=as_utc(row.step_started_at),
+        )
     return Deployment(
         endpoint=row.endpoint,
         name=row.name,
         primary=row.primary_version,
         revision=row.revision,
         updated_at=as_utc(row.updated_at) or row.updated_at,
+        candidate=candidate,
+        previous=row.previous_version,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +26,7 @@ from typing import Any
 import pytest
 
 import prodml
+from prodml.deploy.keys import Keys
 
 PRODML = Path(sys.executable).parent / "prodml"
 STARTUP_SECONDS = 60
@@ -180,11 +182,45 @@ def loans_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def registered_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A breast-cancer project whose fit is registered: version 1, endpoint breast-cancer."""
+    """A breast-cancer project whose fit is evaluated (its audit passes) and registered:
+    version 1, the primary of endpoint breast-cancer."""
     folder = fitted(tmp_path_factory.mktemp("serve") / "bc", "breast-cancer")
     with prodml.Project(folder) as project:
+        project.evaluate()
         project.register()
     return folder
+
+
+Switch = Callable[[prodml.Project, int], None]
+
+
+@pytest.fixture(scope="session")
+def switch() -> Switch:
+    """Make a version of breast-cancer its primary at once (blue-green, then promoted),
+    past the audit gate: the tests' dummy models would not pass it."""
+
+    def switched(project: prodml.Project, version: int) -> None:
+        deployer = project.deployer("tests")
+        deployer.deploy(f"breast-cancer:{version}", "blue-green", force=True, reason="a test")
+        deployer.promote("breast-cancer", force=True, reason="a test")
+
+    return switched
+
+
+@pytest.fixture(scope="session")
+def admin_server(
+    registered_project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Server, dict[str, str]]]:
+    """A server of the registry (breast-cancer:1 the primary, :2 registered beside it) and
+    an admin key's header, so that the admin routes' handlers are reached, not only their
+    guard."""
+    folder = Path(shutil.copytree(registered_project, tmp_path_factory.mktemp("admin") / "bc"))
+    with prodml.Project(folder) as project:
+        project.register(project.fit().id)
+        _, secret = Keys(project.runs_store.database).create("fuzz", "admin")
+    server = start_server(folder)
+    yield server, {"Authorization": f"Bearer {secret}"}
+    server.stop()
 
 
 @pytest.fixture(scope="session")

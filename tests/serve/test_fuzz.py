@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from tests.serve.conftest import Http, Server
 
 ENDPOINT = "loans"
+ADMIN_ACTIONS = ("deploy", "promote", "rollback", "stop")
 DEEP = "\x00deep\x00"  # a value that becomes a deeply nested list in the body sent
 HUGE = 300_000  # characters of a huge string: well within the body limit
 POSTS = 150  # examples a route that takes a body, which has far more ways to be wrong
@@ -208,7 +209,40 @@ def right_v2(model: Model) -> st.SearchStrategy[Any]:
     )
 
 
+def right_admin(model: Model) -> st.SearchStrategy[Any]:
+    """Deployment changes of the admin server's breast-cancer endpoint (version 1, and 2
+    registered beside it)."""
+    endpoint = {"endpoint": "breast-cancer", "reason": "fuzz"}
+    return st.sampled_from(
+        [
+            {
+                "ref": "breast-cancer:2",
+                "mode": "shadow",
+                "sample": 0.5,
+                "force": True,
+                "reason": "x",
+            },
+            {
+                "ref": "breast-cancer:2",
+                "mode": "canary",
+                "ramp": [5, 100],
+                "step": "1m",
+                "force": True,
+                "reason": "x",
+            },
+            {"ref": "breast-cancer:2", "mode": "blue-green", "force": True, "reason": "x"},
+            endpoint,
+            {**endpoint, "force": True},
+        ]
+    )
+
+
 # --- protocol bodies of any shape ---------------------------------------------------------
+
+
+def admin(model: Model) -> st.SearchStrategy[Any]:
+    keys = ["ref", "mode", "sample", "ramp", "step", "min_requests", "force", "reason", "endpoint"]
+    return st.dictionaries(st.sampled_from([*keys, "x"]), json_values | scalars, max_size=6)
 
 
 def native(model: Model) -> st.SearchStrategy[Any]:
@@ -361,6 +395,8 @@ STRATEGIES: dict[tuple[str, str], Callable[[Route, Model], st.SearchStrategy[Sen
     ("POST", "/invocations"): invocations,
     ("POST", "/v2/models/{name}/infer"): posting(right_v2, v2),
     ("POST", "/v2/models/{name}/versions/{version}/infer"): posting(right_v2, v2),
+    **{("POST", f"/admin/{a}"): posting(right_admin, admin) for a in ADMIN_ACTIONS},
+    ("GET", "/admin/deployments"): get,
     **{
         ("GET", path): get
         for path in [
@@ -382,8 +418,10 @@ STRATEGIES: dict[tuple[str, str], Callable[[Route, Model], st.SearchStrategy[Sen
 }
 
 
-def send(http: Http, server: Server, sent: Sent) -> int:
-    answer = http.call(server.url + sent.path, sent.method, sent.body, sent.content_type)
+def send(http: Http, server: Server, sent: Sent, headers: dict[str, str] | None = None) -> int:
+    answer = http.call(
+        server.url + sent.path, sent.method, sent.body, sent.content_type, headers=headers
+    )
     assert answer.status < 500, (
         sent.method,
         sent.path,
@@ -400,16 +438,19 @@ def test_every_route_has_a_strategy() -> None:
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.method} {r.path}")
 def test_no_route_answers_a_5xx(
-    http: Http, loans_server: Server, model: Model, route: Route
+    http: Http, loans_server: Server, model: Model, route: Route, request: pytest.FixtureRequest
 ) -> None:
     strategy = STRATEGIES.get((route.method, route.path))
     assert strategy is not None, f"{route.method} {route.path} has no strategy"
     requests = strategy(route, model) | anything(route)
+    server, headers = loans_server, None
+    if route.admin:
+        server, headers = request.getfixturevalue("admin_server")
 
     @settings(FUZZ, max_examples=POSTS if route.body else FUZZ.max_examples)
     @given(requests)
     def fuzz(sent: Sent) -> None:
-        send(http, loans_server, sent)
+        send(http, server, sent, headers)
 
     fuzz()
 

@@ -136,6 +136,8 @@ def test_a_run_served_with_run_is_compared_with_that_run(
         for record in http.records(rows):
             assert http.post(f"{server.url}/predict", {"records": [record]}).status == 200
         server.stop()
+        said = " ".join("".join(server.output).split())
+        assert f"warning: this run was never evaluated (run {run.id}); serving it anyway" in said
     with prodml.Project(project) as opened:
         done = opened.monitor()
         scores = opened.monitoring.scores()

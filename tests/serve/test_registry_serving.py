@@ -15,7 +15,7 @@ import prodml
 from prodml.config import ModelSpec
 
 if TYPE_CHECKING:
-    from tests.serve.conftest import Http, Server
+    from tests.serve.conftest import Http, Server, Switch
 
 DUMMY = ModelSpec(
     factory="sklearn.dummy.DummyClassifier", params={"strategy": "constant", "constant": "benign"}
@@ -23,11 +23,12 @@ DUMMY = ModelSpec(
 
 
 def test_a_new_primary_takes_over_without_a_failed_request(
-    tmp_path: Path, launch: Callable[..., Server], http: Http
+    tmp_path: Path, launch: Callable[..., Server], http: Http, switch: Switch
 ) -> None:
     folder = prodml.init(tmp_path / "bc", example="breast-cancer")
     with prodml.Project(folder) as project:
-        project.register(project.fit().id)
+        project.evaluate(project.fit().id)
+        project.register()
     server = launch(folder)
     rows = http.records(
         pd.read_csv(folder / "data" / "breast_cancer.csv")
@@ -54,7 +55,7 @@ def test_a_new_primary_takes_over_without_a_failed_request(
     try:
         with prodml.Project(folder) as project:
             version = project.register(project.fit(DUMMY).id)
-            project.registry.set_primary("breast-cancer", version.version, action="promote")
+            switch(project, version.version)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and (not models or models[-1] != "breast-cancer:2"):
             time.sleep(0.1)

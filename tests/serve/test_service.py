@@ -20,14 +20,15 @@ from prodml.serve.options import ServeOptions
 from prodml.serve.prediction_log import PredictionLog
 from prodml.serve.rejection import Rejected
 from prodml.serve.service import Answered, Service
-from prodml.serve.source import RunSource, Served
+from prodml.serve.source import Lineup, RunSource, Served
 from prodml.store.database import Database
 
 OPTIONS = ServeOptions(reload_seconds=0.02, freeze_gc=False)
 
 
 class Switchable:
-    """A source whose endpoint's primary can be replaced, as a promotion does."""
+    """A source whose endpoint's primary can be replaced by another version, as a
+    promotion does."""
 
     def __init__(self, first: Served) -> None:
         self.served, self._revision = first, 0
@@ -38,7 +39,11 @@ class Switchable:
     def revision(self, endpoint: str) -> int:
         return self._revision
 
-    def load(self, endpoint: str) -> Served:
+    def lineup(self, endpoint: str) -> Lineup:
+        return Lineup(primary=self.served.version)
+
+    def load(self, endpoint: str, version: int | None = None) -> Served:
+        assert version in (None, self.served.version)
         return self.served
 
     def endpoints(self) -> list[str]:

@@ -23,7 +23,7 @@ import prodml
 from prodml.config import ModelSpec
 
 if TYPE_CHECKING:
-    from tests.serve.conftest import Http, Server
+    from tests.serve.conftest import Http, Server, Switch
 
 PRODML = Path(sys.executable).parent / "prodml"
 DUMMY = ModelSpec(
@@ -37,7 +37,7 @@ RELOAD_SECONDS = 2  # the server's default: how often it retries a failed load
 def registered(tmp_path: Path) -> Path:
     folder = prodml.init(tmp_path / "bc", example="breast-cancer")
     with prodml.Project(folder) as project:
-        project.register(project.fit().id)
+        project.register(project.fit().id, force=True, reason="a test")
     return folder
 
 
@@ -158,7 +158,7 @@ def test_a_tampered_primary_is_logged_once_and_retried_quietly_until_restored(
 
 
 def test_a_tampered_new_primary_keeps_the_old_one_and_health_says_degraded(
-    registered: Path, launch: Callable[..., Server], http: Http
+    registered: Path, launch: Callable[..., Server], http: Http, switch: Switch
 ) -> None:
     server = launch(registered)
     rows = http.records(
@@ -170,7 +170,7 @@ def test_a_tampered_new_primary_keeps_the_old_one_and_health_says_degraded(
         version = project.register(project.fit(DUMMY).id)
     spoil(model_file(registered, version.version))
     with prodml.Project(registered) as project:
-        project.registry.set_primary("breast-cancer", version.version, action="promote")
+        switch(project, version.version)
 
     deadline = time.monotonic() + 30
     ready = http.call(f"{server.url}/health/ready")

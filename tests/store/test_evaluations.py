@@ -339,7 +339,7 @@ def test_a_database_at_revision_0001_is_upgraded_keeping_its_runs(
 
     database = Database(empty_database_url)
     try:
-        assert database.revision() == "0007"
+        assert database.revision() == "0009"
         old = Runs(database, ArtifactStore(str(artifacts_root))).get("oldrun")
         evaluation = record(Evaluations(database), "oldrun", project)
     finally:

@@ -118,7 +118,7 @@ def registered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, s
         monkeypatch.delenv(name)
     folder = prodml.init(tmp_path / "bc", example="breast-cancer")
     with prodml.Project(folder) as project:
-        version = project.register(project.fit().id)
+        version = project.register(project.fit().id, force=True, reason="a test")
     return folder, version.run_id
 
 

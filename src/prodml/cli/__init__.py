@@ -42,4 +42,15 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 # The commands register themselves on ``app`` when imported.
-from prodml.cli import demo, evaluate, fit, init, log, monitor, predict, serve  # noqa: E402, F401
+from prodml.cli import (  # noqa: E402, F401
+    demo,
+    deploy,
+    evaluate,
+    fit,
+    init,
+    keys,
+    log,
+    monitor,
+    predict,
+    serve,
+)

@@ -43,6 +43,17 @@ def register(
         typer.Argument(help="A run id or prefix.", show_default="the newest fit or search"),
     ] = None,
     name: NameOption = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Open the endpoint with a first version whose audit failed or that was "
+            "never evaluated; needs --reason.",
+        ),
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why --force: recorded with the change.")
+    ] = None,
     project: ProjectOption = Path("."),
     json: JsonOption = False,
 ) -> None:
@@ -50,11 +61,12 @@ def register(
 
     The version keeps the run's lineage: data fingerprint, input schema and the latest
     evaluation's audit verdict. The first version of a name becomes the primary of an
-    endpoint of that name, so `prodml serve` serves it at once.
+    endpoint of that name when its audit passed, so `prodml serve` serves it at once;
+    later versions serve only through `prodml deploy`.
     """
     with reporting():
         opened = prodml.Project(project)
-        version = opened.register(run, name)
+        version = opened.register(run, name, force=force, reason=reason)
         deployments = opened.registry.deployments()
     show_registered(version, deployments, json=json)
 
@@ -167,9 +179,26 @@ def show_registered(
         f"Registered [bold]{escape(version.ref)}[/] from run {version.run_id} "
         f"(audit: {_verdict(version.audit_passed)})."
     )
-    for endpoint in primary_of(version, deployments):
+    serving = primary_of(version, deployments)
+    for endpoint in serving:
         console.print(f"It is the primary of endpoint [bold]{escape(endpoint)}[/].")
-    console.print(f"Next: [bold]prodml models show {escape(version.ref)}[/]")
+    if serving:
+        console.print(f"Next: [bold]prodml models show {escape(version.ref)}[/]")
+    elif not any(d.name == version.name for d in deployments):
+        deploy = f"[bold]prodml deploy {escape(version.ref)}[/]"
+        if version.audit_passed:
+            console.print(f"It serves nowhere yet. Next: {deploy}.")
+        else:
+            why = "was never evaluated" if version.audit_passed is None else "failed its audit"
+            console.print(
+                f"It serves nowhere: it {why}. Next: "
+                f"[bold]prodml evaluate {version.run_id[:8]}[/], then {deploy}."
+            )
+    else:
+        console.print(
+            f"Next: [bold]prodml deploy {escape(version.ref)} --shadow[/] (or --canary, "
+            "--blue-green) to try it beside the primary."
+        )
 
 
 def version_dict(version: ModelVersion, deployments: list[Deployment]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from rich.table import Table
 
 import prodml
 from prodml.cli import app
+from prodml.cli.deploy import canary_dict
 from prodml.cli.render import console, fmt, print_json
 from prodml.cli.shell import JsonOption, ProjectOption, reporting
 from prodml.config import window_seconds
@@ -64,7 +65,8 @@ def monitor(
     is full. Drift is measured per feature against the model version's reference profile
     (the held-out rows of its fit), with a test chosen by sample size unless
     monitor.drift.method names one; see docs of prodml.monitor.drift. With --every, each
-    pass then prunes the prediction log as log.retention says.
+    pass then prunes the prediction log as log.retention says. Each pass also checks every
+    canary (see prodml deployments NAME --check) and rolls back, advances or holds it.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -78,10 +80,16 @@ def monitor(
                 if json:
                     status.stop()
                 done = opened.monitor(endpoint)
+                looked = [opened.check_canary(name) for name in opened.canaries()]
             if json:
-                print_json(done.to_dict())
+                print_json({**done.to_dict(), "canaries": [canary_dict(c) for c in looked]})
             else:
                 show_pass(done)
+                for canary in looked:
+                    console.print(
+                        f"canary {escape(canary.endpoint)}: [bold]{canary.action}[/]: "
+                        f"{escape(canary.decision.reason)}"
+                    )
             if interval is None:
                 return
             retention = opened.settings.log.retention

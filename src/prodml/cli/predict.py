@@ -11,7 +11,7 @@ from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
 import prodml
 from prodml.cli import app
-from prodml.cli.render import console, print_json, run_dict
+from prodml.cli.render import console, print_json, run_dict, warn
 from prodml.cli.shell import JsonOption, ProjectOption, reporting
 
 
@@ -50,13 +50,18 @@ def predict(
         ) as progress,
     ):
         task = progress.add_task("", total=None)
-        run = prodml.Project(project).predict(
+        opened = prodml.Project(project)
+        run = opened.predict(
             file,
             output,
             model,
             chunk_rows=chunk_rows,
             on_chunk=lambda rows: progress.update(task, completed=rows),
         )
+    with reporting():
+        unaudited = opened.unaudited(model)
+    if unaudited is not None:  # batch scoring is outside the gate, but not silently
+        warn(f"{unaudited}; scored with it all the same")
     if json:
         print_json(run_dict(run))
         return

@@ -116,6 +116,11 @@ def split_warnings(record: dict[str, Any] | None) -> None:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
 
 
+def warn(message: str) -> None:
+    """One yellow warning line on stderr (so --json output stays JSON)."""
+    errors.print(f"[yellow]warning:[/] {escape(message)}", markup=True)
+
+
 def status(value: str) -> str:
     colour = {"finished": "green", "failed": "red", "running": "yellow"}.get(value, "white")
     return f"[{colour}]{value}[/]"

@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
+import prodml
 from prodml.cli import app
-from prodml.cli.render import console
+from prodml.cli.render import console, warn
 from prodml.cli.shell import ProjectOption, reporting
 
 
@@ -22,7 +23,8 @@ def serve(
         str,
         typer.Option(
             help="Address to listen on. The default, loopback, answers only this machine; "
-            "0.0.0.0 answers every network it is on."
+            "0.0.0.0 answers every network it is on, once an API key exists (prodml keys "
+            "create) or serve.admin is false."
         ),
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8000,
@@ -54,5 +56,10 @@ def serve(
         console.print("  health  GET  /health/ready  /metrics  /openapi.json")
 
     with reporting():
+        if run is not None:  # a run, not a deployment: the audit gate does not stand between
+            with prodml.Project(project) as opened:
+                unaudited = opened.unaudited(run=run)
+            if unaudited is not None:
+                warn(f"{unaudited}; serving it anyway (--run is outside the audit gate)")
         run_server(project, run, host=host, port=port, workers=workers, on_ready=ready)
     console.print("stopped")

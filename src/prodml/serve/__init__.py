@@ -38,6 +38,7 @@ __all__ = [
     "rejection",
     "request_ids",
     "routes",
+    "routing",
     "service",
     "source",
     "validation",

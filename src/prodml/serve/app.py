@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import orjson
 from starlette.applications import Starlette
@@ -28,6 +29,9 @@ from prodml.serve.service import Service
 from prodml.serve.source import Source
 from prodml.store.monitoring import Monitoring
 
+if TYPE_CHECKING:
+    from prodml.deploy.keys import Keys
+
 
 def create_app(
     source: Source,
@@ -36,6 +40,7 @@ def create_app(
     log: PredictionLog | None,
     options: ServeOptions | None = None,
     on_stop: Callable[[], None] | None = None,
+    keys: Keys | None = None,
 ) -> Starlette:
     """An app serving ``endpoints`` (default: all of ``source``'s), logging to ``log``.
 
@@ -43,13 +48,17 @@ def create_app(
     prediction must be logged in production. The app starts loading the models when
     it starts and stops the log (after committing what waits) when it stops, then
     calls ``on_stop`` (to close what the source holds open, such as a project).
+
+    ``keys`` admit requests to the routes that need a role (see
+    :class:`~prodml.serve.http.Route`); without them no key exists, so feedback is open and
+    the admin routes answer 403. ``options.admin`` false leaves the admin routes out.
     """
+    options = options or ServeOptions()
+    routes = [route for route in ROUTES if options.admin or not route.admin]
     metrics = Metrics()
     if log is not None:
         metrics.watch(Monitoring(log.database))
-    service = Service(
-        source, list(endpoints or source.endpoints()), log, options or ServeOptions(), metrics
-    )
+    service = Service(source, list(endpoints or source.endpoints()), log, options, metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -62,10 +71,11 @@ def create_app(
                 on_stop()
 
     app = Starlette(
-        routes=starlette_routes(ROUTES),
+        routes=starlette_routes(routes, keys),
         exception_handlers={HTTPException: unrouted},
         lifespan=lifespan,
     )
     app.state.service = service
-    app.state.openapi = orjson.dumps(document(ROUTES, server_version()))
+    app.state.routes = routes
+    app.state.openapi = orjson.dumps(document(routes, server_version()))
     return app

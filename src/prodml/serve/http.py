@@ -22,6 +22,8 @@ from starlette.responses import Response
 from prodml.serve.rejection import Rejected
 
 if TYPE_CHECKING:
+    from prodml.deploy.keys import Role
+    from prodml.serve.predictor import Predictor
     from prodml.serve.service import Service
 
 Wire = Literal["native", "mlflow", "v2", "health"]  # the protocol a route speaks
@@ -30,11 +32,25 @@ JSON = "application/json"
 
 @dataclass(slots=True)
 class Call:
-    """What a handler found out about its request, for the metrics."""
+    """What a handler found out about its request, for the metrics and the headers that
+    say which version answered (``X-Prodml-Model``) in which role (``X-Prodml-Role``)."""
 
     started: float = field(default_factory=time.perf_counter)
     endpoint: str = ""
     version: str = ""
+    model: str = ""
+    role: str = ""
+    actor: str = ""  # the name of the key the request came with, once checked
+
+    def answered_by(self, predictor: Predictor) -> None:
+        """Note the predictor routing chose for this request."""
+        served = predictor.served
+        self.endpoint, self.version, self.model = (
+            served.endpoint,
+            str(served.version),
+            served.model_id,
+        )
+        self.role = predictor.role
 
 
 Handler = Callable[[Request, "Service", Call], Awaitable[Response]]
@@ -60,7 +76,16 @@ class Body:
 
 @dataclass(frozen=True)
 class Route:
-    """One route: what Starlette serves and what the OpenAPI document says of it."""
+    """One route: what Starlette serves, who may call it, and what the OpenAPI document
+    says of it.
+
+    ``role`` is the least role of the key a request needs (``Authorization: Bearer KEY``,
+    :mod:`prodml.deploy.keys`); None, the default, lets anyone call it: health, metadata and
+    predictions. A route with a role needs a key even while the store holds none (so
+    nobody may call it then), unless ``until_keys``: then anyone may until the first key
+    is made, revoked or not (feedback). ``opened_by`` names a serve option that opens it
+    to anyone.
+    """
 
     method: Literal["GET", "POST"]
     path: str
@@ -71,6 +96,15 @@ class Route:
     answers: tuple[int, ...] = (200,)
     predicts: bool = False  # its errors count in the monitor's error rate
     reply: dict[str, Schema] = field(default_factory=lambda: {JSON: OBJECT})  # the 200 body
+    role: Role | None = None
+    until_keys: bool = False
+    opened_by: Literal["open_feedback"] | None = None
+
+    @property
+    def admin(self) -> bool:
+        """Whether it needs a key even while none exists (served unless ``serve.admin``
+        is false)."""
+        return self.role is not None and not self.until_keys
 
 
 def json_response(

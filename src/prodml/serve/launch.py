@@ -31,6 +31,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 
+from prodml.errors import NotFoundError
 from prodml.serve.options import ServeOptions
 
 ENV = "PRODML_SERVE"
@@ -77,7 +78,8 @@ class Launch:
 
 def build_app(launch: Launch) -> Starlette:
     """The app of one process: the registry's deployments (or one run's model, when a run
-    is given), logging to the project's database."""
+    is given), logging to the project's database, admitting the keys it holds."""
+    from prodml.deploy.keys import Keys
     from prodml.project import Project
     from prodml.serve.app import create_app
     from prodml.serve.prediction_log import PredictionLog
@@ -88,8 +90,11 @@ def build_app(launch: Launch) -> Starlette:
     source: Source = (
         RunSource(project, launch.run) if launch.run else RegistrySource(project.registry)
     )
-    log = PredictionLog(project.runs_store.database, project.settings.log.durability)
-    return create_app(source, log=log, options=launch.options, on_stop=project.close)
+    database = project.runs_store.database
+    log = PredictionLog(database, project.settings.log.durability)
+    return create_app(
+        source, log=log, options=launch.options, on_stop=project.close, keys=Keys(database)
+    )
 
 
 def app_from_environment() -> Starlette:
@@ -126,7 +131,8 @@ def stop_with_parent(parent: int) -> None:
 def resolve(project: Path, run: str | None) -> tuple[str, list[str]]:
     """What to serve, checked before any process starts: the registry's endpoints (run
     ``""``) unless ``run`` is given or nothing is registered; then ``run`` or the newest
-    finished fit or search, under the project's name."""
+    finished fit or search, under the project's name. Registered versions that serve
+    nowhere (none passed the audit gate) are not served in their place."""
     from prodml.project import Project
     from prodml.serve.source import RunSource
 
@@ -134,8 +140,29 @@ def resolve(project: Path, run: str | None) -> tuple[str, list[str]]:
         endpoints = [d.endpoint for d in opened.registry.deployments()]
         if run is None and endpoints:
             return "", endpoints
+        versions = opened.registry.versions() if run is None else []
+        if versions:
+            newest = versions[0]
+            raise NotFoundError(
+                f"no endpoint serves a registered model yet: {newest.ref} was registered "
+                "but did not pass the audit gate; prodml evaluate, then prodml deploy "
+                f"{newest.ref} (or serve a run for development with --run)"
+            )
         source = RunSource(opened, run)
         return source.run.id, source.endpoints()
+
+
+def checked_options(project: Path, host: str, options: ServeOptions | None) -> ServeOptions:
+    """``options`` (default: the project file's ``serve:`` settings), once
+    :func:`~prodml.deploy.keys.check_exposed` allows serving them on ``host``."""
+    from prodml.deploy.keys import Keys, check_exposed
+    from prodml.project import Project
+
+    with Project(project) as opened:
+        if options is None:
+            options = ServeOptions(**opened.settings.serve.options())
+        check_exposed(host, Keys(opened.runs_store.database), admin=options.admin)
+    return options
 
 
 def serve(
@@ -149,11 +176,13 @@ def serve(
     on_ready: OnReady | None = None,
 ) -> None:
     """Serve ``run`` of ``project`` until interrupted; ``on_ready(url, endpoints)`` once
-    ``/health/ready`` answers 200."""
+    ``/health/ready`` answers 200. Refuses a ``host`` other machines reach while the admin
+    routes are on and no key exists (:func:`checked_options`)."""
     import uvicorn
 
     run_id, endpoints = resolve(project, run)
-    launch = Launch(str(Path(project).resolve()), run_id, options or ServeOptions(), os.getpid())
+    options = checked_options(project, host, options)
+    launch = Launch(str(Path(project).resolve()), run_id, options, os.getpid())
     os.environ[ENV] = launch.to_json()
     url = f"http://{_url_host(host)}:{port}"
     if on_ready is not None:

@@ -108,6 +108,19 @@ class Metrics:
             ["endpoint"],
             registry=self.registry,
         )
+        self._shadow_dropped = Counter(
+            "prodml_shadow_dropped_rows",
+            "Rows not copied to a shadow candidate because its queue was full.",
+            ["endpoint"],
+            registry=self.registry,
+        )
+        self._dropped_said = -float("inf")
+        self._loads = Counter(
+            "prodml_model_loads",
+            "Model versions loaded from the store (a version still held is not loaded again).",
+            ["endpoint"],
+            registry=self.registry,
+        )
         self._children: dict[tuple[Any, ...], Any] = {}  # .labels() costs microseconds
 
     def request(
@@ -144,6 +157,21 @@ class Metrics:
             child.inc()
 
         return count
+
+    def shadow_dropped(self, endpoint: str, rows: int) -> None:
+        """Count rows a shadow did not see; say so in the server's log once a minute."""
+        self._shadow_dropped.labels(endpoint).inc(rows)
+        if time.monotonic() - self._dropped_said > 60:
+            self._dropped_said = time.monotonic()
+            logger.warning(
+                "endpoint %s: the shadow's queue is full, copies are dropped "
+                "(prodml_shadow_dropped_rows counts them)",
+                endpoint,
+            )
+
+    def model_loaded(self, endpoint: str) -> None:
+        """Count one model version loaded for ``endpoint``."""
+        self._loads.labels(endpoint).inc()
 
     def loaded(self, endpoint: str, failed: bool) -> None:
         """Record whether ``endpoint``'s last load failed."""

@@ -25,10 +25,13 @@ from prodml.serve.source import Served
 _ANSWERS = {
     200: "The answer",
     400: "Malformed input: the message names what and where",
-    404: "Unknown model or version",
+    401: "No usable API key: send Authorization: Bearer KEY (prodml keys create)",
+    403: "The key's role is below what the route needs",
+    404: "Unknown model, version or endpoint",
+    409: "A deployment change the endpoint's state (or the audit gate) does not allow now",
     413: "Body over the size limit",
     415: "Content type not read here",
-    422: "A record that does not fit the model's input schema",
+    422: "A record that does not fit the model's input schema, or a value not allowed",
     500: "The model failed; the cause is in the server's log",
     503: "Not loaded yet, too busy, or the prediction could not be logged: retry",
 }
@@ -46,6 +49,13 @@ _ERROR_BODIES: dict[Wire, dict[str, Any]] = {
     },
     "v2": {"type": "object", "required": ["error"], "properties": {"error": _MESSAGE}},
     "health": {"type": "object", "required": ["error"], "properties": {"error": _MESSAGE}},
+}
+_SECURITY = {
+    "key": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "an API key, prodml_<id>_<secret>: prodml keys create NAME --role ROLE",
+    }
 }
 _JSON_TYPES = {
     "number": "number",
@@ -75,8 +85,11 @@ def document(routes: Sequence[Route], version: str, served: Served | None = None
             "summary": route.summary,
             "tags": [_TAGS[route.protocol]],
             "operationId": _operation_id(route),
-            "responses": {str(code): _answer(route, code) for code in route.answers},
+            "responses": {str(code): _answer(route, code) for code in _codes(route)},
         }
+        if route.role is not None:
+            # an empty requirement: anyone, until the store holds a key
+            operation["security"] = [{}, {"key": []}] if route.until_keys else [{"key": []}]
         parameters = re.findall(r"{(\w+)}", route.path)
         if parameters:
             operation["parameters"] = [_parameter(p, served) for p in parameters]
@@ -98,8 +111,12 @@ def document(routes: Sequence[Route], version: str, served: Served | None = None
         },
         "tags": [{"name": tag} for tag in _TAGS.values()],
         "paths": paths,
-        "components": {"schemas": {"Record": _record(served)}},
+        "components": {"schemas": {"Record": _record(served)}, "securitySchemes": _SECURITY},
     }
+
+
+def _codes(route: Route) -> list[int]:
+    return sorted({*route.answers, 401, 403} if route.role is not None else route.answers)
 
 
 def _answer(route: Route, code: int) -> dict[str, Any]:

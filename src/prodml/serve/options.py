@@ -12,7 +12,7 @@ from prodml.errors import ConfigError, listing
 
 @dataclass(frozen=True)
 class ServeOptions:
-    """How the server batches, bounds and reloads.
+    """How the server batches, bounds and reloads, and what it serves to whom.
 
     >>> ServeOptions.from_json(ServeOptions(max_batch=64).to_json()).max_batch
     64
@@ -30,20 +30,28 @@ class ServeOptions:
     # more on the thread)
     model_thread: Literal["auto", "always", "never"] = "auto"
     inline_below: float = 0.001
-    reload_seconds: float = 2.0  # how often to ask the source whether a primary changed
+    reload_seconds: float = 1.0  # how often to ask the source whether a lineup changed
+    # seconds a version no longer in an endpoint's lineup stays loaded, so that a rollback
+    # (or a candidate deployed again) loads nothing
+    keep_previous: float = 600.0
+    shadow_queue: int = 10_000  # rows waiting for a shadow before copies are dropped
     # after a load, move what is loaded out of the garbage collector's sight (gc.freeze):
     # a server process owns its collector; turn it off when embedding the app elsewhere
     freeze_gc: bool = True
+    # who may call what (prodml.yaml's serve: section; see prodml.deploy.keys): POST
+    # /feedback without a key even once keys exist; the admin routes served at all
+    open_feedback: bool = False
+    admin: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("max_batch", "max_queue", "max_body"):
+        for name in ("max_batch", "max_queue", "max_body", "shadow_queue"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"serve option {name} is {getattr(self, name)}; give 1 or more")
         if self.model_thread not in ("auto", "always", "never"):
             raise ConfigError(
                 f"serve option model_thread is {self.model_thread!r}; give auto, always or never"
             )
-        for name in ("max_wait", "reload_seconds", "inline_below"):
+        for name in ("max_wait", "reload_seconds", "inline_below", "keep_previous"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"serve option {name} is {getattr(self, name)}; give 0 or more")
 

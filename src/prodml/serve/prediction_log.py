@@ -162,16 +162,22 @@ class PredictionLog:
         return self._put(_INSERT, rows)
 
     def write_error(
-        self, endpoint: str, protocol: str, status: int, latency_seconds: float
+        self,
+        endpoint: str,
+        protocol: str,
+        status: int,
+        latency_seconds: float,
+        version: int | None = None,
     ) -> Future[None]:
-        """Count a request answered with an error (the monitor's error rate), in the next
-        group commit; nobody waits for it."""
+        """Count a request answered with an error (the monitor's error rate; a canary's,
+        by the ``version`` it was routed to), in the next group commit; nobody waits."""
         row = {
             "created_at": datetime.now(UTC),
             "endpoint": endpoint,
             "protocol": protocol,
             "status": status,
             "latency_seconds": latency_seconds,
+            "model_version": version,
         }
         return self._put(_ERRORS, [row])
 

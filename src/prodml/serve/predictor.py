@@ -76,6 +76,8 @@ class Predictor:
         self, served: Served, on_out_of_range: Callable[[str], None] | None = None
     ) -> None:
         self.served = served
+        #: what it answers as: primary, or a candidate's mode (see prodml.serve.routing)
+        self.role = "primary"
         self.checker = RowChecker(served.schema, on_out_of_range)
         self.frame = FrameBuilder(served.schema)
         model = served.model

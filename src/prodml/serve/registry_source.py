@@ -1,7 +1,9 @@
-"""The registry as a :class:`~prodml.serve.source.Source`: every deployment's primary.
+"""The registry as a :class:`~prodml.serve.source.Source`: every deployment's primary and
+candidate.
 
-A deployment's revision grows with each promotion or rollback, so running servers see the
-change on their next look and load the new primary (its SHA-256 checked first).
+A deployment's revision grows with each change (a candidate deployed or stopped, a ramp
+step, a promotion, a rollback), so running servers see it on their next look and load
+what they do not hold yet (its SHA-256 checked first).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from prodml.data.schema import Schema
 from prodml.errors import NotFoundError, StoreError
 from prodml.registry import Registry
-from prodml.serve.source import Served
+from prodml.serve.source import Lineup, Served
 
 
 class RegistrySource:
@@ -21,25 +23,33 @@ class RegistrySource:
     def revision(self, endpoint: str) -> int:
         return self.registry.deployment(endpoint).revision
 
-    def load(self, endpoint: str) -> Served:
+    def lineup(self, endpoint: str) -> Lineup:
         deployment = self.registry.deployment(endpoint)
-        version = self.registry.get(f"{deployment.name}:{deployment.primary}")
-        if version.input_schema is None:
+        candidate = deployment.candidate
+        if candidate is None:
+            return Lineup(primary=deployment.primary)
+        return Lineup(deployment.primary, candidate.version, candidate.mode, candidate.share)
+
+    def load(self, endpoint: str, version: int | None = None) -> Served:
+        deployment = self.registry.deployment(endpoint)
+        number = deployment.primary if version is None else version
+        found = self.registry.get(f"{deployment.name}:{number}")
+        if found.input_schema is None:
             raise NotFoundError(
-                f"model {version.ref} has no input schema, so requests cannot be checked; "
+                f"model {found.ref} has no input schema, so requests cannot be checked; "
                 "register a new fit"
             )
         try:
-            model = self.registry.load(version)
+            model = self.registry.load(found)
         except StoreError as exc:  # say which version, as the endpoint may serve another
-            raise type(exc)(f"model {version.ref}: {exc}") from exc
+            raise type(exc)(f"model {found.ref}: {exc}") from exc
         return Served(
             endpoint=endpoint,
-            name=version.name,
-            version=version.version,
+            name=found.name,
+            version=found.version,
             model=model,
-            schema=Schema.from_dict(version.input_schema),
-            run_id=version.run_id,
+            schema=Schema.from_dict(found.input_schema),
+            run_id=found.run_id,
         )
 
     def endpoints(self) -> list[str]:

@@ -10,6 +10,8 @@ unaware of protocols.
 status      when
 ==========  ======================================================================
 400         malformed JSON or CSV, a body of the wrong shape, an unsupported extension
+401         no usable API key for a route that needs one: none, malformed, unknown, revoked
+403         the key's role is below the route's, or the server has no key store
 404         an unknown model, version or path
 405         a method the path does not take
 413         a body over the size limit
@@ -41,11 +43,18 @@ class Rejected(Exception):
     'age'
     """
 
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = field
+        self.headers = headers or {}  # of the answer, such as 401's WWW-Authenticate
 
     def __repr__(self) -> str:
         return f"Rejected({self.status}, {self.message!r})"

@@ -11,6 +11,12 @@ alone, so one request the model cannot take does not fail the others; the one th
 fails answers 500 (its cause logged). A batch whose log commit fails answers 503: never
 a 200 that was not logged.
 
+An endpoint answers through a :mod:`~prodml.serve.routing` strategy over the versions of
+its lineup (a primary, and a shadow, canary or blue-green candidate beside it). A request
+copied to a shadow goes to a second, bounded batcher after its answer is committed; when
+that queue is full the copy is dropped and counted. Versions that leave a lineup stay
+loaded for ``keep_previous`` seconds, so a rollback loads nothing.
+
 Endpoints load when the service starts, before its process accepts a connection, and
 load again in the background when the source's revision for them grows. One whose load
 failed answers 503 (``/health/ready`` too) while loading is retried; one whose new version
@@ -40,6 +46,7 @@ from prodml.serve.options import ServeOptions
 from prodml.serve.prediction_log import Entry, PredictionLog, log_stream
 from prodml.serve.predictor import Predictions, Predictor
 from prodml.serve.rejection import Rejected
+from prodml.serve.routing import Router, point, router
 from prodml.serve.source import Served, Source
 from prodml.serve.validation import Row
 from prodml.store.log_format import (
@@ -80,15 +87,22 @@ class _Job:
     request_ids: list[str]
     started: float  # time.perf_counter() when the request came in
     future: asyncio.Future[Answered]
+    shadow: Predictor | None = None  # predicts a copy once this job's answer is committed
 
 
 @dataclass
 class _Endpoint:
     name: str
     batcher: Batcher[_Job]
-    predictor: Predictor | None = None
+    shadows: Batcher[_Job]
+    router: Router | None = None
     revision: int | None = None
     error: str | None = None  # why it is not loaded, while it is not
+
+    @property
+    def predictor(self) -> Predictor | None:
+        """The primary's predictor, once loaded."""
+        return None if self.router is None else self.router.primary
 
 
 class Service:
@@ -115,6 +129,9 @@ class Service:
         self._executor: ThreadPoolExecutor | None = None
         self._limits: threadpool_limits | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        # loaded versions by (endpoint, version): the predictor and when it was last in
+        # the endpoint's lineup (see keep_previous)
+        self._loaded: dict[tuple[str, int], tuple[Predictor, float]] = {}
         self.endpoints: dict[str, _Endpoint] = {}
         for name in endpoints:
             batcher: Batcher[_Job] = Batcher(
@@ -125,7 +142,10 @@ class Service:
                 arriving=lambda: self._arriving,
                 on_batch=self.metrics.batch_observer(name),
             )
-            self.endpoints[name] = _Endpoint(name, batcher)
+            shadows: Batcher[_Job] = Batcher(
+                self._process, max_batch=self.options.max_batch, max_queue=self.options.shadow_queue
+            )
+            self.endpoints[name] = _Endpoint(name, batcher, shadows)
 
     @property
     def default_endpoint(self) -> str:
@@ -153,6 +173,7 @@ class Service:
             self._limits = _one_thread()  # models called in the event loop
         for endpoint in self.endpoints.values():
             endpoint.batcher.start()
+            endpoint.shadows.start()
         await self._refresh_all()
         self._tasks.append(asyncio.get_running_loop().create_task(self._watch()))
 
@@ -166,6 +187,7 @@ class Service:
         self._tasks.clear()
         for endpoint in self.endpoints.values():
             await endpoint.batcher.close()
+            await endpoint.shadows.close()
         if self.log is not None:
             await asyncio.to_thread(self.log.close)
         if self._executor is not None:
@@ -175,9 +197,12 @@ class Service:
             self._limits.restore_original_limits()
             self._limits = None
 
-    def predictor(self, endpoint: str | None = None, version: str | None = None) -> Predictor:
-        """The predictor serving ``endpoint`` now; 404 for an unknown endpoint or a version
-        it does not serve, 503 while it is loading."""
+    def predictor(
+        self, endpoint: str | None = None, version: str | None = None, key: str | None = None
+    ) -> Predictor:
+        """The predictor that answers a request to ``endpoint`` now: the version it names,
+        or the one its routing picks for sticky ``key``; 404 for an unknown endpoint or a
+        version it does not serve, 503 while it is loading."""
         name = self.default_endpoint if endpoint is None else endpoint
         state = self.endpoints.get(name)
         if state is None:
@@ -186,18 +211,21 @@ class Service:
                 f"model '{name}' is not served here; models are: {listing(self.endpoints)}",
                 "model",
             )
-        predictor = state.predictor
-        if predictor is None:
+        router = state.router
+        if router is None:
             reason = f" ({state.error})" if state.error else ""
             raise Rejected(503, f"model '{name}' is not loaded yet{reason}; retry in a moment")
-        if version is not None and version != str(predictor.served.version):
-            raise Rejected(
-                404,
-                f"model '{name}' has no version '{version}' here; it serves version "
-                f"{predictor.served.version}",
-                "version",
-            )
-        return predictor
+        if version is None:
+            return router.answer(point(key))
+        for predictor in router.predictors():
+            if version == str(predictor.served.version):
+                return predictor
+        served = listing(str(p.served.version) for p in router.predictors())
+        raise Rejected(
+            404,
+            f"model '{name}' has no version '{version}' here; it serves version {served}",
+            "version",
+        )
 
     @contextlib.contextmanager
     def arrival(self) -> Iterator[None]:
@@ -218,9 +246,28 @@ class Service:
         if not rows:
             future.set_result(Answered(predictor.served, predictor.nothing(), 0, []))
             return future
-        batcher = self.endpoints[predictor.served.endpoint].batcher
-        batcher.submit(_Job(predictor, rows, request_ids, started, future), len(rows))
+        state = self.endpoints[predictor.served.endpoint]
+        job = _Job(predictor, rows, request_ids, started, future)
+        if predictor.role == "primary" and state.router is not None:
+            job.shadow = state.router.copy(point(request_ids[0]))
+        state.batcher.submit(job, len(rows))
         return future
+
+    def _copy_to_shadows(self, group: list[_Job]) -> None:
+        """Queue the answered jobs' copies for their shadow; a copy that does not fit the
+        shadow queue is dropped and counted, never delaying an answer."""
+        loop = asyncio.get_running_loop()
+        for job in group:
+            shadow = job.shadow
+            if shadow is None or not job.future.done() or job.future.exception() is not None:
+                continue
+            future: asyncio.Future[Answered] = loop.create_future()
+            future.add_done_callback(_quiet)
+            copy = _Job(shadow, job.rows, job.request_ids, time.perf_counter(), future)
+            try:
+                self.endpoints[shadow.served.endpoint].shadows.submit(copy, len(job.rows))
+            except Rejected:
+                self.metrics.shadow_dropped(shadow.served.endpoint, len(job.rows))
 
     # --- batches ---------------------------------------------------------------------------
 
@@ -272,13 +319,13 @@ class Service:
             answers.append(Answered(served, predictions, start, job.request_ids))
             start += len(job.rows)
         if self.log is None:
-            _settle(group, answers, None)
+            self._settle(group, answers, None)
             return
 
         def rows_to_log() -> list[Entry]:  # runs on the log's thread
             at = microseconds(datetime.now(UTC))
             classes = predictor.classes if predictor.probabilistic else None
-            stream = log_stream(served, "primary", predictor.checker.names, classes)
+            stream = log_stream(served, predictor.role, predictor.checker.names, classes)
             logged: list[Entry] = []
             for job, answer in zip(group, answers, strict=True):
                 latency = round((finished - job.started) * 1e6)
@@ -289,8 +336,14 @@ class Service:
 
         committed = self.log.write(rows_to_log)
         committed.add_done_callback(
-            lambda done: loop.call_soon_threadsafe(_settle, group, answers, done)
+            lambda done: loop.call_soon_threadsafe(self._settle, group, answers, done)
         )
+
+    def _settle(
+        self, group: list[_Job], answers: list[Answered], committed: Future[None] | None
+    ) -> None:
+        _settle(group, answers, committed)
+        self._copy_to_shadows(group)
 
     def _on_thread(self, predictor: Predictor) -> bool:
         mode = self.options.model_thread
@@ -313,27 +366,57 @@ class Service:
         try:
             revision = await asyncio.to_thread(self.source.revision, endpoint.name)
             if revision == endpoint.revision:
+                self._forget()
                 return
-            served = await asyncio.to_thread(self.source.load, endpoint.name)
-            count = self.metrics.out_of_range_counter(endpoint.name)
-            predictor = await asyncio.to_thread(_predictor, served, count)
-            if self.options.freeze_gc:
-                await asyncio.to_thread(_freeze)
+            lineup = await asyncio.to_thread(self.source.lineup, endpoint.name)
+            primary = await self._version(endpoint.name, lineup.primary)
+            candidate = None
+            if lineup.candidate is not None:
+                candidate = await self._version(endpoint.name, lineup.candidate)
         except Exception as exc:
             self._failed(endpoint, exc)
             return
-        before, failed = endpoint.predictor, endpoint.error is not None
-        endpoint.predictor, endpoint.revision, endpoint.error = predictor, revision, None
+        before, failed = endpoint.router, endpoint.error is not None
+        endpoint.router = router(lineup, primary, candidate)
+        endpoint.revision, endpoint.error = revision, None
         self.metrics.loaded(endpoint.name, failed=False)
-        if before is not None:
+        now = _lineup_text(endpoint.router)
+        if before is not None and now != _lineup_text(before):
             logger.warning(
-                "endpoint %s now serves %s (was %s)",
-                endpoint.name,
-                served.model_id,
-                before.served.model_id,
+                "endpoint %s now serves %s (was %s)", endpoint.name, now, _lineup_text(before)
             )
         elif failed:
-            logger.warning("endpoint %s loaded %s", endpoint.name, served.model_id)
+            logger.warning("endpoint %s loaded %s", endpoint.name, now)
+
+    async def _version(self, endpoint: str, version: int) -> Predictor:
+        """A loaded version of the endpoint's model: the one held, or newly loaded."""
+        held = self._loaded.get((endpoint, version))
+        if held is not None:
+            predictor = held[0]
+        else:
+            served = await asyncio.to_thread(self.source.load, endpoint, version)
+            count = self.metrics.out_of_range_counter(endpoint)
+            predictor = await asyncio.to_thread(_predictor, served, count)
+            self.metrics.model_loaded(endpoint)
+            if self.options.freeze_gc:
+                await asyncio.to_thread(_freeze)
+        self._loaded[endpoint, version] = (predictor, time.monotonic())
+        return predictor
+
+    def _forget(self) -> None:
+        """Drop the versions no endpoint has routed to for ``keep_previous`` seconds."""
+        now = time.monotonic()
+        routed = {
+            (name, p.served.version)
+            for name, e in self.endpoints.items()
+            if e.router is not None
+            for p in e.router.predictors()
+        }
+        for key, (predictor, seen) in list(self._loaded.items()):
+            if key in routed:
+                self._loaded[key] = (predictor, now)
+            elif now - seen > self.options.keep_previous:
+                del self._loaded[key]
 
     def _failed(self, endpoint: _Endpoint, exc: Exception) -> None:
         """Note a failed load; log it only when its reason is new, since the load is retried
@@ -359,6 +442,18 @@ def encoded(predictions: Predictions, row: int) -> bytes:
     if predictions.values is not None:
         return encode_value(predictions.values[row])
     return encode_outputs(predictions.outputs(row))
+
+
+def _lineup_text(routed: Router) -> str:
+    """``loans:3`` or ``loans:3 with loans:4 as canary``, for the server's log."""
+    first, *rest = routed.predictors()
+    return first.served.model_id + "".join(f" with {p.served.model_id} as {p.role}" for p in rest)
+
+
+def _quiet(future: asyncio.Future[Answered]) -> None:
+    """Retrieve a shadow's outcome: nobody waits for it (a failure is in the server's log)."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _settle(group: list[_Job], answers: list[Answered], committed: Future[None] | None) -> None:

@@ -1,9 +1,10 @@
-"""Where served models come from: a :class:`Source` names endpoints and loads their primary.
+"""Where served models come from: a :class:`Source` names endpoints, says which versions
+answer for each (its :class:`Lineup`) and loads them.
 
-The server asks a source for an endpoint's model when it starts and again whenever the
-endpoint's :meth:`Source.revision` grows (a promotion, a rollback), so a source is the one
-seam between serving and the registry. :class:`RunSource` serves one tracked run, outside
-the registry, under the project's name.
+The server asks a source for an endpoint's lineup when it starts and again whenever the
+endpoint's :meth:`Source.revision` grows (a candidate deployed, a promotion, a rollback),
+so a source is the one seam between serving and the registry. :class:`RunSource` serves
+one tracked run, outside the registry, under the project's name.
 
 >>> import prodml, tempfile
 >>> project = prodml.Project(prodml.init(tempfile.mkdtemp() + "/bc", example="breast-cancer"))
@@ -48,15 +49,31 @@ class Served:
         return f"{self.name}:{self.version}"
 
 
+@dataclass(frozen=True)
+class Lineup:
+    """The versions that answer for an endpoint: its primary, and a candidate beside it
+    (``mode`` shadow, canary or blue-green) with its ``share`` of requests, percent."""
+
+    primary: int
+    candidate: int | None = None
+    mode: str | None = None
+    share: float = 0.0
+
+
 class Source(Protocol):
-    """Endpoints and the model each serves now."""
+    """Endpoints and the models each serves now."""
 
     def revision(self, endpoint: str) -> int:
-        """A number that grows when the endpoint's primary changes; cheap to ask often."""
+        """A number that grows when the endpoint's lineup changes; cheap to ask often."""
         ...
 
-    def load(self, endpoint: str) -> Served:
-        """The endpoint's primary now; :class:`NotFoundError` for an unknown endpoint."""
+    def lineup(self, endpoint: str) -> Lineup:
+        """Which versions answer for the endpoint now, and how."""
+        ...
+
+    def load(self, endpoint: str, version: int | None = None) -> Served:
+        """A version of the endpoint's model (its primary now by default);
+        :class:`NotFoundError` for an unknown endpoint."""
         ...
 
     def endpoints(self) -> list[str]:
@@ -88,8 +105,14 @@ class RunSource:
         self._check(endpoint)
         return 0
 
-    def load(self, endpoint: str) -> Served:
+    def lineup(self, endpoint: str) -> Lineup:
         self._check(endpoint)
+        return Lineup(primary=0)
+
+    def load(self, endpoint: str, version: int | None = None) -> Served:
+        self._check(endpoint)
+        if version not in (None, 0):
+            raise NotFoundError(f"endpoint '{endpoint}' serves one run, as version 0")
         assert self.run.input_schema is not None  # checked in __init__
         return Served(
             endpoint=endpoint,

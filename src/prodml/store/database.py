@@ -6,13 +6,14 @@ processes opening a new store at once do not both create it.
 >>> import tempfile, pathlib
 >>> db = Database(f"sqlite:///{pathlib.Path(tempfile.mkdtemp()) / 'prodml.db'}")
 >>> db.revision()
-'0007'
+'0009'
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import sqlite3
 from collections.abc import Iterator
 from importlib import resources
@@ -84,6 +85,27 @@ class Database:
         with Path(f"{self.file}.{name}.lock").open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
+
+    @contextlib.contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Run the block in one process at a time, among all that share this database:
+        the lock file ``<database>.<name>.lock`` on SQLite, a session advisory lock
+        (keyed by ``name``) on PostgreSQL; either is let go if the process dies."""
+        if self.is_sqlite:
+            with self.queued(name):
+                yield
+            return
+        key = int.from_bytes(
+            hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True
+        )
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                conn.commit()
 
     def revision(self) -> str | None:
         """The migration the schema is at."""

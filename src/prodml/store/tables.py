@@ -9,8 +9,8 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
-    ForeignKey,
     Float,
+    ForeignKey,
     Integer,
     LargeBinary,
     String,
@@ -209,6 +209,7 @@ class RequestErrorRow(Base):
     protocol: Mapped[str] = mapped_column(String(20))
     status: Mapped[int] = mapped_column(Integer)
     latency_seconds: Mapped[float]
+    model_version: Mapped[int | None] = mapped_column(Integer)  # routed to, if any
 
 
 class FeedbackRow(Base):
@@ -290,3 +291,17 @@ class ChangePointRow(Base):
     started_at: Mapped[datetime]
     detected_at: Mapped[datetime]
     found_at: Mapped[datetime]
+
+
+class ApiKeyRow(Base):
+    """An API key: its public id, a unique name, its role and the SHA-256 of its secret
+    (see :mod:`prodml.deploy.keys`)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

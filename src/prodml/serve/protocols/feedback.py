@@ -5,6 +5,9 @@ Request: ``{"feedback": [{"request_id": "...", "label": 1}, ...]}``, or one
 ``{"request_id": "...", "label": 1}``. Labels may come late, for some predictions only,
 or more than once (the last one received counts). An id that was never logged is a 404
 naming it, and nothing of that request is stored. Answer: ``{"stored": n}``.
+
+Anyone may send labels until the store holds an API key; from then on a key of role
+reviewer or above (``serve.open_feedback: true`` keeps it open).
 """
 
 from __future__ import annotations
@@ -121,5 +124,8 @@ ROUTES = [
                 "properties": {"stored": {"type": "integer", "minimum": 0}},
             }
         },
+        role="reviewer",
+        until_keys=True,
+        opened_by="open_feedback",
     ),
 ]

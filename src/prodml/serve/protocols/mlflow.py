@@ -40,6 +40,7 @@ from prodml.serve.http import (
 from prodml.serve.predictor import Predictor
 from prodml.serve.rejection import Rejected, shown
 from prodml.serve.request_ids import new_ids
+from prodml.serve.routing import KEY_HEADER
 from prodml.serve.validation import Row
 
 if TYPE_CHECKING:
@@ -61,8 +62,8 @@ async def invocations(request: Request, service: Service, call: Call) -> Respons
     with service.arrival():
         kind = _content_type(request)
         body = await read_body(request, service.options.max_body)
-        predictor = service.predictor()
-        call.endpoint, call.version = predictor.served.endpoint, str(predictor.served.version)
+        predictor = service.predictor(key=request.headers.get(KEY_HEADER))
+        call.answered_by(predictor)
         rows = _csv_rows(body, predictor) if kind == CSV else _json_rows(body, predictor)
         ids = new_ids(len(rows))
         pending = service.submit(predictor, rows, ids, call.started)

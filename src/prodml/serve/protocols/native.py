@@ -32,6 +32,7 @@ from prodml.serve.http import (
 )
 from prodml.serve.rejection import Rejected, shown
 from prodml.serve.request_ids import new_ids
+from prodml.serve.routing import KEY_HEADER
 
 if TYPE_CHECKING:
     from prodml.serve.service import Service
@@ -56,8 +57,8 @@ async def predict(request: Request, service: Service, call: Call) -> Response:
         endpoint = data.get("endpoint")
         if endpoint is not None and type(endpoint) is not str:
             raise Rejected(400, "endpoint must be text: the name of a served model", "endpoint")
-        predictor = service.predictor(endpoint)
-        call.endpoint, call.version = predictor.served.endpoint, str(predictor.served.version)
+        predictor = service.predictor(endpoint, key=request.headers.get(KEY_HEADER))
+        call.answered_by(predictor)
         if "records" not in data:
             raise Rejected(400, 'the body has no "records"; send {"records": [{...}]}', "records")
         records = require_list(data["records"], '"records"')
@@ -65,11 +66,11 @@ async def predict(request: Request, service: Service, call: Call) -> Response:
         ids = new_ids(len(rows))
         pending = service.submit(predictor, rows, ids, call.started)
     answer = await pending
-    model = answer.served.model_id
+    model, role = answer.served.model_id, predictor.role
     return json_response(
         {
             "predictions": [
-                {**answer.outputs(i), "model": model, "request_id": request_id}
+                {**answer.outputs(i), "model": model, "role": role, "request_id": request_id}
                 for i, request_id in enumerate(ids)
             ]
         }
@@ -87,12 +88,16 @@ _BODY: Schema = {
 }
 _PREDICTION: Schema = {
     "type": "object",
-    "required": ["model", "request_id"],
+    "required": ["model", "role", "request_id"],
     "properties": {
         "label": {"description": "the predicted class (a classifier)"},
         "probabilities": {"type": "object", "additionalProperties": {"type": "number"}},
         "value": {"type": "number", "description": "the prediction of a regressor"},
         "model": {"type": "string", "description": "name:version"},
+        "role": {
+            "type": "string",
+            "description": "how that version answered: primary, canary or blue-green",
+        },
         "request_id": {"type": "string", "description": "the id POST /feedback takes"},
     },
 }

@@ -42,6 +42,7 @@ from prodml.serve.http import (
 from prodml.serve.predictor import Predictor
 from prodml.serve.rejection import Rejected, shown
 from prodml.serve.request_ids import new_ids
+from prodml.serve.routing import KEY_HEADER
 from prodml.serve.validation import Row
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ async def infer(request: Request, service: Service, call: Call) -> Response:
         "model_name": answer.served.endpoint,
         "model_version": str(answer.served.version),
         "outputs": [_tensor(name, answer, predictor) for name in wanted],
-        "parameters": {"request_ids": ",".join(ids)},
+        "parameters": {"request_ids": ",".join(ids), "role": predictor.role},
     }
     if request_id is not None:
         reply["id"] = request_id
@@ -139,8 +140,9 @@ async def infer(request: Request, service: Service, call: Call) -> Response:
 
 def _predictor(request: Request, service: Service, call: Call) -> Predictor:
     params = request.path_params
-    predictor = service.predictor(params["name"], params.get("version"))
-    call.endpoint, call.version = predictor.served.endpoint, str(predictor.served.version)
+    key = request.headers.get(KEY_HEADER)
+    predictor = service.predictor(params["name"], params.get("version"), key)
+    call.answered_by(predictor)
     return predictor
 
 

@@ -1,0 +1,197 @@
+"""The admin routes: deployment changes over HTTP, each needing an ``operator`` key (the
+state a ``viewer`` key), made as the key's name; what ``prodml deploy``, ``promote``,
+``rollback`` and ``deploy --stop`` do on the command line.
+
+``POST /admin/deploy`` takes ``{"ref": "loans:2", "mode": "canary", "ramp": [5, 50, 100],
+"step": "10m", "min_requests": 500, "reason": "..."}`` (``mode`` shadow with ``sample``,
+or blue-green; none for the first primary); ``POST /admin/promote``, ``/admin/rollback``
+and ``/admin/stop`` take ``{"endpoint": "loans", "reason": "..."}`` (promote and deploy
+also ``"force": true``). Each answers the endpoint's deployment as ``prodml deployments
+--json`` prints it; a change the state does not allow is a 409, a bad value a 422, an
+unknown endpoint or version a 404, each with the one line the command line prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from prodml.config import window_seconds
+from prodml.deploy.changes import Deployer
+from prodml.errors import ConfigError, DeploymentError, NotFoundError
+from prodml.registry import Deployment, Registry
+from prodml.serve.http import (
+    JSON,
+    Body,
+    Call,
+    Route,
+    Schema,
+    json_response,
+    parse_json,
+    read_body,
+    require_object,
+)
+from prodml.serve.rejection import Rejected, shown
+
+if TYPE_CHECKING:
+    from prodml.serve.service import Service
+
+#: The fields each change takes, and their JSON types.
+_FIELDS: dict[str, dict[str, Schema]] = {
+    "deploy": {
+        "ref": {"type": "string", "description": "name:VERSION"},
+        "mode": {"enum": ["shadow", "canary", "blue-green"]},
+        "sample": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        "ramp": {"type": "array", "items": {"type": "number"}},
+        "step": {"type": "string", "description": "30s, 10m, 1h"},
+        "min_requests": {"type": "integer", "minimum": 1},
+        "force": {"type": "boolean"},
+        "reason": {"type": "string"},
+    },
+    "promote": {
+        "endpoint": {"type": "string"},
+        "force": {"type": "boolean"},
+        "reason": {"type": "string"},
+    },
+    "rollback": {"endpoint": {"type": "string"}, "reason": {"type": "string"}},
+    "stop": {"endpoint": {"type": "string"}, "reason": {"type": "string"}},
+}
+_REQUIRED = {
+    "deploy": ["ref"],
+    "promote": ["endpoint"],
+    "rollback": ["endpoint"],
+    "stop": ["endpoint"],
+}
+_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "array": (list,),
+}
+
+
+def _registry(service: Service) -> Registry:
+    registry = getattr(service.source, "registry", None)
+    if not isinstance(registry, Registry):
+        raise Rejected(
+            409, "this server serves a run (prodml serve --run), not the registry's deployments"
+        )
+    return registry
+
+
+def _checked(action: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The body's fields, each of its type; 422 naming the first that is not."""
+    fields = _FIELDS[action]
+    for key, value in data.items():
+        schema = fields.get(key)
+        if schema is None:
+            raise Rejected(
+                422, f"unknown key {shown(key)}; {action} takes: {', '.join(fields)}", key
+            )
+        allowed = schema.get("enum")
+        wanted = _TYPES.get(schema.get("type", ""), ())
+        bad = value not in allowed if allowed else not isinstance(value, wanted)
+        if bad or (wanted and isinstance(value, bool) and bool not in wanted):
+            what = " or ".join(allowed) if allowed else f"a JSON {schema['type']}"
+            raise Rejected(422, f"{key} is {shown(value)}; give {what}", key)
+    for key in _REQUIRED[action]:
+        if key not in data:
+            raise Rejected(422, f'{action} needs "{key}"', key)
+    return data
+
+
+def _change(action: str, make: Callable[[Deployer, dict[str, Any]], Deployment]) -> Any:
+    async def handler(request: Request, service: Service, call: Call) -> Response:
+        registry = _registry(service)
+        body = parse_json(await read_body(request, service.options.max_body))
+        data = _checked(action, require_object(body, "the body", '{"endpoint": "loans"}'))
+        deployer = Deployer(registry, actor=call.actor or "anonymous")
+        try:
+            deployment = await asyncio.to_thread(make, deployer, data)
+        except NotFoundError as exc:
+            raise Rejected(404, str(exc)) from None
+        except DeploymentError as exc:  # the gate's refusals included
+            raise Rejected(409, str(exc)) from None
+        except ConfigError as exc:
+            raise Rejected(422, str(exc)) from None
+        return json_response(dataclasses.asdict(deployment))
+
+    return handler
+
+
+def _deploy(deployer: Deployer, data: dict[str, Any]) -> Deployment:
+    options: dict[str, Any] = {
+        key: data[key]
+        for key in ("sample", "ramp", "min_requests", "force", "reason")
+        if key in data
+    }
+    if "step" in data:
+        try:
+            options["step_seconds"] = window_seconds(data["step"])
+        except ValueError as exc:
+            raise ConfigError(f"step {exc}") from None
+    return deployer.deploy(data["ref"], data.get("mode"), **options)
+
+
+async def deployments(request: Request, service: Service, call: Call) -> Response:
+    registry = _registry(service)
+    found = await asyncio.to_thread(registry.deployments)
+    return json_response([dataclasses.asdict(d) for d in found])
+
+
+def _route(
+    action: str, summary: str, make: Callable[[Deployer, dict[str, Any]], Deployment]
+) -> Route:
+    schema: Schema = {
+        "type": "object",
+        "required": _REQUIRED[action],
+        "properties": _FIELDS[action],
+        "additionalProperties": False,
+    }
+    example = {"ref": "model:2", "mode": "shadow"} if action == "deploy" else {"endpoint": "model"}
+    return Route(
+        "POST",
+        f"/admin/{action}",
+        "native",
+        _change(action, make),
+        summary,
+        body={JSON: Body(schema, lambda record: example)},
+        answers=(200, 400, 401, 403, 404, 409, 413, 422),
+        role="operator",
+    )
+
+
+ROUTES = [
+    Route(
+        "GET",
+        "/admin/deployments",
+        "native",
+        deployments,
+        "Every endpoint's deployment: primary, candidate, share, ramp step, previous",
+        answers=(200, 401, 403, 409),
+        reply={JSON: {"type": "array", "items": {"type": "object"}}},
+        role="viewer",
+    ),
+    _route("deploy", "Deploy a version: the first primary, or a candidate beside it", _deploy),
+    _route(
+        "promote",
+        "Make the candidate the primary (the audit gate applies)",
+        lambda d, b: d.promote(b["endpoint"], force=b.get("force", False), reason=b.get("reason")),
+    ),
+    _route(
+        "rollback",
+        "End a canary, or serve the previous primary again",
+        lambda d, b: d.rollback(b["endpoint"], reason=b.get("reason")),
+    ),
+    _route(
+        "stop",
+        "Drop the candidate",
+        lambda d, b: d.stop(b["endpoint"], reason=b.get("reason")),
+    ),
+]
