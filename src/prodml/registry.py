@@ -177,7 +177,7 @@ class Registry:
         else:
             query = query.where(ModelVersionRow.name == name)
             query = query.order_by(ModelVersionRow.version.desc())
-        with self.database.session() as session:
+        with self.database.reading() as session:
             return [_version(row) for row in session.scalars(query).all()]
 
     def get(self, ref: str) -> ModelVersion:
@@ -189,7 +189,7 @@ class Registry:
                 f"model reference '{ref}' has version '{wanted}', which is not a number or "
                 "'latest'; give name, name:3 or name:latest"
             )
-        with self.database.session() as session:
+        with self.database.reading() as session:
             numbers = session.scalars(
                 select(ModelVersionRow.version)
                 .where(ModelVersionRow.name == name)
@@ -219,7 +219,7 @@ class Registry:
 
     def deployment(self, endpoint: str) -> Deployment:
         """The deployment behind an endpoint."""
-        with self.database.session() as session:
+        with self.database.reading() as session:
             return as_deployment(deployment_row(session, endpoint))
 
     def deployments(self, name: str | None = None) -> list[Deployment]:
@@ -227,7 +227,7 @@ class Registry:
         query = select(DeploymentRow).order_by(DeploymentRow.endpoint)
         if name is not None:
             query = query.where(DeploymentRow.name == name)
-        with self.database.session() as session:
+        with self.database.reading() as session:
             return [as_deployment(row) for row in session.scalars(query).all()]
 
     def events(self, endpoint: str) -> list[DeploymentEvent]:
@@ -237,7 +237,7 @@ class Registry:
             .where(DeploymentEventRow.endpoint == endpoint)
             .order_by(DeploymentEventRow.at, DeploymentEventRow.id)
         )
-        with self.database.session() as session:
+        with self.database.reading() as session:
             return [
                 DeploymentEvent(
                     endpoint=row.endpoint,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import re
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -199,3 +201,33 @@ def test_missing_postgresql_database_gives_store_error(postgres_url: str) -> Non
     missing = postgres_url.rsplit("/", 1)[0] + f"/prodml_missing_{uuid4().hex}"
     with pytest.raises(StoreError, match=r"cannot open the database at .*does not exist"):
         Database(missing)
+
+
+def test_a_reading_session_does_not_wait_for_a_writer_on_sqlite(tmp_path: Path) -> None:
+    """A server polls the store every second while the prediction log writes: the poll
+    must not queue for the write lock (SQLite's busy handler sleeps in steps of up to
+    100 ms), while a writing session does."""
+    database = Database(f"sqlite:///{tmp_path / 'p.db'}")
+    writer = sqlite3.connect(tmp_path / "p.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # holds the write lock
+    wrote = threading.Event()
+
+    def write() -> None:
+        with database.session() as session:
+            session.execute(text("select count(*) from runs"))
+        wrote.set()
+
+    thread = threading.Thread(target=write)
+    try:
+        started = time.perf_counter()
+        with database.reading() as session:
+            assert session.execute(text("select count(*) from runs")).scalar_one() == 0
+        assert time.perf_counter() - started < 1.0
+        thread.start()
+        assert not wrote.wait(1.0)  # a writing session waits for the lock
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        thread.join(timeout=30)
+        database.dispose()
+    assert wrote.is_set()

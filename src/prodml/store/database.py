@@ -61,6 +61,8 @@ class Database:
                 f"({exc.filename}); choose a writable place with PRODML_DATABASE_URL"
             ) from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        reader = self.engine.execution_options(prodml_read=True)
+        self._readers = sessionmaker(reader, expire_on_commit=False)
         #: the SQLite database file (None: PostgreSQL, or an in-memory database)
         self.file = parsed.database if self.is_sqlite and parsed.database != ":memory:" else None
         self._migrate(parsed.database if self.is_sqlite else None)
@@ -69,6 +71,14 @@ class Database:
     def session(self) -> Iterator[Session]:
         """A session whose work is committed on success and rolled back on error."""
         with self._sessions.begin() as session:
+            yield session
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session that only reads: on SQLite it takes no write lock (a plain ``BEGIN``,
+        a snapshot of the WAL), so a server polling the store never makes the prediction
+        log's writer wait in SQLite's coarse busy handler."""
+        with self._readers.begin() as session:
             yield session
 
     @contextlib.contextmanager
@@ -160,8 +170,10 @@ def _engine(url: str, *, sqlite: bool) -> Engine:
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         # IMMEDIATE takes the write lock up front, so a writer waits for another
-        # (busy timeout) instead of failing when its read lock cannot be upgraded.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # (busy timeout) instead of failing when its read lock cannot be upgraded; a
+        # reader (Database.reading) takes none.
+        reads = conn.get_execution_options().get("prodml_read", False)
+        conn.exec_driver_sql("BEGIN" if reads else "BEGIN IMMEDIATE")
 
     return engine
 
