@@ -13,8 +13,9 @@ from rich.table import Table
 
 import prodml
 from prodml.cli import app
+from prodml.cli.models import events_table
 from prodml.cli.render import console, fmt, print_json
-from prodml.cli.shell import JsonOption, ProjectOption, reporting
+from prodml.cli.shell import ForceOption, JsonOption, ProjectOption, ReasonOption, reporting
 from prodml.config import window_seconds
 from prodml.deploy.plan import DEFAULT_MIN_REQUESTS, DEFAULT_RAMP, DEFAULT_STEP_SECONDS
 from prodml.errors import ConfigError
@@ -22,19 +23,8 @@ from prodml.errors import ConfigError
 if TYPE_CHECKING:
     from prodml.deploy.canary import CanaryCheck
     from prodml.deploy.compare import Comparison as ShadowComparison
-    from prodml.registry import Deployment, DeploymentEvent, Mode
+    from prodml.registry import Deployment, Mode
 
-ReasonOption = Annotated[
-    str | None, typer.Option("--reason", help="Why: recorded with the change.")
-]
-ForceOption = Annotated[
-    bool,
-    typer.Option(
-        "--force",
-        help="Let a version whose audit failed (or that was never evaluated) "
-        "through the gate; needs --reason.",
-    ),
-]
 EndpointArgument = Annotated[str, typer.Argument(help="The endpoint (its model's name).")]
 RAMP = ",".join(f"{step:g}" for step in DEFAULT_RAMP)
 
@@ -288,33 +278,12 @@ def show_canary(canary: CanaryCheck) -> None:
             "-" if r.detectable == float("inf") else f"{r.detectable:.2%}",
         )
     console.print(table)
-    note = (
-        " (not proven: the step's time is up without enough requests)" if canary.not_proven else ""
-    )
-    console.print(f"[bold]{canary.action}[/]: {escape(canary.decision.reason)}{note}")
+    console.print(escape(canary.summary))
 
 
 def deployment_dict(deployment: Deployment) -> dict[str, Any]:
     """A deployment as JSON."""
     return asdict(deployment)
-
-
-def events_table(events: list[DeploymentEvent]) -> Table:
-    """Deployment events: when, what, which version, who and why, and the detail."""
-    table = Table(title="events", title_justify="left")
-    for column in ("at (UTC)", "action", "ver", "by", "why / detail"):
-        table.add_column(column, overflow="fold")
-    for event in events:
-        detail = ", ".join(f"{k}={v}" for k, v in (event.detail or {}).items())
-        why = "; ".join(part for part in (event.reason, detail) if part)
-        table.add_row(
-            f"{event.at:%m-%d %H:%M:%S}",
-            event.action,
-            fmt(event.version),
-            fmt(event.actor),
-            fmt(why or None),
-        )
-    return table
 
 
 def _candidate(deployment: Deployment) -> str:

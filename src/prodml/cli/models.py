@@ -12,7 +12,7 @@ from rich.table import Table
 
 import prodml
 from prodml.cli.render import console, fmt, print_json
-from prodml.cli.shell import JsonOption, ProjectOption, reporting
+from prodml.cli.shell import ForceOption, JsonOption, ProjectOption, ReasonOption, reporting
 
 if TYPE_CHECKING:
     from prodml.registry import Deployment, DeploymentEvent, ModelVersion
@@ -43,17 +43,8 @@ def register(
         typer.Argument(help="A run id or prefix.", show_default="the newest fit or search"),
     ] = None,
     name: NameOption = None,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force",
-            help="Open the endpoint with a first version whose audit failed or that was "
-            "never evaluated; needs --reason.",
-        ),
-    ] = False,
-    reason: Annotated[
-        str | None, typer.Option("--reason", help="Why --force: recorded with the change.")
-    ] = None,
+    force: ForceOption = False,
+    reason: ReasonOption = None,
     project: ProjectOption = Path("."),
     json: JsonOption = False,
 ) -> None:
@@ -165,7 +156,7 @@ def show(
         facts.add_row(f"[bold]{label}[/]", value)
     console.print(facts)
     if events:
-        console.print(_events_table(events))
+        console.print(events_table(events))
 
 
 def show_registered(
@@ -229,16 +220,19 @@ def _evaluation(version: ModelVersion) -> str:
     return f"{version.evaluation_id}, audit {_verdict(version.audit_passed)}"
 
 
-def _events_table(events: list[DeploymentEvent]) -> Table:
-    table = Table(
-        "at", "endpoint", "action", "detail", title="deployment events", title_justify="left"
-    )
+def events_table(events: list[DeploymentEvent]) -> Table:
+    """Deployment events: when, what, which version, who and why, and the detail."""
+    table = Table(title="events", title_justify="left")
+    for column in ("at (UTC)", "action", "ver", "by", "why / detail"):
+        table.add_column(column, overflow="fold")
     for event in events:
         detail = ", ".join(f"{k}={v}" for k, v in (event.detail or {}).items())
+        why = "; ".join(part for part in (event.reason, detail) if part)
         table.add_row(
-            f"{event.at:%Y-%m-%d %H:%M:%S}",
-            escape(event.endpoint),
+            f"{event.at:%m-%d %H:%M:%S}",
             event.action,
-            fmt(detail or None),
+            fmt(event.version),
+            fmt(event.actor),
+            fmt(why or None),
         )
     return table

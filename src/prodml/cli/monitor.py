@@ -86,10 +86,7 @@ def monitor(
             else:
                 show_pass(done)
                 for canary in looked:
-                    console.print(
-                        f"canary {escape(canary.endpoint)}: [bold]{canary.action}[/]: "
-                        f"{escape(canary.decision.reason)}"
-                    )
+                    console.print(f"canary {escape(canary.endpoint)}: {escape(canary.summary)}")
             if interval is None:
                 return
             retention = opened.settings.log.retention

@@ -23,6 +23,17 @@ ProjectOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+ReasonOption = Annotated[
+    str | None, typer.Option("--reason", help="Why: recorded with the change.")
+]
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Let a version whose audit failed (or that was never evaluated) "
+        "through the gate; needs --reason.",
+    ),
+]
 
 
 @contextlib.contextmanager

@@ -57,6 +57,19 @@ class CanaryCheck:
     deployment: Deployment
 
     @property
+    def summary(self) -> str:
+        """One line: the decision's reason, with what was done when it differs (an
+        advance waits for the step's time; a hold past it is not proven)."""
+        reason = self.decision.reason
+        if self.not_proven:
+            return f"{reason} (not proven: the step's time is up without enough requests)"
+        if self.action == "hold" and self.decision.verdict == "advance":
+            return f"hold until the step's time is up; {reason}"
+        if self.action == "promote":
+            return f"promote, past the ramp's last step; {reason}"
+        return reason
+
+    @property
     def not_proven(self) -> bool:
         """A hold after the step's time: too few requests to show the canary harmless."""
         return self.action == "hold" and self.time_up
