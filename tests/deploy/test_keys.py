@@ -97,6 +97,23 @@ def test_the_key_is_shown_once_nothing_reads_it_back(keys: Keys) -> None:
     ]
 
 
+def test_what_is_shown_of_a_key_is_json_without_its_secret(fresh: Keys) -> None:
+    _, key = fresh.create("ci", "operator")
+    revoked = fresh.revoke("ci")
+
+    shown = revoked.shown()
+
+    assert revoked.revoked_at is not None
+    assert shown == {
+        "name": "ci",
+        "id": revoked.id,
+        "role": "operator",
+        "created_at": revoked.created_at.isoformat(),
+        "revoked_at": revoked.revoked_at.isoformat(),
+    }
+    assert key.split("_", 2)[2] not in repr(shown)
+
+
 def test_two_keys_never_share_an_id_or_a_secret(keys: Keys) -> None:
     made = [keys.create(unique("k"), "viewer")[1] for _ in range(5)]
     assert len({k.split("_")[1] for k in made}) == len({k.split("_", 2)[2] for k in made}) == 5
@@ -340,8 +357,8 @@ def test_only_loopback_addresses_count_as_loopback(host: str, loopback: bool) ->
 
 def test_serving_admin_routes_beyond_loopback_needs_an_active_key(fresh: Keys) -> None:
     refusal = (
-        "--host 0.0.0.0 would serve the admin routes (deploy, promote, rollback, stop) to "
-        "other machines, and no key exists to guard them; create one with `prodml keys "
+        "--host 0.0.0.0 would serve the admin routes (deploy, promote, rollback, stop, keys) "
+        "to other machines, and no key exists to guard them; create one with `prodml keys "
         "create NAME --role admin`, serve on 127.0.0.1, or set serve.admin: false in prodml.yaml"
     )
     with pytest.raises(KeysError, match=re.escape(refusal)):

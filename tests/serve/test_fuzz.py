@@ -25,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from prodml.deploy.keys import ROLES
 from prodml.serve.http import Route
 from prodml.serve.protocols.v2 import DATATYPES
 from prodml.serve.routes import ROUTES
@@ -237,12 +238,27 @@ def right_admin(model: Model) -> st.SearchStrategy[Any]:
     )
 
 
+def right_keys(model: Model) -> st.SearchStrategy[Any]:
+    """Keys made and revoked on the admin server, never the fuzzer's own."""
+    names = st.sampled_from(["fuzz-made-1", "fuzz-made-2", "fuzz-never-made"])
+    return st.one_of(
+        st.builds(lambda n, r: {"name": n, "role": r}, names, st.sampled_from(ROLES)),
+        names.map(lambda n: {"name": n}),
+    )
+
+
 # --- protocol bodies of any shape ---------------------------------------------------------
 
 
 def admin(model: Model) -> st.SearchStrategy[Any]:
     keys = ["ref", "mode", "sample", "ramp", "step", "min_requests", "force", "reason", "endpoint"]
     return st.dictionaries(st.sampled_from([*keys, "x"]), json_values | scalars, max_size=6)
+
+
+def keys(model: Model) -> st.SearchStrategy[Any]:
+    return st.dictionaries(
+        st.sampled_from(["name", "role", "x"]), json_values | scalars, max_size=3
+    )
 
 
 def native(model: Model) -> st.SearchStrategy[Any]:
@@ -397,6 +413,9 @@ STRATEGIES: dict[tuple[str, str], Callable[[Route, Model], st.SearchStrategy[Sen
     ("POST", "/v2/models/{name}/versions/{version}/infer"): posting(right_v2, v2),
     **{("POST", f"/admin/{a}"): posting(right_admin, admin) for a in ADMIN_ACTIONS},
     ("GET", "/admin/deployments"): get,
+    ("POST", "/admin/keys/create"): posting(right_keys, keys),
+    ("POST", "/admin/keys/revoke"): posting(right_keys, keys),
+    ("GET", "/admin/keys"): get,
     **{
         ("GET", path): get
         for path in [

@@ -67,6 +67,9 @@ ACCESS: dict[tuple[str, str], tuple[Role | None, bool, str | None]] = {
     ("POST", "/admin/promote"): ("operator", False, None),
     ("POST", "/admin/rollback"): ("operator", False, None),
     ("POST", "/admin/stop"): ("operator", False, None),
+    ("GET", "/admin/keys"): ("admin", False, None),
+    ("POST", "/admin/keys/create"): ("admin", False, None),
+    ("POST", "/admin/keys/revoke"): ("admin", False, None),
 }
 GUARDED = [route for route in ROUTES if route.role is not None]
 PUBLIC = [route for route in ROUTES if route.role is None]
@@ -86,8 +89,11 @@ def test_only_routes_that_change_state_need_a_role() -> None:
     assert changes == [
         "POST /feedback",
         *(f"POST /admin/{a}" for a in ("deploy", "promote", "rollback", "stop")),
+        "POST /admin/keys/create",
+        "POST /admin/keys/revoke",
     ]
-    assert [route_id(r) for r in GUARDED if r.method == "GET"] == ["GET /admin/deployments"]
+    reads = [route_id(r) for r in GUARDED if r.method == "GET"]
+    assert reads == ["GET /admin/deployments", "GET /admin/keys"]
     assert all(r.method == "GET" for r in PUBLIC) or all(
         r.path in ("/predict", "/invocations") or r.path.endswith("/infer")
         for r in PUBLIC
@@ -386,7 +392,7 @@ def test_serve_beyond_loopback_refuses_while_no_key_exists(own: Path) -> None:
     )
     assert result.returncode == 1, result.stdout
     assert result.stderr.splitlines() == [
-        "error: --host 0.0.0.0 would serve the admin routes (deploy, promote, rollback, stop) "
+        "error: --host 0.0.0.0 would serve the admin routes (deploy, promote, rollback, stop, keys) "
         "to other machines, and no key exists to guard them; create one with `prodml keys "
         "create NAME --role admin`, serve on 127.0.0.1, or set serve.admin: false in prodml.yaml"
     ]

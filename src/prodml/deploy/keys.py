@@ -76,6 +76,18 @@ class KeyInfo:
     def active(self) -> bool:
         return self.revoked_at is None
 
+    def shown(self) -> dict[str, str | None]:
+        """What may be shown of the key, as JSON: name, id, role, and when it was created
+        and revoked (never its secret or hash)."""
+        revoked = None if self.revoked_at is None else self.revoked_at.isoformat()
+        return {
+            "name": self.name,
+            "id": self.id,
+            "role": self.role,
+            "created_at": self.created_at.isoformat(),
+            "revoked_at": revoked,
+        }
+
 
 class Keys:
     """The API keys of a store: made, listed, revoked, and checked on requests."""
@@ -90,7 +102,7 @@ class Keys:
         """A new key named ``name`` of ``role``, and the key itself: it is not stored, so
         this is the only time anyone sees it."""
         checked = parse_role(role)
-        name = _checked_name(name)
+        name = checked_name(name)
         key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
         info = KeyInfo(key_id, name, checked, utc_now())
         try:
@@ -208,6 +220,21 @@ def parse_role(value: str) -> Role:
     )
 
 
+def checked_name(name: str) -> str:
+    """``name`` without surrounding spaces, if it can name a key; else :class:`KeysError`.
+
+    >>> checked_name(" ci ")
+    'ci'
+    """
+    name = name.strip()
+    if not name or len(name) > MAX_NAME or not name.isprintable():
+        raise KeysError(
+            f"key name {name[:MAX_NAME]!r} is not a name; give 1 to {MAX_NAME} printable "
+            "characters, e.g. ci-deployer"
+        )
+    return name
+
+
 def check_exposed(host: str, keys: Keys | None, *, admin: bool = True) -> None:
     """Refuse (:class:`KeysError`) to serve the admin routes on ``host``, an address other
     machines reach, while no key exists to use them: turn ``admin`` off, serve on loopback
@@ -219,8 +246,8 @@ def check_exposed(host: str, keys: Keys | None, *, admin: bool = True) -> None:
     if not admin or is_loopback(host) or (keys is not None and keys.any_active()):
         return
     raise KeysError(
-        f"--host {host} would serve the admin routes (deploy, promote, rollback, stop) to "
-        "other machines, and no key exists to guard them; create one with "
+        f"--host {host} would serve the admin routes (deploy, promote, rollback, stop, keys) "
+        "to other machines, and no key exists to guard them; create one with "
         "`prodml keys create NAME --role admin`, serve on 127.0.0.1, or set serve.admin: "
         "false in prodml.yaml"
     )
@@ -247,16 +274,6 @@ def _digest(secret: str) -> str:
 def _info(row: ApiKeyRow) -> KeyInfo:
     created = as_utc(row.created_at) or row.created_at
     return KeyInfo(row.id, row.name, parse_role(row.role), created, as_utc(row.revoked_at))
-
-
-def _checked_name(name: str) -> str:
-    name = name.strip()
-    if not name or len(name) > MAX_NAME or not name.isprintable():
-        raise KeysError(
-            f"key name {name[:MAX_NAME]!r} is not a name; give 1 to {MAX_NAME} printable "
-            "characters, e.g. ci-deployer"
-        )
-    return name
 
 
 def _taken(name: str) -> KeysError:

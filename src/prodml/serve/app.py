@@ -76,6 +76,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.keys = keys  # what the key routes make, list and revoke
     app.state.routes = routes
     app.state.openapi = orjson.dumps(document(routes, server_version()))
     return app

@@ -9,13 +9,15 @@ and ``/admin/stop`` take ``{"endpoint": "loans", "reason": "..."}`` (promote and
 also ``"force": true``). Each answers the endpoint's deployment as ``prodml deployments
 --json`` prints it; a change the state does not allow is a 409, a bad value a 422, an
 unknown endpoint or version a 404, each with the one line the command line prints.
+The API keys have routes of their own, beside these (:mod:`prodml.serve.protocols.keys`),
+whose bodies :func:`read_checked` checks the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -41,32 +43,6 @@ from prodml.serve.rejection import Rejected, shown
 if TYPE_CHECKING:
     from prodml.serve.service import Service
 
-#: The fields each change takes, and their JSON types.
-_FIELDS: dict[str, dict[str, Schema]] = {
-    "deploy": {
-        "ref": {"type": "string", "description": "name:VERSION"},
-        "mode": {"enum": ["shadow", "canary", "blue-green"]},
-        "sample": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
-        "ramp": {"type": "array", "items": {"type": "number"}},
-        "step": {"type": "string", "description": "30s, 10m, 1h"},
-        "min_requests": {"type": "integer", "minimum": 1},
-        "force": {"type": "boolean"},
-        "reason": {"type": "string"},
-    },
-    "promote": {
-        "endpoint": {"type": "string"},
-        "force": {"type": "boolean"},
-        "reason": {"type": "string"},
-    },
-    "rollback": {"endpoint": {"type": "string"}, "reason": {"type": "string"}},
-    "stop": {"endpoint": {"type": "string"}, "reason": {"type": "string"}},
-}
-_REQUIRED = {
-    "deploy": ["ref"],
-    "promote": ["endpoint"],
-    "rollback": ["endpoint"],
-    "stop": ["endpoint"],
-}
 _TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "number": (int, float),
@@ -74,6 +50,76 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "boolean": (bool,),
     "array": (list,),
 }
+
+
+def object_schema(fields: dict[str, Schema], required: Sequence[str]) -> Schema:
+    """The JSON Schema of a body of ``fields``, ``required`` among them, and no others."""
+    return {
+        "type": "object",
+        "required": list(required),
+        "properties": fields,
+        "additionalProperties": False,
+    }
+
+
+async def read_checked(
+    request: Request, service: Service, action: str, schema: Schema, example: str
+) -> dict[str, Any]:
+    """The request's JSON object, each field of its type in ``schema`` (an
+    :func:`object_schema`); 400 for a body that is not an object like ``example``, 422
+    naming the first field that is unknown, of the wrong type or missing."""
+    body = parse_json(await read_body(request, service.options.max_body))
+    data = require_object(body, "the body", example)
+    fields: dict[str, Schema] = schema["properties"]
+    for key, value in data.items():
+        field = fields.get(key)
+        if field is None:
+            raise Rejected(
+                422, f"unknown key {shown(key)}; {action} takes: {', '.join(fields)}", key
+            )
+        allowed = field.get("enum")
+        wanted = _TYPES.get(field.get("type", ""), ())
+        bad = value not in allowed if allowed else not isinstance(value, wanted)
+        if bad or (wanted and isinstance(value, bool) and bool not in wanted):
+            what = " or ".join(allowed) if allowed else f"a JSON {field['type']}"
+            raise Rejected(422, f"{key} is {shown(value)}; give {what}", key)
+    for key in schema["required"]:
+        if key not in data:
+            raise Rejected(422, f'{action} needs "{key}"', key)
+    return data
+
+
+#: The body of each change: its fields, and their JSON types.
+_SCHEMAS: dict[str, Schema] = {
+    "deploy": object_schema(
+        {
+            "ref": {"type": "string", "description": "name:VERSION"},
+            "mode": {"enum": ["shadow", "canary", "blue-green"]},
+            "sample": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+            "ramp": {"type": "array", "items": {"type": "number"}},
+            "step": {"type": "string", "description": "30s, 10m, 1h"},
+            "min_requests": {"type": "integer", "minimum": 1},
+            "force": {"type": "boolean"},
+            "reason": {"type": "string"},
+        },
+        ["ref"],
+    ),
+    "promote": object_schema(
+        {
+            "endpoint": {"type": "string"},
+            "force": {"type": "boolean"},
+            "reason": {"type": "string"},
+        },
+        ["endpoint"],
+    ),
+    "rollback": object_schema(
+        {"endpoint": {"type": "string"}, "reason": {"type": "string"}}, ["endpoint"]
+    ),
+    "stop": object_schema(
+        {"endpoint": {"type": "string"}, "reason": {"type": "string"}}, ["endpoint"]
+    ),
+}
+_EXAMPLE = '{"endpoint": "loans"}'
 
 
 def _registry(service: Service) -> Registry:
@@ -85,32 +131,10 @@ def _registry(service: Service) -> Registry:
     return registry
 
 
-def _checked(action: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The body's fields, each of its type; 422 naming the first that is not."""
-    fields = _FIELDS[action]
-    for key, value in data.items():
-        schema = fields.get(key)
-        if schema is None:
-            raise Rejected(
-                422, f"unknown key {shown(key)}; {action} takes: {', '.join(fields)}", key
-            )
-        allowed = schema.get("enum")
-        wanted = _TYPES.get(schema.get("type", ""), ())
-        bad = value not in allowed if allowed else not isinstance(value, wanted)
-        if bad or (wanted and isinstance(value, bool) and bool not in wanted):
-            what = " or ".join(allowed) if allowed else f"a JSON {schema['type']}"
-            raise Rejected(422, f"{key} is {shown(value)}; give {what}", key)
-    for key in _REQUIRED[action]:
-        if key not in data:
-            raise Rejected(422, f'{action} needs "{key}"', key)
-    return data
-
-
 def _change(action: str, make: Callable[[Deployer, dict[str, Any]], Deployment]) -> Any:
     async def handler(request: Request, service: Service, call: Call) -> Response:
         registry = _registry(service)
-        body = parse_json(await read_body(request, service.options.max_body))
-        data = _checked(action, require_object(body, "the body", '{"endpoint": "loans"}'))
+        data = await read_checked(request, service, action, _SCHEMAS[action], _EXAMPLE)
         deployer = Deployer(registry, actor=call.actor or "anonymous")
         try:
             deployment = await asyncio.to_thread(make, deployer, data)
@@ -148,12 +172,6 @@ async def deployments(request: Request, service: Service, call: Call) -> Respons
 def _route(
     action: str, summary: str, make: Callable[[Deployer, dict[str, Any]], Deployment]
 ) -> Route:
-    schema: Schema = {
-        "type": "object",
-        "required": _REQUIRED[action],
-        "properties": _FIELDS[action],
-        "additionalProperties": False,
-    }
     example = {"ref": "model:2", "mode": "shadow"} if action == "deploy" else {"endpoint": "model"}
     return Route(
         "POST",
@@ -161,7 +179,7 @@ def _route(
         "native",
         _change(action, make),
         summary,
-        body={JSON: Body(schema, lambda record: example)},
+        body={JSON: Body(_SCHEMAS[action], lambda record: example)},
         answers=(200, 400, 401, 403, 404, 409, 413, 422),
         role="operator",
     )
