@@ -501,6 +501,13 @@ class CanarySettings(_Frozen):
         0.05, ge=0, lt=1, description="tolerated rise in the share slower than the primary's p95"
     )
     accuracy: float = Field(0.01, ge=0, lt=1, description="tolerated fall in labelled accuracy")
+    output: float = Field(
+        0.05,
+        ge=0,
+        lt=1,
+        description="tolerated move, either way, in the share of answers that are the "
+        "primary's most frequent label (a regressor's: above its median)",
+    )
 
 
 class DeploySettings(_Frozen):

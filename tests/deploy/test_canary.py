@@ -127,6 +127,31 @@ def test_the_tolerance_lets_a_small_harm_through(
     assert done.decision.verdict == "advance" and done.action == "hold"
 
 
+def test_a_canary_whose_answers_shift_is_rolled_back_by_the_output_guard(
+    project: prodml.Project, log_answers: LogAnswers
+) -> None:
+    # the primary answers benign (probability of malignant 0.3) 60% of the time, the
+    # canary 40%: the share of the primary's most frequent label moved 20 points
+    rng = np.random.default_rng(8)
+    shares = {1: (9_000, 0.6), 2: (1_000, 0.4)}
+    benign = {}
+    for version, (count, share) in shares.items():
+        chosen = rng.random(count) < share
+        answers = [(uuid4().hex, 0.3 if b else 0.7, 1000) for b in chosen]
+        log_answers(project, version, "primary" if version == 1 else "canary", answers)
+        benign[version] = int(chosen.sum())
+
+    done = check(project.deployer("canary"), "breast-cancer")
+
+    assert done.action == "rollback"
+    assert done.decision.reason.startswith("rollback: output")
+    guard = project.registry.events("breast-cancer")[-1].detail["guards"]["output"]  # type: ignore[index]
+    assert guard["candidate"] == {"n": 1_000, "events": benign[2]}
+    assert guard["primary"] == {"n": 9_000, "events": benign[1]}
+    assert guard["difference"] == pytest.approx(benign[2] / 1_000 - benign[1] / 9_000)
+    assert guard["interval"][1] < -guard["tolerance"]
+
+
 def test_checking_an_endpoint_without_a_canary_says_so(project: prodml.Project) -> None:
     project.deployer("ana").stop("breast-cancer")
     with pytest.raises(DeploymentError, match="endpoint breast-cancer has no canary to check"):

@@ -13,6 +13,7 @@ from scipy import integrate, stats
 
 from prodml.deploy import sequential
 from prodml.deploy.sequential import (
+    CANARY_REQUESTS_TO_DETECT,
     REQUESTS_TO_DETECT,
     ArmCounts,
     Guard,
@@ -57,13 +58,16 @@ def canary_runs(seed: int, batches: int, candidate_rate: float, primary_rate: fl
     )
 
 
-def harmful_looks(runs: Runs, tolerance: float = 0.0, harms: Harm = "higher") -> np.ndarray:
-    """Where each run's test shows harm, look by look (the rule :func:`decide` applies)."""
+def harmful_looks(
+    runs: Runs, tolerance: float = 0.0, harms: Harm = "higher", guards: int = 1
+) -> np.ndarray:
+    """Where each run's test shows harm, look by look (the rule :func:`decide` applies to
+    one of ``guards`` guards)."""
     xc, xp = runs.candidate_events, runs.primary_events
     if harms == "lower":
         xc, xp = runs.candidate_n - xc, runs.primary_n - xp
-    low = harm_interval(runs.candidate_n, xc, runs.primary_n, xp, ALPHA)[1]
-    return low > tolerance
+    _, low, high = harm_interval(runs.candidate_n, xc, runs.primary_n, xp, ALPHA / guards)
+    return (low > tolerance) | ((high < -tolerance) if harms == "either" else False)
 
 
 def canary_requests_at_rollback(runs: Runs, harmful: np.ndarray) -> np.ndarray:
@@ -131,6 +135,47 @@ def test_accuracy_five_points_lower_is_rolled_back_within_the_stated_labelled_pr
     at = canary_requests_at_rollback(runs, harmful_looks(runs, harms="lower"))
     assert runs.candidate_n[:, -1].min() > stated
     assert (at <= stated).mean() >= 0.95
+
+
+@pytest.mark.parametrize(
+    ("effect", "candidate_rate", "primary_rate", "harms", "batches"),
+    [
+        ("error_rate_1_to_2_percent", 0.02, 0.01, "higher", 1_200),
+        ("accuracy_90_to_85_percent", 0.85, 0.90, "lower", 400),
+        ("output_share_60_to_45_percent", 0.45, 0.60, "either", 200),
+        ("output_share_60_to_45_percent", 0.75, 0.60, "either", 200),  # 15 points the other way
+    ],
+)
+def test_with_a_canary_s_four_guards_harm_is_rolled_back_within_the_stated_requests(
+    effect: str, candidate_rate: float, primary_rate: float, harms: Harm, batches: int
+) -> None:
+    stated = CANARY_REQUESTS_TO_DETECT[effect]
+    runs = canary_runs(
+        seed=5, batches=batches, candidate_rate=candidate_rate, primary_rate=primary_rate
+    )
+    tolerance = 0.05 if harms == "either" else 0.0
+    at = canary_requests_at_rollback(runs, harmful_looks(runs, tolerance, harms, guards=4))
+    assert runs.candidate_n[:, -1].min() > stated
+    assert (at <= stated).mean() >= 0.95
+
+
+@pytest.mark.parametrize("candidate_rate", [0.60, 0.55, 0.65], ids=["same", "down", "up"])
+def test_an_output_share_moved_at_most_the_tolerance_is_rolled_back_in_at_most_alpha_of_runs(
+    candidate_rate: float,
+) -> None:
+    runs = canary_runs(seed=6, batches=400, candidate_rate=candidate_rate, primary_rate=0.60)
+    assert harmful_looks(runs, 0.05, "either").any(axis=1).mean() <= ALPHA
+
+
+def test_an_either_guard_shows_a_fall_as_harm_as_well_as_a_rise() -> None:
+    output = Guard("output", "either", tolerance=0.05)
+    fall = decide([(output, ArmCounts(1_000, 450), ArmCounts(9_000, 5_400))])
+    rise = decide([(output, ArmCounts(1_000, 750), ArmCounts(9_000, 5_400))])
+    still = decide([(output, ArmCounts(1_000, 610), ArmCounts(9_000, 5_400))])
+    assert (fall.verdict, rise.verdict, still.verdict) == ("rollback", "rollback", "advance")
+    assert fall.guards[0].high < -0.05 < 0.05 < rise.guards[0].low
+    assert fall.guards[0].difference == pytest.approx(0.45 - 0.60)
+    assert fall.guards[0].statistic >= fall.guards[0].threshold
 
 
 def test_decide_rolls_back_at_the_same_look_as_the_simulation() -> None:

@@ -9,6 +9,11 @@ The guards, each comparing the two versions over the same period (not fixed numb
   the version (its logged predictions plus its errors);
 - ``slow``: predictions slower than the primary's 95th percentile latency over the hour
   before the step began (over the step itself, when there is none), fixed for the step;
+- ``output``: output drift, as the share of answers that are the primary's most frequent
+  label (for a regressor: above the primary's median), both fixed from the hour before
+  the step (or the step itself) like the latency threshold; a move either way beyond its
+  tolerance is harm. One share catches a binary classifier's or a regressor's shift; for
+  several classes, only a shift to or from the most frequent one;
 - ``accuracy``: labelled predictions whose label was right (``POST /feedback``,
   ``prodml feedback``); a guard only once the canary has labels, so a team without
   feedback is not held forever.
@@ -21,6 +26,8 @@ enough requests is "not proven" in what :func:`check` returns.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,7 +40,7 @@ from prodml.deploy.changes import Deployer
 from prodml.deploy.sequential import ArmCounts, Decision, Guard, decide
 from prodml.errors import DeploymentError
 from prodml.registry import Deployment, Registry
-from prodml.store.log_format import microseconds
+from prodml.store.log_format import decode_outputs, microseconds
 from prodml.store.monitoring import Monitoring
 from prodml.store.runs import utc_now
 from prodml.store.tables import LogStreamRow, PredictionRow, RequestErrorRow
@@ -160,8 +167,11 @@ class Counts:
     ) -> list[tuple[Guard, ArmCounts, ArmCounts]]:
         """``(guard, candidate counts, primary counts)`` for each guard that applies."""
         latencies = {v: self._latencies(v, self.since) for v in (candidate, primary)}
+        answers = {v: self._answers(v, self.since) for v in (candidate, primary)}
         errors = {v: self._errors(v) for v in (candidate, primary)}
-        threshold = self._slow_threshold(primary, latencies[primary])
+        before = self._baseline(self._latencies, primary, latencies[primary])
+        threshold = float(np.percentile(before, 95)) if len(before) else float("inf")
+        marked = _marker(self._baseline(self._answers, primary, answers[primary]))
 
         def requests(version: int) -> ArmCounts:
             return ArmCounts(len(latencies[version]) + errors[version], errors[version])
@@ -170,6 +180,9 @@ class Counts:
             found = latencies[version]
             return ArmCounts(len(found), int((found > threshold).sum()))
 
+        def output(version: int) -> ArmCounts:
+            return ArmCounts(len(answers[version]), sum(map(marked, answers[version])))
+
         observed = [
             (
                 Guard("error_rate", "higher", settings.error_rate),
@@ -177,6 +190,7 @@ class Counts:
                 requests(primary),
             ),
             (Guard("slow", "higher", settings.slow), slow(candidate), slow(primary)),
+            (Guard("output", "either", settings.output), output(candidate), output(primary)),
         ]
         right = self._labelled()
         if right.get(candidate, ArmCounts(0, 0)).n:
@@ -214,10 +228,26 @@ class Counts:
         with self.monitoring.database.session() as session:
             return int(session.scalar(query) or 0)
 
-    def _slow_threshold(self, primary: int, during: Any) -> float:
-        before = self._latencies(primary, self.since - LATENCY_BASELINE, self.since)
-        baseline = before if len(before) >= BASELINE_ROWS else during
-        return float(np.percentile(baseline, 95)) if len(baseline) else float("inf")
+    def _answers(self, version: int, since: datetime, until: datetime | None = None) -> Any:
+        """The version's answers: each a label (as text) or a value."""
+        streams = self.monitoring.streams(self.endpoint)
+        p = PredictionRow
+        query = select(p.stream_id, p.outputs).where(
+            p.stream_id.in_([i for i, s in streams.items() if s.model_version == version]),
+            p.at_us >= microseconds(since),
+            p.at_us < microseconds(until or self.until),
+        )
+        with self.monitoring.database.session() as session:
+            decoded = [decode_outputs(o, streams[i]) for i, o in session.execute(query).all()]
+        return [str(d["label"]) if "label" in d else float(d["value"]) for d in decoded]
+
+    def _baseline(
+        self, read: Callable[[int, datetime, datetime], Any], primary: int, during: Any
+    ) -> Any:
+        """The primary's ``read`` over the hour before the step, or ``during`` the step
+        when that hour holds too few."""
+        before = read(primary, self.since - LATENCY_BASELINE, self.since)
+        return before if len(before) >= BASELINE_ROWS else during
 
     def _labelled(self) -> dict[int, ArmCounts]:
         """Per version: labelled predictions of the period, and how many were right."""
@@ -229,3 +259,15 @@ class Counts:
                 tally[0] += 1
                 tally[1] += str(row.outputs.get("label")) == str(row.truth)
         return {version: ArmCounts(n, right) for version, (n, right) in seen.items()}
+
+
+def _marker(reference: list[Any]) -> Callable[[Any], bool]:
+    """What the output guard counts: an answer that is the reference's most frequent label,
+    or a value above its median."""
+    if not reference:
+        return lambda answer: False
+    if isinstance(reference[0], str):
+        top = Counter(reference).most_common(1)[0][0]
+        return lambda answer: bool(answer == top)
+    median = float(np.median(reference))
+    return lambda answer: bool(answer > median)
