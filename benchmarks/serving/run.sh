@@ -2,9 +2,11 @@
 # Serving: single-row HTTP predictions from `prodml serve` (logging on) and from
 # `mlflow models serve`, 1 and 2 workers each, on the breast-cancer example with two models,
 # under wrk (throughput) and a Python open-loop generator (latency at a fixed rate), and
-# the same model called in-process. Writes the section "## Serving" of docs/benchmarks.md.
+# the same model called in-process. Writes the section "## Serving" of docs/benchmarks.md;
+# then shadow.sh measures what a shadow candidate costs prodml's primary (the section
+# "## Serving with a shadow"; it runs alone too, without the MLflow side).
 #
-#   bash benchmarks/serving/run.sh          (from the repo root; about 8 minutes)
+#   bash benchmarks/serving/run.sh          (from the repo root; about 8 + 6 minutes)
 #
 # prodml runs in its own environment ($PRODML_PYTHON, default .venv/bin/python); MLflow
 # runs in benchmarks/.venvs/mlflow, created here on first use with the same versions of
@@ -40,4 +42,5 @@ echo "MLflow ($mlflow_python)" >&2
 "$prodml_python" -m benchmarks.serving.report "$work/prodml.json" "$work/mlflow.json" \
     --command "bash benchmarks/serving/run.sh" --seconds $((SECONDS - start)) \
     --output docs/benchmarks.md
+bash benchmarks/serving/shadow.sh
 echo "done in $((SECONDS - start)) s; see docs/benchmarks.md" >&2
