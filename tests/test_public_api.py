@@ -33,6 +33,7 @@ def test_importing_prodml_and_its_cli_loads_no_heavy_library() -> None:
 
 
 PACKAGES = [
+    "prodml.automation",
     "prodml.data",
     "prodml.deploy",
     "prodml.evaluate",
