@@ -28,8 +28,8 @@ from prodml.data.sources import FileSource, open_source
 from prodml.data.split import Split, split_report, split_rows
 from prodml.deploy.canary import CanaryCheck, check, look
 from prodml.deploy.changes import Deployer
-from prodml.deploy.compare import Comparison as ShadowComparison
-from prodml.deploy.compare import compare as compare_shadow
+from prodml.deploy.compare import Comparison as CandidateComparison
+from prodml.deploy.compare import compare as compare_candidate
 from prodml.deploy.gate import refusal
 from prodml.errors import ConfigError, DataError, NotFoundError, did_you_mean, listing
 from prodml.model.factory import build
@@ -149,10 +149,15 @@ class Project:
         """What the guards of ``endpoint``'s canary show now, without acting on it."""
         return look(self.registry, endpoint, self.settings.deploy.canary)
 
-    def shadow_comparison(self, endpoint: str, version: int | None = None) -> ShadowComparison:
-        """``endpoint``'s primary and its shadow (or a past shadow, ``version``) on the
-        requests both answered; see :mod:`prodml.deploy.compare`."""
-        return compare_shadow(self.registry, endpoint, version)
+    def shadow_comparison(self, endpoint: str, version: int | None = None) -> CandidateComparison:
+        """``endpoint``'s primary beside its shadow or canary (with none now, the last it
+        had; or ``version``, one of them), cut by the slices and with the minimum count of
+        ``evaluate``; see :mod:`prodml.deploy.compare`."""
+        settings = self.settings.evaluate
+        slices = self.settings.data.metadata if settings.slices is None else settings.slices
+        return compare_candidate(
+            self.registry, endpoint, version, slices=slices, min_count=settings.min_count
+        )
 
     def canaries(self) -> list[str]:
         """The endpoints with a canary now."""

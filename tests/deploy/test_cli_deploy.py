@@ -89,6 +89,8 @@ def test_the_cycle_canary_promote_rollback_and_what_deployments_shows(folder: Pa
     )  # fmt: skip
     state = json.loads(command(folder, "deployments", "--json").stdout)
     table = ok(folder, "deployments", "breast-cancer")
+    checked = ok(folder, "deployments", "check", "breast-cancer")
+    looked = json.loads(command(folder, "deployments", "check", "breast-cancer", "--json").stdout)
     promoted = ok(folder, "promote", "breast-cancer")
     rolled = ok(folder, "rollback", "breast-cancer", "--reason", "p99", "--json")
 
@@ -103,6 +105,8 @@ def test_the_cycle_canary_promote_rollback_and_what_deployments_shows(folder: Pa
     for text in ("│ breast-cancer │ 1 │ 2 canary step 1/3 │ 10% │ - │ 2 │", "a better fit"):
         assert text in table, table
     assert getpass.getuser() in table  # who made the change
+    assert "canary guards" in checked and "serves breast-cancer:1, with breast-cancer:2" in checked
+    assert (looked["action"], looked["deployment"]["revision"]) == ("hold", 2)  # no traffic yet
     assert "serves breast-cancer:2 (revision 3)" in promoted
     assert json.loads(rolled)["primary"] == 1 and json.loads(rolled)["previous"] is None
 

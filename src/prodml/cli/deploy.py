@@ -1,5 +1,6 @@
-"""``prodml deploy``, ``promote``, ``rollback`` and ``deployments``: what each endpoint
-serves, and the changes that put a new version in front of its traffic."""
+"""``prodml deploy``, ``promote``, ``rollback`` and ``deployments`` (``show``, ``compare``,
+``check``): what each endpoint serves, the changes that put a new version in front of its
+traffic, and how that version compares with the primary."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 import prodml
 from prodml.cli import app
+from prodml.cli.comparison import show_comparison as show_comparison  # the demo shows it too
 from prodml.cli.models import events_table
 from prodml.cli.render import console, fmt, print_json
 from prodml.cli.shell import ForceOption, JsonOption, ProjectOption, ReasonOption, reporting
@@ -22,7 +25,6 @@ from prodml.errors import ConfigError
 
 if TYPE_CHECKING:
     from prodml.deploy.canary import CanaryCheck
-    from prodml.deploy.compare import Comparison as ShadowComparison
     from prodml.registry import Deployment, Mode
 
 EndpointArgument = Annotated[str, typer.Argument(help="The endpoint (its model's name).")]
@@ -134,51 +136,53 @@ def rollback(
     _show_change(deployment, json)
 
 
-@app.command(
+class _Deployments(TyperGroup):
+    """``prodml deployments``: a first word that names none of its commands is the
+    endpoint of ``show``, so ``prodml deployments [NAME]`` shows, and ``prodml
+    deployments compare NAME`` compares."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names):
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+deployments_app = typer.Typer(
+    cls=_Deployments,
+    help="What each endpoint serves, and the candidate beside its primary: [bold]prodml "
+    "deployments [NAME][/] shows them (the show command); compare and check look at one "
+    "endpoint's shadow or canary.",
     epilog="Examples:  prodml deployments    prodml deployments loans --json    "
-    "prodml deployments loans --check"
+    "prodml deployments compare loans --html compare.html    prodml deployments check loans",
+    rich_markup_mode="rich",
 )
-def deployments(
+app.add_typer(deployments_app, name="deployments")
+
+
+@deployments_app.command(
+    epilog="Examples:  prodml deployments    prodml deployments loans    "
+    "prodml deployments loans --json"
+)
+def show(
     endpoint: Annotated[
         str | None,
         typer.Argument(help="One endpoint, with its events and canary.", show_default="all"),
     ] = None,
     events: Annotated[int, typer.Option(help="How many of the newest events to show.")] = 10,
-    check: Annotated[
-        bool,
-        typer.Option(
-            "--check",
-            help="Look at the endpoint's canary once and act: roll back on harm, advance "
-            "when its step has its time and requests (prodml monitor does it every pass).",
-        ),
-    ] = False,
-    compare: Annotated[
-        bool,
-        typer.Option(
-            "--compare",
-            help="Compare the primary with its shadow on the requests both answered: "
-            "agreement, confusion, latency, and accuracy with McNemar's test on feedback.",
-        ),
-    ] = False,
     project: ProjectOption = Path("."),
     json: JsonOption = False,
 ) -> None:
-    """What each endpoint serves: primary, candidate (mode, share, ramp step), previous
-    primary; for one endpoint, its newest events (who, why, evidence) and, for a canary,
-    each guard: both arms' counts, the difference with its always-valid interval, and the
-    smallest harm detectable at the traffic so far."""
+    """What each endpoint serves; the default: prodml deployments [NAME].
+
+    Each endpoint's primary, candidate (mode, share, ramp step) and previous primary; for
+    one endpoint, its newest events (who, why, evidence) and, for a canary, each guard:
+    both arms' counts, the difference with its always-valid interval, and the smallest
+    harm detectable at the traffic so far."""
     with reporting():
-        if (check or compare) and endpoint is None:
-            raise ConfigError("--check and --compare need an endpoint: prodml deployments NAME")
         opened = prodml.Project(project)
-        if compare and endpoint is not None:
-            show_comparison(opened.shadow_comparison(endpoint), json)
-            return
         registry = opened.registry
         canary = None
-        if check and endpoint is not None:
-            canary = opened.check_canary(endpoint)
-        elif endpoint is not None and endpoint in opened.canaries():
+        if endpoint is not None and endpoint in opened.canaries():
             canary = opened.canary(endpoint)
         found = [registry.deployment(endpoint)] if endpoint else registry.deployments()
         history = registry.events(endpoint)[-events:] if endpoint else []
@@ -219,39 +223,60 @@ def deployments(
         show_canary(canary)
 
 
-def show_comparison(comparison: ShadowComparison, json: bool) -> None:
-    """A primary and its shadow side by side."""
+@deployments_app.command(
+    epilog="Examples:  prodml deployments compare loans    "
+    "prodml deployments compare loans --html compare.html    "
+    "prodml deployments compare loans --json"
+)
+def compare(
+    endpoint: EndpointArgument,
+    html: Annotated[
+        Path | None, typer.Option(help="Also write a self-contained HTML page (works offline).")
+    ] = None,
+    project: ProjectOption = Path("."),
+    json: JsonOption = False,
+) -> None:
+    """The primary beside its shadow or canary (with none now, the last it had).
+
+    A shadow, on the requests both answered: agreement with its 95% interval, the
+    confusion between their answers, and on feedback each one's accuracy with McNemar's
+    paired test (a regressor: quantiles of |difference|). A canary, over the same period
+    since it began: each one's answers by class and accuracy on its own labelled answers.
+    Both: latency and server-error rates with the differences, drift between the two
+    outputs, and all of it per slice of evaluate.slices (metadata columns are not in the
+    prediction log, so only slices of the model's inputs can be cut).
+    """
+    with reporting():
+        found = prodml.Project(project).shadow_comparison(endpoint)
+        if html is not None:
+            from prodml.deploy.html import render
+
+            html.write_text(render(asdict(found)), encoding="utf-8")
     if json:
-        print_json(asdict(comparison))
+        print_json(asdict(found))
         return
-    c = comparison
-    console.print(
-        f"[bold]{escape(c.endpoint)}[/]: {c.endpoint}:{c.primary} (primary) and "
-        f"{c.endpoint}:{c.candidate} (shadow) on {c.pairs:,} requests both answered."
-    )
-    if c.agreement is not None and c.interval is not None:
-        low, high = c.interval
-        console.print(f"They agree on {c.agreement:.1%} (95% interval {low:.1%} to {high:.1%}).")
-        table = Table(title="primary (rows) against shadow (columns)", title_justify="left")
-        labels = sorted({y for row in c.confusion.values() for y in row} | set(c.confusion))
-        table.add_column("")
-        for label in labels:
-            table.add_column(escape(label), justify="right")
-        for x in labels:
-            table.add_row(escape(x), *(f"{c.confusion.get(x, {}).get(y, 0):,}" for y in labels))
-        console.print(table)
-    for name, value in c.difference.items():
-        console.print(f"|primary - shadow| {name}: {value:.4g}")
-    for arm, shown in c.latency_ms.items():
-        console.print(f"latency {arm}: p50 {shown['p50']:.1f} ms, p95 {shown['p95']:.1f} ms")
-    if c.labelled:
-        m = c.mcnemar
-        console.print(
-            f"On {c.labelled:,} labelled requests: accuracy {c.accuracy['primary']:.1%} "
-            f"(primary) and {c.accuracy['shadow']:.1%} (shadow); only the primary right on "
-            f"{m['only_primary']:g}, only the shadow on {m['only_shadow']:g} "
-            f"(McNemar p = {m['p']:.3g})."
-        )
+    show_comparison(found)
+    if html is not None:
+        console.print(f"HTML report: [bold]{escape(str(html))}[/]")
+
+
+@deployments_app.command(
+    epilog="Examples:  prodml deployments check loans    prodml deployments check loans --json"
+)
+def check(
+    endpoint: EndpointArgument, project: ProjectOption = Path("."), json: JsonOption = False
+) -> None:
+    """Look at the endpoint's canary once and act on its guards.
+
+    Roll back on harm; advance when its step has its time and requests, with no harm
+    shown; else hold. prodml monitor does it for every canary on each pass."""
+    with reporting():
+        canary = prodml.Project(project).check_canary(endpoint)
+    if json:
+        print_json({**canary_dict(canary), "deployment": deployment_dict(canary.deployment)})
+        return
+    show_canary(canary)
+    _show_change(canary.deployment, json=False)
 
 
 def canary_dict(canary: CanaryCheck) -> dict[str, Any]:

@@ -66,7 +66,7 @@ def monitor(
     (the held-out rows of its fit), with a test chosen by sample size unless
     monitor.drift.method names one; see docs of prodml.monitor.drift. With --every, each
     pass then prunes the prediction log as log.retention says. Each pass also checks every
-    canary (see prodml deployments NAME --check) and rolls back, advances or holds it.
+    canary (see prodml deployments check NAME) and rolls back, advances or holds it.
     """
     if ctx.invoked_subcommand is not None:
         return

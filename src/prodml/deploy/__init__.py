@@ -7,7 +7,12 @@ __all__ = [
     "changes",
     "compare",
     "gate",
+    "html",
+    "intervals",
     "keys",
+    "paired",
     "plan",
     "sequential",
+    "slices",
+    "trial",
 ]

@@ -1,165 +1,252 @@
-"""A shadow beside its primary, on the same requests: how often they agree (with a 95%
-interval), where they disagree (the confusion between their answers), their latency, and,
-once feedback has labelled some of those requests, each one's accuracy with McNemar's
-paired test; for a regressor, the quantiles of the difference between their values.
+"""A candidate beside its primary, side by side: ``prodml deployments compare NAME``.
 
-Both answers of one request are in the prediction log under its request id (the primary's
-as ``primary``, the shadow's as ``shadow``), so the comparison is a join on that id.
+A **shadow** answers the same requests as the primary (both answers are logged under one
+request id), so the two are compared request by request: how often they agree, with a 95%
+(Wilson) interval; where they disagree (the confusion between their answers); once
+feedback labelled some of those requests, each one's accuracy on them and McNemar's exact
+paired test; for a regressor, the quantiles of |primary - shadow|.
 
->>> wilson(90, 100)  # doctest: +ELLIPSIS
-(0.82..., 0.94...)
+A **canary** answers requests of its own, so it is compared with the primary over the same
+period, from the event that made it a canary: each side's answers by class, and its
+accuracy on its own labelled answers with a Wilson interval, the difference with
+Newcombe's interval (nothing is paired, so there is no agreement).
+
+Both get each side's latency (p50, p95) and server-error rate with the differences, a test
+of drift between the two sides' outputs (chi-square on the predicted classes, KS on the
+confidences or a regressor's values, as :mod:`prodml.monitor.drift` computes them), and
+the comparison per slice (:mod:`prodml.deploy.slices`).
+
+>>> import prodml, tempfile
+>>> project = prodml.Project(prodml.init(tempfile.mkdtemp() + "/bc", example="breast-cancer"))
+>>> for run in (project.fit(), project.fit()):
+...     _ = project.evaluate(run.id), project.register(run.id)
+>>> _ = project.deployer("ana").deploy("breast-cancer:2", "shadow")
+>>> found = compare(project.registry, "breast-cancer")  # no traffic yet: no pairs
+>>> found.kind, found.primary.version, found.candidate.version, found.pairs
+('shadow', 1, 2, 0)
+>>> project.close()
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 import numpy as np
-from scipy import stats
-from sqlalchemy import select
-from sqlalchemy.orm import aliased
+import pandas as pd
 
-from prodml.errors import DeploymentError
+from prodml.config import SliceSpec
+from prodml.deploy.intervals import newcombe, wilson_interval
+from prodml.deploy.paired import agreement, gaps, mcnemar
+from prodml.deploy.slices import SIDES, Slice, by_slice, share
+from prodml.deploy.trial import (
+    Answers,
+    Kind,
+    Trial,
+    answered,
+    errors,
+    find,
+    labels,
+    logged,
+    shadowed,
+)
+from prodml.monitor.drift import Distribution, Method, drift_report
+from prodml.monitor.monitor import CONFIDENCE, PREDICTED
 from prodml.registry import Registry
-from prodml.store.log_format import decode_outputs
-from prodml.store.monitoring import Monitoring
-from prodml.store.tables import FeedbackRow, PredictionRow
+from prodml.store.log_format import confidence
 
-#: How many pairs are read at most (the newest).
-MAX_PAIRS = 200_000
+
+@dataclass(frozen=True)
+class Arm:
+    """One side: a version's answers and how they fared. ``errors`` is None for a shadow,
+    whose failures only its server's log records."""
+
+    version: int
+    role: str
+    answers: int
+    predicted: dict[str, int] = field(default_factory=dict)  # a classifier's, by class
+    latency_ms: dict[str, float] = field(default_factory=dict)  # p50, p95
+    errors: int | None = None  # server errors (5xx) of requests routed to it
+    error_rate: float | None = None  # of its logged answers and errors in the period
+    labelled: int = 0
+    accuracy: float | None = None
+    interval: tuple[float, float] | None = None  # the accuracy's, Wilson's 95%
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """The primary and a shadow on the requests both answered."""
+    """A candidate (a shadow or a canary) beside its primary; see the module's docstring.
+    ``deltas`` are the candidate's value minus the primary's."""
 
     endpoint: str
-    primary: int
-    candidate: int
-    pairs: int
-    agreement: float | None = None  # a classifier's: the share of equal labels
-    interval: tuple[float, float] | None = None  # Wilson's 95% interval of the agreement
+    kind: Kind
+    since: datetime
+    until: datetime | None  # None: the trial goes on
+    primary: Arm
+    candidate: Arm
+    pairs: int = 0  # a shadow's: the requests both answered
+    agreement: float | None = None
+    interval: tuple[float, float] | None = None  # the agreement's, Wilson's 95%
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)  # primary -> shadow
     difference: dict[str, float] = field(default_factory=dict)  # a regressor's |a - b|
-    latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # p50, p95 an arm
-    labelled: int = 0
-    accuracy: dict[str, float] = field(default_factory=dict)  # primary, shadow
     mcnemar: dict[str, float] = field(default_factory=dict)  # only_primary, only_shadow, p
+    deltas: dict[str, float | None] = field(default_factory=dict)
+    accuracy_interval: tuple[float, float] | None = None  # a canary's, Newcombe's 95%
+    drift: dict[str, dict[str, Any]] = field(default_factory=dict)  # by output
+    slices: list[Slice] = field(default_factory=list)
+    unsliced: list[str] = field(default_factory=list)  # why a slice could not be cut
+    min_count: int = 30
 
 
-def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson's score interval of a proportion."""
-    if n == 0:
-        return (0.0, 1.0)
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, float(centre - half)), min(1.0, float(centre + half)))
-
-
-def compare(registry: Registry, endpoint: str, candidate: int | None = None) -> Comparison:
-    """Compare ``endpoint``'s primary with its shadow (or with version ``candidate``, a
-    shadow before)."""
-    deployment = registry.deployment(endpoint)
-    if candidate is None:
-        if deployment.candidate is None or deployment.candidate.mode != "shadow":
-            raise DeploymentError(
-                f"endpoint {endpoint} has no shadow to compare; deploy one with prodml deploy "
-                f"{deployment.name}:VERSION --shadow, or name a version that was one"
-            )
-        candidate = deployment.candidate.version
-    monitoring = Monitoring(registry.database)
-    streams = monitoring.streams(endpoint)
-    first = [i for i, s in streams.items() if s.role == "primary" and s.model_version != candidate]
-    second = [i for i, s in streams.items() if s.role == "shadow" and s.model_version == candidate]
-    a, b = aliased(PredictionRow), aliased(PredictionRow)
-    query = (
-        select(
-            a.request_id, a.stream_id, a.outputs, a.latency_us, b.stream_id, b.outputs, b.latency_us
-        )
-        .join(b, b.request_id == a.request_id)
-        .where(a.stream_id.in_(first), b.stream_id.in_(second))
-        .order_by(a.id.desc())
-        .limit(MAX_PAIRS)
+def compare(
+    registry: Registry,
+    endpoint: str,
+    version: int | None = None,
+    *,
+    slices: Sequence[SliceSpec] = (),
+    min_count: int = 30,
+) -> Comparison:
+    """Compare ``endpoint``'s primary with its shadow or canary, or, with none now, with
+    the last it had (or with ``version``, one of them); cut by ``slices``, each with at
+    least ``min_count`` pairs (or labelled answers a side) to be sufficient evidence."""
+    trial = find(registry, endpoint, version)
+    if trial.kind == "shadow":
+        sides = shadowed(registry, trial)
+    else:
+        sides = (answered(registry, trial, 0), answered(registry, trial, 1))
+    truth = labels(registry, list(dict.fromkeys(sides[0].request_ids + sides[1].request_ids)))
+    right = (_right(sides[0], truth), _right(sides[1], truth))
+    arms = (
+        _arm(registry, trial, 0, sides[0], right[0]),
+        _arm(registry, trial, 1, sides[1], right[1]),
     )
-    with registry.database.session() as session:
-        rows = session.execute(query).all()
-        truth = _labels(session, [row[0] for row in rows])
-    primary = deployment.primary if not rows else streams[rows[0][1]].model_version
-    done = Comparison(endpoint, primary, candidate, len(rows))
-    if not rows:
-        return done
-    answers = [
-        (rid, decode_outputs(x, streams[xs]), decode_outputs(y, streams[ys]))
-        for rid, xs, x, _, ys, y, _ in rows
-    ]
-    latency = {
-        "primary": _percentiles([row[3] for row in rows]),
-        "shadow": _percentiles([row[6] for row in rows]),
-    }
-    if "value" in answers[0][1]:
-        gaps = np.abs([x["value"] - y["value"] for _, x, y in answers])
-        quantiles = {f"p{q}": float(np.percentile(gaps, q)) for q in (50, 90, 99)}
-        return _with(done, difference={**quantiles, "max": float(gaps.max())}, latency_ms=latency)
-    pairs = [(str(x["label"]), str(y["label"])) for _, x, y in answers]
-    same = sum(x == y for x, y in pairs)
-    confusion: dict[str, dict[str, int]] = {}
-    for (x, y), count in sorted(Counter(pairs).items()):
-        confusion.setdefault(x, {})[y] = count
-    labelled = [
-        (str(truth[rid]), str(x["label"]), str(y["label"])) for rid, x, y in answers if rid in truth
-    ]
-    result = _with(
-        done,
-        agreement=same / len(pairs),
-        interval=wilson(same, len(pairs)),
-        confusion=confusion,
-        latency_ms=latency,
-        labelled=len(labelled),
-    )
-    return _with(result, **_paired(labelled)) if labelled else result
-
-
-def _paired(labelled: list[tuple[str, str, str]]) -> dict[str, Any]:
-    """Each model's accuracy on the same labelled requests, and McNemar's exact test on
-    the requests only one of them got right."""
-    only_primary = sum(t == x and t != y for t, x, y in labelled)
-    only_shadow = sum(t == y and t != x for t, x, y in labelled)
-    discordant = only_primary + only_shadow
-    p = stats.binomtest(only_primary, discordant).pvalue if discordant else 1.0
-    n = len(labelled)
-    return {
-        "accuracy": {
-            "primary": sum(t == x for t, x, _ in labelled) / n,
-            "shadow": sum(t == y for t, _, y in labelled) / n,
-        },
-        "mcnemar": {"only_primary": only_primary, "only_shadow": only_shadow, "p": float(p)},
-    }
-
-
-def _labels(session: Any, request_ids: list[str]) -> dict[str, Any]:
-    """The newest label of each request id that has one."""
-    found: dict[str, Any] = {}
-    for start in range(0, len(request_ids), 5_000):
-        part = request_ids[start : start + 5_000]
-        query = (
-            select(FeedbackRow.request_id, FeedbackRow.label)
-            .where(FeedbackRow.request_id.in_(part))
-            .order_by(FeedbackRow.id)
-        )
-        found.update({rid: label["value"] for rid, label in session.execute(query).all()})
+    found = Comparison(
+        endpoint, trial.kind, trial.since, trial.until, *arms, deltas=_deltas(*arms),
+        min_count=min_count,
+    )  # fmt: skip
+    if not sides[0].outputs or not sides[1].outputs:
+        return found
+    found = replace(found, drift=_drift(*sides))
+    if "label" not in sides[0].outputs[0]:  # a regressor's values
+        return replace(found, **gaps(*sides)) if trial.kind == "shadow" else found
+    cut, unsliced = _slices(sides, right, trial.kind, slices, min_count)
+    found = replace(found, slices=cut, unsliced=unsliced)
+    if trial.kind == "shadow":
+        return replace(found, **agreement(*sides), mcnemar=mcnemar(*right))
+    if arms[0].labelled and arms[1].labelled:  # the canary's minus the primary's
+        return replace(found, accuracy_interval=newcombe(*_hits(right[1]), *_hits(right[0])))
     return found
 
 
-def _percentiles(micros: list[int]) -> dict[str, float]:
-    values = np.asarray(micros, dtype=np.float64) / 1000
-    return {"p50": float(np.percentile(values, 50)), "p95": float(np.percentile(values, 95))}
+def _arm(registry: Registry, trial: Trial, side: int, answers: Answers, right: np.ndarray) -> Arm:
+    version = (trial.primary, trial.candidate)[side]
+    role = trial.roles[side]
+    found = Arm(version, role, len(answers.outputs))
+    if role != "shadow":
+        failed = errors(registry, trial, version)
+        routed = failed + logged(registry, trial, side)
+        found = replace(found, errors=failed, error_rate=share(failed, routed))
+    if not answers.outputs:
+        return found
+    latency = {f"p{q}": float(np.percentile(answers.latency_ms, q)) for q in (50, 95)}
+    found = replace(found, latency_ms=latency)
+    if "label" not in answers.outputs[0]:
+        return found
+    predicted = dict(sorted(Counter(answers.predicted).items()))
+    k, n = _hits(right)
+    return replace(
+        found,
+        predicted=predicted,
+        labelled=n,
+        accuracy=share(k, n),
+        interval=wilson_interval(k, n) if n else None,
+    )
 
 
-def _with(comparison: Comparison, **changes: Any) -> Comparison:
-    return dataclasses.replace(comparison, **changes)
+def _slices(
+    sides: tuple[Answers, Answers],
+    right: tuple[np.ndarray, np.ndarray],
+    kind: Kind,
+    specs: Sequence[SliceSpec],
+    min_count: int,
+) -> tuple[list[Slice], list[str]]:
+    """The comparison by slice: of a shadow's pairs; of a canary's rows, the primary's
+    answers then the canary's, each side's values nan on the other's rows."""
+    if kind == "shadow":
+        same = np.array(
+            [x == y for x, y in zip(sides[0].predicted, sides[1].predicted, strict=True)],
+            dtype=float,
+        )
+        inputs = pd.DataFrame.from_records(sides[0].inputs)
+        every = dict.fromkeys(SIDES, np.ones(len(same)))
+        return by_slice(specs, inputs, every, dict(zip(SIDES, right, strict=True)), same, min_count)
+    counts = [len(answers.outputs) for answers in sides]
+
+    def on(side: int, values: np.ndarray) -> np.ndarray:
+        parts = [np.full(n, np.nan) for n in counts]
+        parts[side] = values
+        return np.concatenate(parts)
+
+    inputs = pd.DataFrame.from_records(sides[0].inputs + sides[1].inputs)
+    answered = {name: on(i, np.ones(counts[i])) for i, name in enumerate(SIDES)}
+    labelled = {name: on(i, right[i]) for i, name in enumerate(SIDES)}
+    return by_slice(specs, inputs, answered, labelled, None, min_count)
+
+
+def _drift(first: Answers, second: Answers) -> dict[str, dict[str, Any]]:
+    """Drift from the primary's outputs to the candidate's, as the monitor scores outputs:
+    chi-square on the predicted classes, KS on the confidences (a regressor's values)."""
+
+    def both(side: Callable[[Answers], Distribution]) -> tuple[Distribution, Distribution]:
+        return side(first), side(second)
+
+    def numbers(value: Callable[[dict[str, Any]], float | None]) -> Callable[[Answers], Any]:
+        return lambda a: Distribution.numeric(np.array([value(o) for o in a.outputs], float))
+
+    tests: dict[str, tuple[Method, tuple[Distribution, Distribution]]] = {}
+    if "label" in first.outputs[0]:
+        classes = both(lambda a: Distribution.categorical(Counter(a.predicted)))
+        tests[PREDICTED] = ("chisquare", classes)
+        sure = both(numbers(confidence))
+        if sure[0].rows and sure[1].rows:  # the answers have probabilities
+            tests[CONFIDENCE] = ("ks", sure)
+    else:
+        tests[PREDICTED] = ("ks", both(numbers(lambda o: o["value"])))
+    return {
+        name: drift_report({name: a}, {name: b}, method=method).scores[name].to_dict()
+        for name, (method, (a, b)) in tests.items()
+    }
+
+
+def _right(answers: Answers, truth: dict[str, Any]) -> np.ndarray:
+    """1 where an answer's label was right, 0 where wrong, nan where it has no label."""
+    return np.array(
+        [
+            float(str(truth[rid]) == str(o.get("label"))) if rid in truth else np.nan
+            for rid, o in zip(answers.request_ids, answers.outputs, strict=True)
+        ],
+        dtype=float,
+    )
+
+
+def _hits(right: np.ndarray) -> tuple[int, int]:
+    """(right, labelled) of :func:`_right`'s values."""
+    labelled = ~np.isnan(right)
+    return int(right[labelled].sum()), int(labelled.sum())
+
+
+def _deltas(primary: Arm, candidate: Arm) -> dict[str, float | None]:
+    """The candidate's latency, error rate and accuracy minus the primary's."""
+    pairs = {
+        "latency_p50_ms": (primary.latency_ms.get("p50"), candidate.latency_ms.get("p50")),
+        "latency_p95_ms": (primary.latency_ms.get("p95"), candidate.latency_ms.get("p95")),
+        "error_rate": (primary.error_rate, candidate.error_rate),
+        "accuracy": (primary.accuracy, candidate.accuracy),
+    }
+    return {
+        name: None if first is None or second is None else second - first
+        for name, (first, second) in pairs.items()
+    }
