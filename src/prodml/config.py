@@ -462,20 +462,28 @@ class StoreSettings(_Frozen):
 
 
 class ServeSettings(_Frozen):
-    """``serve:``: who may call what on ``prodml serve`` (see :mod:`prodml.deploy.keys`)."""
+    """``serve:``: who may call what on ``prodml serve`` (see :mod:`prodml.deploy.keys`),
+    and what routes a request (:mod:`prodml.serve.sticky`)."""
 
     open_feedback: bool = Field(
         False, description="POST /feedback takes labels without a key, even once keys exist"
     )
     admin: bool = Field(
         True,
-        description="serve the admin routes (deploy, promote, rollback, stop); each needs a "
-        "key, and serving them beyond loopback needs one to exist",
+        description="serve the admin routes (deploy, promote, rollback, stop, keys); each "
+        "needs a key, and serving them beyond loopback needs one to exist",
     )
     keep_previous: str = Field(
         "10m",
         description="how long a version that left an endpoint stays loaded, so a rollback "
         "loads nothing (30s, 10m, 1h)",
+    )
+    sticky_key: str | None = Field(
+        None,
+        description="a field whose value in a request's first row routes it, so one value "
+        "always meets the same version of a canary: a model input, or the data's id, time "
+        "or a metadata column sent beside them; an X-Prodml-Key header wins over it, and a "
+        "request without either routes by its request id (see prodml.serve.sticky)",
     )
 
     @field_validator("keep_previous")

@@ -245,9 +245,31 @@ def http() -> Http:
     return Http()
 
 
+Refused = Callable[..., list[str]]
+
+
 @pytest.fixture
-def launch() -> Iterator[Launch]:
-    """Start servers of one's own (stopped at the end, if still running)."""
+def refused() -> Refused:
+    """``prodml serve`` with arguments in a project, which must refuse to start: the lines
+    it printed on stderr (one error line, when it says what to fix)."""
+
+    def run(project: Path, *args: str) -> list[str]:
+        result = subprocess.run(
+            [str(PRODML), "serve", "--port", "1", *args],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={"NO_COLOR": "1", "COLUMNS": "400", "PATH": ""},
+        )
+        assert result.returncode == 1, result.stdout
+        lines: list[str] = result.stderr.splitlines()
+        return lines
+
+    return run
+
+
+def _launcher() -> Iterator[Launch]:
     started: list[Server] = []
 
     def start(project: Path, *args: str, env: dict[str, str] | None = None) -> Server:
@@ -257,6 +279,18 @@ def launch() -> Iterator[Launch]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def launch() -> Iterator[Launch]:
+    """Start servers of one's own (stopped at the end, if still running)."""
+    yield from _launcher()
+
+
+@pytest.fixture(scope="module")
+def module_launch() -> Iterator[Launch]:
+    """Start servers the tests of a module share (stopped after its last test)."""
+    yield from _launcher()
 
 
 def _features(project: Path) -> Any:

@@ -10,8 +10,6 @@ import contextlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,10 +34,9 @@ from prodml.serve.service import Service
 from prodml.serve.source import RunSource
 
 if TYPE_CHECKING:
-    from tests.serve.conftest import Answer, Http, Server
+    from tests.serve.conftest import Answer, Http, Refused, Server
     from tests.serve.conftest import Launch as Start
 
-PRODML = Path(sys.executable).parent / "prodml"
 
 #: Every route and who may call it: (role, open until the first key, the option that opens
 #: it). A new route fails the first test until it is added here, with its role.
@@ -381,17 +378,8 @@ def test_serve_admin_false_leaves_the_admin_routes_out(
 # --- beyond loopback --------------------------------------------------------------------
 
 
-def test_serve_beyond_loopback_refuses_while_no_key_exists(own: Path) -> None:
-    result = subprocess.run(
-        [str(PRODML), "serve", "--host", "0.0.0.0", "--port", "1"],
-        cwd=own,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"NO_COLOR": "1", "COLUMNS": "300", "PATH": ""},
-    )
-    assert result.returncode == 1, result.stdout
-    assert result.stderr.splitlines() == [
+def test_serve_beyond_loopback_refuses_while_no_key_exists(own: Path, refused: Refused) -> None:
+    assert refused(own, "--host", "0.0.0.0") == [
         "error: --host 0.0.0.0 would serve the admin routes (deploy, promote, rollback, stop, keys) "
         "to other machines, and no key exists to guard them; create one with `prodml keys "
         "create NAME --role admin`, serve on 127.0.0.1, or set serve.admin: false in prodml.yaml"

@@ -9,6 +9,8 @@ One request's path, module by module::
     http         reading a body within its limit, JSON, media types
     validation   rows checked against the model's input schema (422 naming the field)
     request_ids  a time-ordered UUIDv7 for every answered row
+    sticky       the key a request routes by: a header, a field, or its request id
+    routing      which version answers it: the primary, or a canary by that key
     service      endpoints, their batchers, the model thread, the log's answers
     batcher      adaptive micro-batching with a bounded queue (503 when full)
     predictor    one model call a batch on a frame from frame
@@ -41,5 +43,6 @@ __all__ = [
     "routing",
     "service",
     "source",
+    "sticky",
     "validation",
 ]

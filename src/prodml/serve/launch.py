@@ -152,16 +152,23 @@ def resolve(project: Path, run: str | None) -> tuple[str, list[str]]:
         return source.run.id, source.endpoints()
 
 
-def checked_options(project: Path, host: str, options: ServeOptions | None) -> ServeOptions:
+def checked_options(
+    project: Path, host: str, options: ServeOptions | None, run: str = ""
+) -> ServeOptions:
     """``options`` (default: the project file's ``serve:`` settings), once
-    :func:`~prodml.deploy.keys.check_exposed` allows serving them on ``host``."""
+    :func:`~prodml.deploy.keys.check_exposed` allows serving them on ``host`` and their
+    ``sticky_key`` is a field a request to ``run`` (empty: the registry's deployments) may
+    carry (:func:`~prodml.serve.sticky.check_field`)."""
     from prodml.deploy.keys import Keys, check_exposed
     from prodml.project import Project
+    from prodml.serve.sticky import check_field, fields_served
 
     with Project(project) as opened:
         if options is None:
             options = ServeOptions(**opened.settings.serve.options())
         check_exposed(host, Keys(opened.runs_store.database), admin=options.admin)
+        if options.sticky_key is not None:
+            check_field(options.sticky_key, fields_served(opened, run))
     return options
 
 
@@ -177,11 +184,12 @@ def serve(
 ) -> None:
     """Serve ``run`` of ``project`` until interrupted; ``on_ready(url, endpoints)`` once
     ``/health/ready`` answers 200. Refuses a ``host`` other machines reach while the admin
-    routes are on and no key exists (:func:`checked_options`)."""
+    routes are on and no key exists, and a sticky key no request carries
+    (:func:`checked_options`)."""
     import uvicorn
 
     run_id, endpoints = resolve(project, run)
-    options = checked_options(project, host, options)
+    options = checked_options(project, host, options, run_id)
     launch = Launch(str(Path(project).resolve()), run_id, options, os.getpid())
     os.environ[ENV] = launch.to_json()
     url = f"http://{_url_host(host)}:{port}"

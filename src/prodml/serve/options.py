@@ -42,6 +42,9 @@ class ServeOptions:
     # /feedback without a key even once keys exist; the admin routes served at all
     open_feedback: bool = False
     admin: bool = True
+    # the request field whose value routes a request, when no X-Prodml-Key header is sent
+    # (prodml.yaml's serve.sticky_key; see prodml.serve.sticky)
+    sticky_key: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_batch", "max_queue", "max_body", "shadow_queue"):

@@ -12,11 +12,13 @@ the predictors it routes between (the shared conformance suite is
 - :class:`BlueGreen`: the primary answers; the candidate is loaded and warm, and answers
   only a request that names its version.
 
-A request's point is :func:`point` of its sticky key (the ``X-Prodml-Key`` header), a
-number in [0, 100) that is the same in every replica, so replicas route one key alike
-without talking; a request without a key gets a random point (as a hash of its random
-request id would be). A copy for a shadow is chosen by the point of its first request id,
-so the choice can be replayed from the log.
+A request's point is :func:`point` of its sticky key, a number in [0, 100) that is the
+same in every replica, so replicas route one key alike without talking. The key
+(:mod:`prodml.serve.sticky`) is the ``X-Prodml-Key`` header when a request sends one;
+else, with ``serve.sticky_key: FIELD``, the value of that field in its first row; a
+request without either (or whose field holds no value) gets a random point, as a hash
+of its random request id would be. A copy for a shadow is chosen by the point of its
+first request id, so the choice can be replayed from the log.
 
 >>> point("customer-42") == point("customer-42"), 0 <= point("customer-42") < 100
 (True, True)
@@ -35,9 +37,6 @@ from prodml.errors import ConfigError
 if TYPE_CHECKING:
     from prodml.serve.predictor import Predictor
     from prodml.serve.source import Lineup
-
-#: The header that carries a request's sticky key.
-KEY_HEADER = "x-prodml-key"
 
 
 def point(key: str | None) -> float:

@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from prodml.errors import did_you_mean, listing
+from prodml.serve import sticky
 from prodml.serve.http import (
     JSON,
     RECORD,
@@ -40,7 +44,6 @@ from prodml.serve.http import (
 from prodml.serve.predictor import Predictor
 from prodml.serve.rejection import Rejected, shown
 from prodml.serve.request_ids import new_ids
-from prodml.serve.routing import KEY_HEADER
 from prodml.serve.validation import Row
 
 if TYPE_CHECKING:
@@ -62,9 +65,10 @@ async def invocations(request: Request, service: Service, call: Call) -> Respons
     with service.arrival():
         kind = _content_type(request)
         body = await read_body(request, service.options.max_body)
-        predictor = service.predictor(key=request.headers.get(KEY_HEADER))
+        table = _csv_table(body) if kind == CSV else _json_table(body)
+        predictor = service.predictor(key=sticky.key(request, service.options, table.first))
         call.answered_by(predictor)
-        rows = _csv_rows(body, predictor) if kind == CSV else _json_rows(body, predictor)
+        rows = table.rows(predictor)
         ids = new_ids(len(rows))
         pending = service.submit(predictor, rows, ids, call.started)
     answer = await pending
@@ -92,7 +96,18 @@ def _content_type(request: Request) -> str:
     return kind
 
 
-def _json_rows(body: bytes, predictor: Predictor) -> list[Row]:
+@dataclass(frozen=True)
+class _Table:
+    """A body read, before a model checks it: ``first(field)``, the value of a field in
+    its first row, for the sticky key (None where the body names no fields); ``rows``, its
+    rows checked by the predictor routing chose."""
+
+    first: Callable[[str], Any]
+    rows: Callable[[Predictor], list[Row]]
+
+
+def _json_table(body: bytes) -> _Table:
+    """A JSON body: its one form (of FORMATS) and what that holds."""
     example = '{"dataframe_records": [{...}]}'
     data = require_object(parse_json(body), "the body", example)
     keys = [key for key in data if key != "params"]
@@ -103,8 +118,27 @@ def _json_rows(body: bytes, predictor: Predictor) -> list[Row]:
         raise Rejected(400, f"the body {found}; it needs exactly one of {listing(FORMATS)}{hint}")
     if "params" in data:
         require_object(data["params"], '"params"', '{"threshold": 0.5}')
-    key = keys[0]
-    value = data[key]
+    form, value = keys[0], data[keys[0]]
+    return _Table(partial(_json_first, form, value), partial(_json_rows, form, value))
+
+
+def _json_first(key: str, value: Any, field: str) -> Any:
+    """The value of ``field`` in the first row of a JSON body of form ``key``, where the
+    form names fields (see :mod:`prodml.serve.sticky`); None where it does not."""
+    if key == "dataframe_split" and type(value) is dict:
+        columns, data = value.get("columns"), value.get("data")
+        if type(columns) is not list or field not in columns:
+            return None
+        row = data[0] if type(data) is list and data and type(data[0]) is list else []
+        at = columns.index(field)
+        return row[at] if at < len(row) else None
+    if key == "inputs" and type(value) is dict:
+        column = value.get(field)
+        return column[0] if type(column) is list and column else column
+    return sticky.in_first(value, field)
+
+
+def _json_rows(key: str, value: Any, predictor: Predictor) -> list[Row]:
     checker = predictor.checker
     if key == "dataframe_split":
         return _split_rows(value, predictor)
@@ -163,7 +197,9 @@ def _columns_rows(columns: dict[str, Any], predictor: Predictor) -> list[Row]:
     return list(zip(*checked, strict=True))
 
 
-def _csv_rows(body: bytes, predictor: Predictor) -> list[Row]:
+def _csv_table(body: bytes) -> _Table:
+    """A CSV body: its header, and its rows of cells (blank lines left out) with their
+    numbers; 400 for a body that is not such a table."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -181,14 +217,26 @@ def _csv_rows(body: bytes, predictor: Predictor) -> list[Row]:
                 raise Rejected(
                     400, f"CSV row {i} has {len(cells)} cells but the header names {len(header)}"
                 )
-            rows.append(predictor.checker.record(dict(zip(header, cells, strict=True)), i, True))
+            rows.append((i, cells))
     except csv.Error as exc:
         raise Rejected(400, f"the CSV body is malformed: {exc}") from None
     if not rows:
         raise Rejected(
             400, "the CSV body has a header and no rows; send one row a line after the header"
         )
-    return rows
+    return _Table(partial(_csv_first, header, rows), partial(_csv_rows, header, rows))
+
+
+def _csv_first(header: list[str], rows: list[tuple[int, list[str]]], field: str) -> str | None:
+    """The cell of column ``field`` in the first row (see :mod:`prodml.serve.sticky`)."""
+    return rows[0][1][header.index(field)] if field in header else None
+
+
+def _csv_rows(
+    header: list[str], rows: list[tuple[int, list[str]]], predictor: Predictor
+) -> list[Row]:
+    checker = predictor.checker
+    return [checker.record(dict(zip(header, cells, strict=True)), i, True) for i, cells in rows]
 
 
 _ROW: Schema = {"oneOf": [RECORD, {"type": "array", "description": "in the training order"}]}

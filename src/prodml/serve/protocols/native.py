@@ -11,11 +11,13 @@ does not fit the schema.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from prodml.serve import sticky
 from prodml.serve.http import (
     JSON,
     RECORD,
@@ -32,7 +34,6 @@ from prodml.serve.http import (
 )
 from prodml.serve.rejection import Rejected, shown
 from prodml.serve.request_ids import new_ids
-from prodml.serve.routing import KEY_HEADER
 
 if TYPE_CHECKING:
     from prodml.serve.service import Service
@@ -57,7 +58,8 @@ async def predict(request: Request, service: Service, call: Call) -> Response:
         endpoint = data.get("endpoint")
         if endpoint is not None and type(endpoint) is not str:
             raise Rejected(400, "endpoint must be text: the name of a served model", "endpoint")
-        predictor = service.predictor(endpoint, key=request.headers.get(KEY_HEADER))
+        first = partial(sticky.in_first, data.get("records"))
+        predictor = service.predictor(endpoint, key=sticky.key(request, service.options, first))
         call.answered_by(predictor)
         if "records" not in data:
             raise Rejected(400, 'the body has no "records"; send {"records": [{...}]}', "records")

@@ -17,6 +17,8 @@ which those clients read as well.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as metadata_version
 from typing import TYPE_CHECKING, Any
@@ -27,6 +29,7 @@ from starlette.responses import Response
 
 from prodml.data.schema import Kind
 from prodml.errors import did_you_mean, listing
+from prodml.serve import sticky
 from prodml.serve.http import (
     JSON,
     Body,
@@ -42,7 +45,6 @@ from prodml.serve.http import (
 from prodml.serve.predictor import Predictor
 from prodml.serve.rejection import Rejected, shown
 from prodml.serve.request_ids import new_ids
-from prodml.serve.routing import KEY_HEADER
 from prodml.serve.validation import Row
 
 if TYPE_CHECKING:
@@ -114,9 +116,9 @@ async def infer(request: Request, service: Service, call: Call) -> Response:
     with service.arrival():
         if "inference-header-content-length" in request.headers:
             raise _binary()
-        predictor = _predictor(request, service, call)
         body = await read_body(request, service.options.max_body)
         data = require_object(parse_json(body), "the body", '{"inputs": [{...}]}')
+        predictor = _predictor(request, service, call, partial(_first, data))
         request_id = data.get("id")
         if request_id is not None and type(request_id) is not str:
             raise Rejected(400, "id must be text", "id")
@@ -138,12 +140,30 @@ async def infer(request: Request, service: Service, call: Call) -> Response:
     return json_response(reply)
 
 
-def _predictor(request: Request, service: Service, call: Call) -> Predictor:
+def _predictor(
+    request: Request, service: Service, call: Call, first: Callable[[str], Any] | None = None
+) -> Predictor:
+    """The predictor of the model and version the path names, routed by the request's
+    sticky key (``first(field)``: a field's value in the first row of its body, if any)."""
     params = request.path_params
-    key = request.headers.get(KEY_HEADER)
+    key = sticky.key(request, service.options, first)
     predictor = service.predictor(params["name"], params.get("version"), key)
     call.answered_by(predictor)
     return predictor
+
+
+def _first(data: dict[str, Any], field: str) -> Any:
+    """The first value of the input tensor named ``field``, else the value of ``field``
+    in the request's ``parameters`` (see :mod:`prodml.serve.sticky`)."""
+    inputs = data.get("inputs")
+    for tensor in inputs if type(inputs) is list else []:
+        if type(tensor) is dict and tensor.get("name") == field:
+            value = tensor.get("data")
+            while type(value) is list and value:  # nested one list a dimension
+                value = value[0]
+            return value
+    parameters = data.get("parameters")
+    return parameters.get(field) if type(parameters) is dict else None
 
 
 def _outputs(predictor: Predictor) -> list[dict[str, Any]]:
