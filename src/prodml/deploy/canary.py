@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from prodml.config import CanarySettings
 from prodml.deploy.changes import Deployer
@@ -43,7 +43,7 @@ from prodml.registry import Deployment, Registry
 from prodml.store.log_format import decode_outputs, microseconds
 from prodml.store.monitoring import Monitoring
 from prodml.store.runs import utc_now
-from prodml.store.tables import LogStreamRow, PredictionRow, RequestErrorRow
+from prodml.store.tables import LogStreamRow, PredictionRow
 
 #: How far back the primary's latency is read for the ``slow`` guard's threshold.
 LATENCY_BASELINE = timedelta(hours=1)
@@ -217,16 +217,7 @@ class Counts:
             return np.array(session.scalars(query).all(), dtype=np.int64)
 
     def _errors(self, version: int) -> int:
-        e = RequestErrorRow
-        query = select(func.count()).where(
-            e.endpoint == self.endpoint,
-            e.model_version == version,
-            e.status >= 500,
-            e.created_at >= self.since,
-            e.created_at < self.until,
-        )
-        with self.monitoring.database.session() as session:
-            return int(session.scalar(query) or 0)
+        return self.monitoring.server_errors(self.endpoint, version, self.since, self.until)
 
     def _answers(self, version: int, since: datetime, until: datetime | None = None) -> Any:
         """The version's answers: each a label (as text) or a value."""

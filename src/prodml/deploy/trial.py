@@ -27,7 +27,7 @@ from prodml.registry import Registry
 from prodml.store.log_format import Stream, decode_inputs, decode_outputs, microseconds
 from prodml.store.monitoring import Monitoring
 from prodml.store.runs import utc_now
-from prodml.store.tables import FeedbackRow, PredictionRow, RequestErrorRow
+from prodml.store.tables import FeedbackRow, PredictionRow
 
 #: How a candidate was compared with its primary.
 Kind = Literal["shadow", "canary"]
@@ -154,16 +154,8 @@ def logged(registry: Registry, trial: Trial, side: int) -> int:
 def errors(registry: Registry, trial: Trial, version: int) -> int:
     """Requests routed to ``version`` during ``trial`` and answered with a server error
     (5xx), as the canary's ``error_rate`` guard counts them."""
-    e = RequestErrorRow
-    query = select(func.count()).where(
-        e.endpoint == trial.endpoint,
-        e.model_version == version,
-        e.status >= 500,
-        e.created_at >= trial.since,
-        e.created_at < (trial.until or utc_now()),
-    )
-    with registry.database.reading() as session:
-        return int(session.scalar(query) or 0)
+    until = trial.until or utc_now()
+    return Monitoring(registry.database).server_errors(trial.endpoint, version, trial.since, until)
 
 
 def labels(registry: Registry, request_ids: Sequence[str]) -> dict[str, Any]:

@@ -216,6 +216,20 @@ class Monitoring:
             )
             return int(found or 0)
 
+    def server_errors(self, endpoint: str, version: int, since: datetime, until: datetime) -> int:
+        """Requests to ``endpoint`` routed to ``version`` and answered with a server error
+        (5xx) in [since, until): what a canary's ``error_rate`` guard and a comparison count."""
+        e = RequestErrorRow
+        query = select(func.count()).where(
+            e.endpoint == endpoint,
+            e.model_version == version,
+            e.status >= 500,
+            e.created_at >= since,
+            e.created_at < until,
+        )
+        with self.database.reading() as session:
+            return int(session.scalar(query) or 0)
+
     # --- feedback --------------------------------------------------------------------------
 
     def add_feedback(
