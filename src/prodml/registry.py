@@ -252,6 +252,13 @@ class Registry:
                 for row in session.scalars(query).all()
             ]
 
+    def note(self, happened: DeploymentEventRow) -> None:
+        """Add ``happened`` (an :func:`event`) to its endpoint's history: an event that
+        changes nothing, such as a server's shadow dropping copies, where a change writes
+        its event with the change."""
+        with self.database.session() as session:
+            session.add(happened)
+
     def load(self, version: ModelVersion) -> Any:
         """The version's model, after its SHA-256 is checked."""
         run = self.runs.get(version.run_id)

@@ -3,11 +3,14 @@ port, in a project fitted here (breast-cancer: 30 numbers; loans: numbers, integ
 categories and a column with missing values).
 
 A server is started once per session and shared by the modules that only talk to it; a
-test that kills its server starts its own with :func:`start_server`.
+test that kills its server starts its own with :func:`start_server`. A test that needs
+options the project file cannot set builds the app itself and serves it on loopback in a
+thread (``in_thread``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -15,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 
 import prodml
 from prodml.deploy.keys import Keys
@@ -243,6 +248,34 @@ Launch = Callable[..., Server]
 @pytest.fixture
 def http() -> Http:
     return Http()
+
+
+InThread = Callable[[Any], contextlib.AbstractContextManager[str]]
+
+
+@contextlib.contextmanager
+def _in_thread(app: Any) -> Iterator[str]:
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def in_thread() -> InThread:
+    """Serve an ASGI app (one built with options a project file cannot set) with uvicorn
+    on a free loopback port, in a thread of this process: a context manager that yields
+    its URL, and stops the server, its shutdown included, on leaving."""
+    return _in_thread
 
 
 Refused = Callable[..., list[str]]

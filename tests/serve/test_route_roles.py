@@ -10,14 +10,12 @@ import contextlib
 import json
 import os
 import shutil
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import uvicorn
 import yaml
 from starlette.requests import Request
 from starlette.responses import Response
@@ -34,7 +32,7 @@ from prodml.serve.service import Service
 from prodml.serve.source import RunSource
 
 if TYPE_CHECKING:
-    from tests.serve.conftest import Answer, Http, Refused, Server
+    from tests.serve.conftest import Answer, Http, InThread, Refused, Server
     from tests.serve.conftest import Launch as Start
 
 
@@ -170,24 +168,9 @@ def eventually(check: Callable[[], bool], seconds: float = REFRESH_SECONDS + 5) 
 # --- a server whose store holds a key of every role -------------------------------------
 
 
-@contextlib.contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """``app`` on a free loopback port, in a thread of this process; its URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="test-uvicorn", daemon=True)
-    thread.start()
-    try:
-        eventually(lambda: server.started, 60)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
-
-
 @pytest.fixture(scope="module")
 def keyed(
-    fitted_once: Path, tmp_path_factory: pytest.TempPathFactory
+    fitted_once: Path, tmp_path_factory: pytest.TempPathFactory, in_thread: InThread
 ) -> Iterator[tuple[str, dict[Role, str]]]:
     """A server built as ``prodml serve`` builds it, in a thread of this process, whose
     store holds a key of every role; its URL and the keys."""
@@ -195,7 +178,7 @@ def keyed(
     made = make_keys(project, *ROLES)
     run_id, _ = resolve(project, None)
     app = build_app(Launch(str(project), run_id, ServeOptions(freeze_gc=False), os.getpid()))
-    with serving(app) as url:
+    with in_thread(app) as url:
         yield url, made
 
 
@@ -310,7 +293,7 @@ ADMIN = Route("POST", "/probe", "native", _probe, "An admin route", role="operat
 
 @contextlib.contextmanager
 def app_with_admin(
-    project: Path, monkeypatch: pytest.MonkeyPatch, keys: bool, **options: Any
+    project: Path, in_thread: InThread, monkeypatch: pytest.MonkeyPatch, keys: bool, **options: Any
 ) -> Iterator[str]:
     """The app of ``project``'s newest fit, without a prediction log, with ADMIN among
     its routes; ``keys``: with the store's keys (else as a server without a store)."""
@@ -322,7 +305,7 @@ def app_with_admin(
             options=ServeOptions(freeze_gc=False, **options),
             keys=Keys(opened.runs_store.database) if keys else None,
         )
-        with serving(app) as url:
+        with in_thread(app) as url:
             yield url
 
 
@@ -332,9 +315,9 @@ def own(fitted_once: Path, tmp_path: Path) -> Path:
 
 
 def test_an_admin_route_needs_a_key_even_while_none_exists(
-    http: Http, own: Path, monkeypatch: pytest.MonkeyPatch
+    http: Http, own: Path, in_thread: InThread, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with app_with_admin(own, monkeypatch, keys=True) as url:
+    with app_with_admin(own, in_thread, monkeypatch, keys=True) as url:
         answer = call(http, url, ADMIN)
         assert answer.status == 401
         assert "`prodml keys create NAME --role operator`" in message(ADMIN, answer)
@@ -348,10 +331,10 @@ def test_an_admin_route_needs_a_key_even_while_none_exists(
 
 
 def test_without_a_store_an_admin_route_answers_403_and_feedback_is_open(
-    http: Http, own: Path, monkeypatch: pytest.MonkeyPatch
+    http: Http, own: Path, in_thread: InThread, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_keys(own, "admin")
-    with app_with_admin(own, monkeypatch, keys=False) as url:
+    with app_with_admin(own, in_thread, monkeypatch, keys=False) as url:
         answer = call(http, url, ADMIN)
         assert answer.status == 403
         assert message(ADMIN, answer) == (
@@ -363,13 +346,13 @@ def test_without_a_store_an_admin_route_answers_403_and_feedback_is_open(
 
 
 def test_serve_admin_false_leaves_the_admin_routes_out(
-    http: Http, own: Path, monkeypatch: pytest.MonkeyPatch
+    http: Http, own: Path, in_thread: InThread, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with app_with_admin(own, monkeypatch, keys=True, admin=False) as url:
+    with app_with_admin(own, in_thread, monkeypatch, keys=True, admin=False) as url:
         assert call(http, url, ADMIN).status == 404
         paths = http.call(f"{url}/openapi.json").json()["paths"]
         assert "/probe" not in paths and "/feedback" in paths
-    with app_with_admin(own, monkeypatch, keys=True) as url:
+    with app_with_admin(own, in_thread, monkeypatch, keys=True) as url:
         operation = http.call(f"{url}/openapi.json").json()["paths"]["/probe"]["post"]
         assert operation["security"] == [{"key": []}]
         assert {"401", "403"} <= set(operation["responses"])

@@ -12,6 +12,7 @@ One request's path, module by module::
     sticky       the key a request routes by: a header, a field, or its request id
     routing      which version answers it: the primary, or a canary by that key
     service      endpoints, their batchers, the model thread, the log's answers
+    shadow_drops     a shadow's dropped copies, in its endpoint's deployment events
     batcher      adaptive micro-batching with a bounded queue (503 when full)
     predictor    one model call a batch on a frame from frame
     prediction_log   the group commit before any answer of a batch is sent
@@ -42,6 +43,7 @@ __all__ = [
     "routes",
     "routing",
     "service",
+    "shadow_drops",
     "source",
     "sticky",
     "validation",

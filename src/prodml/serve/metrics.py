@@ -15,7 +15,11 @@ prodml_drift_detected               gauge       endpoint, kind, column, method
 prodml_drift_share                  gauge       endpoint
 prodml_alert_firing                 gauge       endpoint, rule
 prodml_endpoint_load_failed         gauge       endpoint
+prodml_shadow_dropped_rows_total    counter     endpoint
 ==================================  ==========  =============================================
+
+``prodml_shadow_dropped_rows_total`` counts the rows a shadow candidate did not see, its
+queue full; the endpoint's deployment events say when (:mod:`prodml.serve.shadow_drops`).
 
 ``prodml_endpoint_load_failed`` is 1 while an endpoint's last load failed (it answers 503,
 or keeps serving the version it had) and 0 once a load succeeds; its sum is the number of

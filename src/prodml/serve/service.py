@@ -14,7 +14,8 @@ a 200 that was not logged.
 An endpoint answers through a :mod:`~prodml.serve.routing` strategy over the versions of
 its lineup (a primary, and a shadow, canary or blue-green candidate beside it). A request
 copied to a shadow goes to a second, bounded batcher after its answer is committed; when
-that queue is full the copy is dropped and counted. Versions that leave a lineup stay
+that queue is full the copy is dropped, counted, and written to the endpoint's deployment
+events (:mod:`~prodml.serve.shadow_drops`). Versions that leave a lineup stay
 loaded for ``keep_previous`` seconds, so a rollback loads nothing.
 
 Endpoints load when the service starts, before its process accepts a connection, and
@@ -45,8 +46,10 @@ from prodml.serve.metrics import Metrics
 from prodml.serve.options import ServeOptions
 from prodml.serve.prediction_log import Entry, PredictionLog, log_stream
 from prodml.serve.predictor import Predictions, Predictor
+from prodml.serve.registry_source import RegistrySource
 from prodml.serve.rejection import Rejected
 from prodml.serve.routing import Router, point, router
+from prodml.serve.shadow_drops import ShadowDrops
 from prodml.serve.source import Served, Source
 from prodml.serve.validation import Row
 from prodml.store.log_format import (
@@ -125,6 +128,11 @@ class Service:
         self.log = log
         self.options = options or ServeOptions()
         self.metrics = metrics or Metrics()
+        self._drops = (
+            ShadowDrops(source.registry, self.options.shadow_queue)
+            if isinstance(source, RegistrySource)
+            else None  # a run has no shadow
+        )
         self._arriving = 0
         self._executor: ThreadPoolExecutor | None = None
         self._limits: threadpool_limits | None = None
@@ -188,6 +196,8 @@ class Service:
         for endpoint in self.endpoints.values():
             await endpoint.batcher.close()
             await endpoint.shadows.close()
+        if self._drops is not None:
+            await self._drops.close()
         if self.log is not None:
             await asyncio.to_thread(self.log.close)
         if self._executor is not None:
@@ -267,7 +277,10 @@ class Service:
             try:
                 self.endpoints[shadow.served.endpoint].shadows.submit(copy, len(job.rows))
             except Rejected:
-                self.metrics.shadow_dropped(shadow.served.endpoint, len(job.rows))
+                served = shadow.served
+                self.metrics.shadow_dropped(served.endpoint, len(job.rows))
+                if self._drops is not None:
+                    self._drops.dropped(served.endpoint, served.version, len(job.rows))
 
     # --- batches ---------------------------------------------------------------------------
 
