@@ -26,6 +26,10 @@ done
 
 start=$SECONDS
 commit=$(git rev-parse --short HEAD)
+# the server runs prodml from src/ as it is in the working tree, not as committed
+if [[ -n $(git status --porcelain -- src) ]]; then
+    commit="$commit, with uncommitted changes to src/"
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
