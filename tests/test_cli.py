@@ -558,8 +558,8 @@ def test_evaluate_errors_are_one_line(fitted: tuple[Path, dict[str, Any]], tmp_p
 def test_demo_runs_every_step_and_writes_the_report(tmp_path: Path) -> None:
     result = succeeded(prodml_command("demo", "--dir", str(tmp_path / "tour"), cwd=tmp_path))
 
-    for step in range(1, 11):
-        assert f"Step {step}/10" in result.stdout
+    for step in range(1, 12):
+        assert f"Step {step}/11" in result.stdout
     assert "fleiss_kappa" in result.stdout and "Human-level performance: 0.88" in result.stdout
     assert "Baselines side by side" in result.stdout
     assert "rules:rules.py:approve_if_income" in result.stdout
@@ -573,6 +573,24 @@ def test_demo_runs_every_step_and_writes_the_report(tmp_path: Path) -> None:
     assert "drifted features:" in result.stdout and "income" in result.stdout
     assert "POST /feedback stored 2,000 labels" in result.stdout
     assert "Monitoring of loans" in (tmp_path / "tour" / "monitor.html").read_text()
+    # step 11: the gate refused the unevaluated version, the shadow answered every request,
+    # the rollback loaded nothing, and the guards rolled the worse canary back
+    out = " ".join(result.stdout.split())
+    assert "prodml deploy loans:2 --shadow is refused: cannot deploy loans:2 was never" in out
+    assert "loans:2 (shadow) beside loans:1 (primary), paired, on the 1,000 requests" in out
+    assert "having loaded 0 models" in out
+    with prodml.Project(tmp_path / "tour") as project:
+        deployment = project.registry.deployment("loans")
+        last = project.registry.events("loans")[-1]
+    assert (deployment.primary, deployment.candidate) == (1, None)
+    assert (last.action, last.version, last.actor) == ("rollback", 3, "canary")
+    assert last.reason is not None and last.detail is not None
+    guards = last.detail["guards"]
+    harmful = last.reason.split()[1]  # "rollback: output 100.00% against ..."
+    assert guards[harmful]["statistic"] >= guards[harmful]["threshold"]
+    assert all(g["statistic"] < g["threshold"] for g in (guards["error_rate"], guards["slow"]))
+    worse, better = guards["accuracy"]["candidate"], guards["accuracy"]["primary"]
+    assert worse["events"] / worse["n"] < better["events"] / better["n"]
 
 
 # --- data -----------------------------------------------------------------------------------

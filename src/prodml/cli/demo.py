@@ -23,7 +23,7 @@ from prodml.cli.shell import reporting
 from prodml.evaluate.html import render_html
 
 BASELINE = "sklearn.dummy.DummyClassifier"
-STEPS = 10
+STEPS = 11
 #: Applications sent from each side of the loans data's shift in step 10.
 TRAFFIC = 1_000
 
@@ -40,8 +40,9 @@ def demo(
     It creates a project, measures how consistently three simulated underwriters
     label (agreement, HLP, disputed examples), checks that the model can learn, fits the majority
     baseline and the model, searches hyperparameters, compares the runs and evaluates
-    the best one (baselines, slices, the audit), saying what each step does. Nothing
-    is downloaded; it takes a minute or two.
+    the best one (baselines, slices, the audit), serves and monitors it, then deploys: a
+    shadow, a rollback and a canary the guards roll back, saying what each step does.
+    Nothing is downloaded; it takes a minute or two.
     """
     started = time.perf_counter()
     target = folder or Path(tempfile.mkdtemp(prefix="prodml-demo-")) / "loans"
@@ -82,7 +83,8 @@ def demo(
             "The print('0') model. Any model must beat it; when accuracy is close to it, "
             "accuracy is the wrong metric.",
         )
-        show_finished(project.fit(prodml.ModelSpec(factory=BASELINE)))
+        baseline = project.fit(prodml.ModelSpec(factory=BASELINE))
+        show_finished(baseline)
 
         _step(
             5,
@@ -91,7 +93,8 @@ def demo(
             "tested from 2024-07-01 on. The run records code version, data fingerprint, "
             "split, parameters, metrics, fit time, peak memory and the artifact's SHA-256.",
         )
-        show_finished(project.fit())
+        first_fit = project.fit()
+        show_finished(first_fit)
 
         _step(
             6,
@@ -153,6 +156,23 @@ def demo(
             )
             _monitor(url, target, project)
 
+            _step(
+                11,
+                "Deploy: shadow, rollback, canary",
+                "A new version is not trusted at once. The fit of step 5 (audited first: "
+                "the gate refuses a version never evaluated) runs in shadow mode: it "
+                "predicts every request after the primary has answered, and the two are "
+                "compared on the same requests. Promoted, then rolled back: the previous "
+                "primary is still loaded, so nothing loads. Last, the majority baseline "
+                "goes out as a canary to half the traffic; each look of the guards (an "
+                "always-valid sequential test on errors, latency, the answers' mix and "
+                "labelled accuracy, against the primary over the same period) may roll "
+                "it back.",
+            )
+            from prodml.cli.demo_deploy import deployment_step
+
+            deployment_step(url, project, first_fit.id, baseline.id)
+
     console.print(Rule())
     console.print(f"Done in {time.perf_counter() - started:.0f}s. What to run next:")
     console.print(f"  [bold]cd {target}[/]")
@@ -162,6 +182,7 @@ def demo(
     console.print("  [bold]prodml serve[/]                the registered model over HTTP")
     console.print("  [bold]prodml monitor report --html monitor.html[/]   drift over time")
     console.print("  [bold]prodml alerts list[/]          the alerts the monitor fired")
+    console.print("  [bold]prodml deployments loans[/]    what serves, and every change: who, why")
     console.print("  [bold]prodml init my-project[/]      start your own project")
 
 

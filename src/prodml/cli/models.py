@@ -226,8 +226,7 @@ def events_table(events: list[DeploymentEvent]) -> Table:
     for column in ("at (UTC)", "action", "ver", "by", "why / detail"):
         table.add_column(column, overflow="fold")
     for event in events:
-        detail = ", ".join(f"{k}={v}" for k, v in (event.detail or {}).items())
-        why = "; ".join(part for part in (event.reason, detail) if part)
+        why = "; ".join(part for part in (event.reason, _detail(event.detail or {})) if part)
         table.add_row(
             f"{event.at:%m-%d %H:%M:%S}",
             event.action,
@@ -236,3 +235,26 @@ def events_table(events: list[DeploymentEvent]) -> Table:
             fmt(why or None),
         )
     return table
+
+
+def _detail(detail: dict[str, Any]) -> str:
+    """An event's detail on a line or two: each guard of an automatic decision as its
+    counts (events/observations of each arm) and its statistic against the threshold."""
+    parts = []
+    for key, value in detail.items():
+        if key == "guards":
+            parts += [
+                f"{name} {g['candidate']['events']}/{g['candidate']['n']} against "
+                f"{g['primary']['events']}/{g['primary']['n']}, statistic "
+                f"{g['statistic']:.3g} (threshold {g['threshold']:.3g})"
+                for name, g in value.items()
+            ]
+        elif value is not None and key != "verdict":  # the reason says the verdict
+            parts.append(f"{key}={_value(value)}")
+    return ", ".join(parts)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(_value(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)

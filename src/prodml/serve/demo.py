@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,11 +87,39 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def send(url: str, rows: list[dict[str, Any]], per_request: int = 1) -> list[str]:
     """Ask ``/predict`` for every record of ``rows``, ``per_request`` at a time, as a client
     would; returns the request id of each answer, in order."""
-    ids: list[str] = []
+    return [p["request_id"] for p in answers(url, rows, per_request)]
+
+
+def answers(url: str, rows: list[dict[str, Any]], per_request: int = 1) -> list[dict[str, Any]]:
+    """``/predict``'s answer to every record of ``rows``, asked ``per_request`` at a time:
+    each with its request id, label and the model that answered."""
+    found: list[dict[str, Any]] = []
     for start in range(0, len(rows), per_request):
         answer = _post(f"{url}/predict", {"records": rows[start : start + per_request]})
-        ids.extend(p["request_id"] for p in answer["predictions"])
-    return ids
+        found.extend(answer["predictions"])
+    return found
+
+
+def model_loads(url: str) -> float:
+    """How many model versions the server at ``url`` has loaded (``prodml_model_loads``)."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("prodml_model_loads_total")
+    )
+
+
+def wait_until(ready: Callable[[], bool], what: str, seconds: float = 30) -> float:
+    """Poll ``ready`` every 50 ms until it is true; the seconds it took. ``what`` names the
+    wait in the error when ``seconds`` pass first."""
+    started = time.perf_counter()
+    while not ready():
+        if time.perf_counter() - started > seconds:
+            raise ProdmlError(f"gave up after {seconds:g} s waiting for {what}")
+        time.sleep(0.05)
+    return time.perf_counter() - started
 
 
 def send_feedback(url: str, labels: list[tuple[str, Any]]) -> int:
