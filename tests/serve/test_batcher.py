@@ -81,6 +81,43 @@ def test_a_batch_waits_for_requests_still_arriving_but_not_longer_than_max_wait(
     assert asyncio.run(scenario()) == [["first", "second"]]
 
 
+def test_a_lingering_batcher_gathers_jobs_submitted_one_by_one_until_full_or_late() -> None:
+    async def scenario() -> tuple[list[list[str]], float, float]:
+        recorder = Recorder()
+        batcher = Batcher(recorder, max_batch=5, linger=0.3)
+        batcher.start()
+        jobs = [job(f"r{i}") for i in range(7)]
+        start = time.perf_counter()
+        for each in jobs:  # one at a time, as a shadow's copies come
+            batcher.submit(each, 1)
+            await asyncio.sleep(0.005)
+        await jobs[4][1]
+        full = time.perf_counter() - start  # the first five: the batch filled
+        await asyncio.gather(*(done for _, done in jobs))
+        late = time.perf_counter() - start  # the last two: only after the linger
+        await batcher.close()
+        return recorder.batches, full, late
+
+    batches, full, late = asyncio.run(scenario())
+    assert batches == [["r0", "r1", "r2", "r3", "r4"], ["r5", "r6"]]
+    assert full < 0.25 <= late  # full before the linger ran out; the rest waited for it
+
+
+def test_closing_a_lingering_batcher_does_not_wait_out_the_linger() -> None:
+    async def scenario() -> float:
+        batcher = Batcher(Recorder(), linger=30.0)
+        batcher.start()
+        one = job("one")
+        batcher.submit(one, 1)
+        await asyncio.sleep(0.01)
+        start = time.perf_counter()
+        await batcher.close()
+        assert one[1].result() == 1
+        return time.perf_counter() - start
+
+    assert asyncio.run(scenario()) < 1.0
+
+
 def test_a_full_queue_sheds_load_with_503_and_a_huge_request_gets_413() -> None:
     async def scenario() -> None:
         batcher = Batcher(Recorder(), max_queue=10)  # not started: nothing leaves the queue

@@ -11,6 +11,10 @@ under load batches grow by themselves.
 
 The queue is bounded in rows: past ``max_queue`` a request is refused with 503 at once,
 so an overloaded server sheds load instead of computing answers whose clients gave up.
+
+A batcher whose jobs nobody waits for (a shadow's copies) may ``linger``: hold a batch
+open up to that many seconds for it to fill, so that a shadow beside a busy primary makes
+a few large model calls instead of one small call per request.
 """
 
 from __future__ import annotations
@@ -43,11 +47,13 @@ class Batcher(Generic[Job]):
         max_batch: int = 256,
         max_wait: float = 0.002,
         max_queue: int = 10_000,
+        linger: float = 0.0,
         arriving: Callable[[], int] = lambda: 0,
         on_batch: Callable[[int], None] = lambda _rows: None,
     ) -> None:
         self.max_batch = max_batch
         self.max_wait = max_wait
+        self.linger = linger
         self.max_queue = max_queue
         self._process = process
         self._arriving = arriving
@@ -93,6 +99,7 @@ class Batcher(Generic[Job]):
     async def close(self) -> None:
         """Refuse new jobs, process the queued ones, then stop the worker."""
         self._closing = True
+        self._wakeup.set()  # a lingering batch goes now
         await self._idle.wait()
         if self._worker is not None:
             self._worker.cancel()
@@ -111,6 +118,17 @@ class Batcher(Generic[Job]):
             self._queued_rows -= size
         return rows
 
+    async def _fill(self, jobs: list[Job], rows: int, deadline: float) -> int:
+        """Take jobs as they are submitted until the batch is full, the deadline passes or
+        the batcher closes; the rows taken in all."""
+        loop = asyncio.get_running_loop()
+        while rows < self.max_batch and not self._closing and loop.time() < deadline:
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), deadline - loop.time())
+            rows = self._take(jobs, rows)
+        return rows
+
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -120,11 +138,15 @@ class Batcher(Generic[Job]):
                 await self._wakeup.wait()
             jobs: list[Job] = []
             rows = self._take(jobs, 0)
+            if not jobs:  # woken by close with nothing queued
+                continue
             if rows < self.max_batch and self._arriving() > 0:
                 deadline = loop.time() + self.max_wait
                 while rows < self.max_batch and self._arriving() > 0 and loop.time() < deadline:
                     await asyncio.sleep(0)  # one turn of the loop: arriving requests queue
                     rows = self._take(jobs, rows)
+            if self.linger:
+                rows = await self._fill(jobs, rows, loop.time() + self.linger)
             self._on_batch(rows)
             try:
                 await self._process(jobs)

@@ -15,7 +15,9 @@ An endpoint answers through a :mod:`~prodml.serve.routing` strategy over the ver
 its lineup (a primary, and a shadow, canary or blue-green candidate beside it). A request
 copied to a shadow goes to a second, bounded batcher after its answer is committed; when
 that queue is full the copy is dropped, counted, and written to the endpoint's deployment
-events (:mod:`~prodml.serve.shadow_drops`). Versions that leave a lineup stay
+events (:mod:`~prodml.serve.shadow_drops`). That batcher lingers (``shadow_linger``) so
+the shadow makes few, large model calls beside a busy primary; a shadow row's logged
+latency is its model call's. Versions that leave a lineup stay
 loaded for ``keep_previous`` seconds, so a rollback loads nothing.
 
 Endpoints load when the service starts, before its process accepts a connection, and
@@ -151,7 +153,10 @@ class Service:
                 on_batch=self.metrics.batch_observer(name),
             )
             shadows: Batcher[_Job] = Batcher(
-                self._process, max_batch=self.options.max_batch, max_queue=self.options.shadow_queue
+                self._process,
+                max_batch=self.options.max_batch,
+                max_queue=self.options.shadow_queue,
+                linger=self.options.shadow_linger,
             )
             self.endpoints[name] = _Endpoint(name, batcher, shadows)
 
@@ -305,6 +310,7 @@ class Service:
         served = predictor.served
         rows = group[0].rows if len(group) == 1 else [r for job in group for r in job.rows]
         loop = asyncio.get_running_loop()
+        called = time.perf_counter()
         try:
             if self._on_thread(predictor):
                 assert self._executor is not None
@@ -341,7 +347,10 @@ class Service:
             stream = log_stream(served, predictor.role, predictor.checker.names, classes)
             logged: list[Entry] = []
             for job, answer in zip(group, answers, strict=True):
-                latency = round((finished - job.started) * 1e6)
+                # a shadow's copies wait for their batch to fill by design: its latency is
+                # its model call's, not its queue's
+                began = called if predictor.role == "shadow" else job.started
+                latency = round((finished - began) * 1e6)
                 for i, (request_id, row) in enumerate(zip(job.request_ids, job.rows, strict=True)):
                     outputs = encoded(predictions, answer.start + i)
                     logged.append((stream, request_id, at, encode_inputs(row), outputs, latency))
