@@ -16,8 +16,10 @@ red line and exits with code 1.
      ├── KeysError          an API key: a name taken, an unknown role
      │    ├── KeyRequired     no usable key sent: missing, malformed, unknown, revoked (401)
      │    └── RoleTooLow      a key whose role is below what the route needs (403)
-     └── DeploymentError    a deployment change the endpoint's state does not allow
-          └── GateError     a version whose audit failed, or that was never evaluated
+     ├── DeploymentError    a deployment change the endpoint's state does not allow
+     │    └── GateError     a version whose audit failed, or that was never evaluated
+     └── ReviewError        a review answer the item's state does not allow (not leased
+                            to you, its lease over, already answered)
 """
 
 from __future__ import annotations
@@ -86,6 +88,11 @@ class DeploymentError(ProdmlError):
 class GateError(DeploymentError):
     """The audit gate: a version whose latest evaluation failed its audit, or that was
     never evaluated, may not serve without ``--force`` and a reason."""
+
+
+class ReviewError(ProdmlError):
+    """A review answer the item's state does not allow: not leased to the reviewer, the
+    lease over, or already answered."""
 
 
 def shortened(value: object, limit: int = 60) -> str:

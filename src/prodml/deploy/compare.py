@@ -49,7 +49,6 @@ from prodml.deploy.trial import (
     answered,
     errors,
     find,
-    labels,
     logged,
     shadowed,
 )
@@ -57,6 +56,7 @@ from prodml.monitor.drift import Distribution, Method, drift_report
 from prodml.monitor.monitor import CONFIDENCE, PREDICTED
 from prodml.registry import Registry
 from prodml.store.log_format import confidence
+from prodml.store.monitoring import Monitoring
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,8 @@ def compare(
         sides = shadowed(registry, trial)
     else:
         sides = (answered(registry, trial, 0), answered(registry, trial, 1))
-    truth = labels(registry, list(dict.fromkeys(sides[0].request_ids + sides[1].request_ids)))
+    asked = list(dict.fromkeys(sides[0].request_ids + sides[1].request_ids))
+    truth = Monitoring(registry.database).labels(asked)
     right = (_right(sides[0], truth), _right(sides[1], truth))
     arms = (
         _arm(registry, trial, 0, sides[0], right[0]),

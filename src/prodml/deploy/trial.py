@@ -27,7 +27,7 @@ from prodml.registry import Registry
 from prodml.store.log_format import Stream, decode_inputs, decode_outputs, microseconds
 from prodml.store.monitoring import Monitoring
 from prodml.store.runs import utc_now
-from prodml.store.tables import FeedbackRow, PredictionRow
+from prodml.store.tables import PredictionRow
 
 #: How a candidate was compared with its primary.
 Kind = Literal["shadow", "canary"]
@@ -39,8 +39,6 @@ ENDS: dict[Kind, tuple[str, ...]] = {
 }
 #: How many answers of a side are read at most (the newest).
 MAX_ROWS = 200_000
-#: Request ids a query asks about at once.
-_IDS = 5_000
 
 
 @dataclass(frozen=True)
@@ -156,20 +154,6 @@ def errors(registry: Registry, trial: Trial, version: int) -> int:
     (5xx), as the canary's ``error_rate`` guard counts them."""
     until = trial.until or utc_now()
     return Monitoring(registry.database).server_errors(trial.endpoint, version, trial.since, until)
-
-
-def labels(registry: Registry, request_ids: Sequence[str]) -> dict[str, Any]:
-    """The newest label of each request id that has one."""
-    found: dict[str, Any] = {}
-    with registry.database.reading() as session:
-        for start in range(0, len(request_ids), _IDS):
-            query = (
-                select(FeedbackRow.request_id, FeedbackRow.label)
-                .where(FeedbackRow.request_id.in_(request_ids[start : start + _IDS]))
-                .order_by(FeedbackRow.id)
-            )
-            found.update({rid: label["value"] for rid, label in session.execute(query).all()})
-    return found
 
 
 def _streams(streams: dict[int, Stream], trial: Trial, side: int) -> list[int]:

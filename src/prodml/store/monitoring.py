@@ -232,6 +232,19 @@ class Monitoring:
 
     # --- feedback --------------------------------------------------------------------------
 
+    def labels(self, request_ids: Sequence[str]) -> dict[str, Any]:
+        """The newest label of each request id that has one."""
+        found: dict[str, Any] = {}
+        with self.database.reading() as session:
+            for start in range(0, len(request_ids), 5_000):  # bound the IN list
+                query = (
+                    select(FeedbackRow.request_id, FeedbackRow.label)
+                    .where(FeedbackRow.request_id.in_(request_ids[start : start + 5_000]))
+                    .order_by(FeedbackRow.id)
+                )
+                found.update({rid: label["value"] for rid, label in session.execute(query).all()})
+        return found
+
     def add_feedback(
         self, labels: Sequence[tuple[str, Any]], source: str, *, skip_unknown: bool = False
     ) -> tuple[int, list[str]]:

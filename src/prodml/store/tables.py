@@ -305,3 +305,39 @@ class ApiKeyRow(Base):
     hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class ReviewItemRow(Base):
+    """A prediction a person decides (see :mod:`prodml.store.review`): deferred, sampled
+    for audit, or answered by the fallback rule; leased to one reviewer at a time."""
+
+    __tablename__ = "review_items"
+
+    id: Mapped[int] = mapped_column(BIG_KEY, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(36), unique=True)
+    endpoint: Mapped[str] = mapped_column(String(200), index=True)
+    model_version: Mapped[int | None] = mapped_column(Integer)
+    inputs: Mapped[dict[str, Any]]
+    suggestion: Mapped[dict[str, Any] | None]  # {"label", "confidence"}; None: not shown
+    reason: Mapped[str] = mapped_column(String(20))
+    priority: Mapped[float] = mapped_column(Float, index=True)
+    answers_needed: Mapped[int] = mapped_column(Integer)
+    answers_given: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    leased_by: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None]
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class ReviewAnswerRow(Base):
+    """One reviewer's answer to one review item (a reviewer answers an item once)."""
+
+    __tablename__ = "review_answers"
+    __table_args__ = (UniqueConstraint("item_id", "reviewer"),)
+
+    id: Mapped[int] = mapped_column(BIG_KEY, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id"), index=True)
+    reviewer: Mapped[str] = mapped_column(String(200))
+    label: Mapped[dict[str, Any]]  # {"value": the label}
+    note: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime]

@@ -1,0 +1,301 @@
+"""The review queue: predictions a person decides.
+
+An item is one logged prediction (by request id) that the model did not decide alone:
+deferred below the confidence threshold (``low_confidence``), sampled from the model's own
+decisions to measure them without bias (``audit_sample``), or answered by the fallback
+rule (``fallback``). It keeps what a reviewer needs (the inputs, the model's suggestion
+when the level shows one), a priority (higher first) and how many answers it asks for.
+
+Reviewers take items with :meth:`ReviewQueue.next`, which leases the best open item to
+one of them for a while: two reviewers never hold the same item at once. On PostgreSQL
+the item is chosen ``FOR UPDATE SKIP LOCKED`` (a second reviewer skips the row the first
+is leasing, instead of waiting for it); on SQLite the choice and the lease are one
+``BEGIN IMMEDIATE`` transaction, so leases are taken one after another. A lease that runs
+out returns the item to the queue. :meth:`ReviewQueue.answer` stores an answer of the
+reviewer holding the lease; once the item has the answers it asks for, the most common
+label (the first given, on a tie) becomes the request's feedback, so realized performance,
+concept drift and the threshold curve use it like any other label.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import numpy as np
+from sqlalchemy import or_, select
+
+from prodml.errors import ConfigError, NotFoundError, ReviewError, listing
+from prodml.store.database import Database
+from prodml.store.monitoring import Monitoring
+from prodml.store.runs import utc_now
+from prodml.store.tables import ReviewAnswerRow, ReviewItemRow
+
+Reason = Literal["low_confidence", "audit_sample", "fallback"]
+REASONS: tuple[Reason, ...] = ("low_confidence", "audit_sample", "fallback")
+#: How long a reviewer holds an item before it returns to the queue.
+LEASE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """A prediction to put before a person."""
+
+    request_id: str
+    endpoint: str
+    inputs: dict[str, Any]
+    reason: Reason
+    suggestion: dict[str, Any] | None = None  # {"label", "confidence"}; None: not shown
+    model_version: int | None = None
+    priority: float = 0.0
+    answers_needed: int = 1
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """An item as the queue holds it."""
+
+    id: int
+    request_id: str
+    endpoint: str
+    model_version: int | None
+    inputs: dict[str, Any]
+    suggestion: dict[str, Any] | None
+    reason: str
+    priority: float
+    answers_needed: int
+    answers_given: int
+    created_at: datetime
+    leased_by: str | None
+    lease_until: datetime | None
+    done_at: datetime | None
+
+    def age_seconds(self, now: datetime) -> float:
+        return (now - self.created_at).total_seconds()
+
+
+class ReviewQueue:
+    """The review queue of a store."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def add(self, items: Sequence[NewItem]) -> int:
+        """Queue ``items``; a request id already queued is left as it is. How many were
+        added."""
+        for item in items:
+            _check(item)
+        ids = [item.request_id for item in items]
+        now = utc_now()
+        with self.database.session() as session:
+            known = set(
+                session.scalars(
+                    select(ReviewItemRow.request_id).where(ReviewItemRow.request_id.in_(ids))
+                ).all()
+            )
+            fresh = {item.request_id: item for item in items if item.request_id not in known}
+            session.add_all(
+                ReviewItemRow(
+                    request_id=item.request_id,
+                    endpoint=item.endpoint,
+                    model_version=item.model_version,
+                    inputs=item.inputs,
+                    suggestion=item.suggestion,
+                    reason=item.reason,
+                    priority=item.priority,
+                    answers_needed=item.answers_needed,
+                    answers_given=0,
+                    created_at=now,
+                )
+                for item in fresh.values()
+            )
+        return len(fresh)
+
+    def next(
+        self,
+        reviewer: str,
+        endpoint: str | None = None,
+        lease: timedelta = LEASE,
+        now: datetime | None = None,
+    ) -> ReviewItem | None:
+        """Lease the open item of highest priority (the oldest first among equals) that
+        ``reviewer`` has not answered and nobody else holds; None when there is none."""
+        now = now or utc_now()
+        answered = select(ReviewAnswerRow.item_id).where(ReviewAnswerRow.reviewer == reviewer)
+        r = ReviewItemRow
+        query = (
+            select(r)
+            .where(
+                r.done_at.is_(None),
+                or_(r.lease_until.is_(None), r.lease_until < now, r.leased_by == reviewer),
+                r.id.not_in(answered),
+            )
+            .order_by(r.priority.desc(), r.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if endpoint is not None:
+            query = query.where(r.endpoint == endpoint)
+        with self.database.session() as session:
+            row = session.scalars(query).first()
+            if row is None:
+                return None
+            row.leased_by, row.lease_until = reviewer, now + lease
+            session.flush()
+            return _item(row)
+
+    def answer(
+        self,
+        request_id: str,
+        reviewer: str,
+        label: Any,
+        note: str | None = None,
+        classes: Sequence[Any] | None = None,
+        now: datetime | None = None,
+    ) -> ReviewItem:
+        """Store ``reviewer``'s ``label`` for the item of ``request_id``, which they must
+        hold; when ``classes`` are given the label must be one of them. Once the item has
+        its answers, the most common label is the request's feedback."""
+        now = now or utc_now()
+        if classes is not None and str(label) not in {str(c) for c in classes}:
+            raise ConfigError(
+                f"label {label!r} is not a class of this model; give one of {listing(classes)}"
+            )
+        with self.database.session() as session:
+            row = session.scalars(
+                select(ReviewItemRow).where(ReviewItemRow.request_id == request_id)
+            ).first()
+            if row is None:
+                raise NotFoundError(
+                    f"no review item for request {request_id}; see prodml review list"
+                )
+            _held(row, reviewer, now)
+            session.add(
+                ReviewAnswerRow(
+                    item_id=row.id,
+                    reviewer=reviewer,
+                    label={"value": label},
+                    note=note,
+                    answered_at=now,
+                )
+            )
+            row.answers_given += 1
+            row.leased_by = row.lease_until = None
+            final = None
+            if row.answers_given >= row.answers_needed:
+                row.done_at = now
+                given = session.scalars(
+                    select(ReviewAnswerRow.label)
+                    .where(ReviewAnswerRow.item_id == row.id)
+                    .order_by(ReviewAnswerRow.id)
+                ).all()
+                final = _majority([g["value"] for g in given])
+            session.flush()
+            item = _item(row)
+        if final is not None:
+            Monitoring(self.database).add_feedback([(request_id, final)], f"review:{reviewer}")
+        return item
+
+    def items(
+        self, endpoint: str | None = None, *, open_only: bool = True, limit: int = 100
+    ) -> list[ReviewItem]:
+        """Items by priority (then age), the open ones only unless ``open_only`` is False."""
+        r = ReviewItemRow
+        query = select(r).order_by(r.priority.desc(), r.id).limit(limit)
+        if open_only:
+            query = query.where(r.done_at.is_(None))
+        if endpoint is not None:
+            query = query.where(r.endpoint == endpoint)
+        with self.database.reading() as session:
+            return [_item(row) for row in session.scalars(query).all()]
+
+    def answers(self, request_id: str) -> list[dict[str, Any]]:
+        """The answers given to the item of ``request_id``, oldest first."""
+        a, r = ReviewAnswerRow, ReviewItemRow
+        query = (
+            select(a.reviewer, a.label, a.note, a.answered_at)
+            .join(r, r.id == a.item_id)
+            .where(r.request_id == request_id)
+            .order_by(a.id)
+        )
+        with self.database.reading() as session:
+            return [
+                {"reviewer": who, "label": label["value"], "note": note, "answered_at": at}
+                for who, label, note, at in session.execute(query).all()
+            ]
+
+    def backlog(self, endpoint: str, now: datetime | None = None) -> tuple[int, float | None]:
+        """How many items of ``endpoint`` are open, and the 95th percentile of their age
+        in seconds (None when there is none)."""
+        now = now or utc_now()
+        r = ReviewItemRow
+        query = select(r.created_at).where(r.endpoint == endpoint, r.done_at.is_(None))
+        with self.database.reading() as session:
+            created = session.scalars(query).all()
+        if not created:
+            return 0, None
+        ages = [(now - _aware(at)).total_seconds() for at in created]
+        return len(created), float(np.percentile(ages, 95))
+
+
+def _check(item: NewItem) -> None:
+    if item.reason not in REASONS:
+        raise ConfigError(f"review reason {item.reason!r} is not one of {listing(REASONS)}")
+    if isinstance(item.answers_needed, bool) or item.answers_needed < 1:
+        raise ConfigError(
+            f"answers_needed is {item.answers_needed!r}; an item asks for 1 or more answers"
+        )
+
+
+def _held(row: ReviewItemRow, reviewer: str, now: datetime) -> None:
+    """Refuse an answer to an item that is done, or that ``reviewer`` does not hold."""
+    if row.done_at is not None:
+        raise ReviewError(
+            f"request {row.request_id} was already answered ({row.answers_given} of "
+            f"{row.answers_needed}); take another with prodml review next"
+        )
+    until = None if row.lease_until is None else _aware(row.lease_until)
+    if row.leased_by != reviewer or until is None:
+        holder = f"is leased to {row.leased_by}" if row.leased_by else "is not leased to anyone"
+        raise ReviewError(
+            f"request {row.request_id} {holder}, not to {reviewer}; take it with prodml review next"
+        )
+    if until < now:
+        raise ReviewError(
+            f"{reviewer}'s lease of request {row.request_id} ended at {until:%H:%M:%S} UTC; "
+            "take it again with prodml review next"
+        )
+
+
+def _majority(labels: list[Any]) -> Any:
+    """The most common label; the first given among equals."""
+    counts = Counter(str(label) for label in labels)
+    best = max(counts.values())
+    return next(label for label in labels if counts[str(label)] == best)
+
+
+def _aware(at: datetime) -> datetime:
+    """SQLite hands datetimes back without their zone; they were written in UTC."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _item(row: ReviewItemRow) -> ReviewItem:
+    return ReviewItem(
+        id=row.id,
+        request_id=row.request_id,
+        endpoint=row.endpoint,
+        model_version=row.model_version,
+        inputs=dict(row.inputs),
+        suggestion=None if row.suggestion is None else dict(row.suggestion),
+        reason=row.reason,
+        priority=row.priority,
+        answers_needed=row.answers_needed,
+        answers_given=row.answers_given,
+        created_at=_aware(row.created_at),
+        leased_by=row.leased_by,
+        lease_until=None if row.lease_until is None else _aware(row.lease_until),
+        done_at=None if row.done_at is None else _aware(row.done_at),
+    )
