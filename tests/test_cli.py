@@ -153,6 +153,12 @@ HELP_COMMANDS: list[tuple[str, ...]] = [
     ("keys", "create"),
     ("keys", "list"),
     ("keys", "revoke"),
+    ("review",),
+    ("review", "list"),
+    ("review", "next"),
+    ("review", "answer"),
+    ("review", "export"),
+    ("review", "import"),
 ]
 
 

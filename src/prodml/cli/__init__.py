@@ -52,5 +52,6 @@ from prodml.cli import (  # noqa: E402, F401
     log,
     monitor,
     predict,
+    review,
     serve,
 )

@@ -1,5 +1,5 @@
 """The system of record: the database, its tables and migrations, runs, artifacts, evaluations,
-the prediction log's format, retention and export."""
+the prediction log's format, retention and export, the review queue."""
 
 #: The modules of this package; each names its public functions and classes.
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "log_format",
     "log_retention",
     "monitoring",
+    "review",
     "runs",
     "tables",
 ]

@@ -155,15 +155,17 @@ class ReviewQueue:
         note: str | None = None,
         classes: Sequence[Any] | None = None,
         now: datetime | None = None,
+        *,
+        leased: bool = True,
     ) -> ReviewItem:
         """Store ``reviewer``'s ``label`` for the item of ``request_id``, which they must
-        hold; when ``classes`` are given the label must be one of them. Once the item has
-        its answers, the most common label is the request's feedback."""
+        hold (unless not ``leased``: answers labelled elsewhere, such as Label Studio's);
+        when ``classes`` are given the label must be one of them, and is stored as that
+        class (the text "1" as the class 1). Once the item has its answers, the most
+        common label is the request's feedback."""
         now = now or utc_now()
-        if classes is not None and str(label) not in {str(c) for c in classes}:
-            raise ConfigError(
-                f"label {label!r} is not a class of this model; give one of {listing(classes)}"
-            )
+        if classes is not None:
+            label = _class(label, classes)
         with self.database.session() as session:
             row = session.scalars(
                 select(ReviewItemRow).where(ReviewItemRow.request_id == request_id)
@@ -172,7 +174,18 @@ class ReviewQueue:
                 raise NotFoundError(
                     f"no review item for request {request_id}; see prodml review list"
                 )
-            _held(row, reviewer, now)
+            if leased:
+                _held(row, reviewer, now)
+            elif row.done_at is not None:
+                raise ReviewError(f"request {row.request_id} was already answered")
+            mine = select(ReviewAnswerRow.id).where(
+                ReviewAnswerRow.item_id == row.id, ReviewAnswerRow.reviewer == reviewer
+            )
+            if session.scalars(mine).first() is not None:
+                raise ReviewError(
+                    f"{reviewer} already answered request {row.request_id}; an item takes "
+                    "one answer a reviewer"
+                )
             session.add(
                 ReviewAnswerRow(
                     item_id=row.id,
@@ -198,6 +211,13 @@ class ReviewQueue:
         if final is not None:
             Monitoring(self.database).add_feedback([(request_id, final)], f"review:{reviewer}")
         return item
+
+    def get(self, request_id: str) -> ReviewItem | None:
+        """The item of ``request_id``, if one was queued."""
+        query = select(ReviewItemRow).where(ReviewItemRow.request_id == request_id)
+        with self.database.reading() as session:
+            row = session.scalars(query).first()
+            return None if row is None else _item(row)
 
     def items(
         self, endpoint: str | None = None, *, open_only: bool = True, limit: int = 100
@@ -268,6 +288,16 @@ def _held(row: ReviewItemRow, reviewer: str, now: datetime) -> None:
             f"{reviewer}'s lease of request {row.request_id} ended at {until:%H:%M:%S} UTC; "
             "take it again with prodml review next"
         )
+
+
+def _class(label: Any, classes: Sequence[Any]) -> Any:
+    """The class ``label`` names (by its text); an error naming the classes if none."""
+    for known in classes:
+        if str(known) == str(label):
+            return known
+    raise ConfigError(
+        f"label {label!r} is not a class of this model; give one of {listing(classes)}"
+    )
 
 
 def _majority(labels: list[Any]) -> Any:
