@@ -46,7 +46,7 @@ from prodml.store.log_export import Exported, export_parquet
 from prodml.store.log_retention import LogStats, Pruned, prune
 from prodml.store.log_retention import stats as log_stats
 from prodml.store.monitoring import Monitoring
-from prodml.store.review import ReviewItem, ReviewQueue
+from prodml.store.review import ReviewQueue
 from prodml.store.runs import Run, Runs
 from prodml.tracking.compare import Comparison, compare
 from prodml.tracking.evaluation import EVALUATED_KINDS, Subject, evaluate_run, previous_run
@@ -270,14 +270,6 @@ class Project:
     def review_queue(self) -> ReviewQueue:
         """The predictions a person decides (see :mod:`prodml.store.review`)."""
         return ReviewQueue(self.runs_store.database)
-
-    def review_classes(self, item: ReviewItem) -> tuple[Any, ...] | None:
-        """The classes an answer to ``item`` may give: those of the model version that
-        logged its prediction; None for a regressor or an unknown stream."""
-        for stream in self.monitoring.streams(item.endpoint).values():
-            if stream.model_version == item.model_version and stream.classes is not None:
-                return stream.classes
-        return None
 
     def monitor(self, endpoint: str | None = None) -> Pass:
         """One pass of the monitor over ``endpoint``'s prediction log (``monitor.endpoint``,

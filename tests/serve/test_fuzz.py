@@ -247,6 +247,26 @@ def right_keys(model: Model) -> st.SearchStrategy[Any]:
     )
 
 
+def right_review(model: Model) -> st.SearchStrategy[Any]:
+    """Review leases and answers (of request ids that were never queued, or anything)."""
+    return st.one_of(
+        st.sampled_from([{}, {"endpoint": "breast-cancer"}, {"endpoint": "nope"}]),
+        st.builds(
+            lambda rid, label: {"request_id": rid, "label": label, "note": "fuzz"},
+            st.text(max_size=40),
+            st.sampled_from([0, 1, "0", "benign", True, 2.5]),
+        ),
+    )
+
+
+def review(model: Model) -> st.SearchStrategy[Any]:
+    return st.dictionaries(
+        st.sampled_from(["endpoint", "request_id", "label", "note", "x"]),
+        json_values | scalars,
+        max_size=4,
+    )
+
+
 # --- protocol bodies of any shape ---------------------------------------------------------
 
 
@@ -360,6 +380,15 @@ def get(route: Route, model: Model) -> st.SearchStrategy[Sent]:
     return concrete(route.path).map(lambda path: Sent("GET", path))
 
 
+def review_listing(route: Route, model: Model) -> st.SearchStrategy[Sent]:
+    """The review list with query parameters right, wrong or anything."""
+    values = st.sampled_from(["breast-cancer", "1", "0", "-3", "1001", "x", ""]) | st.text(
+        max_size=8
+    )
+    query = st.dictionaries(st.sampled_from(["endpoint", "limit", "x"]), values, max_size=3)
+    return query.map(lambda q: Sent("GET", f"{route.path}?{urllib.parse.urlencode(q)}"))
+
+
 Bodies = Callable[[Model], st.SearchStrategy[Any]]
 
 
@@ -416,6 +445,9 @@ STRATEGIES: dict[tuple[str, str], Callable[[Route, Model], st.SearchStrategy[Sen
     ("POST", "/admin/keys/create"): posting(right_keys, keys),
     ("POST", "/admin/keys/revoke"): posting(right_keys, keys),
     ("GET", "/admin/keys"): get,
+    ("GET", "/review"): review_listing,
+    ("POST", "/review/next"): posting(right_review, review),
+    ("POST", "/review/answer"): posting(right_review, review),
     **{
         ("GET", path): get
         for path in [
@@ -463,7 +495,7 @@ def test_no_route_answers_a_5xx(
     assert strategy is not None, f"{route.method} {route.path} has no strategy"
     requests = strategy(route, model) | anything(route)
     server, headers = loans_server, None
-    if route.admin:
+    if route.role is not None and not route.until_keys:  # reach the handler, not the guard
         server, headers = request.getfixturevalue("admin_server")
 
     @settings(FUZZ, max_examples=POSTS if route.body else FUZZ.max_examples)

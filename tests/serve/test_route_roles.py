@@ -65,6 +65,9 @@ ACCESS: dict[tuple[str, str], tuple[Role | None, bool, str | None]] = {
     ("GET", "/admin/keys"): ("admin", False, None),
     ("POST", "/admin/keys/create"): ("admin", False, None),
     ("POST", "/admin/keys/revoke"): ("admin", False, None),
+    ("GET", "/review"): ("reviewer", False, None),
+    ("POST", "/review/next"): ("reviewer", False, None),
+    ("POST", "/review/answer"): ("reviewer", False, None),
 }
 GUARDED = [route for route in ROUTES if route.role is not None]
 PUBLIC = [route for route in ROUTES if route.role is None]
@@ -86,9 +89,11 @@ def test_only_routes_that_change_state_need_a_role() -> None:
         *(f"POST /admin/{a}" for a in ("deploy", "promote", "rollback", "stop")),
         "POST /admin/keys/create",
         "POST /admin/keys/revoke",
+        "POST /review/next",
+        "POST /review/answer",
     ]
     reads = [route_id(r) for r in GUARDED if r.method == "GET"]
-    assert reads == ["GET /admin/deployments", "GET /admin/keys"]
+    assert reads == ["GET /admin/deployments", "GET /admin/keys", "GET /review"]
     assert all(r.method == "GET" for r in PUBLIC) or all(
         r.path in ("/predict", "/invocations") or r.path.endswith("/infer")
         for r in PUBLIC
@@ -288,7 +293,7 @@ async def _probe(request: Request, service: Service, call: Call) -> Response:
 
 
 #: A route as the admin routes will be: it needs an operator's key, even while none exists.
-ADMIN = Route("POST", "/probe", "native", _probe, "An admin route", role="operator")
+ADMIN = Route("POST", "/admin/probe", "native", _probe, "An admin route", role="operator")
 
 
 @contextlib.contextmanager
@@ -338,7 +343,7 @@ def test_without_a_store_an_admin_route_answers_403_and_feedback_is_open(
         answer = call(http, url, ADMIN)
         assert answer.status == 403
         assert message(ADMIN, answer) == (
-            "POST /probe needs a key of role operator, and this server has no key store; "
+            "POST /admin/probe needs a key of role operator, and this server has no key store; "
             "serve a project (prodml serve) and create one with "
             "`prodml keys create NAME --role operator`"
         )
@@ -351,9 +356,9 @@ def test_serve_admin_false_leaves_the_admin_routes_out(
     with app_with_admin(own, in_thread, monkeypatch, keys=True, admin=False) as url:
         assert call(http, url, ADMIN).status == 404
         paths = http.call(f"{url}/openapi.json").json()["paths"]
-        assert "/probe" not in paths and "/feedback" in paths
+        assert "/admin/probe" not in paths and "/feedback" in paths
     with app_with_admin(own, in_thread, monkeypatch, keys=True) as url:
-        operation = http.call(f"{url}/openapi.json").json()["paths"]["/probe"]["post"]
+        operation = http.call(f"{url}/openapi.json").json()["paths"]["/admin/probe"]["post"]
         assert operation["security"] == [{"key": []}]
         assert {"401", "403"} <= set(operation["responses"])
 

@@ -52,6 +52,7 @@ def items(endpoint: str, count: int, **options: object) -> list[NewItem]:
             reason="low_confidence",
             suggestion={"label": 1, "confidence": 0.5 + i / 1000},
             priority=float(i % 5),
+            model_version=1,
             **options,  # type: ignore[arg-type]
         )
         for i in range(count)
@@ -88,8 +89,8 @@ def test_only_the_holder_answers_and_the_answer_becomes_feedback(queue: ReviewQu
     ):
         queue.answer(held.request_id, "ben", 0)
     with pytest.raises(ConfigError, match="label 7 is not a class of this model; give one of"):
-        queue.answer(held.request_id, "ana", 7, classes=[0, 1])
-    done = queue.answer(held.request_id, "ana", 0, note="income too low", classes=[0, 1])
+        queue.answer(held.request_id, "ana", 7)  # the logged model's classes are 0 and 1
+    done = queue.answer(held.request_id, "ana", "0", note="income too low")  # as text
 
     assert done.done_at is not None and done.answers_given == 1 and done.leased_by is None
     with pytest.raises(ReviewError, match="was already answered"):

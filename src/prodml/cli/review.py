@@ -16,7 +16,7 @@ import prodml
 from prodml.cli import app
 from prodml.cli.render import console, fmt, print_json
 from prodml.cli.shell import JsonOption, ProjectOption, reporting
-from prodml.errors import DataError, ReviewError
+from prodml.errors import DataError, NotFoundError, ReviewError
 
 if TYPE_CHECKING:
     from prodml.store.review import ReviewItem
@@ -124,11 +124,8 @@ def answer(
     from prodml.deploy.changes import who
 
     with reporting():
-        opened = prodml.Project(project)
-        queue = opened.review_queue
-        held = queue.get(request_id)
-        classes = None if held is None else opened.review_classes(held)
-        done = queue.answer(request_id, reviewer or who(), label, note, classes)
+        queue = prodml.Project(project).review_queue
+        done = queue.answer(request_id, reviewer or who(), label, note)
     if json:
         print_json(asdict(done))
         return
@@ -149,11 +146,11 @@ def export(
     from prodml.automation.label_studio import labeling_config, to_tasks
 
     with reporting():
-        opened = prodml.Project(project)
-        items = opened.review_queue.items(endpoint, limit=1_000_000)
+        queue = prodml.Project(project).review_queue
+        items = queue.items(endpoint, limit=1_000_000)
         tasks = to_tasks([{**asdict(i), "model": f"{i.endpoint}:{i.model_version}"} for i in items])
         file.write_text(json_module.dumps(tasks, indent=1, default=str), encoding="utf-8")
-        classes = next((c for i in items if (c := opened.review_classes(i))), ())
+        classes = next((c for i in items if (c := queue.classes(i))), ())
         fields = list(items[0].inputs) if items else []
     console.print(
         f"Wrote {len(tasks):,} tasks to [bold]{escape(str(file))}[/]. A labeling interface:"
@@ -183,27 +180,20 @@ def import_answers(
             raise DataError(
                 f"cannot read {file} as JSON ({exc}); give a Label Studio JSON export"
             ) from None
-        opened = prodml.Project(project)
-        queue = opened.review_queue
-        open_items = {i.request_id: i for i in queue.items(limit=1_000_000)}
+        queue = prodml.Project(project).review_queue
         stored = skipped = 0
         for given in answers(export, reviewer):
-            item = open_items.get(given.request_id)
-            if item is None:
-                skipped += 1
-                continue
-            classes = opened.review_classes(item)
             try:
                 queue.answer(
-                    given.request_id, given.reviewer, given.label, given.note, classes, leased=False
+                    given.request_id, given.reviewer, given.label, given.note, leased=False
                 )
-            except ReviewError:  # answered already (by this reviewer, or enough times)
+            except (ReviewError, NotFoundError):  # answered already, or never queued here
                 skipped += 1
                 continue
             stored += 1
     console.print(
-        f"Stored {stored:,} answers; skipped {skipped:,} (items no longer open, or answered "
-        "already by that reviewer)."
+        f"Stored {stored:,} answers; skipped {skipped:,} (items no longer open or not in "
+        "this store, or answered already by that reviewer)."
     )
 
 

@@ -102,9 +102,9 @@ class Route:
 
     @property
     def admin(self) -> bool:
-        """Whether it needs a key even while none exists (served unless ``serve.admin``
-        is false)."""
-        return self.role is not None and not self.until_keys
+        """An admin route (``/admin/``: deployment changes and keys), served unless
+        ``serve.admin`` is false."""
+        return self.path.startswith("/admin/")
 
 
 def json_response(

@@ -25,7 +25,7 @@ from starlette.routing import Route as StarletteRoute
 from prodml.errors import KeyRequired, RoleTooLow, shortened
 from prodml.serve.http import JSON, Call, ErrorBody, Handler, Route, Wire, json_response
 from prodml.serve.openapi import document
-from prodml.serve.protocols import admin, feedback, health, mlflow, native, v2
+from prodml.serve.protocols import admin, feedback, health, mlflow, native, review, v2
 from prodml.serve.protocols import keys as key_routes
 from prodml.serve.protocols.v2 import server_version
 from prodml.serve.rejection import SHOWN, Rejected
@@ -55,6 +55,7 @@ ROUTES: list[Route] = [
     *v2.ROUTES,
     *admin.ROUTES,
     *key_routes.ROUTES,
+    *review.ROUTES,
 ]
 ERRORS: dict[Wire, ErrorBody] = {
     "native": native.error,

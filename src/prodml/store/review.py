@@ -153,31 +153,29 @@ class ReviewQueue:
         reviewer: str,
         label: Any,
         note: str | None = None,
-        classes: Sequence[Any] | None = None,
         now: datetime | None = None,
         *,
         leased: bool = True,
     ) -> ReviewItem:
         """Store ``reviewer``'s ``label`` for the item of ``request_id``, which they must
-        hold (unless not ``leased``: answers labelled elsewhere, such as Label Studio's);
-        when ``classes`` are given the label must be one of them, and is stored as that
-        class (the text "1" as the class 1). Once the item has its answers, the most
-        common label is the request's feedback."""
+        hold (unless not ``leased``: answers labelled elsewhere, such as Label Studio's).
+        For a classifier the label must be one of the classes of the model that logged
+        the prediction, and is stored as that class (the text "1" as the class 1). Once
+        the item has its answers, the most common label is the request's feedback."""
         now = now or utc_now()
-        if classes is not None:
-            label = _class(label, classes)
+        item = self.get(request_id)
+        if item is None:
+            raise NotFoundError(f"no review item for request {request_id}; see prodml review list")
+        classes = self.classes(item)
         with self.database.session() as session:
-            row = session.scalars(
-                select(ReviewItemRow).where(ReviewItemRow.request_id == request_id)
-            ).first()
-            if row is None:
-                raise NotFoundError(
-                    f"no review item for request {request_id}; see prodml review list"
-                )
+            row = session.get(ReviewItemRow, item.id, with_for_update=True)
+            assert row is not None  # items are never deleted
             if leased:
                 _held(row, reviewer, now)
             elif row.done_at is not None:
                 raise ReviewError(f"request {row.request_id} was already answered")
+            if classes is not None:
+                label = _class(label, classes)
             mine = select(ReviewAnswerRow.id).where(
                 ReviewAnswerRow.item_id == row.id, ReviewAnswerRow.reviewer == reviewer
             )
@@ -218,6 +216,14 @@ class ReviewQueue:
         with self.database.reading() as session:
             row = session.scalars(query).first()
             return None if row is None else _item(row)
+
+    def classes(self, item: ReviewItem) -> tuple[Any, ...] | None:
+        """The classes an answer to ``item`` may give: those of the model version that
+        logged its prediction; None for a regressor, or when nothing of it was logged."""
+        for stream in Monitoring(self.database).streams(item.endpoint).values():
+            if stream.model_version == item.model_version and stream.classes is not None:
+                return stream.classes
+        return None
 
     def items(
         self, endpoint: str | None = None, *, open_only: bool = True, limit: int = 100

@@ -1,4 +1,4 @@
 """The wire formats the server speaks, one module each, every one a list of routes."""
 
 #: The modules of this package.
-__all__ = ["admin", "feedback", "health", "keys", "mlflow", "native", "v2"]
+__all__ = ["admin", "feedback", "health", "keys", "mlflow", "native", "review", "v2"]

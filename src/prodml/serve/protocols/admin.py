@@ -78,10 +78,12 @@ async def read_checked(
                 422, f"unknown key {shown(key)}; {action} takes: {', '.join(fields)}", key
             )
         allowed = field.get("enum")
-        wanted = _TYPES.get(field.get("type", ""), ())
+        kinds = field.get("type", [])
+        names = kinds if isinstance(kinds, list) else [kinds]  # one JSON type, or several
+        wanted = tuple(t for name in names for t in _TYPES.get(name, ()))
         bad = value not in allowed if allowed else not isinstance(value, wanted)
         if bad or (wanted and isinstance(value, bool) and bool not in wanted):
-            what = " or ".join(allowed) if allowed else f"a JSON {field['type']}"
+            what = " or ".join(allowed) if allowed else f"a JSON {' or '.join(names)}"
             raise Rejected(422, f"{key} is {shown(value)}; give {what}", key)
     for key in schema["required"]:
         if key not in data:
@@ -122,7 +124,7 @@ _SCHEMAS: dict[str, Schema] = {
 _EXAMPLE = '{"endpoint": "loans"}'
 
 
-def _registry(service: Service) -> Registry:
+def registry_of(service: Service) -> Registry:
     registry = getattr(service.source, "registry", None)
     if not isinstance(registry, Registry):
         raise Rejected(
@@ -133,7 +135,7 @@ def _registry(service: Service) -> Registry:
 
 def _change(action: str, make: Callable[[Deployer, dict[str, Any]], Deployment]) -> Any:
     async def handler(request: Request, service: Service, call: Call) -> Response:
-        registry = _registry(service)
+        registry = registry_of(service)
         data = await read_checked(request, service, action, _SCHEMAS[action], _EXAMPLE)
         deployer = Deployer(registry, actor=call.actor or "anonymous")
         try:
@@ -164,7 +166,7 @@ def _deploy(deployer: Deployer, data: dict[str, Any]) -> Deployment:
 
 
 async def deployments(request: Request, service: Service, call: Call) -> Response:
-    registry = _registry(service)
+    registry = registry_of(service)
     found = await asyncio.to_thread(registry.deployments)
     return json_response([dataclasses.asdict(d) for d in found])
 
