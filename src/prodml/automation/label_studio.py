@@ -97,8 +97,7 @@ def answers(export: Any, reviewer: str | None = None) -> list[Answer]:
         request_id = (task.get("data") or {}).get("request_id") if isinstance(task, dict) else None
         if not isinstance(request_id, str):
             raise DataError(
-                f"task {index} has no data.request_id; import tasks that prodml review "
-                "export made"
+                f"task {index} has no data.request_id; import tasks that prodml review export made"
             )
         for annotation in task.get("annotations") or []:
             if annotation.get("was_cancelled"):
