@@ -18,7 +18,7 @@ from prodml.config import ModelSpec
 from prodml.data.fingerprint import fingerprint
 from prodml.data.profile import CategoricalProfile, NumericProfile, Profile
 from prodml.data.schema import Schema, infer_schema
-from prodml.data.split import TEST, TRAIN
+from prodml.data.split import DEV, TEST, TRAIN
 from prodml.errors import ModelError
 from prodml.store.datasets import Datasets
 
@@ -38,9 +38,25 @@ def test_fit_records_the_whole_run(project: prodml.Project) -> None:
     assert run.peak_memory_bytes is not None and run.peak_memory_bytes > 10 * 2**20
     assert run.environment is not None
     assert run.environment["packages"]["scikit-learn"] == sklearn.__version__
-    assert {a.name for a in run.artifacts} == {"model", "split", "profile"}
+    assert {a.name for a in run.artifacts} == {"model", "split", "profile", "calibration"}
     model_file = Path(run.artifact("model").uri.removeprefix("file://"))
     assert run.artifact("model").sha256 == hashlib.sha256(model_file.read_bytes()).hexdigest()
+
+
+def test_fit_keeps_the_confidence_and_correctness_of_each_dev_row_for_deferral(
+    project: prodml.Project,
+) -> None:
+    run = project.fit()
+    data, model = project.load_data(), project.load_model(run.id)
+    assignment = project.runs_store.artifacts.load(run.artifact("split"))
+    dev = data.rows(np.flatnonzero(assignment == DEV))
+
+    kept = project.runs_store.artifacts.load(run.artifact("calibration"))
+
+    probabilities = model.predict_proba(dev.X)
+    assert kept["confidence"] == pytest.approx(probabilities.max(axis=1).tolist())
+    assert kept["correct"] == (model.predict(dev.X) == dev.y).tolist()
+    assert len(kept["correct"]) == len(dev.frame) > 0
 
 
 def test_fit_records_the_input_schema_the_reference_profile_and_the_data_set(

@@ -38,14 +38,17 @@ def fit_into(
         fit(model, train)
     scores = {**score_splits(model, data, split), **(extra or {})}
     held_out = data.rows(np.flatnonzero(split.assignment != TRAIN))
-    saved = (
+    saved = [
         workspace.runs.artifacts.save(run_id, "model", model),
         workspace.runs.artifacts.save(run_id, "split", split.assignment),
         workspace.runs.artifacts.save(run_id, "profile", reference(model, held_out).to_dict()),
-    )
+    ]
+    measured = calibration(model, data.rows(split.rows("dev")))
+    if measured is not None:
+        saved.append(workspace.runs.artifacts.save(run_id, "calibration", measured))
     return workspace.runs.finish(
         run_id,
-        artifacts=saved,
+        artifacts=tuple(saved),
         metrics=scores,
         input_schema=infer_schema(train.frame, train.features).to_dict(),
         fit_seconds=usage.wall_seconds,
@@ -64,6 +67,22 @@ def reference(model: Any, rows: Dataset) -> Profile:
         confidence = np.max(model.predict_proba(rows.X), axis=1)
     builder.update(rows.X, predicted=np.asarray(model.predict(rows.X)), confidence=confidence)
     return builder.finish()
+
+
+def calibration(model: Any, rows: Dataset) -> dict[str, list[Any]] | None:
+    """A classifier's confidence (its top probability) on the dev rows, and whether each
+    answer was right: what a deferral threshold for a target error is chosen on (see
+    :mod:`prodml.automation.threshold`); None for a regressor, a model without
+    probabilities, or no dev rows. Test rows stay out, so the threshold's error can be
+    checked on them."""
+    known = getattr(model, "classes_", None)
+    probabilistic = hasattr(model, "predict_proba") and known is not None
+    if rows.task != "classification" or not probabilistic or len(rows.y) == 0:
+        return None
+    probabilities = np.asarray(model.predict_proba(rows.X))
+    classes = np.asarray(known)
+    right = classes[probabilities.argmax(axis=1)] == np.asarray(rows.y)
+    return {"confidence": probabilities.max(axis=1).tolist(), "correct": right.tolist()}
 
 
 def fit(model: Any, data: Dataset) -> None:
