@@ -153,6 +153,7 @@ HELP_COMMANDS: list[tuple[str, ...]] = [
     ("keys", "create"),
     ("keys", "list"),
     ("keys", "revoke"),
+    ("automation",),
     ("review",),
     ("review", "list"),
     ("review", "next"),
@@ -584,6 +585,10 @@ def test_demo_runs_every_step_and_writes_the_report(tmp_path: Path) -> None:
     out = " ".join(result.stdout.split())
     assert "prodml deploy loans:2 --shadow is refused: cannot deploy loans:2 was never" in out
     assert "loans:2 (shadow) beside loans:1 (primary), paired, on the 1,000 requests" in out
+    # its requests carried gender and region beside the inputs: the comparison is cut by them
+    compared = out.split("paired, on the 1,000 requests")[1].split("prodml promote")[0]
+    assert "gender=female" in compared and "region=" in compared
+    assert "Not sliced" not in compared
     assert "having loaded 0 models" in out
     with prodml.Project(tmp_path / "tour") as project:
         deployment = project.registry.deployment("loans")

@@ -461,6 +461,49 @@ class StoreSettings(_Frozen):
     artifacts: str | None = Field(None, description="a folder or an fsspec URL")
 
 
+Level = Literal["human", "assist", "partial", "full"]
+
+
+class AutomationSettings(_Frozen):
+    """``serve.automation:``: who decides (see :mod:`prodml.automation.levels`). ``human``:
+    a person, the model's answer not shown; ``assist``: a person, with the model's
+    suggestion; ``partial``: the model when its confidence is at least ``defer_below``
+    (or the threshold that meets ``target_error``), else a person; ``full``: the model."""
+
+    level: Level = Field("full", description="human, assist, partial or full")
+    defer_below: float | None = Field(
+        None, gt=0, lt=1, description="partial: answers less confident than this go to a person"
+    )
+    target_error: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="partial: instead of defer_below, the error tolerated among the model's "
+        "own decisions (the threshold is chosen on the dev split, 95% confidence)",
+    )
+    audit_sample: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="share of the model's own decisions also sent to the review queue, so "
+        "their accuracy is measured without bias",
+    )
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> AutomationSettings:
+        if self.defer_below is not None and self.target_error is not None:
+            raise ValueError(
+                f"give defer_below ({self.defer_below}) or target_error ({self.target_error}), "
+                "not both"
+            )
+        if self.level == "partial" and self.defer_below is None and self.target_error is None:
+            raise ValueError(
+                "level partial needs defer_below (a confidence, e.g. 0.7) or target_error "
+                "(the error tolerated, e.g. 0.02)"
+            )
+        return self
+
+
 class ServeSettings(_Frozen):
     """``serve:``: who may call what on ``prodml serve`` (see :mod:`prodml.deploy.keys`),
     and what routes a request (:mod:`prodml.serve.sticky`)."""
@@ -485,6 +528,11 @@ class ServeSettings(_Frozen):
         "or a metadata column sent beside them; an X-Prodml-Key header wins over it, and a "
         "request without either routes by its request id (see prodml.serve.sticky)",
     )
+    automation: AutomationSettings = Field(
+        AutomationSettings(),
+        description="who decides: the model, or a person below a confidence threshold; "
+        "`prodml automation NAME LEVEL` changes it per endpoint",
+    )
 
     @field_validator("keep_previous")
     @classmethod
@@ -494,7 +542,8 @@ class ServeSettings(_Frozen):
 
     def options(self) -> dict[str, Any]:
         """These settings as :class:`~prodml.serve.options.ServeOptions` fields."""
-        return {**self.model_dump(), "keep_previous": window_seconds(self.keep_previous)}
+        dumped = self.model_dump(exclude={"automation"})  # the lineup carries it
+        return {**dumped, "keep_previous": window_seconds(self.keep_previous)}
 
 
 class CanarySettings(_Frozen):

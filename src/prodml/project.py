@@ -19,8 +19,10 @@ from typing import Any
 
 import pandas as pd
 
+from prodml.automation.setting import automate, dev_curve
+from prodml.automation.threshold import Point
 from prodml.batch import OnChunk, score_file
-from prodml.config import ModelSpec, Settings, load_settings, window_seconds
+from prodml.config import Level, ModelSpec, Settings, load_settings, window_seconds
 from prodml.data.dataset import Dataset, prepare
 from prodml.data.labels import LabelReport, label_report, read_labels
 from prodml.data.schema import Anomaly, Schema, validate
@@ -36,7 +38,7 @@ from prodml.model.factory import build
 from prodml.monitor.monitor import Monitor, Pass, Reference
 from prodml.monitor.reference import load_reference
 from prodml.monitor.report import monitor_report
-from prodml.registry import ModelVersion, Registry
+from prodml.registry import Deployment, ModelVersion, Registry
 from prodml.store.artifacts import ArtifactStore
 from prodml.store.database import Database
 from prodml.store.datasets import Dataset as DatasetRecord
@@ -265,6 +267,42 @@ class Project:
     def monitoring(self) -> Monitoring:
         """The feedback, monitor windows, drift scores and alerts of the project's store."""
         return Monitoring(self.runs_store.database)
+
+    def automation_curve(self, endpoint: str | None = None) -> list[Point]:
+        """Coverage against error of the endpoint's primary on its dev split, one point a
+        confidence threshold (see :mod:`prodml.automation.threshold`)."""
+        return dev_curve(self.registry, self.endpoint(endpoint))
+
+    def automate(
+        self,
+        endpoint: str,
+        level: Level,
+        *,
+        defer_below: float | None = None,
+        target_error: float | None = None,
+        audit_sample: float = 0.0,
+        reason: str | None = None,
+        actor: str | None = None,
+    ) -> Deployment:
+        """Set who decides ``endpoint``'s predictions: ``level`` human, assist, partial or
+        full; for partial, below which confidence a person decides (``defer_below``), or
+        the error tolerated among the model's own decisions (``target_error``: the lowest
+        threshold whose 95% bound on the dev split meets it); ``audit_sample`` of the
+        model's decisions also goes to the review queue (see :mod:`prodml.automation`)."""
+        if level == "partial" and self.settings.task == "regression":
+            raise ConfigError(
+                "level partial needs a confidence, which a regressor has not; give human, "
+                "assist or full"
+            )
+        return automate(
+            self.deployer(actor),
+            self.endpoint(endpoint),
+            level,
+            defer_below=defer_below,
+            target_error=target_error,
+            audit_sample=audit_sample,
+            reason=reason,
+        )
 
     @cached_property
     def review_queue(self) -> ReviewQueue:

@@ -117,6 +117,7 @@ class Deployment:
     updated_at: datetime
     candidate: Candidate | None = None
     previous: int | None = None
+    automation: dict[str, Any] | None = None  # who decides (prodml.automation.levels); None: full
 
 
 @dataclass(frozen=True)
@@ -384,4 +385,5 @@ def as_deployment(row: DeploymentRow) -> Deployment:
         updated_at=as_utc(row.updated_at) or row.updated_at,
         candidate=candidate,
         previous=row.previous_version,
+        automation=row.automation,
     )

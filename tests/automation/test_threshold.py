@@ -4,6 +4,8 @@ loans example a threshold chosen on dev keeps the automatic error on test within
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from statsmodels.stats.proportion import proportion_confint  # type: ignore[import-untyped]
@@ -14,12 +16,10 @@ from prodml.errors import ConfigError, DataError
 
 
 @pytest.fixture(scope="module")
-def loans(tmp_path_factory: pytest.TempPathFactory) -> tuple[np.ndarray, ...]:
-    """The loans model's top probability and correctness on dev, then on test."""
-    folder = tmp_path_factory.mktemp("automation") / "loans"
-    prodml.init(folder, example="loans")
-    with prodml.Project(folder) as project:
-        project.fit()
+def measured(fitted_loans: Path) -> tuple[np.ndarray, ...]:
+    """The loans model's top probability and correctness on dev, then on test, computed
+    here from the model and the data."""
+    with prodml.Project(fitted_loans) as project:
         model, data = project.load_model(), project.load_data()
         split = project.split(data)
         found = []
@@ -56,9 +56,9 @@ def test_the_upper_bound_is_the_clopper_pearson_interval_s_one_sided_95_percent(
 
 
 def test_on_loans_a_threshold_chosen_on_dev_keeps_the_test_error_within_the_target(
-    loans: tuple[np.ndarray, ...],
+    measured: tuple[np.ndarray, ...],
 ) -> None:
-    dev_confidence, dev_correct, test_confidence, test_correct = loans
+    dev_confidence, dev_correct, test_confidence, test_correct = measured
     chosen = threshold_for(curve(dev_confidence, dev_correct), 0.05)
 
     automatic = test_confidence >= chosen.threshold
@@ -85,3 +85,13 @@ def test_mismatched_or_empty_or_nan_inputs_are_refused() -> None:
         curve([], [])
     with pytest.raises(DataError, match="NaN"):
         curve([0.9, float("nan")], [True, True])
+
+
+def test_the_project_s_curve_is_the_one_computed_from_the_model_on_dev(
+    loans: prodml.Project, measured: tuple[np.ndarray, ...]
+) -> None:
+    kept = loans.automation_curve("loans")  # from the run's calibration artifact
+    direct = curve(measured[0], measured[1])
+    assert [(p.threshold, p.automatic, p.errors) for p in kept] == [
+        (p.threshold, p.automatic, p.errors) for p in direct
+    ]

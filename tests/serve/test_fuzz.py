@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from tests.serve.conftest import Http, Server
 
 ENDPOINT = "loans"
-ADMIN_ACTIONS = ("deploy", "promote", "rollback", "stop")
+ADMIN_ACTIONS = ("deploy", "promote", "rollback", "stop", "automation")
 DEEP = "\x00deep\x00"  # a value that becomes a deeply nested list in the body sent
 HUGE = 300_000  # characters of a huge string: well within the body limit
 POSTS = 150  # examples a route that takes a body, which has far more ways to be wrong
@@ -234,6 +234,10 @@ def right_admin(model: Model) -> st.SearchStrategy[Any]:
             {"ref": "breast-cancer:2", "mode": "blue-green", "force": True, "reason": "x"},
             endpoint,
             {**endpoint, "force": True},
+            {**endpoint, "level": "partial", "defer_below": 0.7, "audit_sample": 0.01},
+            {**endpoint, "level": "partial", "target_error": 0.05},
+            {**endpoint, "level": "partial", "target_error": 0.0001},
+            {**endpoint, "level": "full"},
         ]
     )
 
@@ -272,6 +276,7 @@ def review(model: Model) -> st.SearchStrategy[Any]:
 
 def admin(model: Model) -> st.SearchStrategy[Any]:
     keys = ["ref", "mode", "sample", "ramp", "step", "min_requests", "force", "reason", "endpoint"]
+    keys += ["level", "defer_below", "target_error", "audit_sample"]
     return st.dictionaries(st.sampled_from([*keys, "x"]), json_values | scalars, max_size=6)
 
 

@@ -62,6 +62,7 @@ ACCESS: dict[tuple[str, str], tuple[Role | None, bool, str | None]] = {
     ("POST", "/admin/promote"): ("operator", False, None),
     ("POST", "/admin/rollback"): ("operator", False, None),
     ("POST", "/admin/stop"): ("operator", False, None),
+    ("POST", "/admin/automation"): ("operator", False, None),
     ("GET", "/admin/keys"): ("admin", False, None),
     ("POST", "/admin/keys/create"): ("admin", False, None),
     ("POST", "/admin/keys/revoke"): ("admin", False, None),
@@ -86,7 +87,7 @@ def test_only_routes_that_change_state_need_a_role() -> None:
     changes = [route_id(r) for r in GUARDED if r.method == "POST"]
     assert changes == [
         "POST /feedback",
-        *(f"POST /admin/{a}" for a in ("deploy", "promote", "rollback", "stop")),
+        *(f"POST /admin/{a}" for a in ("deploy", "promote", "rollback", "stop", "automation")),
         "POST /admin/keys/create",
         "POST /admin/keys/revoke",
         "POST /review/next",

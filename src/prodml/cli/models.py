@@ -257,4 +257,6 @@ def _detail(detail: dict[str, Any]) -> str:
 def _value(value: Any) -> str:
     if isinstance(value, list):
         return ",".join(_value(v) for v in value)
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, dict):
+        return "(" + ", ".join(f"{k} {_value(v)}" for k, v in value.items()) + ")"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError as UniqueViolation
 from sqlalchemy.orm import Session
 
+from prodml.automation.levels import Automation
 from prodml.deploy import gate
 from prodml.deploy.plan import (
     DEFAULT_MIN_REQUESTS,
@@ -215,6 +216,17 @@ class Deployer:
             version = row.candidate_version
             _clear(row)
             return self._changed(session, row, utc_now(), "stop", version, None, reason)
+
+    def automate(
+        self, endpoint: str, automation: Automation, *, reason: str | None = None
+    ) -> Deployment:
+        """Set who decides the endpoint's predictions (see :mod:`prodml.automation.levels`);
+        every server applies it within seconds."""
+        with self.registry.database.session() as session:
+            row = deployment_row(session, endpoint, lock=True)
+            row.automation = automation.to_dict()
+            detail = row.automation
+            return self._changed(session, row, utc_now(), "automation", None, detail, reason)
 
     def advance(self, endpoint: str, evidence: dict[str, Any]) -> Deployment:
         """Move a canary to the next share of its ramp; past the last, promote it."""

@@ -26,9 +26,10 @@ def check_ramp(ramp: Sequence[float]) -> tuple[float, ...]:
     >>> check_ramp([1, 10, 100])
     (1.0, 10.0, 100.0)
     """
-    if any(isinstance(step, bool) or not isinstance(step, int | float) for step in ramp):
+    bad = [step for step in ramp if isinstance(step, bool) or not isinstance(step, int | float)]
+    if bad:  # named by its type: the repr of a deeply nested list would not end
         raise ConfigError(
-            f"--ramp {shortened(list(ramp))} holds something that is not a number; give "
+            f"--ramp holds a {type(bad[0]).__name__} where a number belongs; give "
             "increasing percentages above 0 that end at 100, e.g. 1,5,25,50,100"
         )
     steps = tuple(float(step) for step in ramp)

@@ -146,6 +146,7 @@ class DeploymentRow(Base):
     ramp_step: Mapped[int | None] = mapped_column(Integer)
     step_started_at: Mapped[datetime | None]
     previous_version: Mapped[int | None] = mapped_column(Integer)
+    automation: Mapped[dict[str, Any] | None]  # who decides; None: the model (full)
 
 
 class DeploymentEventRow(Base):

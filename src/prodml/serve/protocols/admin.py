@@ -6,7 +6,9 @@ state a ``viewer`` key), made as the key's name; what ``prodml deploy``, ``promo
 "step": "10m", "min_requests": 500, "reason": "..."}`` (``mode`` shadow with ``sample``,
 or blue-green; none for the first primary); ``POST /admin/promote``, ``/admin/rollback``
 and ``/admin/stop`` take ``{"endpoint": "loans", "reason": "..."}`` (promote and deploy
-also ``"force": true``). Each answers the endpoint's deployment as ``prodml deployments
+also ``"force": true``); ``POST /admin/automation`` takes ``{"endpoint": "loans", "level":
+"partial", "target_error": 0.02}`` (or ``defer_below``, and ``audit_sample``), what
+``prodml automation`` does. Each answers the endpoint's deployment as ``prodml deployments
 --json`` prints it; a change the state does not allow is a 409, a bad value a 422, an
 unknown endpoint or version a 404, each with the one line the command line prints.
 The API keys have routes of their own, beside these (:mod:`prodml.serve.protocols.keys`),
@@ -23,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from prodml.automation.levels import LEVELS
+from prodml.automation.setting import automate
 from prodml.config import window_seconds
 from prodml.deploy.changes import Deployer
 from prodml.errors import ConfigError, DeploymentError, NotFoundError
@@ -120,8 +124,23 @@ _SCHEMAS: dict[str, Schema] = {
     "stop": object_schema(
         {"endpoint": {"type": "string"}, "reason": {"type": "string"}}, ["endpoint"]
     ),
+    "automation": object_schema(
+        {
+            "endpoint": {"type": "string"},
+            "level": {"enum": list(LEVELS)},
+            "defer_below": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+            "target_error": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+            "audit_sample": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+            "reason": {"type": "string"},
+        },
+        ["endpoint", "level"],
+    ),
 }
 _EXAMPLE = '{"endpoint": "loans"}'
+_EXAMPLES: dict[str, dict[str, Any]] = {
+    "deploy": {"ref": "model:2", "mode": "shadow"},
+    "automation": {"endpoint": "model", "level": "partial", "target_error": 0.02},
+}
 
 
 def registry_of(service: Service) -> Registry:
@@ -174,7 +193,7 @@ async def deployments(request: Request, service: Service, call: Call) -> Respons
 def _route(
     action: str, summary: str, make: Callable[[Deployer, dict[str, Any]], Deployment]
 ) -> Route:
-    example = {"ref": "model:2", "mode": "shadow"} if action == "deploy" else {"endpoint": "model"}
+    example = _EXAMPLES.get(action, {"endpoint": "model"})
     return Route(
         "POST",
         f"/admin/{action}",
@@ -214,4 +233,13 @@ ROUTES = [
         "Drop the candidate",
         lambda d, b: d.stop(b["endpoint"], reason=b.get("reason")),
     ),
+    _route(
+        "automation",
+        "Set who decides an endpoint's predictions: the model, or a person below a threshold",
+        lambda d, b: automate(d, b["endpoint"], b["level"], **_without(b, "endpoint", "level")),
+    ),
 ]
+
+
+def _without(data: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in keys}
