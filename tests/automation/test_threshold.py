@@ -11,8 +11,9 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint  # type: ignore[import-untyped]
 
 import prodml
-from prodml.automation.threshold import curve, threshold_for
+from prodml.automation.threshold import as_dict, curve, thinned, threshold_for
 from prodml.errors import ConfigError, DataError
+from prodml.evaluate.html import render_html
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +96,14 @@ def test_the_project_s_curve_is_the_one_computed_from_the_model_on_dev(
     assert [(p.threshold, p.automatic, p.errors) for p in kept] == [
         (p.threshold, p.automatic, p.errors) for p in direct
     ]
+
+
+def test_the_evaluation_holds_the_test_split_s_curve_and_its_page_draws_it(
+    loans: prodml.Project, measured: tuple[np.ndarray, ...]
+) -> None:
+    result = loans.evaluate().result
+
+    direct = [as_dict(p) for p in thinned(curve(measured[2], measured[3]))]
+    assert result["deferral"] == direct and len(direct) == 20
+    page = render_html(result)
+    assert 'id="deferral"' in page and f"{direct[9]['threshold']:.3f}" in page

@@ -115,3 +115,31 @@ def threshold_for(points: list[Point], target: float) -> Point:
             "bound); raise the target, label more data, or use defer_below"
         )
     return min(meeting, key=lambda p: p.threshold)
+
+
+def thinned(points: list[Point], steps: int = 20) -> list[Point]:
+    """At most ``steps`` points of a curve, for a table or a chart: at each coverage step
+    (5%, 10%... for 20), the point that automates the most without passing it.
+
+    >>> points = curve([0.9, 0.8, 0.7, 0.6], [True, True, False, True])
+    >>> [p.coverage for p in thinned(points, steps=2)]
+    [0.5, 1.0]
+    """
+    shown: list[Point] = []
+    for step in range(1, steps + 1):
+        within = [p for p in points if p.coverage <= step / steps + 1e-12]
+        if within and within[-1] not in shown:
+            shown.append(within[-1])
+    return shown
+
+
+def as_dict(point: Point) -> dict[str, float | int]:
+    """A point as JSON: its counts and rates."""
+    return {
+        "threshold": point.threshold,
+        "coverage": point.coverage,
+        "automatic": point.automatic,
+        "errors": point.errors,
+        "error": point.error,
+        "upper": point.upper,
+    }

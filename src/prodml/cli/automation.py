@@ -85,9 +85,10 @@ def automation(
             setting = opened.registry.deployment(endpoint).automation or {"level": "full"}
         points = opened.automation_curve(endpoint) if curve else []
     if json:
-        print_json(
-            {"endpoint": endpoint, "automation": setting, "curve": [_point(p) for p in points]}
-        )
+        from prodml.automation.threshold import as_dict
+
+        shown = [as_dict(p) for p in points]
+        print_json({"endpoint": endpoint, "automation": setting, "curve": shown})
         return
     console.print(f"[bold]{escape(endpoint)}[/]: {_described(setting)}")
     if points:
@@ -128,15 +129,12 @@ def _described(setting: dict[str, object]) -> str:
 
 def _table(points: list[Point]) -> Table:
     """One row a coverage step: the lowest threshold that automates at most that share."""
+    from prodml.automation.threshold import thinned
+
     table = Table(title="coverage against error on the dev split", title_justify="left")
     for column in ("threshold", "automatic", "errors", "error", "95% bound"):
         table.add_column(column, justify="right")
-    shown: list[Point] = []
-    for step in range(1, STEPS + 1):
-        within = [p for p in points if p.coverage <= step / STEPS]
-        if within and within[-1] not in shown:
-            shown.append(within[-1])
-    for p in shown:
+    for p in thinned(points, STEPS):
         table.add_row(
             f"{p.threshold:.3f}",
             f"{p.coverage:.0%} ({p.automatic:,})",
@@ -145,14 +143,3 @@ def _table(points: list[Point]) -> Table:
             f"{p.upper:.2%}",
         )
     return table
-
-
-def _point(p: Point) -> dict[str, float | int]:
-    return {
-        "threshold": p.threshold,
-        "coverage": p.coverage,
-        "automatic": p.automatic,
-        "errors": p.errors,
-        "error": p.error,
-        "upper": p.upper,
-    }

@@ -5,6 +5,7 @@ __all__ = [
     "annotations",
     "audit",
     "baselines",
+    "deferral",
     "evaluation",
     "html",
     "metrics",

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from prodml.evaluate.deferral import section_of
 from prodml.page import (
     BASE_STYLE,
     clip,
@@ -58,6 +59,9 @@ tr.focus td { font-weight: 600; } tr.insufficient td { color: #59636e; font-styl
 .tag { font-size: 11px; padding: 0 5px; border-radius: 8px; background: #eaeef2; }
 blockquote { margin: 8px 0 0; padding-left: 12px; border-left: 3px solid #d0d7de; }
 svg text { font: 12px sans-serif; } svg .axis { font-weight: 600; }
+svg .line { fill: none; stroke-width: 2; } svg .s0 { stroke: #0969da; }
+svg .s1 { stroke: #cf222e; stroke-dasharray: 5 3; } svg .grid { stroke: #d0d7de; }
+svg .tick { fill: #59636e; font-size: 11px; }
 svg .dark { fill: #fff; }
 svg .cell { fill: #0969da; stroke: #fff } svg .bar { fill: #54aeff; } svg .weak .bar { fill: #ccc; }
 svg .whisker { stroke: #1f2328; } svg .reference { stroke: #cf222e; stroke-width: 2.5; }
@@ -71,7 +75,7 @@ def render_html(report: Mapping[str, Any]) -> str:
     if report.get("task") != "regression" and report.get("labels") and report.get("confusion"):
         sections += [_confusion(report), _per_class(report)]
     sections += [_baselines(report), _priority(report), _slice_chart(report)]
-    sections += [_golden(report), _audit(report), _sign_off(report)]
+    sections += [section_of(report), _golden(report), _audit(report), _sign_off(report)]
     title = f"Evaluation of {report.get('project', '')} run {report.get('run', '')}"
     return document(title, _STYLE, sections)
 

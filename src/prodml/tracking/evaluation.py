@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from prodml.automation.threshold import as_dict, curve, thinned
 from prodml.config import Settings
 from prodml.data.dataset import Dataset
 from prodml.data.labels import read_labels
@@ -24,6 +25,7 @@ from prodml.evaluate.baselines import fit_baselines
 from prodml.evaluate.evaluation import HLP, Predictions, evaluate
 from prodml.store.evaluations import Evaluation, Evaluations, SignOff
 from prodml.store.runs import Run, Runs
+from prodml.tracking.fit import calibration
 
 #: Run kinds whose model can be evaluated.
 EVALUATED_KINDS = ("fit", "search")
@@ -95,6 +97,7 @@ def evaluate_run(
         "data": described,
         **report,
         "golden": _golden(subject, on if on is not None else data),
+        "deferral": _deferral(subject.model, rows),
     }
     report["audit"] = audit(options.audit, report)
     report["sign_off"] = (
@@ -141,6 +144,17 @@ def _answers(model: Any, rows: Dataset) -> tuple[np.ndarray, np.ndarray | None]:
         return predicted, None
     probabilities = model.predict_proba(rows.X)
     return predicted, np.asarray(probabilities[:, classes.index(rows.positive_class)])
+
+
+def _deferral(model: Any, rows: Dataset) -> list[dict[str, float | int]] | None:
+    """Coverage against error on these rows, one point a 5% coverage step: what each
+    confidence threshold would leave to people (see :mod:`prodml.automation`); None for
+    a regressor or a model without probabilities."""
+    measured = calibration(model, rows)
+    if measured is None:
+        return None
+    points = curve(measured["confidence"], measured["correct"])
+    return [as_dict(p) for p in thinned(points)]
 
 
 def _human(rows: Dataset, settings: Settings, root: Path) -> Predictions | None:
