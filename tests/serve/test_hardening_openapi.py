@@ -59,8 +59,12 @@ def test_the_record_lists_the_models_fields_types_and_categories(
     http: Http, loans_server: Server, loans_features: pd.DataFrame
 ) -> None:
     record = served_document(http, loans_server)["components"]["schemas"]["Record"]
-    assert list(record["properties"]) == list(loans_features.columns)
-    assert record["required"] == list(loans_features.columns)
+    features = list(loans_features.columns)
+    # then the data.metadata fields, optional: logged beside the inputs, any one JSON value
+    assert list(record["properties"]) == [*features, "gender", "region"]
+    assert record["required"] == features
+    for name in ("gender", "region"):
+        assert record["properties"].pop(name)["type"] == ["string", "number", "boolean", "null"]
     for name, field in record["properties"].items():
         values = loans_features[name]
         if hasattr(values, "cat"):

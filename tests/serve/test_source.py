@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -57,3 +58,16 @@ def test_a_run_source_serves_only_finished_fits_with_a_schema(spare_project: Pat
             RunSource(project, sanity)
         with pytest.raises(NotFoundError, match="run 'zzzz' is not in the store"):
             RunSource(project, "zzzz")
+
+
+def test_both_sources_name_the_projects_metadata_fields_with_every_version(
+    loans_project: Path, tmp_path: Path
+) -> None:
+    """What a request may carry beside the inputs, to be logged: ``data.metadata``."""
+    folder = shutil.copytree(loans_project, tmp_path / "loans")
+    with prodml.Project(folder) as project:
+        by_run = RunSource(project).load("loans")
+        project.register(force=True, reason="a test")
+        metadata = project.settings.data.metadata
+        by_registry = RegistrySource(project.registry, metadata).load("loans")
+    assert by_run.metadata == by_registry.metadata == ("gender", "region")

@@ -111,7 +111,8 @@ def mlflow(http: Http, server: Server, row: dict[str, Any], i: int) -> Answer:
 
 
 def v2(http: Http, server: Server, row: dict[str, Any], i: int) -> Answer:
-    """One tensor an input; a field that is no input goes in the request's parameters."""
+    """One tensor an input; a field that is no input goes in the request's parameters: its
+    value, or (every other request) a list of one value a row."""
     inputs = [
         {"name": name, "shape": [1], "datatype": "FP64", "data": [v]}
         for name, v in row.items()
@@ -119,7 +120,8 @@ def v2(http: Http, server: Server, row: dict[str, Any], i: int) -> Answer:
     ]
     body: dict[str, Any] = {"inputs": inputs}
     if "patient_id" in row:
-        body["parameters"] = {"patient_id": row["patient_id"]}
+        value = row["patient_id"]
+        body["parameters"] = {"patient_id": [value] if i % 2 else value}
     return http.post(f"{server.url}/v2/models/breast-cancer/infer", body)
 
 

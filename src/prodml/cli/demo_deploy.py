@@ -1,7 +1,8 @@
 """The demo's deployment step, against a running ``prodml serve``: a second model in shadow
-and where it disagrees with the primary; a promotion undone by a rollback that loads
-nothing; a deliberately worse model as a canary, rolled back by its guards with the
-evidence."""
+and where it disagrees with the primary, per metadata slice (the requests carry gender
+and region beside the inputs, and the log keeps them); a promotion undone by a rollback
+that loads nothing; a deliberately worse model as a canary, rolled back by its guards
+with the evidence."""
 
 from __future__ import annotations
 
@@ -60,8 +61,10 @@ def _shadow(url: str, project: Project, run: str, rows: pd.DataFrame) -> ModelVe
     passed = project.evaluate(run).passed
     console.print(f"  prodml evaluate {run}: audit {'passed' if passed else 'failed'}")
     _deploy(url, project, f"{version.ref} --shadow", version.ref, mode="shadow")
-    features = list(project.load_data().features)
-    ids = send(url, records(rows[features]), per_request=10)
+    # the metadata beside the inputs: logged with each row (never given to the model), so
+    # the comparison is cut by gender and region
+    sent = [*project.load_data().features, *project.settings.data.metadata]
+    ids = send(url, records(rows[sent]), per_request=10)
     send_feedback(url, list(zip(ids, rows[project.settings.data.target].astype(int), strict=True)))
     wait_until(
         lambda: project.shadow_comparison(ENDPOINT).pairs >= len(ids), "the shadow's answers"

@@ -29,7 +29,11 @@ __all__ = ["render"]
 
 SIDES = ("primary", "candidate")
 #: Why a slice of ``evaluate.slices`` may not be cut from the prediction log.
-UNSLICED = "the prediction log holds the model's inputs; data.metadata columns are not among them"
+UNSLICED = (
+    "the prediction log holds the model's inputs and only the data.metadata fields sent "
+    "with the requests: send them beside the inputs (V2: in the request's parameters) to "
+    "have them logged"
+)
 
 _STYLE = (
     BASE_STYLE

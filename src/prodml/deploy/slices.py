@@ -6,9 +6,10 @@ For a shadow a slice holds pairs (one request, both answers): their agreement wi
 Wilson interval, and each side's accuracy on the labelled ones. For a canary it holds each
 side's own answers: how many, and each side's accuracy on its labelled ones.
 
-The prediction log holds what the model was given, so a slice over a column it is not
-given (``data.metadata`` columns are never features) cannot be cut from it; the reason is
-kept instead, in ``unsliced``.
+The prediction log holds what the model was given and the ``data.metadata`` fields (never
+features) the requests carried beside it (:mod:`prodml.serve.metadata`); a slice over a
+column the logged rows lack (metadata no request sent) cannot be cut from it, and the
+reason is kept instead, in ``unsliced``.
 
 >>> frame = pd.DataFrame({"region": ["north", "north", "south"]})
 >>> both = {"primary": np.ones(3), "candidate": np.ones(3)}

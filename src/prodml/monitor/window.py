@@ -120,7 +120,16 @@ def bounds(rows: Sequence[Logged], window: int | float) -> tuple[datetime, datet
 
 def inputs_frame(rows: Sequence[Logged], schema: Schema) -> pd.DataFrame:
     """The logged inputs as a frame of the schema's columns and kinds (numbers as floats,
-    datetimes as UTC timestamps, the rest as text)."""
+    datetimes as UTC timestamps, the rest as text). The ``data.metadata`` fields logged
+    beside some rows (:mod:`prodml.serve.metadata`) are left out: they are no features.
+
+    >>> from prodml.data.schema import infer_schema
+    >>> from prodml.store.monitoring import Logged
+    >>> schema = infer_schema(pd.DataFrame({"income": [1.0, 2.0]}))
+    >>> row = Logged(1, "r", datetime.now(UTC), "m", 1, {"income": 3, "gender": "f"}, {}, None, 0)
+    >>> inputs_frame([row], schema).to_dict("list")
+    {'income': [3.0]}
+    """
     frame = pd.DataFrame.from_records([r.inputs for r in rows])
     columns: dict[str, pd.Series] = {}
     for column in schema.columns:

@@ -8,6 +8,7 @@ One request's path, module by module::
     protocols/   native, mlflow, v2, health: decode a request, encode the answer
     http         reading a body within its limit, JSON, media types
     validation   rows checked against the model's input schema (422 naming the field)
+    metadata     the data.metadata fields a request carries beside the inputs, for the log
     request_ids  a time-ordered UUIDv7 for every answered row
     sticky       the key a request routes by: a header, a field, or its request id
     routing      which version answers it: the primary, or a canary by that key
@@ -31,6 +32,7 @@ __all__ = [
     "frame",
     "http",
     "launch",
+    "metadata",
     "metrics",
     "openapi",
     "options",

@@ -78,7 +78,8 @@ class Launch:
 
 def build_app(launch: Launch) -> Starlette:
     """The app of one process: the registry's deployments (or one run's model, when a run
-    is given), logging to the project's database, admitting the keys it holds."""
+    is given), logging to the project's database (with the ``data.metadata`` fields
+    requests carry), admitting the keys it holds."""
     from prodml.deploy.keys import Keys
     from prodml.project import Project
     from prodml.serve.app import create_app
@@ -88,7 +89,9 @@ def build_app(launch: Launch) -> Starlette:
 
     project = Project(launch.project)
     source: Source = (
-        RunSource(project, launch.run) if launch.run else RegistrySource(project.registry)
+        RunSource(project, launch.run)
+        if launch.run
+        else RegistrySource(project.registry, project.settings.data.metadata)
     )
     database = project.runs_store.database
     log = PredictionLog(database, project.settings.log.durability)

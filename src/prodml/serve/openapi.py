@@ -138,16 +138,27 @@ def _parameter(name: str, served: Served | None) -> dict[str, Any]:
 
 
 def _record(served: Served | None) -> dict[str, Any]:
-    """One input record: field: value, every field of the model's input schema."""
+    """One input record: field: value, every field of the model's input schema, and the
+    optional metadata fields logged beside them."""
     if served is None:
         return {"type": "object", "description": "field: value, the model's input fields"}
     schema: Schema = served.schema
+    properties = {c.name: _field(c) for c in schema.columns}
+    for name in served.metadata:
+        properties.setdefault(name, _METADATA)
     return {
         "type": "object",
         "description": f"an input record of {served.model_id} (other fields are ignored)",
         "required": [c.name for c in schema.columns],
-        "properties": {c.name: _field(c) for c in schema.columns},
+        "properties": properties,
     }
+
+
+#: A data.metadata field of a record (see prodml.serve.metadata).
+_METADATA: dict[str, Any] = {
+    "type": ["string", "number", "boolean", "null"],
+    "description": "data.metadata: logged with the row for slicing, never given to the model",
+}
 
 
 def _field(column: ColumnSchema) -> dict[str, Any]:

@@ -1,4 +1,6 @@
-"""A served model ready to answer: its row checks, its input builder and one call a batch.
+"""A served model ready to answer: its row checks, its input builder and one call a batch;
+the metadata its requests may carry beside the inputs (:mod:`prodml.serve.metadata`) is
+read for the log only, never given to the model.
 
 A classifier with ``predict_proba`` is called once a batch for the probabilities; its
 label is the class of the highest one (what ``predict`` returns for scikit-learn's
@@ -41,6 +43,7 @@ import sklearn
 
 from prodml.data.schema import Schema
 from prodml.serve.frame import FrameBuilder
+from prodml.serve.metadata import MetadataFields
 from prodml.serve.source import Served
 from prodml.serve.validation import Row, RowChecker
 
@@ -79,6 +82,8 @@ class Predictor:
         #: what it answers as: primary, or a candidate's mode (see prodml.serve.routing)
         self.role = "primary"
         self.checker = RowChecker(served.schema, on_out_of_range)
+        #: the metadata fields its requests may carry beside the inputs, to be logged
+        self.metadata = MetadataFields(served.metadata, self.checker.names)
         self.frame = FrameBuilder(served.schema)
         model = served.model
         classes = getattr(model, "classes_", None)

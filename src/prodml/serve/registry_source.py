@@ -3,10 +3,13 @@ candidate.
 
 A deployment's revision grows with each change (a candidate deployed or stopped, a ramp
 step, a promotion, a rollback), so running servers see it on their next look and load
-what they do not hold yet (its SHA-256 checked first).
+what they do not hold yet (its SHA-256 checked first). The project's ``data.metadata``
+names, given once, go with every version loaded (:attr:`Served.metadata`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from prodml.data.schema import Schema
 from prodml.errors import NotFoundError, StoreError
@@ -15,10 +18,12 @@ from prodml.serve.source import Lineup, Served
 
 
 class RegistrySource:
-    """The endpoints of the registry's deployments, each serving its primary version."""
+    """The endpoints of the registry's deployments, each serving its primary version;
+    ``metadata``: the fields requests may carry beside the inputs, to be logged."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, metadata: Sequence[str] = ()) -> None:
         self.registry = registry
+        self.metadata = tuple(metadata)
 
     def revision(self, endpoint: str) -> int:
         return self.registry.deployment(endpoint).revision
@@ -50,6 +55,7 @@ class RegistrySource:
             model=model,
             schema=Schema.from_dict(found.input_schema),
             run_id=found.run_id,
+            metadata=self.metadata,
         )
 
     def endpoints(self) -> list[str]:

@@ -5,19 +5,20 @@ A request's path through it: a protocol handler checks the rows against the endp
 :meth:`Service.submit`\\ s them; the endpoint's batcher gathers the rows of concurrent
 requests; one model call predicts the batch (on the model thread, or in the event loop
 when the model's calls are short: :attr:`ServeOptions.model_thread`); the batch's rows
-go to the prediction log; once they are committed, each request gets its
-:class:`Answered` rows. When the model fails on a batch, each request in it is tried
-alone, so one request the model cannot take does not fail the others; the one that
-fails answers 500 (its cause logged). A batch whose log commit fails answers 503: never
-a 200 that was not logged.
+go to the prediction log, each with the ``data.metadata`` values its request carried
+beside the inputs (:mod:`~prodml.serve.metadata`; the model never sees them); once they
+are committed, each request gets its :class:`Answered` rows. When the model fails on a
+batch, each request in it is tried alone, so one request the model cannot take does not
+fail the others; the one that fails answers 500 (its cause logged). A batch whose log
+commit fails answers 503: never a 200 that was not logged.
 
 An endpoint answers through a :mod:`~prodml.serve.routing` strategy over the versions of
 its lineup (a primary, and a shadow, canary or blue-green candidate beside it). A request
-copied to a shadow goes to a second, bounded batcher after its answer is committed; when
-that queue is full the copy is dropped, counted, and written to the endpoint's deployment
-events (:mod:`~prodml.serve.shadow_drops`). That batcher lingers (``shadow_linger``) so
-the shadow makes few, large model calls beside a busy primary; a shadow row's logged
-latency is its model call's. Versions that leave a lineup stay
+copied to a shadow (its metadata too) goes to a second, bounded batcher after its answer
+is committed; when that queue is full the copy is dropped, counted, and written to the
+endpoint's deployment events (:mod:`~prodml.serve.shadow_drops`). That batcher lingers
+(``shadow_linger``) so the shadow makes few, large model calls beside a busy primary; a
+shadow row's logged latency is its model call's. Versions that leave a lineup stay
 loaded for ``keep_previous`` seconds, so a rollback loads nothing.
 
 Endpoints load when the service starts, before its process accepts a connection, and
@@ -44,6 +45,7 @@ from threadpoolctl import threadpool_limits
 
 from prodml.errors import NotFoundError, ProdmlError, listing
 from prodml.serve.batcher import Batcher
+from prodml.serve.metadata import Carried
 from prodml.serve.metrics import Metrics
 from prodml.serve.options import ServeOptions
 from prodml.serve.prediction_log import Entry, PredictionLog, log_stream
@@ -93,6 +95,7 @@ class _Job:
     started: float  # time.perf_counter() when the request came in
     future: asyncio.Future[Answered]
     shadow: Predictor | None = None  # predicts a copy once this job's answer is committed
+    metadata: Carried | None = None  # logged beside the rows' inputs
 
 
 @dataclass
@@ -253,16 +256,22 @@ class Service:
             self._arriving -= 1
 
     def submit(
-        self, predictor: Predictor, rows: Sequence[Row], request_ids: list[str], started: float
+        self,
+        predictor: Predictor,
+        rows: Sequence[Row],
+        request_ids: list[str],
+        started: float,
+        metadata: Carried | None = None,
     ) -> asyncio.Future[Answered]:
         """Queue ``rows`` for ``predictor``'s batcher; the future holds the answer once
-        the batch is predicted and logged (or a :class:`Rejected`)."""
+        the batch is predicted and logged (with the rows' ``metadata``, if any), or a
+        :class:`Rejected`."""
         future: asyncio.Future[Answered] = asyncio.get_running_loop().create_future()
         if not rows:
             future.set_result(Answered(predictor.served, predictor.nothing(), 0, []))
             return future
         state = self.endpoints[predictor.served.endpoint]
-        job = _Job(predictor, rows, request_ids, started, future)
+        job = _Job(predictor, rows, request_ids, started, future, metadata=metadata)
         if predictor.role == "primary" and state.router is not None:
             job.shadow = state.router.copy(point(request_ids[0]))
         state.batcher.submit(job, len(rows))
@@ -278,7 +287,8 @@ class Service:
                 continue
             future: asyncio.Future[Answered] = loop.create_future()
             future.add_done_callback(_quiet)
-            copy = _Job(shadow, job.rows, job.request_ids, time.perf_counter(), future)
+            began = time.perf_counter()
+            copy = _Job(shadow, job.rows, job.request_ids, began, future, metadata=job.metadata)
             try:
                 self.endpoints[shadow.served.endpoint].shadows.submit(copy, len(job.rows))
             except Rejected:
@@ -344,16 +354,21 @@ class Service:
         def rows_to_log() -> list[Entry]:  # runs on the log's thread
             at = microseconds(datetime.now(UTC))
             classes = predictor.classes if predictor.probabilistic else None
-            stream = log_stream(served, predictor.role, predictor.checker.names, classes)
+            names = predictor.checker.names
+            stream = log_stream(served, predictor.role, names, classes)
             logged: list[Entry] = []
             for job, answer in zip(group, answers, strict=True):
                 # a shadow's copies wait for their batch to fill by design: its latency is
                 # its model call's, not its queue's
                 began = called if predictor.role == "shadow" else job.started
                 latency = round((finished - began) * 1e6)
-                for i, (request_id, row) in enumerate(zip(job.request_ids, job.rows, strict=True)):
+                rows, into = job.rows, stream
+                if job.metadata is not None:  # logged after the inputs, in a stream of both
+                    rows = job.metadata.joined(rows)
+                    into = log_stream(served, predictor.role, names + job.metadata.names, classes)
+                for i, (request_id, row) in enumerate(zip(job.request_ids, rows, strict=True)):
                     outputs = encoded(predictions, answer.start + i)
-                    logged.append((stream, request_id, at, encode_inputs(row), outputs, latency))
+                    logged.append((into, request_id, at, encode_inputs(row), outputs, latency))
             return logged
 
         committed = self.log.write(rows_to_log)

@@ -11,8 +11,8 @@ one tracked run, outside the registry, under the project's name.
 >>> run = project.fit()
 >>> source = RunSource(project, run.id)
 >>> served = source.load("breast-cancer")
->>> served.model_id, len(served.schema.columns)
-('breast-cancer:0', 30)
+>>> served.model_id, len(served.schema.columns), served.metadata
+('breast-cancer:0', 30, ())
 >>> project.close()
 """
 
@@ -34,7 +34,9 @@ SERVABLE_KINDS = ("fit", "search")
 
 @dataclass(frozen=True)
 class Served:
-    """A model that answers under an endpoint, and the input it takes."""
+    """A model that answers under an endpoint, the input it takes, and the fields a
+    request may carry beside it to be logged with its rows (the project's
+    ``data.metadata``; see :mod:`prodml.serve.metadata`)."""
 
     endpoint: str  # the name clients use (the V2 model name; MLflow has just one)
     name: str
@@ -42,6 +44,7 @@ class Served:
     model: Any  # a fitted scikit-learn-compatible estimator
     schema: Schema
     run_id: str | None = None  # the run that fitted it
+    metadata: tuple[str, ...] = ()
 
     @property
     def model_id(self) -> str:
@@ -121,6 +124,7 @@ class RunSource:
             model=self.project.load_model(self.run.id),
             schema=Schema.from_dict(self.run.input_schema),
             run_id=self.run.id,
+            metadata=self.project.settings.data.metadata,
         )
 
     def endpoints(self) -> list[str]:

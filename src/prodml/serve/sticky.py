@@ -15,8 +15,10 @@ is never refused for its key. Each protocol finds the field where its rows name 
 ``/predict``'s first record; MLflow's first ``dataframe_records`` or ``instances`` object,
 ``dataframe_split`` under its ``columns``, ``inputs`` by column, a CSV's first row under
 its header; a V2 input tensor of that name, else the request's ``parameters`` (V2 inputs
-are the model's only). Forms that name no fields (rows as lists of values, one 2-D V2
-tensor) route by the header or the request id.
+are the model's only; a value there, or the first of a list of one a row). Forms that
+name no fields (rows as lists of values, one 2-D V2 tensor) route by the header or the
+request id. The same places hold the ``data.metadata`` fields logged with a request's
+rows (:mod:`prodml.serve.metadata`).
 
 A value's text is what JSON would say of it, so that a number is one key however it
 comes: ``42`` and ``42.0`` are the key ``42``, ``0.5`` is ``0.5``, ``true`` is ``true``.

@@ -104,7 +104,7 @@ class RowChecker:
         if type(record) is not dict:
             raise Rejected(
                 422,
-                f"row {index} is {_json_kind(record)}; expected an object of field: value "
+                f"row {index} is {json_kind(record)}; expected an object of field: value "
                 f"with the fields {listing(self.names)}",
             )
         name = ""
@@ -154,7 +154,7 @@ class RowChecker:
     def values(self, values: Any, index: int, text: bool = False) -> Row:
         """A row of values in the schema's column order (a list), checked."""
         if type(values) is not list or len(values) != len(self.names):
-            size = f"{len(values)} values" if type(values) is list else _json_kind(values)
+            size = f"{len(values)} values" if type(values) is list else json_kind(values)
             raise Rejected(
                 422,
                 f"row {index} is {size}; expected a list of {len(self.names)} values in the "
@@ -344,7 +344,7 @@ def _expected(column: ColumnSchema) -> str:
 
 
 def _wrong(column: ColumnSchema, value: Any) -> _Bad:
-    return _Bad(f"{shown(value)} is {_json_kind(value)}; expected {_expected(column)}")
+    return _Bad(f"{shown(value)} is {json_kind(value)}; expected {_expected(column)}")
 
 
 def _missing(column: ColumnSchema, value: Any) -> _Bad:
@@ -360,7 +360,12 @@ def _suggestion(value: str, categories: Mapping[str, Any]) -> str:
     return "" if len(value) > SHOWN else did_you_mean(value, categories)
 
 
-def _json_kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
+    """What a JSON value is, for a message: ``a fraction``, ``text``, ``a list``...
+
+    >>> json_kind(0.5), json_kind([1]), json_kind(float("inf"))
+    ('a fraction', 'a list', 'not a number')
+    """
     if value is None:
         return "null"
     if isinstance(value, bool):

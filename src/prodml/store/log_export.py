@@ -1,11 +1,15 @@
 """Archiving the prediction log: its predictions as Parquet files, a file per stream.
 
 A stream (one endpoint, model version, role, input columns and classes) becomes one file,
-``<endpoint>.v<version>.<role>.<stream id>.parquet``, with a column per input and per
-output (``label`` and ``p.<class>``, or ``value``; ``outputs`` as JSON text for answers
-of another shape), the request id, the time (UTC, microseconds) and the latency; what
-the stream shares is in the file's metadata. Rows are read and written in chunks, so the
-memory used does not grow with the log.
+``<endpoint>.v<version>.<role>.<stream id>.parquet``, with a column per input (the
+model's, then the ``data.metadata`` fields its requests carried, which make a stream of
+their own: :mod:`prodml.serve.metadata`) and per output (``label`` and ``p.<class>``, or
+``value``; ``outputs`` as JSON text for answers of another shape), the request id, the
+time (UTC, microseconds) and the latency; what the stream shares is in the file's
+metadata. An input column whose values no one type holds (a metadata field sent as text
+in one row and a number in another) is written as text, numbers and true/false as JSON
+writes them. Rows are read and written in chunks, so the memory used does not grow with
+the log.
 
 >>> import tempfile, pathlib
 >>> from prodml.store.database import Database
@@ -112,7 +116,7 @@ def _write(path: Path, stream: Stream, chunks: Iterator[list[Any]]) -> int:
 
 
 def _table(stream: Stream, rows: list[Any]) -> pa.Table:
-    columns: dict[str, list[Any]] = {
+    columns: dict[str, Any] = {
         "id": [r[0] for r in rows],
         "request_id": [r[1] for r in rows],
         "created_at": [r[2] for r in rows],
@@ -120,7 +124,7 @@ def _table(stream: Stream, rows: list[Any]) -> pa.Table:
     }
     inputs = [decode_inputs(r[4], stream.columns) for r in rows]
     for column in stream.columns:
-        columns[f"inputs.{column}"] = [i[column] for i in inputs]
+        columns[f"inputs.{column}"] = _input([i[column] for i in inputs])
     outputs = [decode_outputs(r[5], stream) for r in rows]
     if stream.class_keys is not None and all(set(o) == {"label", "probabilities"} for o in outputs):
         columns["label"] = [o["label"] for o in outputs]
@@ -133,3 +137,18 @@ def _table(stream: Stream, rows: list[Any]) -> pa.Table:
     table = pa.table(columns)
     at = table.column("created_at").cast(pa.timestamp("us", tz="UTC"))
     return table.set_column(table.schema.get_field_index("created_at"), "created_at", at)
+
+
+def _input(values: list[Any]) -> Any:
+    """An input column: its values, or, when no one type holds them all (a metadata field
+    is never checked: text in one row, a number or true in another), as text.
+
+    >>> _input(["north", 7, True, None]).to_pylist()
+    ['north', '7', 'true', None]
+    """
+    try:
+        return pa.array(values)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return pa.array(
+            [v if v is None or type(v) is str else orjson.dumps(v).decode() for v in values]
+        )

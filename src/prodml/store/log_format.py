@@ -2,7 +2,8 @@
 
 A logged prediction is a row of ``predictions`` that names its *stream*, a row of
 ``log_streams`` shared by every prediction of one endpoint, model version, role, input
-columns and classes. What repeats (names, versions, column names, classes) is stored once
+columns (the model's, then the ``data.metadata`` fields a request carried beside them, if
+any) and classes. What repeats (names, versions, column names, classes) is stored once
 per stream; each prediction keeps only its values:
 
 - ``inputs``: the values in the stream's column order. All floats (the usual case of a

@@ -4,7 +4,11 @@ work unchanged against the server's first endpoint.
 
 JSON bodies take exactly one of ``dataframe_split``, ``dataframe_records``, ``instances``
 or ``inputs`` (and an optional ``params`` object, ignored); ``text/csv`` bodies have a
-header row and at least one row under it. The answer is ``{"predictions": [...]}``:
+header row and at least one row under it. Where a form names fields (objects of
+``dataframe_records`` and ``instances``, ``dataframe_split``'s ``columns``, ``inputs`` by
+column, the CSV header), the project's ``data.metadata`` fields may come beside the
+inputs: logged with each row, never given to the model (:mod:`prodml.serve.metadata`).
+The answer is ``{"predictions": [...]}``:
 labels, or values for a regressor. Each row's request id is in the header
 ``X-Request-Ids`` (comma-separated, for up to 1,000 rows: longer headers break common
 clients; use ``/predict`` for ids of more).
@@ -41,6 +45,7 @@ from prodml.serve.http import (
     require_list,
     require_object,
 )
+from prodml.serve.metadata import Carried
 from prodml.serve.predictor import Predictor
 from prodml.serve.rejection import Rejected, shown
 from prodml.serve.request_ids import new_ids
@@ -50,6 +55,8 @@ if TYPE_CHECKING:
     from prodml.serve.service import Service
 
 CSV = "text/csv"
+#: A body's rows, checked, and the metadata they carry beside the inputs.
+Checked = tuple[list[Row], Carried | None]
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 MAX_ID_HEADER_ROWS = 1000
 _CODES = {404: "RESOURCE_DOES_NOT_EXIST", 500: "INTERNAL_ERROR", 503: "TEMPORARILY_UNAVAILABLE"}
@@ -68,9 +75,9 @@ async def invocations(request: Request, service: Service, call: Call) -> Respons
         table = _csv_table(body) if kind == CSV else _json_table(body)
         predictor = service.predictor(key=sticky.key(request, service.options, table.first))
         call.answered_by(predictor)
-        rows = table.rows(predictor)
+        rows, carried = table.rows(predictor)
         ids = new_ids(len(rows))
-        pending = service.submit(predictor, rows, ids, call.started)
+        pending = service.submit(predictor, rows, ids, call.started, carried)
     answer = await pending
     column = "labels" if answer.predictions.labels is not None else "values"
     headers = {"X-Request-Ids": ",".join(ids)} if 0 < len(ids) <= MAX_ID_HEADER_ROWS else None
@@ -100,10 +107,10 @@ def _content_type(request: Request) -> str:
 class _Table:
     """A body read, before a model checks it: ``first(field)``, the value of a field in
     its first row, for the sticky key (None where the body names no fields); ``rows``, its
-    rows checked by the predictor routing chose."""
+    rows checked by the predictor routing chose, and the metadata they carry."""
 
     first: Callable[[str], Any]
-    rows: Callable[[Predictor], list[Row]]
+    rows: Callable[[Predictor], Checked]
 
 
 def _json_table(body: bytes) -> _Table:
@@ -138,28 +145,31 @@ def _json_first(key: str, value: Any, field: str) -> Any:
     return sticky.in_first(value, field)
 
 
-def _json_rows(key: str, value: Any, predictor: Predictor) -> list[Row]:
-    checker = predictor.checker
+def _json_rows(key: str, value: Any, predictor: Predictor) -> Checked:
+    checker, fields = predictor.checker, predictor.metadata
     if key == "dataframe_split":
         return _split_rows(value, predictor)
     if key == "dataframe_records":
-        return checker.records(require_list(value, f'"{key}"'))
+        records = require_list(value, f'"{key}"')
+        return checker.records(records), fields.records(records)
     if key == "inputs" and type(value) is dict:
-        return _columns_rows(value, predictor)
-    rows = require_list(value, f'"{key}"')
-    return [
+        rows = _columns_rows(value, predictor)
+        return rows, fields.columns(value, len(rows), '"inputs"')
+    given = require_list(value, f'"{key}"')
+    rows = [
         checker.record(row, i) if type(row) is dict else checker.values(row, i)
-        for i, row in enumerate(rows)
+        for i, row in enumerate(given)
     ]
+    return rows, fields.records(given)
 
 
-def _split_rows(value: Any, predictor: Predictor) -> list[Row]:
+def _split_rows(value: Any, predictor: Predictor) -> Checked:
     example = '{"columns": ["a", "b"], "data": [[1, 2]]}'
     split = require_object(value, '"dataframe_split"', example)
     data = require_list(split.get("data"), '"dataframe_split.data"')
     checker = predictor.checker
     if "columns" not in split:  # pandas' orient="split" without names: the training order
-        return [checker.values(row, i) for i, row in enumerate(data)]
+        return [checker.values(row, i) for i, row in enumerate(data)], None
     columns = require_list(split["columns"], '"dataframe_split.columns"')
     for j, column in enumerate(columns):
         if type(column) is not str:
@@ -168,15 +178,16 @@ def _split_rows(value: Any, predictor: Predictor) -> list[Row]:
                 f"dataframe_split.columns[{j}] is {shown(column)}; columns are the names of "
                 'fields, as text: {"columns": ["a", "b"], ...}',
             )
-    rows = []
+    rows, records = [], []
     for i, row in enumerate(data):
         if type(row) is not list or len(row) != len(columns):
             size = f"{len(row)} values" if type(row) is list else "not a list"
             raise Rejected(
                 400, f"dataframe_split.data row {i} is {size}; columns names {len(columns)}"
             )
-        rows.append(checker.record(dict(zip(columns, row, strict=True)), i))
-    return rows
+        records.append(dict(zip(columns, row, strict=True)))
+        rows.append(checker.record(records[-1], i))
+    return rows, predictor.metadata.records(records)
 
 
 def _columns_rows(columns: dict[str, Any], predictor: Predictor) -> list[Row]:
@@ -234,9 +245,13 @@ def _csv_first(header: list[str], rows: list[tuple[int, list[str]]], field: str)
 
 def _csv_rows(
     header: list[str], rows: list[tuple[int, list[str]]], predictor: Predictor
-) -> list[Row]:
+) -> Checked:
+    records = [dict(zip(header, cells, strict=True)) for _, cells in rows]
     checker = predictor.checker
-    return [checker.record(dict(zip(header, cells, strict=True)), i, True) for i, cells in rows]
+    checked = [
+        checker.record(record, i, True) for (i, _), record in zip(rows, records, strict=True)
+    ]
+    return checked, predictor.metadata.records(records, text=True)
 
 
 _ROW: Schema = {"oneOf": [RECORD, {"type": "array", "description": "in the training order"}]}

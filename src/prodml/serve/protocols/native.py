@@ -2,7 +2,9 @@
 and a request id a record out.
 
 Request: ``{"records": [{"income": 52000, ...}, ...], "endpoint": "loans"}`` (``endpoint``
-optional: the server's first). Answer: ``{"predictions": [{"label": 1, "probabilities":
+optional: the server's first); a record may carry the project's ``data.metadata`` fields
+beside the inputs (``"gender": "female"``), logged with its row, never given to the model
+(:mod:`prodml.serve.metadata`). Answer: ``{"predictions": [{"label": 1, "probabilities":
 {"0": 0.2, "1": 0.8}, "model": "loans:3", "request_id": "..."}]}`` (a regressor answers
 ``"value"`` instead of label and probabilities). Errors: ``{"error": message, "field":
 name or null}`` with the status of :mod:`prodml.serve.rejection`, 422 for a record that
@@ -65,8 +67,9 @@ async def predict(request: Request, service: Service, call: Call) -> Response:
             raise Rejected(400, 'the body has no "records"; send {"records": [{...}]}', "records")
         records = require_list(data["records"], '"records"')
         rows = predictor.checker.records(records)
+        carried = predictor.metadata.records(records)
         ids = new_ids(len(rows))
-        pending = service.submit(predictor, rows, ids, call.started)
+        pending = service.submit(predictor, rows, ids, call.started, carried)
     answer = await pending
     model, role = answer.served.model_id, predictor.role
     return json_response(

@@ -9,6 +9,11 @@ regressor. The request's ``id`` is echoed; each row's request id, a UUID the ser
 (a client's ids need not be unique, and feedback must find one prediction by its id), is
 in the answer's ``parameters.request_ids``, comma-separated.
 
+Input tensors are the model's only (any other is refused), so the project's
+``data.metadata`` fields go in the request's ``parameters``: ``{"gender": "female"}`` for
+every row, or a list of one value a row; they are logged with the rows, never given to
+the model (:mod:`prodml.serve.metadata`).
+
 The binary tensor extension is not supported: an input with ``binary_data_size`` or the
 ``Inference-Header-Content-Length`` header gets a 400 that says so. Asking for binary
 *outputs* (tritonclient does when no outputs are named) is a preference, answered in JSON,
@@ -126,8 +131,11 @@ async def infer(request: Request, service: Service, call: Call) -> Response:
             require_object(data["parameters"], '"parameters"', '{"key": "value"}')
         wanted = _wanted(data.get("outputs"), predictor)
         rows = _rows(data.get("inputs"), predictor)
+        carried = predictor.metadata.columns(
+            data.get("parameters") or {}, len(rows), '"parameters"'
+        )
         ids = new_ids(len(rows))
-        pending = service.submit(predictor, rows, ids, call.started)
+        pending = service.submit(predictor, rows, ids, call.started, carried)
     answer = await pending
     reply: dict[str, Any] = {
         "model_name": answer.served.endpoint,
@@ -153,17 +161,19 @@ def _predictor(
 
 
 def _first(data: dict[str, Any], field: str) -> Any:
-    """The first value of the input tensor named ``field``, else the value of ``field``
-    in the request's ``parameters`` (see :mod:`prodml.serve.sticky`)."""
+    """The first value of the input tensor named ``field``, else of ``field`` in the
+    request's ``parameters`` (one value, or a list of one a row; see
+    :mod:`prodml.serve.sticky`)."""
     inputs = data.get("inputs")
+    parameters = data.get("parameters")
+    value = parameters.get(field) if type(parameters) is dict else None
     for tensor in inputs if type(inputs) is list else []:
         if type(tensor) is dict and tensor.get("name") == field:
             value = tensor.get("data")
-            while type(value) is list and value:  # nested one list a dimension
-                value = value[0]
-            return value
-    parameters = data.get("parameters")
-    return parameters.get(field) if type(parameters) is dict else None
+            break
+    while type(value) is list and value:  # nested one list a dimension
+        value = value[0]
+    return value
 
 
 def _outputs(predictor: Predictor) -> list[dict[str, Any]]:
