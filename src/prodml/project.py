@@ -225,6 +225,7 @@ class Project:
                 "label": row.outputs.get("label", row.outputs.get("value")),
                 "confidence": row.confidence,
                 "latency_seconds": row.latency_seconds,
+                "decided_by": row.decided_by,
             }
             for endpoint, row in self.monitoring.newest(limit)
         ]

@@ -5,30 +5,68 @@ the choice needs neither the data nor the model); what ``prodml automation``,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from prodml.automation.levels import Automation
+from prodml.automation.levels import Automation, from_settings
 from prodml.automation.threshold import Point, curve, threshold_for
-from prodml.config import Level
+from prodml.config import AutomationSettings, Level
 from prodml.deploy.changes import Deployer
 from prodml.errors import ConfigError, NotFoundError
 from prodml.registry import Deployment, Registry
+from prodml.store.runs import Runs
 
 
 def dev_curve(registry: Registry, endpoint: str) -> list[Point]:
     """Coverage against error of ``endpoint``'s primary on its dev split."""
     deployment = registry.deployment(endpoint)
     version = registry.get(f"{deployment.name}:{deployment.primary}")
-    run = registry.runs.get(version.run_id)
+    return run_curve(registry.runs, version.run_id, version.ref)
+
+
+def run_curve(runs: Runs, run_id: str | None, shown: str) -> list[Point]:
+    """Coverage against error on the dev split of the fit ``run_id`` (of the model
+    ``shown`` as, in an error)."""
     try:
-        kept = registry.runs.artifacts.load(run.artifact("calibration"))
+        if run_id is None:
+            raise NotFoundError(shown)
+        kept = runs.artifacts.load(runs.get(run_id).artifact("calibration"))
     except NotFoundError:
         raise ConfigError(
-            f"{version.ref} kept no confidences on its dev split (a regressor, a model "
+            f"{shown} kept no confidences on its dev split (a regressor, a model "
             "without probabilities, or fitted before prodml kept them); refit it and "
             "register the fit, or give a threshold (defer_below)"
         ) from None
     return curve(kept["confidence"], kept["correct"])
+
+
+def chosen_for(points: list[Point], target_error: float) -> dict[str, Any]:
+    """The threshold of ``points`` that meets ``target_error``, and how it was chosen."""
+    point = threshold_for(points, target_error)
+    return {
+        "defer_below": point.threshold,
+        "target_error": target_error,
+        "coverage": point.coverage,
+        "error": point.error,
+        "upper": point.upper,
+        "rows": point.total,
+        "on": "dev split",
+    }
+
+
+def served_automation(
+    stored: dict[str, Any] | None,
+    settings: AutomationSettings,
+    points: Callable[[], list[Point]],
+) -> Automation:
+    """What an endpoint serves: its deployment's setting (``stored``) when it has one,
+    else prodml.yaml's ``serve.automation``, a ``target_error`` there met on the dev
+    curve ``points`` gives (asked only then)."""
+    if stored:
+        return Automation.from_dict(stored)
+    if settings.target_error is None:
+        return from_settings(settings)
+    return from_settings(settings, chosen_for(points(), settings.target_error))
 
 
 def automate(
@@ -50,15 +88,7 @@ def automate(
         )
     chosen: dict[str, Any] = {}
     if target_error is not None:
-        point = threshold_for(dev_curve(deployer.registry, endpoint), target_error)
-        defer_below = point.threshold
-        chosen = {
-            "target_error": target_error,
-            "coverage": point.coverage,
-            "error": point.error,
-            "upper": point.upper,
-            "rows": point.total,
-            "on": "dev split",
-        }
+        chosen = chosen_for(dev_curve(deployer.registry, endpoint), target_error)
+        defer_below = chosen.pop("defer_below")
     automation = Automation(level, defer_below, audit_sample, chosen)
     return deployer.automate(endpoint, automation, reason=reason)

@@ -13,6 +13,7 @@ One request's path, module by module::
     sticky       the key a request routes by: a header, a field, or its request id
     routing      which version answers it: the primary, or a canary by that key
     service      endpoints, their batchers, the model thread, the log's answers
+    deferral     who decides each row (the endpoint's automation); review items of a batch
     shadow_drops     a shadow's dropped copies, in its endpoint's deployment events
     batcher      adaptive micro-batching with a bounded queue (503 when full)
     predictor    one model call a batch on a frame from frame
@@ -28,6 +29,7 @@ This package's own namespace stays empty of imports so ``prodml --help`` stays q
 __all__ = [
     "app",
     "batcher",
+    "deferral",
     "demo",
     "frame",
     "http",

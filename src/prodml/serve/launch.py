@@ -91,7 +91,9 @@ def build_app(launch: Launch) -> Starlette:
     source: Source = (
         RunSource(project, launch.run)
         if launch.run
-        else RegistrySource(project.registry, project.settings.data.metadata)
+        else RegistrySource(
+            project.registry, project.settings.data.metadata, project.settings.serve.automation
+        )
     )
     database = project.runs_store.database
     log = PredictionLog(database, project.settings.log.durability)

@@ -123,12 +123,25 @@ _stream = functools.lru_cache(maxsize=1024)(Stream)
 
 
 def log_stream(
-    served: Served, role: str, columns: Sequence[str], classes: Sequence[Any] | None
+    served: Served,
+    role: str,
+    columns: Sequence[str],
+    classes: Sequence[Any] | None,
+    decided_by: str | None = None,
 ) -> Stream:
-    """The stream of the predictions ``served`` answers in ``role``."""
+    """The stream of the predictions ``served`` answers in ``role``, decided by
+    ``decided_by`` (None or ``model``: the model)."""
     kinds = None if classes is None else tuple(classes)
+    decider = None if decided_by == "model" else decided_by
     return _stream(
-        served.endpoint, served.name, served.version, served.run_id, role, tuple(columns), kinds
+        served.endpoint,
+        served.name,
+        served.version,
+        served.run_id,
+        role,
+        tuple(columns),
+        kinds,
+        decider,
     )
 
 
@@ -325,6 +338,7 @@ def _stream_id(connection: Connection, stream: Stream) -> int:
         "role": stream.role,
         "columns": list(stream.columns),
         "classes": None if stream.classes is None else list(stream.classes),
+        "decided_by": stream.decided_by,
         "format_version": FORMAT_VERSION,
     }
     connection.execute(

@@ -4,13 +4,19 @@ candidate.
 A deployment's revision grows with each change (a candidate deployed or stopped, a ramp
 step, a promotion, a rollback), so running servers see it on their next look and load
 what they do not hold yet (its SHA-256 checked first). The project's ``data.metadata``
-names, given once, go with every version loaded (:attr:`Served.metadata`).
+names, given once, go with every version loaded (:attr:`Served.metadata`). An endpoint's
+lineup carries who decides its answers: the deployment's own setting (``prodml
+automation``), else the project's ``serve.automation`` (a ``target_error`` there met on
+the primary's dev curve when the lineup is read).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
+from prodml.automation.setting import dev_curve, served_automation
+from prodml.config import AutomationSettings
 from prodml.data.schema import Schema
 from prodml.errors import NotFoundError, StoreError
 from prodml.registry import Registry
@@ -19,21 +25,32 @@ from prodml.serve.source import Lineup, Served
 
 class RegistrySource:
     """The endpoints of the registry's deployments, each serving its primary version;
-    ``metadata``: the fields requests may carry beside the inputs, to be logged."""
+    ``metadata``: the fields requests may carry beside the inputs, to be logged;
+    ``automation``: who decides where a deployment does not say."""
 
-    def __init__(self, registry: Registry, metadata: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        metadata: Sequence[str] = (),
+        automation: AutomationSettings | None = None,
+    ) -> None:
         self.registry = registry
         self.metadata = tuple(metadata)
+        self.automation = automation or AutomationSettings()
 
     def revision(self, endpoint: str) -> int:
         return self.registry.deployment(endpoint).revision
 
     def lineup(self, endpoint: str) -> Lineup:
         deployment = self.registry.deployment(endpoint)
+        points = partial(dev_curve, self.registry, endpoint)
+        automation = served_automation(deployment.automation, self.automation, points)
         candidate = deployment.candidate
         if candidate is None:
-            return Lineup(primary=deployment.primary)
-        return Lineup(deployment.primary, candidate.version, candidate.mode, candidate.share)
+            return Lineup(primary=deployment.primary, automation=automation)
+        return Lineup(
+            deployment.primary, candidate.version, candidate.mode, candidate.share, automation
+        )
 
     def load(self, endpoint: str, version: int | None = None) -> Served:
         deployment = self.registry.deployment(endpoint)

@@ -37,14 +37,16 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from threadpoolctl import threadpool_limits
 
+from prodml.automation.levels import Automation, Decider
 from prodml.errors import NotFoundError, ProdmlError, listing
 from prodml.serve.batcher import Batcher
+from prodml.serve.deferral import ReviewWriter, decide, decided_header, review_items
 from prodml.serve.metadata import Carried
 from prodml.serve.metrics import Metrics
 from prodml.serve.options import ServeOptions
@@ -75,10 +77,29 @@ class Answered:
     predictions: Predictions
     start: int  # the request's first row in the batch
     request_ids: list[str]
+    deciders: tuple[Decider, ...] = ()  # the batch's, one a row; none: the model decided
+    suggests: bool = True  # does a row a person decides show the model's answer?
 
     def outputs(self, row: int) -> dict[str, Any]:
         """The answer of the request's row ``row``, as :meth:`Predictions.outputs`."""
         return self.predictions.outputs(self.start + row)
+
+    def decided_by(self, row: int) -> Decider:
+        """Who decides the request's row ``row``."""
+        return self.deciders[self.start + row] if self.deciders else "model"
+
+    def shown(self, row: int) -> bool:
+        """Whether the answer of row ``row`` is given (not at level human, deferred)."""
+        return self.suggests or self.decided_by(row) != "person"
+
+    def status(self, row: int) -> str:
+        """``deferred`` when a person decides row ``row``, else ``decided``."""
+        return "deferred" if self.decided_by(row) == "person" else "decided"
+
+    def headers(self) -> dict[str, str]:
+        """The ``X-Prodml-Decided-By`` header: who decides each row (see
+        :func:`~prodml.serve.deferral.decided_header`)."""
+        return decided_header([self.decided_by(i) for i in range(len(self.request_ids))])
 
     def column(self, name: str) -> list[Any]:
         """The request's ``labels``, ``values`` or ``probabilities`` (rows of them)."""
@@ -106,6 +127,7 @@ class _Endpoint:
     router: Router | None = None
     revision: int | None = None
     error: str | None = None  # why it is not loaded, while it is not
+    automation: Automation = field(default_factory=Automation)
 
     @property
     def predictor(self) -> Predictor | None:
@@ -138,6 +160,7 @@ class Service:
             if isinstance(source, RegistrySource)
             else None  # a run has no shadow
         )
+        self._reviews = None if log is None else ReviewWriter(log.database)
         self._arriving = 0
         self._executor: ThreadPoolExecutor | None = None
         self._limits: threadpool_limits | None = None
@@ -206,6 +229,8 @@ class Service:
             await endpoint.shadows.close()
         if self._drops is not None:
             await self._drops.close()
+        if self._reviews is not None:
+            await asyncio.to_thread(self._reviews.close)
         if self.log is not None:
             await asyncio.to_thread(self.log.close)
         if self._executor is not None:
@@ -343,9 +368,16 @@ class Service:
             )
             return
         finished = time.perf_counter()
+        ids = [i for job in group for i in job.request_ids]
+        automation = self.endpoints[served.endpoint].automation
+        # a shadow's answers go to nobody, so nobody decides them
+        decided = None if predictor.role == "shadow" else decide(automation, predictions, ids)
+        deciders = () if decided is None else decided.deciders
         answers, start = [], 0
         for job in group:
-            answers.append(Answered(served, predictions, start, job.request_ids))
+            answers.append(
+                Answered(served, predictions, start, job.request_ids, deciders, automation.suggests)
+            )
             start += len(job.rows)
         if self.log is None:
             self._settle(group, answers, None)
@@ -355,23 +387,29 @@ class Service:
             at = microseconds(datetime.now(UTC))
             classes = predictor.classes if predictor.probabilistic else None
             names = predictor.checker.names
-            stream = log_stream(served, predictor.role, names, classes)
             logged: list[Entry] = []
             for job, answer in zip(group, answers, strict=True):
                 # a shadow's copies wait for their batch to fill by design: its latency is
                 # its model call's, not its queue's
                 began = called if predictor.role == "shadow" else job.started
                 latency = round((finished - began) * 1e6)
-                rows, into = job.rows, stream
+                rows, columns = job.rows, names
                 if job.metadata is not None:  # logged after the inputs, in a stream of both
                     rows = job.metadata.joined(rows)
-                    into = log_stream(served, predictor.role, names + job.metadata.names, classes)
+                    columns = names + job.metadata.names
                 for i, (request_id, row) in enumerate(zip(job.request_ids, rows, strict=True)):
+                    decider = answer.decided_by(i) if deciders else None
+                    into = log_stream(served, predictor.role, columns, classes, decider)
                     outputs = encoded(predictions, answer.start + i)
                     logged.append((into, request_id, at, encode_inputs(row), outputs, latency))
             return logged
 
         committed = self.log.write(rows_to_log)
+        if decided is not None and (decided.deferred or decided.audited):
+            assert self._reviews is not None  # there is a log
+            names = predictor.checker.names
+            items = review_items(decided, automation, served, predictions, ids, rows, names)
+            committed = _both(committed, self._reviews.write(items))
         committed.add_done_callback(
             lambda done: loop.call_soon_threadsafe(self._settle, group, answers, done)
         )
@@ -416,6 +454,7 @@ class Service:
         before, failed = endpoint.router, endpoint.error is not None
         endpoint.router = router(lineup, primary, candidate)
         endpoint.revision, endpoint.error = revision, None
+        endpoint.automation = lineup.automation
         self.metrics.loaded(endpoint.name, failed=False)
         now = _lineup_text(endpoint.router)
         if before is not None and now != _lineup_text(before):
@@ -500,14 +539,29 @@ def _settle(group: list[_Job], answers: list[Answered], committed: Future[None] 
             group,
             Rejected(
                 503,
-                f"the prediction could not be logged ({type(error).__name__}), so it is not "
-                "given; retry in a moment",
+                f"the prediction could not be logged or queued for review "
+                f"({type(error).__name__}), so it is not given; retry in a moment",
             ),
         )
         return
     for job, answer in zip(group, answers, strict=True):
         if not job.future.done():
             job.future.set_result(answer)
+
+
+def _both(first: Future[None], second: Future[None]) -> Future[None]:
+    """A future done once both are, holding the first one's error, else the second's."""
+    joined: Future[None] = Future()
+
+    def done(_: Future[None]) -> None:  # called once: when the second is done, after the first
+        error = first.exception() or second.exception()
+        if error is None:
+            joined.set_result(None)
+        else:
+            joined.set_exception(error)
+
+    first.add_done_callback(lambda _: second.add_done_callback(done))
+    return joined
 
 
 def _fail(group: list[_Job], rejected: Rejected) -> None:

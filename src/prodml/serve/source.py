@@ -18,9 +18,12 @@ one tracked run, outside the registry, under the project's name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
+from prodml.automation.levels import Automation
+from prodml.automation.setting import run_curve, served_automation
 from prodml.data.schema import Schema
 from prodml.errors import NotFoundError, listing
 
@@ -55,12 +58,14 @@ class Served:
 @dataclass(frozen=True)
 class Lineup:
     """The versions that answer for an endpoint: its primary, and a candidate beside it
-    (``mode`` shadow, canary or blue-green) with its ``share`` of requests, percent."""
+    (``mode`` shadow, canary or blue-green) with its ``share`` of requests, percent; and
+    who decides the answers (:mod:`prodml.automation.levels`)."""
 
     primary: int
     candidate: int | None = None
     mode: str | None = None
     share: float = 0.0
+    automation: Automation = field(default_factory=Automation)
 
 
 class Source(Protocol):
@@ -110,7 +115,9 @@ class RunSource:
 
     def lineup(self, endpoint: str) -> Lineup:
         self._check(endpoint)
-        return Lineup(primary=0)
+        settings = self.project.settings.serve.automation
+        points = partial(run_curve, self.project.runs_store, self.run.id, f"run {self.run.id}")
+        return Lineup(primary=0, automation=served_automation(None, settings, points))
 
     def load(self, endpoint: str, version: int | None = None) -> Served:
         self._check(endpoint)

@@ -5,8 +5,9 @@ A stream (one endpoint, model version, role, input columns and classes) becomes 
 model's, then the ``data.metadata`` fields its requests carried, which make a stream of
 their own: :mod:`prodml.serve.metadata`) and per output (``label`` and ``p.<class>``, or
 ``value``; ``outputs`` as JSON text for answers of another shape), the request id, the
-time (UTC, microseconds) and the latency; what the stream shares is in the file's
-metadata. An input column whose values no one type holds (a metadata field sent as text
+time (UTC, microseconds), the latency and who decided (``decided_by``: model, person or
+fallback); what the stream shares is in the file's metadata. An input column whose
+values no one type holds (a metadata field sent as text
 in one row and a number in another) is written as text, numbers and true/false as JSON
 writes them. Rows are read and written in chunks, so the memory used does not grow with
 the log.
@@ -102,6 +103,7 @@ def _write(path: Path, stream: Stream, chunks: Iterator[list[Any]]) -> int:
                             "run_id": stream.run_id,
                             "role": stream.role,
                             "classes": stream.classes,
+                            "decided_by": stream.decider,
                         }
                     )
                 }
@@ -121,6 +123,7 @@ def _table(stream: Stream, rows: list[Any]) -> pa.Table:
         "request_id": [r[1] for r in rows],
         "created_at": [r[2] for r in rows],
         "latency_seconds": [r[3] / 1e6 for r in rows],
+        "decided_by": [stream.decider] * len(rows),
     }
     inputs = [decode_inputs(r[4], stream.columns) for r in rows]
     for column in stream.columns:

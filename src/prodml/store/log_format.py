@@ -3,8 +3,9 @@
 A logged prediction is a row of ``predictions`` that names its *stream*, a row of
 ``log_streams`` shared by every prediction of one endpoint, model version, role, input
 columns (the model's, then the ``data.metadata`` fields a request carried beside them, if
-any) and classes. What repeats (names, versions, column names, classes) is stored once
-per stream; each prediction keeps only its values:
+any), classes and decider (who decided the answer: null for the model, else ``person``
+or ``fallback``; see :mod:`prodml.serve.deferral`). What repeats (names, versions,
+column names, classes) is stored once per stream; each prediction keeps only its values:
 
 - ``inputs``: the values in the stream's column order. All floats (the usual case of a
   numeric model): ``b"d"`` and 8 bytes a value. Anything else: ``b"j"`` and the values as
@@ -55,22 +56,29 @@ class Stream:
     role: str
     columns: tuple[str, ...]
     classes: tuple[Any, ...] | None = None
+    decided_by: str | None = None  # person, fallback; None: the model (as before 0012)
 
     @cached_property
     def key(self) -> str:
-        """The stream's identity as a fixed-size text (the table's unique key)."""
-        described = orjson.dumps(
-            [
-                self.endpoint,
-                self.model_name,
-                self.model_version,
-                self.run_id,
-                self.role,
-                self.columns,
-                self.classes,
-            ]
-        )
-        return hashlib.sha256(described).hexdigest()
+        """The stream's identity as a fixed-size text (the table's unique key); a stream
+        the model decides keeps the key it had before streams said who decides."""
+        described = [
+            self.endpoint,
+            self.model_name,
+            self.model_version,
+            self.run_id,
+            self.role,
+            self.columns,
+            self.classes,
+        ]
+        if self.decided_by is not None:
+            described.append(self.decided_by)
+        return hashlib.sha256(orjson.dumps(described)).hexdigest()
+
+    @property
+    def decider(self) -> str:
+        """Who decided the stream's answers: ``model``, ``person`` or ``fallback``."""
+        return self.decided_by or "model"
 
     @cached_property
     def class_keys(self) -> list[str] | None:

@@ -71,6 +71,7 @@ class Logged:
     confidence: float | None
     latency_seconds: float
     run_id: str | None = None  # the run whose model answered (version 0: served with --run)
+    decided_by: str = "model"  # or person, fallback (see prodml.serve.deferral)
 
 
 @dataclass(frozen=True)
@@ -537,6 +538,7 @@ def _logged(row: Any, stream: Stream) -> Logged:
         confidence(answer),
         latency / 1e6,
         stream.run_id,
+        stream.decider,
     )
 
 
@@ -550,6 +552,7 @@ def _stream(row: LogStreamRow) -> Stream:
         row.role,
         tuple(row.columns),
         classes,
+        row.decided_by,
     )
 
 

@@ -180,6 +180,7 @@ class LogStreamRow(Base):
     role: Mapped[str] = mapped_column(String(20))
     columns: Mapped[list[str]] = mapped_column(JSON)
     classes: Mapped[list[Any] | None] = mapped_column(JSON)
+    decided_by: Mapped[str | None] = mapped_column(String(20))  # None: the model
     format_version: Mapped[int] = mapped_column(Integer)
 
 

@@ -11,7 +11,9 @@ inputs: logged with each row, never given to the model (:mod:`prodml.serve.metad
 The answer is ``{"predictions": [...]}``:
 labels, or values for a regressor. Each row's request id is in the header
 ``X-Request-Ids`` (comma-separated, for up to 1,000 rows: longer headers break common
-clients; use ``/predict`` for ids of more).
+clients; use ``/predict`` for ids of more), and who decided each (model or person: the
+endpoint's automation, :mod:`prodml.serve.deferral`) in ``X-Prodml-Decided-By``; a row a
+person decides at level ``human`` answers null.
 Errors are ``{"error_code", "message"}``: ``BAD_REQUEST`` with 400 for any mistake in the
 input (including rows that do not fit the schema), and the status of
 :mod:`prodml.serve.rejection` otherwise.
@@ -80,8 +82,11 @@ async def invocations(request: Request, service: Service, call: Call) -> Respons
         pending = service.submit(predictor, rows, ids, call.started, carried)
     answer = await pending
     column = "labels" if answer.predictions.labels is not None else "values"
-    headers = {"X-Request-Ids": ",".join(ids)} if 0 < len(ids) <= MAX_ID_HEADER_ROWS else None
-    return json_response({"predictions": answer.column(column)}, headers=headers)
+    headers = answer.headers()
+    if 0 < len(ids) <= MAX_ID_HEADER_ROWS:
+        headers["X-Request-Ids"] = ",".join(ids)
+    shown = [v if answer.shown(i) else None for i, v in enumerate(answer.column(column))]
+    return json_response({"predictions": shown}, headers=headers)
 
 
 async def ping(request: Request, service: Service, call: Call) -> Response:
@@ -312,7 +317,12 @@ ROUTES = [
             JSON: {
                 "type": "object",
                 "required": ["predictions"],
-                "properties": {"predictions": {"type": "array"}},
+                "properties": {
+                    "predictions": {
+                        "type": "array",
+                        "description": "null for a row a person decides at level human",
+                    }
+                },
             }
         },
     ),

@@ -5,8 +5,12 @@ Request: ``{"records": [{"income": 52000, ...}, ...], "endpoint": "loans"}`` (``
 optional: the server's first); a record may carry the project's ``data.metadata`` fields
 beside the inputs (``"gender": "female"``), logged with its row, never given to the model
 (:mod:`prodml.serve.metadata`). Answer: ``{"predictions": [{"label": 1, "probabilities":
-{"0": 0.2, "1": 0.8}, "model": "loans:3", "request_id": "..."}]}`` (a regressor answers
-``"value"`` instead of label and probabilities). Errors: ``{"error": message, "field":
+{"0": 0.2, "1": 0.8}, "status": "decided", "decided_by": "model", "model": "loans:3",
+"request_id": "..."}]}`` (a regressor answers ``"value"`` instead of label and
+probabilities). ``status`` is ``deferred`` when a person decides the row (the endpoint's
+automation, :mod:`prodml.serve.deferral`): its label and probabilities are the model's
+suggestion, left out at level ``human``. The header ``X-Prodml-Decided-By`` says who
+decided each row, comma-separated. Errors: ``{"error": message, "field":
 name or null}`` with the status of :mod:`prodml.serve.rejection`, 422 for a record that
 does not fit the schema.
 """
@@ -75,10 +79,18 @@ async def predict(request: Request, service: Service, call: Call) -> Response:
     return json_response(
         {
             "predictions": [
-                {**answer.outputs(i), "model": model, "role": role, "request_id": request_id}
+                {
+                    **(answer.outputs(i) if answer.shown(i) else {}),
+                    "status": answer.status(i),
+                    "decided_by": answer.decided_by(i),
+                    "model": model,
+                    "role": role,
+                    "request_id": request_id,
+                }
                 for i, request_id in enumerate(ids)
             ]
-        }
+        },
+        headers=answer.headers(),
     )
 
 
@@ -93,11 +105,18 @@ _BODY: Schema = {
 }
 _PREDICTION: Schema = {
     "type": "object",
-    "required": ["model", "role", "request_id"],
+    "required": ["status", "decided_by", "model", "role", "request_id"],
     "properties": {
         "label": {"description": "the predicted class (a classifier)"},
         "probabilities": {"type": "object", "additionalProperties": {"type": "number"}},
         "value": {"type": "number", "description": "the prediction of a regressor"},
+        "status": {
+            "type": "string",
+            "enum": ["decided", "deferred"],
+            "description": "deferred: a person decides (the answer shown is a suggestion, "
+            "none at level human)",
+        },
+        "decided_by": {"type": "string", "enum": ["model", "person", "fallback"]},
         "model": {"type": "string", "description": "name:version"},
         "role": {
             "type": "string",

@@ -7,7 +7,10 @@ text (a number column parses it). Outputs: ``label`` (and ``probability``,
 ``[batch, n_classes]``, for a classifier with probabilities), or ``value`` for a
 regressor. The request's ``id`` is echoed; each row's request id, a UUID the server makes
 (a client's ids need not be unique, and feedback must find one prediction by its id), is
-in the answer's ``parameters.request_ids``, comma-separated.
+in the answer's ``parameters.request_ids``, comma-separated, and who decided each (model
+or person: the endpoint's automation, :mod:`prodml.serve.deferral`) in
+``parameters.decided_by`` and the header ``X-Prodml-Decided-By``; at level ``human`` a
+person decides every row and the answer has no outputs.
 
 Input tensors are the model's only (any other is refused), so the project's
 ``data.metadata`` fields go in the request's ``parameters``: ``{"gender": "female"}`` for
@@ -137,15 +140,21 @@ async def infer(request: Request, service: Service, call: Call) -> Response:
         ids = new_ids(len(rows))
         pending = service.submit(predictor, rows, ids, call.started, carried)
     answer = await pending
+    shown = all(answer.shown(i) for i in range(len(ids)))
+    decided = [answer.decided_by(i) for i in range(len(ids))]
     reply: dict[str, Any] = {
         "model_name": answer.served.endpoint,
         "model_version": str(answer.served.version),
-        "outputs": [_tensor(name, answer, predictor) for name in wanted],
-        "parameters": {"request_ids": ",".join(ids), "role": predictor.role},
+        "outputs": [_tensor(name, answer, predictor) for name in wanted] if shown else [],
+        "parameters": {
+            "request_ids": ",".join(ids),
+            "role": predictor.role,
+            "decided_by": ",".join(decided),
+        },
     }
     if request_id is not None:
         reply["id"] = request_id
-    return json_response(reply)
+    return json_response(reply, headers=answer.headers())
 
 
 def _predictor(
@@ -418,7 +427,12 @@ _ANSWER: dict[str, Schema] = {
             "parameters": {
                 "type": "object",
                 "properties": {
-                    "request_ids": {"type": "string", "description": "one a row, comma-separated"}
+                    "request_ids": {"type": "string", "description": "one a row, comma-separated"},
+                    "decided_by": {
+                        "type": "string",
+                        "description": "model or person, one a row, comma-separated; at "
+                        "level human no output is given",
+                    },
                 },
             },
         },
