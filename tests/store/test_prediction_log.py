@@ -3,13 +3,16 @@ archive and the migration of rows logged in the JSON format, on SQLite and Postg
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 from alembic import command
@@ -232,3 +235,28 @@ def test_rows_logged_in_the_json_format_are_converted_by_the_migration(
         "abc",
     )
     database.dispose()
+
+
+def test_a_stream_says_who_decided_and_the_model_s_keeps_its_old_key(
+    store: Monitoring, tmp_path: Path
+) -> None:
+    rows = numeric_rows(4)
+    by_person = [(replace(row[0], decided_by="person"), *row[1:]) for row in rows[2:]]
+    write(store.database, rows[:2] + by_person)
+    model_stream = rows[0][0]
+    before_0012 = [
+        model_stream.endpoint,
+        model_stream.model_name,
+        model_stream.model_version,
+        model_stream.run_id,
+        model_stream.role,
+        model_stream.columns,
+        model_stream.classes,
+    ]
+    assert model_stream.key == hashlib.sha256(orjson.dumps(before_0012)).hexdigest()
+    assert by_person[0][0].key != model_stream.key
+    decided = {row.request_id: row.decided_by for _, row in store.newest(10)}
+    assert decided == {"r-0": "model", "r-1": "model", "r-2": "person", "r-3": "person"}
+    files = export_parquet(store.database, tmp_path / "archive")
+    exported = pd.concat([pd.read_parquet(f.path) for f in files])
+    assert dict(zip(exported["request_id"], exported["decided_by"], strict=True)) == decided
