@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+import yaml
 
 import prodml
 from prodml.automation.levels import sampled
+from prodml.automation.threshold import threshold_for
 from prodml.deploy.keys import Keys
 from prodml.store.review import ReviewQueue
 
@@ -171,3 +173,24 @@ def test_each_level_answers_queues_and_logs_who_decided(
         assert item.inputs == pytest.approx(records[row], rel=1e-12)
         assert item.priority == pytest.approx(1 - float(confidences[row]), rel=1e-9)
     assert [logged[request_id]["decided_by"] for _, request_id in per_row] == wanted * 3
+
+
+def test_a_target_error_in_the_project_file_is_met_by_the_threshold_chosen_at_load(
+    registered_project: Path, tmp_path: Path, launch: Launch, http: Http
+) -> None:
+    folder = Path(shutil.copytree(registered_project, tmp_path / "bc"))
+    file = folder / "prodml.yaml"
+    settings = yaml.safe_load(file.read_text(encoding="utf-8"))
+    settings.setdefault("serve", {})["automation"] = {"level": "partial", "target_error": 0.1}
+    file.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    with prodml.Project(folder) as project:
+        threshold = threshold_for(project.automation_curve("breast-cancer"), 0.1).threshold
+        frame = project.load_data().X
+        model = project.load_model()
+    confidences = model.predict_proba(frame).max(axis=1)
+    wanted = ["model" if c >= threshold else "person" for c in confidences]
+    assert "person" in wanted and "model" in wanted  # the threshold splits the rows
+    server = launch(folder)
+    records = json.loads(frame.to_json(orient="records"))
+    answer = http.post(f"{server.url}/predict", {"records": records})
+    assert [p["decided_by"] for p in answer.json()["predictions"]] == wanted
