@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import uuid4
@@ -26,6 +27,7 @@ from prodml.deploy.intervals import newcombe
 from prodml.errors import DeploymentError
 from prodml.serve.prediction_log import PredictionLog
 from prodml.store.log_format import encode_inputs, encode_value
+from prodml.store.runs import utc_now
 from prodml.store.tables import PredictionRow
 
 if TYPE_CHECKING:
@@ -130,7 +132,29 @@ def test_a_shadow_s_agreement_confusion_and_mcnemar_match_counts_made_by_hand(
         np.percentile((1000 + second) / 1000, 50) - np.percentile((1000 + first) / 1000, 50)
     )
     assert found.primary.predicted == {CLASSES[k]: int((first == k).sum()) for k in (0, 1)}
-    assert found.candidate.errors is None and found.accuracy_interval is None
+    assert found.candidate.errors == 0 and found.accuracy_interval is None
+
+
+def test_a_shadow_s_failed_copies_are_its_error_rate_and_not_the_endpoint_s(
+    project: prodml.Project, log_answers: LogAnswers
+) -> None:
+    shadowed(project, log_answers, [0] * 40, [1] * 40)
+    log = PredictionLog(project.runs_store.database)
+    try:  # as the server records a shadow's failure: protocol shadow, its version
+        for _ in range(10):
+            log.write_error("breast-cancer", "shadow", 500, 0.001, 2).result()
+        log.write_error("breast-cancer", "native", 500, 0.001, 1).result()
+    finally:
+        log.close()
+
+    found = compare(project.registry, "breast-cancer")
+
+    assert (found.candidate.errors, found.primary.errors) == (10, 1)
+    assert found.candidate.error_rate == pytest.approx(10 / (10 + 40))
+    assert found.primary.error_rate == pytest.approx(1 / (1 + 40))
+    a_day = timedelta(days=1)
+    counted = project.monitoring.errors("breast-cancer", utc_now() - a_day, utc_now() + a_day)
+    assert counted == 1  # the monitor's error rate is what clients saw
 
 
 def test_a_shadow_s_output_drift_is_scipy_s_chi_square_and_ks(

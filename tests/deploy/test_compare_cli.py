@@ -62,7 +62,7 @@ def test_compare_says_which_comparison_with_the_agreement_in_80_columns(shadowed
     assert "paired, on the 4 requests both answered" in flat
     assert "They agree on 75.0% (95% interval 30.1% to 95.4%)." in flat
     assert "│ malignant │ 1 │ 1 │" in flat  # the primary said malignant twice, the shadow once
-    assert "│ server errors │ 0.00% (0) │ not logged │ - │" in flat
+    assert "│ server errors │ 0.00% (0) │ 0.00% (0) │ +0.00% │" in flat
     assert max(len(line) for line in shown.splitlines()) <= 80
 
 

@@ -164,8 +164,6 @@ def _slices(c: Comparison) -> Table:
 
 
 def _errors(arm: Arm) -> str:
-    if arm.errors is None:
-        return "not logged"
     return f"{_percent(arm.error_rate, 2)} ({arm.errors:,})"
 
 

@@ -61,15 +61,15 @@ from prodml.store.monitoring import Monitoring
 
 @dataclass(frozen=True)
 class Arm:
-    """One side: a version's answers and how they fared. ``errors`` is None for a shadow,
-    whose failures only its server's log records."""
+    """One side: a version's answers and how they fared (a shadow's errors are the copies
+    it failed to predict, which its server logs as errors of protocol ``shadow``)."""
 
     version: int
     role: str
     answers: int
     predicted: dict[str, int] = field(default_factory=dict)  # a classifier's, by class
     latency_ms: dict[str, float] = field(default_factory=dict)  # p50, p95
-    errors: int | None = None  # server errors (5xx) of requests routed to it
+    errors: int = 0  # server errors (5xx) of requests routed to it
     error_rate: float | None = None  # of its logged answers and errors in the period
     labelled: int = 0
     accuracy: float | None = None
@@ -145,11 +145,11 @@ def compare(
 def _arm(registry: Registry, trial: Trial, side: int, answers: Answers, right: np.ndarray) -> Arm:
     version = (trial.primary, trial.candidate)[side]
     role = trial.roles[side]
-    found = Arm(version, role, len(answers.outputs))
-    if role != "shadow":
-        failed = errors(registry, trial, version)
-        routed = failed + logged(registry, trial, side)
-        found = replace(found, errors=failed, error_rate=share(failed, routed))
+    failed = errors(registry, trial, version)
+    routed = failed + logged(registry, trial, side)
+    found = Arm(
+        version, role, len(answers.outputs), errors=failed, error_rate=share(failed, routed)
+    )
     if not answers.outputs:
         return found
     latency = {f"p{q}": float(np.percentile(answers.latency_ms, q)) for q in (50, 95)}

@@ -127,11 +127,6 @@ def _sides(c: Mapping[str, Any]) -> str:
             f"{mcnemar['only_primary']:g}, only the shadow on {mcnemar['only_shadow']:g}: "
             f"McNemar's exact test p = {mcnemar['p']:.3g}."
         )
-    if second["errors"] is None:
-        body += muted(
-            "A shadow's failures are not logged as server errors (its answers are never "
-            "sent); the server's own log has them."
-        )
     return section("sides", "Side by side", body)
 
 
@@ -208,8 +203,6 @@ def _share(arm: Mapping[str, Any], label: str) -> str:
 
 
 def _errors(arm: Mapping[str, Any]) -> str:
-    if arm["errors"] is None:
-        return "not logged"
     return f"{_percent(arm['error_rate'])} ({arm['errors']:,})"
 
 

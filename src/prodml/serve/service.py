@@ -358,6 +358,9 @@ class Service:
                     await self._predict([job])
                 return
             logger.exception("model %s failed on a batch of %d rows", served.model_id, len(rows))
+            if predictor.role == "shadow" and self.log is not None:  # for its comparison
+                seconds = time.perf_counter() - called
+                self.log.write_error(served.endpoint, "shadow", 500, seconds, served.version)
             _fail(
                 group,
                 Rejected(

@@ -204,13 +204,15 @@ class Monitoring:
             return list(session.scalars(select(LogStreamRow.endpoint).distinct()).all())
 
     def errors(self, endpoint: str, start: datetime, end: datetime) -> int:
-        """Requests to ``endpoint`` answered with an error in [start, end]."""
+        """Requests to ``endpoint`` answered with an error in [start, end] (a shadow's
+        failed copies, which no client saw, are not among them)."""
         with self.database.session() as session:
             found = session.scalar(
                 select(func.count())
                 .select_from(RequestErrorRow)
                 .where(
                     RequestErrorRow.endpoint == endpoint,
+                    RequestErrorRow.protocol != "shadow",
                     RequestErrorRow.created_at >= start,
                     RequestErrorRow.created_at <= end,
                 )
