@@ -462,6 +462,8 @@ class StoreSettings(_Frozen):
 
 
 Level = Literal["human", "assist", "partial", "full"]
+#: a rule's reference, ``rules:FILE.py:FUNCTION`` (see :mod:`prodml.model.rules`)
+RULE_FORM = re.compile(r"rules:[^:]+\.py:[A-Za-z_]\w*")
 
 
 class AutomationSettings(_Frozen):
@@ -504,9 +506,20 @@ class AutomationSettings(_Frozen):
         return self
 
 
+class BreakerSettings(_Frozen):
+    """``serve.breaker:``: when an endpoint with a ``serve.fallback`` answers by its rule
+    alone (see :mod:`prodml.serve.breaker`)."""
+
+    failures: int = Field(5, ge=1, description="model failures in a row that open the breaker")
+    probe_after: float = Field(
+        30.0, gt=0, description="seconds the breaker stays open before a request probes the model"
+    )
+
+
 class ServeSettings(_Frozen):
     """``serve:``: who may call what on ``prodml serve`` (see :mod:`prodml.deploy.keys`),
-    and what routes a request (:mod:`prodml.serve.sticky`)."""
+    what routes a request (:mod:`prodml.serve.sticky`), and what answers when the model
+    fails (:mod:`prodml.serve.fallback`)."""
 
     open_feedback: bool = Field(
         False, description="POST /feedback takes labels without a key, even once keys exist"
@@ -533,6 +546,31 @@ class ServeSettings(_Frozen):
         description="who decides: the model, or a person below a confidence threshold; "
         "`prodml automation NAME LEVEL` changes it per endpoint",
     )
+    fallback: str | None = Field(
+        None,
+        description="a rule (rules:FILE.py:FUNCTION, as a baseline) that answers, marked "
+        "fallback, when the model fails on a request or while the breaker is open; "
+        "without one a failure answers 500 (see prodml.serve.fallback)",
+    )
+    timeout_ms: float | None = Field(
+        None,
+        gt=0,
+        description="a model call slower than this counts as a failure for the breaker "
+        "(its answers are still the model's)",
+    )
+    breaker: BreakerSettings = Field(
+        BreakerSettings(), description="when the fallback answers alone, and for how long"
+    )
+
+    @field_validator("fallback")
+    @classmethod
+    def _rule(cls, value: str | None) -> str | None:
+        if value is not None and not RULE_FORM.fullmatch(value):
+            raise ValueError(
+                f"serve.fallback is {value!r}; give a rule as rules:FILE.py:FUNCTION "
+                "(e.g. rules:rules.py:approve_if_income)"
+            )
+        return value
 
     @field_validator("keep_previous")
     @classmethod
@@ -542,8 +580,13 @@ class ServeSettings(_Frozen):
 
     def options(self) -> dict[str, Any]:
         """These settings as :class:`~prodml.serve.options.ServeOptions` fields."""
-        dumped = self.model_dump(exclude={"automation"})  # the lineup carries it
-        return {**dumped, "keep_previous": window_seconds(self.keep_previous)}
+        dumped = self.model_dump(exclude={"automation", "breaker"})  # the lineup carries automation
+        return {
+            **dumped,
+            "keep_previous": window_seconds(self.keep_previous),
+            "breaker_failures": self.breaker.failures,
+            "breaker_probe_after": self.breaker.probe_after,
+        }
 
 
 class CanarySettings(_Frozen):

@@ -14,6 +14,7 @@ One request's path, module by module::
     routing      which version answers it: the primary, or a canary by that key
     service      endpoints, their batchers, the model thread, the log's answers
     deferral     who decides each row (the endpoint's automation); review items of a batch
+    fallback     a rule that answers when the model fails, behind a breaker
     shadow_drops     a shadow's dropped copies, in its endpoint's deployment events
     batcher      adaptive micro-batching with a bounded queue (503 when full)
     predictor    one model call a batch on a frame from frame
@@ -29,8 +30,10 @@ This package's own namespace stays empty of imports so ``prodml --help`` stays q
 __all__ = [
     "app",
     "batcher",
+    "breaker",
     "deferral",
     "demo",
+    "fallback",
     "frame",
     "http",
     "launch",

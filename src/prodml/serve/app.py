@@ -19,6 +19,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 
+from prodml.serve.fallback import Fallback
 from prodml.serve.metrics import Metrics
 from prodml.serve.openapi import document
 from prodml.serve.options import ServeOptions
@@ -41,6 +42,7 @@ def create_app(
     options: ServeOptions | None = None,
     on_stop: Callable[[], None] | None = None,
     keys: Keys | None = None,
+    fallback: Fallback | None = None,
 ) -> Starlette:
     """An app serving ``endpoints`` (default: all of ``source``'s), logging to ``log``.
 
@@ -52,13 +54,15 @@ def create_app(
     ``keys`` admit requests to the routes that need a role (see
     :class:`~prodml.serve.http.Route`); without them no key exists, so feedback is open and
     the admin routes answer 403. ``options.admin`` false leaves the admin routes out.
+    ``fallback`` answers when a model fails (see :mod:`~prodml.serve.fallback`).
     """
     options = options or ServeOptions()
     routes = [route for route in ROUTES if options.admin or not route.admin]
     metrics = Metrics()
     if log is not None:
         metrics.watch(Monitoring(log.database))
-    service = Service(source, list(endpoints or source.endpoints()), log, options, metrics)
+    served = list(endpoints or source.endpoints())
+    service = Service(source, served, log, options, metrics, fallback)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -7,7 +7,9 @@ and so does a row the model decides that the audit sample picks (``audit_sample`
 :func:`~prodml.automation.levels.sampled` of its request id). An item's priority is one
 minus the confidence, so the least sure answers come first; it shows the model's answer as
 a suggestion when the level does (not at ``human``), and never for an audit item, whose
-point is to measure the model's decisions without a person leaning on them.
+point is to measure the model's decisions without a person leaning on them. Rows the
+:mod:`~prodml.serve.fallback` rule answered are decided by ``fallback`` (:func:`by_rule`),
+and each is an item (``fallback``, priority 1: the model gave no answer there).
 
 :class:`ReviewWriter` writes a batch's items on a thread of its own, beside the log's
 commit: the batch's answers wait for both, so an acknowledged deferred answer always has
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -41,11 +43,18 @@ from prodml.store.review import NewItem, Reason, ReviewQueue
 @dataclass(frozen=True)
 class Decided:
     """Who decides each row of a batch, and the rows for the review queue: (row,
-    confidence) of those a person decides, and of the model's that the audit picks."""
+    confidence) of those a person decides, and of the model's that the audit picks; the
+    rows the fallback rule answered."""
 
     deciders: tuple[Decider, ...]
     deferred: list[tuple[int, float | None]]
     audited: list[tuple[int, float | None]]
+    fallback: list[int] = field(default_factory=list)
+
+    @property
+    def reviewed(self) -> bool:
+        """Does the batch have review items?"""
+        return bool(self.deferred or self.audited or self.fallback)
 
 
 def decide(automation: Automation, predictions: Predictions, request_ids: Sequence[str]) -> Decided:
@@ -61,6 +70,16 @@ def decide(automation: Automation, predictions: Predictions, request_ids: Sequen
         elif sampled(request_id, automation.audit_sample):
             audited.append((row, sure))
     return Decided(tuple(deciders), deferred, audited)
+
+
+def by_rule(rows: int) -> Decided:
+    """A batch of ``rows`` the fallback rule answered: each decided by it, each reviewed.
+
+    >>> by_rule(2).deciders
+    ('fallback', 'fallback')
+    """
+    rule: Decider = "fallback"
+    return Decided((rule,) * rows, [], [], list(range(rows)))
 
 
 def confidence(predictions: Predictions, row: int) -> float | None:
@@ -82,7 +101,9 @@ def review_items(
     """The review items of a batch's ``decided`` rows (``rows``: its inputs, in the
     order of ``names``)."""
 
-    def item(row: int, sure: float | None, reason: Reason, shown: bool) -> NewItem:
+    def item(
+        row: int, sure: float | None, reason: Reason, shown: bool, priority: float | None = None
+    ) -> NewItem:
         answer = predictions.outputs(row)
         suggestion = {"label": answer.get("label", answer.get("value")), "confidence": sure}
         return NewItem(
@@ -92,12 +113,14 @@ def review_items(
             reason=reason,
             suggestion=suggestion if shown else None,
             model_version=served.version,
-            priority=0.0 if sure is None else 1.0 - sure,
+            priority=priority if priority is not None else 0.0 if sure is None else 1.0 - sure,
         )
 
-    return [item(r, c, "low_confidence", automation.suggests) for r, c in decided.deferred] + [
-        item(r, c, "audit_sample", False) for r, c in decided.audited
-    ]
+    return (
+        [item(r, c, "low_confidence", automation.suggests) for r, c in decided.deferred]
+        + [item(r, c, "audit_sample", False) for r, c in decided.audited]
+        + [item(r, None, "fallback", False, priority=1.0) for r in decided.fallback]
+    )
 
 
 def plain(values: dict[str, Any]) -> dict[str, Any]:

@@ -79,10 +79,12 @@ class Launch:
 def build_app(launch: Launch) -> Starlette:
     """The app of one process: the registry's deployments (or one run's model, when a run
     is given), logging to the project's database (with the ``data.metadata`` fields
-    requests carry), admitting the keys it holds."""
+    requests carry), admitting the keys it holds, answering by its ``serve.fallback`` rule
+    when a model fails."""
     from prodml.deploy.keys import Keys
     from prodml.project import Project
     from prodml.serve.app import create_app
+    from prodml.serve.fallback import Fallback
     from prodml.serve.prediction_log import PredictionLog
     from prodml.serve.registry_source import RegistrySource
     from prodml.serve.source import RunSource, Source
@@ -97,8 +99,14 @@ def build_app(launch: Launch) -> Starlette:
     )
     database = project.runs_store.database
     log = PredictionLog(database, project.settings.log.durability)
+    rule = launch.options.fallback
     return create_app(
-        source, log=log, options=launch.options, on_stop=project.close, keys=Keys(database)
+        source,
+        log=log,
+        options=launch.options,
+        on_stop=project.close,
+        keys=Keys(database),
+        fallback=None if rule is None else Fallback.load(rule, project.path),
     )
 
 
@@ -163,9 +171,10 @@ def checked_options(
     """``options`` (default: the project file's ``serve:`` settings), once
     :func:`~prodml.deploy.keys.check_exposed` allows serving them on ``host`` and their
     ``sticky_key`` is a field a request to ``run`` (empty: the registry's deployments) may
-    carry (:func:`~prodml.serve.sticky.check_field`)."""
+    carry (:func:`~prodml.serve.sticky.check_field`), and their ``fallback`` rule loads."""
     from prodml.deploy.keys import Keys, check_exposed
     from prodml.project import Project
+    from prodml.serve.fallback import Fallback
     from prodml.serve.sticky import check_field, fields_served
 
     with Project(project) as opened:
@@ -174,6 +183,8 @@ def checked_options(
         check_exposed(host, Keys(opened.runs_store.database), admin=options.admin)
         if options.sticky_key is not None:
             check_field(options.sticky_key, fields_served(opened, run))
+        if options.fallback is not None:
+            Fallback.load(options.fallback, opened.path)
     return options
 
 

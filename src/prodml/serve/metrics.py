@@ -112,6 +112,12 @@ class Metrics:
             ["endpoint"],
             registry=self.registry,
         )
+        self._breaker = Gauge(
+            "prodml_breaker_open",
+            "1 while the endpoint's breaker is open (its fallback rule answers), else 0.",
+            ["endpoint"],
+            registry=self.registry,
+        )
         self._shadow_dropped = Counter(
             "prodml_shadow_dropped_rows",
             "Rows not copied to a shadow candidate because its queue was full.",
@@ -176,6 +182,10 @@ class Metrics:
     def model_loaded(self, endpoint: str) -> None:
         """Count one model version loaded for ``endpoint``."""
         self._loads.labels(endpoint).inc()
+
+    def breaker(self, endpoint: str, opened: bool) -> None:
+        """Record whether ``endpoint``'s breaker is open."""
+        self._breaker.labels(endpoint).set(float(opened))
 
     def loaded(self, endpoint: str, failed: bool) -> None:
         """Record whether ``endpoint``'s last load failed."""

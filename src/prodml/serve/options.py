@@ -48,6 +48,13 @@ class ServeOptions:
     # the request field whose value routes a request, when no X-Prodml-Key header is sent
     # (prodml.yaml's serve.sticky_key; see prodml.serve.sticky)
     sticky_key: str | None = None
+    # the rule that answers when the model fails (prodml.yaml's serve.fallback, see
+    # prodml.serve.fallback), a model call slower than timeout_ms counting as a failure,
+    # and the breaker's failures in a row and seconds before a probe (serve.breaker)
+    fallback: str | None = None
+    timeout_ms: float | None = None
+    breaker_failures: int = 5
+    breaker_probe_after: float = 30.0
 
     def __post_init__(self) -> None:
         for name in ("max_batch", "max_queue", "max_body", "shadow_queue"):

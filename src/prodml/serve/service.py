@@ -9,8 +9,10 @@ go to the prediction log, each with the ``data.metadata`` values its request car
 beside the inputs (:mod:`~prodml.serve.metadata`; the model never sees them); once they
 are committed, each request gets its :class:`Answered` rows. When the model fails on a
 batch, each request in it is tried alone, so one request the model cannot take does not
-fail the others; the one that fails answers 500 (its cause logged). A batch whose log
-commit fails answers 503: never a 200 that was not logged.
+fail the others; the one that fails answers 500 (its cause logged), or, with a
+``serve.fallback`` rule, the rule's answers (and while the endpoint's breaker is open every
+request gets them: :mod:`~prodml.serve.fallback`). A batch whose log commit fails answers
+503: never a 200 that was not logged.
 
 An endpoint answers through a :mod:`~prodml.serve.routing` strategy over the versions of
 its lineup (a primary, and a shadow, canary or blue-green candidate beside it). A request
@@ -37,7 +39,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,7 +48,16 @@ from threadpoolctl import threadpool_limits
 from prodml.automation.levels import Automation, Decider
 from prodml.errors import NotFoundError, ProdmlError, listing
 from prodml.serve.batcher import Batcher
-from prodml.serve.deferral import ReviewWriter, decide, decided_header, review_items
+from prodml.serve.breaker import Breaker
+from prodml.serve.deferral import (
+    Decided,
+    ReviewWriter,
+    by_rule,
+    decide,
+    decided_header,
+    review_items,
+)
+from prodml.serve.fallback import Fallback, note_change
 from prodml.serve.metadata import Carried
 from prodml.serve.metrics import Metrics
 from prodml.serve.options import ServeOptions
@@ -128,6 +139,7 @@ class _Endpoint:
     revision: int | None = None
     error: str | None = None  # why it is not loaded, while it is not
     automation: Automation = field(default_factory=Automation)
+    breaker: Breaker | None = None  # with a fallback rule only
 
     @property
     def predictor(self) -> Predictor | None:
@@ -139,6 +151,7 @@ class Service:
     """The endpoints of ``source`` named in ``endpoints``, served; see the module docstring.
 
     ``log`` None answers without logging (for measuring the log's cost, not for production).
+    ``fallback`` answers for the model when it fails (see :mod:`~prodml.serve.fallback`).
     """
 
     def __init__(
@@ -148,6 +161,7 @@ class Service:
         log: PredictionLog | None,
         options: ServeOptions | None = None,
         metrics: Metrics | None = None,
+        fallback: Fallback | None = None,
     ) -> None:
         if not endpoints:
             raise NotFoundError("no endpoint to serve; name at least one")
@@ -165,6 +179,8 @@ class Service:
         self._executor: ThreadPoolExecutor | None = None
         self._limits: threadpool_limits | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.fallback = fallback
+        self._notes: set[asyncio.Task[None]] = set()  # breaker events being written
         # loaded versions by (endpoint, version): the predictor and when it was last in
         # the endpoint's lineup (see keep_previous)
         self._loaded: dict[tuple[str, int], tuple[Predictor, float]] = {}
@@ -184,7 +200,12 @@ class Service:
                 max_queue=self.options.shadow_queue,
                 linger=self.options.shadow_linger,
             )
-            self.endpoints[name] = _Endpoint(name, batcher, shadows)
+            breaker = None
+            if fallback is not None:
+                failures, probe = self.options.breaker_failures, self.options.breaker_probe_after
+                breaker = Breaker(failures, probe)
+                self.metrics.breaker(name, opened=False)
+            self.endpoints[name] = _Endpoint(name, batcher, shadows, breaker=breaker)
 
     @property
     def default_endpoint(self) -> str:
@@ -229,6 +250,7 @@ class Service:
             await endpoint.shadows.close()
         if self._drops is not None:
             await self._drops.close()
+        await asyncio.gather(*self._notes, return_exceptions=True)
         if self._reviews is not None:
             await asyncio.to_thread(self._reviews.close)
         if self.log is not None:
@@ -340,10 +362,16 @@ class Service:
                     ),
                 )
 
-    async def _predict(self, group: list[_Job]) -> None:
+    async def _predict(self, group: list[_Job], alone: bool = False) -> None:
         predictor = group[0].predictor
         served = predictor.served
         rows = group[0].rows if len(group) == 1 else [r for job in group for r in job.rows]
+        endpoint = self.endpoints[served.endpoint]
+        # a shadow's answers go to nobody: no rule answers for it, it trips no breaker
+        breaker = None if predictor.role == "shadow" else endpoint.breaker
+        if breaker is not None and not alone and not breaker.allows(time.monotonic()):
+            self._by_rule(group, rows)
+            return
         loop = asyncio.get_running_loop()
         called = time.perf_counter()
         try:
@@ -355,9 +383,13 @@ class Service:
         except Exception as exc:
             if len(group) > 1:  # find the request the model cannot take; answer the rest
                 for job in group:
-                    await self._predict([job])
+                    await self._predict([job], alone=True)
                 return
             logger.exception("model %s failed on a batch of %d rows", served.model_id, len(rows))
+            if breaker is not None:
+                self._tripped(endpoint, served, breaker.failed(time.monotonic()))
+                self._by_rule(group, rows)
+                return
             if predictor.role == "shadow" and self.log is not None:  # for its comparison
                 seconds = time.perf_counter() - called
                 self.log.write_error(served.endpoint, "shadow", 500, seconds, served.version)
@@ -371,10 +403,53 @@ class Service:
             )
             return
         finished = time.perf_counter()
+        if breaker is not None:
+            limit = self.options.timeout_ms
+            slow = limit is not None and (finished - called) * 1000 > limit
+            now = time.monotonic()
+            self._tripped(endpoint, served, breaker.failed(now) if slow else breaker.succeeded(now))
         ids = [i for job in group for i in job.request_ids]
+        decided = (
+            None if predictor.role == "shadow" else decide(endpoint.automation, predictions, ids)
+        )
+        self._answer(group, predictions, decided, called, finished)
+
+    def _by_rule(self, group: list[_Job], rows: Sequence[Row]) -> None:
+        """Answer the group with the fallback rule (see :mod:`~prodml.serve.fallback`)."""
+        assert self.fallback is not None  # an endpoint has a breaker only with a fallback
+        called = time.perf_counter()
+        predictions = self.fallback.predict(group[0].predictor, rows)
+        self._answer(group, predictions, by_rule(len(rows)), called, time.perf_counter())
+
+    def _tripped(self, endpoint: _Endpoint, served: Served, change: str | None) -> None:
+        """Record a change of the endpoint's breaker: /metrics, the server's log, and its
+        deployment events (written off the event loop)."""
+        breaker = endpoint.breaker
+        if change is None or breaker is None:
+            return
+        self.metrics.breaker(endpoint.name, opened=change == "open")
+        logger.warning("endpoint %s: the breaker is %s", endpoint.name, change)
+        if isinstance(self.source, RegistrySource):
+            noted = note_change(
+                self.source.registry, endpoint.name, served.version, replace(breaker)
+            )
+            task = asyncio.get_running_loop().create_task(noted)
+            self._notes.add(task)
+            task.add_done_callback(self._notes.discard)
+
+    def _answer(
+        self,
+        group: list[_Job],
+        predictions: Predictions,
+        decided: Decided | None,
+        called: float,
+        finished: float,
+    ) -> None:
+        """Log the group's answers (and queue its review items), then give them."""
+        predictor = group[0].predictor
+        served = predictor.served
+        loop = asyncio.get_running_loop()
         automation = self.endpoints[served.endpoint].automation
-        # a shadow's answers go to nobody, so nobody decides them
-        decided = None if predictor.role == "shadow" else decide(automation, predictions, ids)
         deciders = () if decided is None else decided.deciders
         answers, start = [], 0
         for job in group:
@@ -408,9 +483,11 @@ class Service:
             return logged
 
         committed = self.log.write(rows_to_log)
-        if decided is not None and (decided.deferred or decided.audited):
+        if decided is not None and decided.reviewed:
             assert self._reviews is not None  # there is a log
             names = predictor.checker.names
+            ids = [i for job in group for i in job.request_ids]
+            rows = [r for job in group for r in job.rows]
             items = review_items(decided, automation, served, predictions, ids, rows, names)
             committed = _both(committed, self._reviews.write(items))
         committed.add_done_callback(
