@@ -565,8 +565,8 @@ def test_evaluate_errors_are_one_line(fitted: tuple[Path, dict[str, Any]], tmp_p
 def test_demo_runs_every_step_and_writes_the_report(tmp_path: Path) -> None:
     result = succeeded(prodml_command("demo", "--dir", str(tmp_path / "tour"), cwd=tmp_path))
 
-    for step in range(1, 12):
-        assert f"Step {step}/11" in result.stdout
+    for step in range(1, 13):
+        assert f"Step {step}/12" in result.stdout
     assert "fleiss_kappa" in result.stdout and "Human-level performance: 0.88" in result.stdout
     assert "Baselines side by side" in result.stdout
     assert "rules:rules.py:approve_if_income" in result.stdout
@@ -592,7 +592,7 @@ def test_demo_runs_every_step_and_writes_the_report(tmp_path: Path) -> None:
     assert "having loaded 0 models" in out
     with prodml.Project(tmp_path / "tour") as project:
         deployment = project.registry.deployment("loans")
-        last = project.registry.events("loans")[-1]
+        last = [e for e in project.registry.events("loans") if e.action == "rollback"][-1]
     assert (deployment.primary, deployment.candidate) == (1, None)
     assert (last.action, last.version, last.actor) == ("rollback", 3, "canary")
     assert last.reason is not None and last.detail is not None
@@ -600,8 +600,14 @@ def test_demo_runs_every_step_and_writes_the_report(tmp_path: Path) -> None:
     harmful = last.reason.split()[1]  # "rollback: output 100.00% against ..."
     assert guards[harmful]["statistic"] >= guards[harmful]["threshold"]
     assert all(g["statistic"] < g["threshold"] for g in (guards["error_rate"], guards["slow"]))
-    worse, better = guards["accuracy"]["candidate"], guards["accuracy"]["primary"]
-    assert worse["events"] / worse["n"] < better["events"] / better["n"]
+    # step 12: partial automation for a 5% target; people answered from the queue
+    assert "prodml automation loans partial --target-error 0.05" in out
+    with prodml.Project(tmp_path / "tour") as project:
+        automation = project.registry.deployment("loans").automation
+        answered = project.review_queue.items("loans", open_only=False, limit=100_000)
+    assert automation is not None and automation["level"] == "partial"
+    assert sum(item.done_at is not None for item in answered) == 5
+    assert re.search(r"the model decided [\d,]+ \(\d+%\), [\d,]+ went to people", out)
 
 
 # --- data -----------------------------------------------------------------------------------

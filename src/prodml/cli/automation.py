@@ -90,7 +90,7 @@ def automation(
         shown = [as_dict(p) for p in points]
         print_json({"endpoint": endpoint, "automation": setting, "curve": shown})
         return
-    console.print(f"[bold]{escape(endpoint)}[/]: {_described(setting)}")
+    console.print(f"[bold]{escape(endpoint)}[/]: {described(setting)}")
     if points:
         console.print(_table(points))
 
@@ -105,7 +105,7 @@ def _level(text: str) -> Level:
     raise ConfigError(f"automation level {text!r} does not exist; give one of {listing(LEVELS)}")
 
 
-def _described(setting: dict[str, object]) -> str:
+def described(setting: dict[str, object]) -> str:
     level = setting.get("level", "full")
     said = {
         "full": "the model decides every prediction",

@@ -23,7 +23,7 @@ from prodml.cli.shell import reporting
 from prodml.evaluate.html import render_html
 
 BASELINE = "sklearn.dummy.DummyClassifier"
-STEPS = 11
+STEPS = 12
 #: Applications sent from each side of the loans data's shift in step 10.
 TRAFFIC = 1_000
 
@@ -173,6 +173,20 @@ def demo(
 
             deployment_step(url, project, first_fit.id, baseline.id)
 
+            _step(
+                12,
+                "Automate: the model decides where it is sure",
+                "Partial automation: the model decides an application when its confidence "
+                "reaches a threshold, a person decides the rest. The threshold is the "
+                "lowest whose 95% bound on the dev split keeps the model's own error "
+                "within 5%. Deferred applications wait in the review queue, least "
+                "confident first (with 2% of the model's own decisions, to audit it); a "
+                "person's answer becomes the request's feedback.",
+            )
+            from prodml.cli.demo_automation import automation_step
+
+            automation_step(url, project)
+
     console.print(Rule())
     console.print(f"Done in {time.perf_counter() - started:.0f}s. What to run next:")
     console.print(f"  [bold]cd {target}[/]")
@@ -183,6 +197,7 @@ def demo(
     console.print("  [bold]prodml monitor report --html monitor.html[/]   drift over time")
     console.print("  [bold]prodml alerts list[/]          the alerts the monitor fired")
     console.print("  [bold]prodml deployments loans[/]    what serves, and every change: who, why")
+    console.print("  [bold]prodml review list[/]          what waits for a person")
     console.print("  [bold]prodml init my-project[/]      start your own project")
 
 

@@ -33,7 +33,7 @@ MAX_ROUNDS = 20
 def deployment_step(url: str, project: Project, challenger: str, worse: str) -> None:
     """Shadow run ``challenger``, promote it and roll back, then canary run ``worse``
     until the guards roll it back; ``url`` serves ``project``'s endpoint."""
-    rows = _test_rows(project)
+    rows = test_rows(project)
     deployer = project.deployer()
     shadow = _shadow(url, project, challenger, rows.head(SHADOW_ROWS))
     console.print(f"\n  [bold]prodml promote {ENDPOINT}[/]: the shadow becomes the primary")
@@ -133,7 +133,7 @@ def _answered_by(url: str, probe: list[dict[str, Any]]) -> str:
     return model
 
 
-def _test_rows(project: Project) -> pd.DataFrame:
+def test_rows(project: Project) -> pd.DataFrame:
     """The test period before the loans data's shift, shuffled (seeded)."""
     from prodml.data.loans import SHIFT_AFTER
 
