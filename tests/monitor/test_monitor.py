@@ -33,6 +33,7 @@ from prodml.monitor.window import cut
 from prodml.serve.prediction_log import PredictionLog, entry
 from prodml.store.database import Database
 from prodml.store.monitoring import Logged, Monitoring
+from prodml.store.review import NewItem, ReviewQueue
 
 FEATURES = ["x1", "x2", "x3", "c1", "c2"]
 SHIFT_AT, CONCEPT_AT, ROWS = 3_000, 4_500, 6_000
@@ -465,3 +466,24 @@ def test_labels_read_over_many_passes_give_what_one_pass_over_them_gives(
     assert first["accuracy"] == pytest.approx(accuracy_score(truth, said), abs=1e-12)
     for store in stores:
         store.database.dispose()
+
+
+def test_a_window_records_the_review_queue_as_it_is_scored(store: Monitoring) -> None:
+    reference, stream, _ = planted()
+    ids = log_stream(store, stream.head(200))
+    queue = ReviewQueue(store.database)
+    queue.add(
+        [
+            NewItem(request_id, "toy", {}, "low_confidence", model_version=1)
+            for request_id in ids[:30]
+        ]
+    )
+    waiting = queue.backlog("toy")
+
+    monitor = Monitor(store, MonitorSettings(window=100), lambda name, version, run: reference)
+    first, second = monitor.run("toy").windows
+
+    for window in (first, second):
+        assert window.metrics["queue_size"] == waiting[0] == 30
+        age = window.metrics["queue_age_p95_seconds"]
+        assert waiting[1] is not None and waiting[1] <= age < waiting[1] + 60

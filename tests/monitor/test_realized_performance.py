@@ -57,3 +57,25 @@ def test_mae_equals_scikit_learn() -> None:
 
 def test_a_window_without_labels_has_only_its_counts() -> None:
     assert performance([], 10, "classification") == {"labelled": 0, "labelled_share": 0.0}
+
+
+def test_the_model_s_own_accuracy_and_people_s_agreement_are_split_by_who_decided() -> None:
+    rng = np.random.default_rng(9)
+    n = 300
+    truth = rng.integers(0, 2, n).tolist()
+    said = [t if rng.random() < 0.8 else 1 - t for t in truth]
+    decided = rng.choice(["model", "person", "fallback"], n, p=[0.6, 0.3, 0.1]).tolist()
+    labelled = [
+        Labelled(i, AT, "m", 1, {"label": s}, t, i, decided_by=d)
+        for i, (s, t, d) in enumerate(zip(said, truth, decided, strict=True))
+    ]
+
+    found = performance(labelled, n, "classification")
+
+    for key, who in (("automatic_accuracy", "model"), ("human_agreement", "person")):
+        mine = [i for i in range(n) if decided[i] == who]
+        expected = accuracy_score([truth[i] for i in mine], [said[i] for i in mine])
+        assert found[key] == pytest.approx(expected, abs=1e-12)
+    assert "automatic_accuracy" not in performance(labelled[:0], 1, "classification")
+    only_people = [r for r in labelled if r.decided_by == "person"]
+    assert "automatic_accuracy" not in performance(only_people, n, "classification")

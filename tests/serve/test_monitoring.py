@@ -96,6 +96,10 @@ def test_monitoring_a_served_model_end_to_end(tmp_path: Path, launch: Launch, ht
     drift_lines = [line for line in metrics.splitlines() if line.startswith("prodml_drift_score{")]
     assert len(drift_lines) >= 30  # a score per feature, plus the outputs
     assert 'prodml_drift_share{endpoint="breast-cancer"}' in metrics
+    # every answer the model's own: nothing deferred, nothing waiting for a person
+    assert 'prodml_automation{endpoint="breast-cancer",metric="deferred_share"} 0.0' in metrics
+    assert 'prodml_review_queue_items{endpoint="breast-cancer"} 0.0' in metrics
+    assert second["metrics"]["automatic_accuracy"] == second["metrics"]["accuracy"]
 
     listed = prodml_cli(project, "alerts", "list", "--json")
     assert [a["rule"] for a in json.loads(listed.stdout)] == ["error_rate > 0.05"]

@@ -28,7 +28,14 @@ _MARKED = 60
 _BAR_H, _BIN_W, _BAR_L = 130, 40, 46
 
 # Metrics shown as percentages and as counts; latencies (``*_seconds``) are shown in ms.
-_PERCENT = {"error_rate", "drift_share", "null_share", "deferred_share", "labelled_share"}
+_PERCENT = {
+    "error_rate",
+    "drift_share",
+    "null_share",
+    "deferred_share",
+    "fallback_share",
+    "labelled_share",
+}
 _PERCENT_PREFIXES = ("missing.", "out_of_range.", "unseen.", "class_share.")
 _COUNT = {"requests", "errors", "rows", "labelled"}
 

@@ -104,7 +104,9 @@ class ErrorStream:
 
 def performance(labelled: Sequence[Labelled], rows: int, task: Task) -> dict[str, Any]:
     """Realized performance of a window of ``rows`` predictions, of which ``labelled`` have
-    feedback: accuracy, recall and F1 per class, or MAE for regression.
+    feedback: accuracy, recall and F1 per class, or MAE for regression; with deferral,
+    ``automatic_accuracy`` (of the rows the model decided) and ``human_agreement`` (the
+    share of rows people decided whose label is the one the model suggested).
 
     Recall and F1 come from the counts, as scikit-learn's ``average=None,
     zero_division=0`` gives them (a class never seen nor predicted has neither), without
@@ -114,9 +116,9 @@ def performance(labelled: Sequence[Labelled], rows: int, task: Task) -> dict[str
     >>> rows = [Labelled(i, None, "m", 1, {"label": said}, truth, i)
     ...         for i, (said, truth) in enumerate([("a", "a"), ("a", "b"), ("b", "b"), ("c", "b")])]
     >>> performance(rows, 8, "classification")  # doctest: +NORMALIZE_WHITESPACE
-    {'labelled': 4, 'labelled_share': 0.5, 'accuracy': 0.5, 'recall.a': 1.0,
-     'recall.b': 0.3333333333333333, 'recall.c': 0.0, 'f1.a': 0.6666666666666666, 'f1.b': 0.5,
-     'f1.c': 0.0}
+    {'labelled': 4, 'labelled_share': 0.5, 'accuracy': 0.5, 'automatic_accuracy': 0.5,
+     'recall.a': 1.0, 'recall.b': 0.3333333333333333, 'recall.c': 0.0,
+     'f1.a': 0.6666666666666666, 'f1.b': 0.5, 'f1.c': 0.0}
     """
     found: dict[str, Any] = {"labelled": len(labelled), "labelled_share": len(labelled) / rows}
     if not labelled:
@@ -137,6 +139,12 @@ def performance(labelled: Sequence[Labelled], rows: int, task: Task) -> dict[str
     both = actual + guessed
     f1 = np.divide(2 * hits, both, out=np.zeros(len(classes)), where=both > 0)
     found["accuracy"] = float(right.mean())
+    # the model's own decisions (an audit sample's answers among them), and how often the
+    # people deciding the deferred ones gave the label the model suggested
+    decided = np.array([row.decided_by for row in labelled])
+    for key, who in (("automatic_accuracy", "model"), ("human_agreement", "person")):
+        if (decided == who).any():
+            found[key] = float(right[decided == who].mean())
     found.update({f"recall.{c}": float(v) for c, v in zip(classes, recall, strict=True)})
     found.update({f"f1.{c}": float(v) for c, v in zip(classes, f1, strict=True)})
     return found

@@ -64,6 +64,7 @@ from prodml.store.monitoring import (
     Window,
     record,
 )
+from prodml.store.review import ReviewQueue
 from prodml.store.runs import utc_now
 
 logger = logging.getLogger("prodml.monitor")
@@ -176,6 +177,9 @@ class Monitor:
             if before is not None:
                 metrics["confidence_shift"] = metrics["mean_confidence"] - before
         metrics.update(labelled=0, labelled_share=0.0, concept_change=0)  # until feedback
+        # the review queue as this window is scored: what waits for people, and how long
+        size, age = ReviewQueue(self.store.database).backlog(endpoint)
+        metrics.update(queue_size=size, queue_age_p95_seconds=age)
         scores: list[Score] = []
         if reference.profile is not None:
             report = self._drift(reference, frame, name, version)

@@ -34,6 +34,11 @@ METRICS = (
     "confidence_shift",
     "null_share",
     "deferred_share",
+    "fallback_share",
+    "queue_size",
+    "queue_age_p95_seconds",
+    "automatic_accuracy",
+    "human_agreement",
     "drift_share",
     "dataset_drift",
     "prediction_drift",
@@ -201,7 +206,8 @@ def _outputs(rows: Sequence[Logged]) -> dict[str, Any]:
     confidence = [r.confidence for r in rows if r.confidence is not None]
     found: dict[str, Any] = {
         "null_share": float(labels.isna().mean()),
-        "deferred_share": sum(1 for r in rows if r.outputs.get("deferred")) / len(rows),
+        "deferred_share": sum(r.decided_by == "person" for r in rows) / len(rows),
+        "fallback_share": sum(r.decided_by == "fallback" for r in rows) / len(rows),
         "mean_confidence": float(np.mean(confidence)) if confidence else None,
     }
     if not any("value" in r.outputs for r in rows):

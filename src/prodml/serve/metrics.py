@@ -14,6 +14,9 @@ prodml_drift_score                  gauge       endpoint, kind, column, method
 prodml_drift_detected               gauge       endpoint, kind, column, method
 prodml_drift_share                  gauge       endpoint
 prodml_alert_firing                 gauge       endpoint, rule
+prodml_automation                   gauge       endpoint, metric
+prodml_review_queue_items           gauge       endpoint
+prodml_review_queue_age_p95_seconds gauge       endpoint
 prodml_endpoint_load_failed         gauge       endpoint
 prodml_shadow_dropped_rows_total    counter     endpoint
 ==================================  ==========  =============================================
@@ -27,7 +30,9 @@ endpoints that failed.
 
 The drift and alert gauges come from the store, as ``prodml monitor`` last left it: the
 scores of each endpoint's newest window (detected: 1 or 0) and every alert rule that
-has fired (1 while it fires, 0 once resolved); they are read at most every 10 seconds.
+has fired (1 while it fires, 0 once resolved); ``prodml_automation``, the newest window's
+``deferred_share``, ``fallback_share``, ``automatic_accuracy`` and ``human_agreement``; and
+the review queue's open items and their age now. They are read at most every 10 seconds.
 
 ``endpoint`` is the served endpoint's name (empty for a request that names no known
 model, so unknown names cannot grow the label set), ``protocol`` one of ``native``,
@@ -58,6 +63,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from prodml.store.monitoring import Monitoring
+from prodml.store.review import ReviewQueue
 
 logger = logging.getLogger("prodml.serve")
 
@@ -200,6 +206,10 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+#: The window metrics of automation shown on /metrics.
+AUTOMATION = ("deferred_share", "fallback_share", "automatic_accuracy", "human_agreement")
+
+
 class _Monitored(Collector):
     """The monitor's newest drift scores and its alerts, read from the store at most every
     ``seconds``; a store that cannot be read leaves them out (and logs why)."""
@@ -251,4 +261,33 @@ class _Monitored(Collector):
             states[(alert.endpoint, alert.rule)] = alert.resolved_at is None
         for (endpoint, rule), on in states.items():
             firing.add_metric([endpoint, rule], float(on))
-        return [score, detected, share, firing]
+        return [score, detected, share, firing, *self._automation()]
+
+    def _automation(self) -> list[Metric]:
+        """Each endpoint's newest window's automation metrics, and its review queue now."""
+        newest = GaugeMetricFamily(
+            "prodml_automation",
+            "Newest monitor window: share deferred to people, share answered by the fallback "
+            "rule, accuracy of the model's own decisions, people's agreement with it.",
+            labels=["endpoint", "metric"],
+        )
+        size = GaugeMetricFamily(
+            "prodml_review_queue_items", "Open review items.", labels=["endpoint"]
+        )
+        age = GaugeMetricFamily(
+            "prodml_review_queue_age_p95_seconds",
+            "95th percentile of the open review items' age.",
+            labels=["endpoint"],
+        )
+        queue = ReviewQueue(self.store.database)
+        for endpoint in self.store.endpoints():
+            windows = self.store.windows(endpoint)
+            metrics = windows[-1].metrics if windows else {}
+            for name in AUTOMATION:
+                if metrics.get(name) is not None:
+                    newest.add_metric([endpoint, name], float(metrics[name]))
+            items, oldest = queue.backlog(endpoint)
+            size.add_metric([endpoint], float(items))
+            if oldest is not None:
+                age.add_metric([endpoint], oldest)
+        return [newest, size, age]

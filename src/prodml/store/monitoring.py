@@ -87,6 +87,7 @@ class Labelled:
     truth: Any
     feedback_id: int
     run_id: str | None = None
+    decided_by: str = "model"  # or person, fallback
 
 
 @dataclass(frozen=True)
@@ -349,6 +350,7 @@ class Monitoring:
                     label["value"],
                     fid,
                     stream.run_id,
+                    stream.decider,
                 )
             )
         return labelled
