@@ -25,9 +25,11 @@ its item.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
+from queue import SimpleQueue
 from typing import Any
 
 import orjson
@@ -145,19 +147,44 @@ def decided_header(deciders: Sequence[str]) -> dict[str, str]:
 
 
 class ReviewWriter:
-    """Adds review items to a store's queue on a thread of its own, one batch's at once."""
+    """Adds review items to a store's queue on a thread of its own, in group commits: all
+    the batches waiting when it is free go in one transaction (one per model call would
+    contend for SQLite's write lock with the prediction log's). A batch's future is done
+    once its items are stored, or holds the error (then every batch of that group's)."""
 
     def __init__(self, database: Database) -> None:
         self.queue = ReviewQueue(database)
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="prodml-review")
+        self._waiting: SimpleQueue[tuple[Sequence[NewItem], Future[None]] | None] = SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="prodml-review", daemon=True)
+        self._thread.start()
 
     def write(self, items: Sequence[NewItem]) -> Future[None]:
         """Queue ``items``; the future is done once they are stored, or holds the error."""
-        return self._executor.submit(self._add, items)
-
-    def _add(self, items: Sequence[NewItem]) -> None:
-        self.queue.add(items)
+        done: Future[None] = Future()
+        self._waiting.put((items, done))
+        return done
 
     def close(self) -> None:
         """Store what is waiting, then stop the thread."""
-        self._executor.shutdown()
+        self._waiting.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while (first := self._waiting.get()) is not None:
+            group, stop = [first], False
+            while not self._waiting.empty():
+                waiting = self._waiting.get()
+                if waiting is None:
+                    stop = True
+                    break
+                group.append(waiting)
+            try:
+                self.queue.add([item for items, _ in group for item in items])
+            except Exception as exc:  # every batch of the group answers 503
+                for _, done in group:
+                    done.set_exception(exc)
+            else:
+                for _, done in group:
+                    done.set_result(None)
+            if stop:
+                return
