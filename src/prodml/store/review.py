@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 
 from prodml.errors import ConfigError, NotFoundError, ReviewError, listing
 from prodml.store.database import Database
@@ -97,21 +97,23 @@ class ReviewQueue:
                 ).all()
             )
             fresh = {item.request_id: item for item in items if item.request_id not in known}
-            session.add_all(
-                ReviewItemRow(
-                    request_id=item.request_id,
-                    endpoint=item.endpoint,
-                    model_version=item.model_version,
-                    inputs=item.inputs,
-                    suggestion=item.suggestion,
-                    reason=item.reason,
-                    priority=item.priority,
-                    answers_needed=item.answers_needed,
-                    answers_given=0,
-                    created_at=now,
-                )
+            rows = [
+                {
+                    "request_id": item.request_id,
+                    "endpoint": item.endpoint,
+                    "model_version": item.model_version,
+                    "inputs": item.inputs,
+                    "suggestion": item.suggestion,
+                    "reason": item.reason,
+                    "priority": item.priority,
+                    "answers_needed": item.answers_needed,
+                    "answers_given": 0,
+                    "created_at": now,
+                }
                 for item in fresh.values()
-            )
+            ]
+            if rows:  # one bulk INSERT: a server adds items at its request rate
+                session.execute(insert(ReviewItemRow), rows)
         return len(fresh)
 
     def next(
