@@ -69,7 +69,7 @@ def list_items(
         table.add_column(column, overflow="fold")
     for item in found:
         table.add_row(
-            item.request_id[:8],
+            item.request_id,  # whole: a UUIDv7 begins with its time, alike for a batch
             escape(item.endpoint),
             item.reason,
             _suggestion(item),
