@@ -3,11 +3,10 @@ endpoint at ``full`` and at ``partial``, in alternating phases on the same serve
 the section "## Serving with partial automation" of docs/benchmarks.md written from them.
 
 The project is the serving benchmark's (:func:`benchmarks.serving.bench_prodml.prepare`:
-the breast-cancer example's logistic regression, version 1, the primary). Every request
-is the data's row the model is least sure of; at ``partial`` the threshold is set above
-its confidence, so every answer is deferred and every request writes a review item beside
-its log row: the worst case of deferral. For
-each number of WORKERS one ``prodml serve`` runs throughout; the level is switched with
+the breast-cancer example's logistic regression, version 1, the primary), measured in two
+:func:`cases`: every answer deferred (each request writes a review item beside its log
+row, the worst case), and a usual setting (10% deferred, 1% audited). For each number of
+WORKERS one ``prodml serve`` runs throughout; the level is switched with
 ``Project.automate`` (what ``prodml automation`` does) and the load waits SWITCH_SECONDS
 for the servers to pick it up; ``--pairs`` pairs of ``--seconds`` phases alternate their
 order (full-partial, partial-full...). A request sent after each phase checks the level
@@ -28,6 +27,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ import numpy as np
 import prodml
 from benchmarks.serving import load
 from benchmarks.serving.bench_prodml import prepare
-from benchmarks.serving.common import WORKERS, WORKLOADS, Request, beside, free_port, server
+from benchmarks.serving.common import WORKERS, WORKLOADS, beside, free_port, server
 from benchmarks.shared import machine, replace_section, versions
 from prodml.config import Level
 
@@ -55,35 +55,75 @@ def decided_by(url: str, body: bytes) -> str:
         return str(answer.headers.get("X-Prodml-Decided-By"))
 
 
-def unsure(work: Path, folder: Path) -> tuple[Request, float]:
-    """The request of the data's row the model is least sure of (the first rows are
-    answered with a confidence above any threshold), and a threshold above its confidence."""
+@dataclass(frozen=True)
+class Case:
+    """A load of requests at ``partial``: below ``defer_below`` a person decides (a
+    ``deferred`` share of the answers), and ``audit_sample`` of the model's decisions are
+    queued too."""
+
+    name: str
+    script: Path
+    defer_below: float
+    audit_sample: float
+    deferred: float
+
+
+def cases(work: Path, folder: Path) -> tuple[list[Case], bytes]:
+    """The worst case (every request is the data's row the model is least sure of, with
+    the threshold above its confidence) and a usual one (every row of the data in turn,
+    the threshold at the 10th percentile of their confidence, 1% audited); and the least
+    sure row's request, which a person decides in both."""
     with prodml.Project(folder) as project:
         data, model = project.load_data(), project.load_model()
     confidence = model.predict_proba(data.X).max(axis=1)
+    records = [
+        {str(name): float(value) for name, value in row.items()} for _, row in data.X.iterrows()
+    ]
+    bodies = [json.dumps({"dataframe_records": [record]}).encode() for record in records]
     least = int(np.argmin(confidence))
-    record = {str(name): float(value) for name, value in data.X.iloc[least].items()}
-    body = json.dumps({"dataframe_records": [record]}).encode()
-    sent = Request(record, body, load.lua_script(work / "unsure.lua", body))
-    return sent, (1 + float(confidence[least])) / 2
+    tenth = float(np.quantile(confidence, 0.10))
+    return [
+        Case(
+            "every answer deferred",
+            load.lua_script(work / "unsure.lua", bodies[least]),
+            (1 + float(confidence[least])) / 2,
+            0.0,
+            1.0,
+        ),
+        Case(
+            "10% deferred, 1% audited",
+            load.lua_rotation(work / "rows.lua", bodies),
+            tenth,
+            0.01,
+            float(np.mean(confidence < tenth)),
+        ),
+    ], bodies[least]
 
 
 def measured(
-    url: str, folder: Path, sent: Request, above: float, seconds: int, pairs: int
+    url: str, folder: Path, case: Case, check: bytes, seconds: int, pairs: int
 ) -> list[dict[str, Any]]:
-    """``pairs`` pairs of wrk phases at full and at partial (every answer deferred)."""
+    """``pairs`` pairs of wrk phases at full and at partial."""
     runs = []
     for number in range(pairs):
         pair: dict[str, Any] = {}
         order: tuple[Level, Level] = ("full", "partial") if number % 2 == 0 else ("partial", "full")
         for level in order:
             with prodml.Project(folder) as project:
-                threshold = above if level == "partial" else None
-                project.automate(project.name, level, defer_below=threshold, reason=REASON)
+                if level == "partial":
+                    project.automate(
+                        project.name,
+                        level,
+                        defer_below=case.defer_below,
+                        audit_sample=case.audit_sample,
+                        reason=REASON,
+                    )
+                else:
+                    project.automate(project.name, level, reason=REASON)
             time.sleep(SWITCH_SECONDS)
-            print(f"  {level}, {seconds} s", file=sys.stderr)
-            found = load.wrk(f"{url}/invocations", sent.script, seconds)
-            pair[level] = {**found, "decided_by": decided_by(url, sent.body)}
+            print(f"  {case.name}: {level}, {seconds} s", file=sys.stderr)
+            found = load.wrk(f"{url}/invocations", case.script, seconds)
+            pair[level] = {**found, "decided_by": decided_by(url, check)}
         runs.append({"order": list(pair), **pair})
     return runs
 
@@ -100,29 +140,40 @@ def section(result: dict[str, Any], command: str) -> str:
         "",
         "Single-row MLflow requests under wrk, one server, its endpoint switched between "
         "`full` and `partial` automation in alternating phases (the order flips each pair). "
-        "At `partial` the threshold is above every answer's confidence: each request is "
-        "deferred and writes a review item beside its log row, the worst case.",
+        "Two cases: every request is the row the model is least sure of, with the "
+        "threshold above its confidence, so each answer is deferred and queued for review "
+        "(the worst case); and every row of the data in turn, with the threshold at the "
+        "10th percentile of their confidence and 1% of the model's decisions audited (a "
+        "usual setting). The share of deferred answers is that of the rows below the "
+        "threshold.",
         "",
         f"- Date: {datetime.date.today().isoformat()}",
         f"- Machine: {machine()}; prodml {result['versions']['prodml']}",
         f"- Command: `{command}` at commit {result['commit']} (took {result['took']} s)",
         "",
-        "| server | pair (first) | full: req/s | partial: req/s | cost | decided by |",
-        "|---|---|---:|---:|---:|---|",
+        "| server | case | pair (first) | full: req/s | partial: req/s | cost | decided by |",
+        "|---|---|---|---:|---:|---:|---|",
     ]
     verdicts = []
-    for workers, runs in result["servers"].items():
+    for workers, measured_cases in result["servers"].items():
         name = f"prodml, {workers} worker{'s' * (workers != '1')}"
-        for i, pair in enumerate(runs, 1):
-            lines.append(
-                f"| {name} | {i} ({pair['order'][0]}) | {pair['full']['requests_per_second']:,.0f} "
-                f"| {pair['partial']['requests_per_second']:,.0f} | {cost(pair):+.1%} "
-                f"| {pair['full']['decided_by']} / {pair['partial']['decided_by']} |"
-            )
-        median = statistics.median(cost(pair) for pair in runs)
-        lines.append(f"| {name} | **median** | | | **{median:+.1%}** | |")
-        verdicts.append(f"{name}: {median:+.1%}, {'met' if median <= GOAL else 'not met'}")
+        for case, runs in measured_cases.items():
+            for i, pair in enumerate(runs, 1):
+                full, partial = pair["full"], pair["partial"]
+                lines.append(
+                    f"| {name} | {case} | {i} ({pair['order'][0]}) "
+                    f"| {full['requests_per_second']:,.0f} "
+                    f"| {partial['requests_per_second']:,.0f} | {cost(pair):+.1%} "
+                    f"| {full['decided_by']} / {partial['decided_by']} |"
+                )
+            median = statistics.median(cost(pair) for pair in runs)
+            lines.append(f"| {name} | {case} | **median** | | | **{median:+.1%}** | |")
+            verdict = "met" if median <= GOAL else "not met"
+            verdicts.append(f"{name}, {case}: {median:+.1%}, {verdict}")
+    shares = ", ".join(f"{name}: {share:.1%}" for name, share in result["deferred"].items())
     lines += [
+        "",
+        f"Deferred answers at `partial`: {shares}.",
         "",
         f"Goal (issue 13): `partial` costs at most {GOAL:.0%} of `full`'s throughput "
         f"(median of the pairs): {'; '.join(verdicts)}. A positive cost is throughput lost.",
@@ -144,21 +195,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(sys.stderr):
         work = Path(folder)
         project = prepare(work, WORKLOAD)
-        sent, above = unsure(work, project)
-        servers = {}
+        measured_cases, check = cases(work, project)
+        servers: dict[str, dict[str, Any]] = {}
         for workers in WORKERS:
             port = free_port()
             command = [beside("prodml"), "serve", "--project", str(project), "--port", str(port)]
             command += ["--workers", str(workers)]
             with server(command, work / f"automation-{workers}.log", port) as (url, _):
-                servers[str(workers)] = measured(
-                    url, project, sent, above, args.seconds, args.pairs
-                )
+                servers[str(workers)] = {
+                    case.name: measured(url, project, case, check, args.seconds, args.pairs)
+                    for case in measured_cases
+                }
     result = {
         "versions": versions("prodml"),
         "commit": commit,
         "took": round(time.perf_counter() - started),
         "servers": servers,
+        "deferred": {case.name: case.deferred for case in measured_cases},
     }
     shown = "python -m benchmarks.serving.bench_automation"
     if (args.seconds, args.pairs) != (15, 3):

@@ -45,6 +45,22 @@ def lua_script(path: Path, body: bytes) -> Path:
     return path
 
 
+def lua_rotation(path: Path, bodies: list[bytes]) -> Path:
+    """A wrk script that POSTs ``bodies`` as JSON in turn, each connection from the first
+    (Lua long strings: no escaping needed)."""
+    listed = ",\n".join(f"[==[{body.decode()}]==]" for body in bodies)
+    path.write_text(
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f"local bodies = {{\n{listed}\n}}\n"
+        "local turn = 0\n"
+        "request = function()\n"
+        "  turn = turn % #bodies + 1\n"
+        '  return wrk.format("POST", nil, nil, bodies[turn])\n'
+        "end\n"
+    )
+    return path
+
+
 def wrk_version() -> str:
     """``wrk 4.1.0`` (wrk prints its version and usage, and exits 1, for ``-v``)."""
     shown = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout

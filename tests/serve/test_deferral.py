@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -194,3 +195,38 @@ def test_a_target_error_in_the_project_file_is_met_by_the_threshold_chosen_at_lo
     records = json.loads(frame.to_json(orient="records"))
     answer = http.post(f"{server.url}/predict", {"records": records})
     assert [p["decided_by"] for p in answer.json()["predictions"]] == wanted
+
+
+def test_an_item_the_queue_refuses_fails_its_answer_and_its_log_row_together(
+    registered_project: Path, tmp_path: Path, launch: Launch, http: Http
+) -> None:
+    """Items are committed in the log's own transaction: when the store refuses one (a
+    trigger here), the answer is a 503 and its log row is not kept either; once the store
+    takes items again, the answer, its log row and its item are all there."""
+    folder = Path(shutil.copytree(registered_project, tmp_path / "bc"))
+    with prodml.Project(folder) as project:
+        project.automate("breast-cancer", "human")
+        file = project.runs_store.database.file
+        records = json.loads(project.load_data().X.head(2).to_json(orient="records"))
+    assert file is not None
+    server = launch(folder)
+    with sqlite3.connect(file) as connection:
+        connection.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON review_items "
+            "BEGIN SELECT RAISE(ABORT, 'the queue is closed'); END"
+        )
+    refused = http.post(f"{server.url}/predict", {"records": records})
+    assert refused.status == 503
+    assert "queued for review" in refused.body.decode()
+    with prodml.Project(folder) as project:
+        assert project.prediction_log(limit=100) == []
+    with sqlite3.connect(file) as connection:
+        connection.execute("DROP TRIGGER refuse")
+    taken = http.post(f"{server.url}/predict", {"records": records})
+    assert taken.status == 200
+    ids = [p["request_id"] for p in taken.json()["predictions"]]
+    with prodml.Project(folder) as project:
+        logged = [row["request_id"] for row in project.prediction_log(limit=100)]
+        items = project.review_queue.items(open_only=False, limit=100)
+    assert sorted(logged) == sorted(ids)
+    assert sorted(item.request_id for item in items) == sorted(ids)

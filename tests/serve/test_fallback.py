@@ -219,3 +219,50 @@ def test_a_call_slower_than_timeout_ms_keeps_its_answer_and_counts_as_a_failure(
     wait_for_events(folder, ["breaker-open"])
     spared = ask(http, server, rows[2])
     assert (spared["decided_by"], spared["label"]) == ("fallback", by_texture(rows[2]))
+
+
+def test_an_endpoint_whose_model_never_loaded_gets_the_rule_until_it_loads(
+    registered_project: Path, tmp_path: Path, launch: Launch, http: Http
+) -> None:
+    """The model file of version 1 is spoiled before the server starts: the rule answers
+    in its place (checked against the version's schema, marked ``fallback``, queued),
+    /health/ready says degraded with the reason; once the file is restored, the model
+    answers."""
+    folder = Path(shutil.copytree(registered_project, tmp_path / "bc"))
+    (folder / "rules.py").write_text(RULES, encoding="utf-8")
+    with_serve(folder, {"fallback": "rules:rules.py:by_texture"})
+    with prodml.Project(folder) as project:
+        run_id = project.registry.get("breast-cancer:1").run_id
+        frame: pd.DataFrame = project.load_data().X
+        model = project.load_model(run_id)
+    rows = json.loads(frame.head(6).to_json(orient="records"))
+    file = folder / ".prodml" / "artifacts" / run_id / "model.skops"
+    good = file.read_bytes()
+    file.write_bytes(good + b"\0")
+    server = launch(folder)
+
+    ready = http.call(f"{server.url}/health/ready")
+    assert ready.status == 200 and ready.json()["status"] == "degraded", ready.body
+    assert "was changed after it was saved" in ready.json()["errors"]["breast-cancer"]
+    ruled = [ask(http, server, row) for row in rows]
+    assert [a["decided_by"] for a in ruled] == ["fallback"] * len(rows)
+    assert [a["label"] for a in ruled] == [by_texture(row) for row in rows]
+    wrong = http.post(f"{server.url}/predict", {"records": [{"mean_radius": "big"}]})
+    assert wrong.status == 422  # the version's schema still checks the rows
+
+    file.write_bytes(good)
+    deadline = time.monotonic() + 30
+    while http.call(f"{server.url}/health/ready").json()["status"] != "ready":
+        assert time.monotonic() < deadline, "the restored model never loaded"
+        time.sleep(0.2)
+    answered = [ask(http, server, row) for row in rows]
+    assert [a["decided_by"] for a in answered] == ["model"] * len(rows)
+    assert [a["label"] for a in answered] == model.predict(frame.head(6)).tolist()
+    server.stop()
+    with prodml.Project(folder) as project:
+        items = project.review_queue.items(open_only=False, limit=100)
+        logged = {row["request_id"]: row for row in project.prediction_log(limit=100)}
+    assert {i.request_id for i in items} == {a["request_id"] for a in ruled}
+    assert {i.reason for i in items} == {"fallback"}
+    for answer in [*ruled, *answered]:
+        assert logged[answer["request_id"]]["decided_by"] == answer["decided_by"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sqlalchemy import text
 
 import prodml
+from prodml.model.rules import RuleModel
 from prodml.serve.options import ServeOptions
 from prodml.serve.prediction_log import PredictionLog
 from prodml.serve.rejection import Rejected
@@ -45,6 +47,9 @@ class Switchable:
     def load(self, endpoint: str, version: int | None = None) -> Served:
         assert version in (None, self.served.version)
         return self.served
+
+    def stand_in(self, endpoint: str, rule: RuleModel) -> Served:
+        return replace(self.served, model=rule, stand_in=True)
 
     def endpoints(self) -> list[str]:
         return [self.served.endpoint]

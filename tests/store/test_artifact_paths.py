@@ -84,6 +84,7 @@ def test_a_local_store_records_paths_relative_to_its_root(
         "model": f"{run_id}/model.skops",
         "split": f"{run_id}/split.npy",
         "profile": f"{run_id}/profile.json",
+        "classes": f"{run_id}/classes.json",
         "calibration": f"{run_id}/calibration.json",
     }
 

@@ -5,6 +5,7 @@ to an item, and the majority label stored as the request's feedback."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 from uuid import uuid4
@@ -29,13 +30,23 @@ def queue(database_url: str) -> Iterator[ReviewQueue]:
     database.dispose()
 
 
-def logged(queue: ReviewQueue, queued: list[NewItem]) -> None:
-    """Log the predictions the items stand for, as the server would have."""
+def logged(queue: ReviewQueue, queued: list[NewItem], role: str = "primary") -> None:
+    """Log the predictions the items stand for, as the server would have (in ``role``)."""
     log = PredictionLog(queue.database)
     try:
         answer = {"label": 1, "probabilities": {"0": 0.45, "1": 0.55}}
         rows = [
-            entry(i.request_id, i.endpoint, i.endpoint, 1, i.inputs, answer, 0.001, classes=[0, 1])
+            entry(
+                i.request_id,
+                i.endpoint,
+                i.endpoint,
+                1,
+                i.inputs or {},
+                answer,
+                0.001,
+                role=role,
+                classes=[0, 1],
+            )
             for i in queued
         ]
         log.write(rows).result()
@@ -74,6 +85,25 @@ def test_reviewers_are_leased_the_highest_priority_first_and_never_the_same_item
     assert [ana.request_id, ben.request_id] == [i.request_id for i in expected]
     assert ana.leased_by == "ana" and ana.lease_until is not None
     assert ana.suggestion == expected[0].suggestion and ana.inputs == expected[0].inputs
+
+
+def test_an_item_queued_without_inputs_shows_those_its_request_was_answered_with(
+    queue: ReviewQueue,
+) -> None:
+    """The server queues items without a copy of the inputs: they are read from the
+    request's log row, not from a shadow's copy of it."""
+    endpoint = uuid4().hex
+    queued = items(endpoint, 3)
+    shadowed = [replace(i, inputs={"income": -1.0, "region": "shadow"}) for i in queued]
+    logged(queue, shadowed, role="shadow")
+    logged(queue, queued)
+    assert queue.add([replace(i, inputs=None) for i in queued]) == 3
+
+    listed = {i.request_id: i.inputs for i in queue.items(endpoint)}
+    held = queue.next("ana", endpoint)
+
+    assert listed == {i.request_id: i.inputs for i in queued}
+    assert held is not None and held.inputs == listed[held.request_id]
 
 
 def test_only_the_holder_answers_and_the_answer_becomes_feedback(queue: ReviewQueue) -> None:

@@ -38,7 +38,10 @@ def test_fit_records_the_whole_run(project: prodml.Project) -> None:
     assert run.peak_memory_bytes is not None and run.peak_memory_bytes > 10 * 2**20
     assert run.environment is not None
     assert run.environment["packages"]["scikit-learn"] == sklearn.__version__
-    assert {a.name for a in run.artifacts} == {"model", "split", "profile", "calibration"}
+    names = {a.name for a in run.artifacts}
+    assert names == {"model", "split", "profile", "classes", "calibration"}
+    kept_classes = project.runs_store.artifacts.load(run.artifact("classes"))
+    assert kept_classes == {"classes": project.load_model(run.id).classes_.tolist()}
     model_file = Path(run.artifact("model").uri.removeprefix("file://"))
     assert run.artifact("model").sha256 == hashlib.sha256(model_file.read_bytes()).hexdigest()
 

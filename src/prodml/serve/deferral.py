@@ -11,9 +11,9 @@ point is to measure the model's decisions without a person leaning on them. Rows
 :mod:`~prodml.serve.fallback` rule answered are decided by ``fallback`` (:func:`by_rule`),
 and each is an item (``fallback``, priority 1: the model gave no answer there).
 
-:class:`ReviewWriter` writes a batch's items on a thread of its own, beside the log's
-commit: the batch's answers wait for both, so an acknowledged deferred answer always has
-its item.
+The items are committed in the prediction log's own transaction, with the batch's log
+rows (:meth:`~prodml.serve.prediction_log.PredictionLog.write`): an acknowledged deferred
+answer always has its item.
 
 >>> from prodml.automation.levels import Automation
 >>> from prodml.serve.predictor import Predictions
@@ -25,21 +25,13 @@ its item.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field
-from queue import SimpleQueue
-from typing import Any
-
-import orjson
 
 from prodml.automation.levels import Automation, Decider, sampled
 from prodml.serve.predictor import Predictions
 from prodml.serve.source import Served
-from prodml.serve.validation import Row
-from prodml.store.database import Database
-from prodml.store.review import NewItem, Reason, ReviewQueue
+from prodml.store.review import NewItem, Reason
 
 
 @dataclass(frozen=True)
@@ -97,11 +89,9 @@ def review_items(
     served: Served,
     predictions: Predictions,
     request_ids: Sequence[str],
-    rows: Sequence[Row],
-    names: Sequence[str],
 ) -> list[NewItem]:
-    """The review items of a batch's ``decided`` rows (``rows``: its inputs, in the
-    order of ``names``)."""
+    """The review items of a batch's ``decided`` rows; their inputs are the prediction
+    log's (see :mod:`~prodml.store.review`)."""
 
     def item(
         row: int, sure: float | None, reason: Reason, shown: bool, priority: float | None = None
@@ -111,7 +101,7 @@ def review_items(
         return NewItem(
             request_id=request_ids[row],
             endpoint=served.endpoint,
-            inputs=plain(dict(zip(names, rows[row], strict=True))),
+            inputs=None,
             reason=reason,
             suggestion=suggestion if shown else None,
             model_version=served.version,
@@ -123,12 +113,6 @@ def review_items(
         + [item(r, c, "audit_sample", False) for r, c in decided.audited]
         + [item(r, None, "fallback", False, priority=1.0) for r in decided.fallback]
     )
-
-
-def plain(values: dict[str, Any]) -> dict[str, Any]:
-    """Values as JSON keeps them (a datetime as text, NaN as null)."""
-    loaded: dict[str, Any] = orjson.loads(orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY))
-    return loaded
 
 
 #: The answer's header that says who decided each row, and the most rows it lists.
@@ -144,47 +128,3 @@ def decided_header(deciders: Sequence[str]) -> dict[str, str]:
     {'X-Prodml-Decided-By': 'model,person'}
     """
     return {HEADER: ",".join(deciders)} if 0 < len(deciders) <= HEADER_ROWS else {}
-
-
-class ReviewWriter:
-    """Adds review items to a store's queue on a thread of its own, in group commits: all
-    the batches waiting when it is free go in one transaction (one per model call would
-    contend for SQLite's write lock with the prediction log's). A batch's future is done
-    once its items are stored, or holds the error (then every batch of that group's)."""
-
-    def __init__(self, database: Database) -> None:
-        self.queue = ReviewQueue(database)
-        self._waiting: SimpleQueue[tuple[Sequence[NewItem], Future[None]] | None] = SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="prodml-review", daemon=True)
-        self._thread.start()
-
-    def write(self, items: Sequence[NewItem]) -> Future[None]:
-        """Queue ``items``; the future is done once they are stored, or holds the error."""
-        done: Future[None] = Future()
-        self._waiting.put((items, done))
-        return done
-
-    def close(self) -> None:
-        """Store what is waiting, then stop the thread."""
-        self._waiting.put(None)
-        self._thread.join()
-
-    def _run(self) -> None:
-        while (first := self._waiting.get()) is not None:
-            group, stop = [first], False
-            while not self._waiting.empty():
-                waiting = self._waiting.get()
-                if waiting is None:
-                    stop = True
-                    break
-                group.append(waiting)
-            try:
-                self.queue.add([item for items, _ in group for item in items])
-            except Exception as exc:  # every batch of the group answers 503
-                for _, done in group:
-                    done.set_exception(exc)
-            else:
-                for _, done in group:
-                    done.set_result(None)
-            if stop:
-                return

@@ -12,8 +12,8 @@ change of the breaker's state is a deployment event (``breaker-open``,
 
 A classifier's rule answers a label; its probabilities say it is certain (1 for that
 label), as a rule baseline's do. The rule runs in the event loop (a rule is a few
-vectorized pandas operations). An endpoint that never loaded still answers 503: without
-its model there is no schema to check a request's rows against.
+vectorized pandas operations). An endpoint whose model never loaded gets the rule's
+answers too (:mod:`~prodml.serve.stand_in`).
 
 >>> import tempfile
 >>> from pathlib import Path

@@ -61,6 +61,7 @@ from prodml.store.log_format import (
     encode_outputs,
     microseconds,
 )
+from prodml.store.review import insert_items
 from prodml.store.tables import LogStreamRow, PredictionRow, RequestErrorRow
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ _INSERT = (
     "VALUES ({0}, {0}, {0}, {0}, {0}, {0})"
 )
 _ERRORS = insert(cast(Table, RequestErrorRow.__table__))
+_REVIEWS = object()  # review items, inserted by insert_items
 _STOP = object()
 #: How often the write-ahead log of an SQLite store is checkpointed, off the commit path.
 CHECKPOINT_SECONDS = 1.0
@@ -168,11 +170,13 @@ class PredictionLog:
             self._checkpointer.daemon = True
             self._checkpointer.start()
 
-    def write(self, rows: Rows) -> Future[None]:
-        """Insert ``rows`` (see :func:`entry`) in one transaction; the future is done once
-        they are committed, or holds the error that stopped them. ``rows`` may be a
-        function that makes them, called on the log's thread, off the event loop."""
-        return self._put(_INSERT, rows)
+    def write(self, rows: Rows, reviews: Rows | None = None) -> Future[None]:
+        """Insert ``rows`` (see :func:`entry`), and the review items ``reviews`` (see
+        :func:`~prodml.store.review.item_rows`), in one transaction: an acknowledged
+        deferred answer always has its item. The future is done once they are committed,
+        or holds the error that stopped them. Either may be a function that makes them,
+        called on the log's thread, off the event loop."""
+        return self._put((_INSERT, rows), *(() if reviews is None else ((_REVIEWS, reviews),)))
 
     def write_error(
         self,
@@ -192,14 +196,15 @@ class PredictionLog:
             "latency_seconds": latency_seconds,
             "model_version": version,
         }
-        return self._put(_ERRORS, [row])
+        return self._put((_ERRORS, [row]))
 
-    def _put(self, statement: Any, rows: Rows) -> Future[None]:
+    def _put(self, *parts: tuple[Any, Rows]) -> Future[None]:
+        """Queue ``parts`` (statement, rows) for the next group commit."""
         done: Future[None] = Future()
         if self._closed:
             done.set_exception(RuntimeError("the prediction log is closed"))
             return done
-        self._queue.put((statement, rows, done))
+        self._queue.put((parts, done))
         return done
 
     def close(self) -> None:
@@ -233,12 +238,13 @@ class PredictionLog:
                 self._commit(group)
         self._disconnect()
 
-    def _commit(self, group: list[tuple[Any, Rows, Future[None]]]) -> None:
+    def _commit(self, group: list[tuple[tuple[tuple[Any, Rows], ...], Future[None]]]) -> None:
         rows: dict[Any, list[Any]] = {}
         new: dict[Stream, int] = {}
         try:
-            for statement, batch, _ in group:
-                rows.setdefault(statement, []).extend(batch() if callable(batch) else batch)
+            for parts, _ in group:
+                for statement, batch in parts:
+                    rows.setdefault(statement, []).extend(batch() if callable(batch) else batch)
             connection = self._connect()
             with self.database.queued("log"), connection.begin():
                 for statement, values in rows.items():
@@ -248,17 +254,19 @@ class PredictionLog:
                         marker = "?" if self.database.is_sqlite else "%s"
                         resolved = self._resolve(connection, values, new)
                         connection.exec_driver_sql(_INSERT.format(marker), resolved)
+                    elif statement is _REVIEWS:
+                        insert_items(connection, values)
                     else:
                         connection.execute(statement, values)
         except Exception as exc:  # the answers become 503s; the cause goes to the log
             count = sum(len(values) for values in rows.values())
             logger.exception("the prediction log could not commit %d rows", count)
             self._disconnect()
-            for *_, done in group:
+            for _, done in group:
                 done.set_exception(exc)
             return
         self._streams.update(new)
-        for *_, done in group:
+        for _, done in group:
             done.set_result(None)
 
     def _resolve(

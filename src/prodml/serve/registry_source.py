@@ -13,14 +13,18 @@ the primary's dev curve when the lineup is read).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import partial
+from typing import Any
 
 from prodml.automation.setting import dev_curve, served_automation
 from prodml.config import AutomationSettings
 from prodml.data.schema import Schema
 from prodml.errors import NotFoundError, StoreError
-from prodml.registry import Registry
+from prodml.model.rules import RuleModel
+from prodml.registry import ModelVersion, Registry
 from prodml.serve.source import Lineup, Served
+from prodml.serve.stand_in import stand_in
 
 
 class RegistrySource:
@@ -53,6 +57,20 @@ class RegistrySource:
         )
 
     def load(self, endpoint: str, version: int | None = None) -> Served:
+        found = self._version(endpoint, version)
+        try:
+            model = self.registry.load(found)
+        except StoreError as exc:  # say which version, as the endpoint may serve another
+            raise type(exc)(f"model {found.ref}: {exc}") from exc
+        return self._served(endpoint, found, model)
+
+    def stand_in(self, endpoint: str, rule: RuleModel) -> Served:
+        found = self._version(endpoint, None)
+        ruled = stand_in(rule, self.registry.runs, found.run_id, f"model {found.ref}")
+        return replace(self._served(endpoint, found, ruled), stand_in=True)
+
+    def _version(self, endpoint: str, version: int | None) -> ModelVersion:
+        """A version of the endpoint's model (its primary by default), with its schema."""
         deployment = self.registry.deployment(endpoint)
         number = deployment.primary if version is None else version
         found = self.registry.get(f"{deployment.name}:{number}")
@@ -61,10 +79,10 @@ class RegistrySource:
                 f"model {found.ref} has no input schema, so requests cannot be checked; "
                 "register a new fit"
             )
-        try:
-            model = self.registry.load(found)
-        except StoreError as exc:  # say which version, as the endpoint may serve another
-            raise type(exc)(f"model {found.ref}: {exc}") from exc
+        return found
+
+    def _served(self, endpoint: str, found: ModelVersion, model: Any) -> Served:
+        assert found.input_schema is not None  # checked in _version
         return Served(
             endpoint=endpoint,
             name=found.name,

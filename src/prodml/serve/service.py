@@ -25,7 +25,8 @@ loaded for ``keep_previous`` seconds, so a rollback loads nothing.
 
 Endpoints load when the service starts, before its process accepts a connection, and
 load again in the background when the source's revision for them grows. One whose load
-failed answers 503 (``/health/ready`` too) while loading is retried; one whose new version
+failed answers 503 (``/health/ready`` too) while loading is retried, or, with a fallback
+rule, the rule's answers (:mod:`~prodml.serve.stand_in`); one whose new version
 failed to load keeps answering with the version it has (``/health/ready`` says
 ``degraded``). A failure is logged once, as one line, and again only if its reason changes.
 """
@@ -51,7 +52,6 @@ from prodml.serve.batcher import Batcher
 from prodml.serve.breaker import Breaker
 from prodml.serve.deferral import (
     Decided,
-    ReviewWriter,
     by_rule,
     decide,
     decided_header,
@@ -76,6 +76,7 @@ from prodml.store.log_format import (
     encode_value,
     microseconds,
 )
+from prodml.store.review import item_rows
 
 logger = logging.getLogger("prodml.serve")
 
@@ -174,7 +175,6 @@ class Service:
             if isinstance(source, RegistrySource)
             else None  # a run has no shadow
         )
-        self._reviews = None if log is None else ReviewWriter(log.database)
         self._arriving = 0
         self._executor: ThreadPoolExecutor | None = None
         self._limits: threadpool_limits | None = None
@@ -214,7 +214,16 @@ class Service:
 
     @property
     def ready(self) -> bool:
+        """Does every endpoint answer (its model, or the fallback in its place)?"""
         return all(e.predictor is not None for e in self.endpoints.values())
+
+    @property
+    def loaded(self) -> bool:
+        """Does every endpoint answer with its model?"""
+        return all(
+            e.predictor is not None and not e.predictor.served.stand_in
+            for e in self.endpoints.values()
+        )
 
     async def start(self) -> None:
         """Start the batchers and the model thread, load the endpoints once, then keep
@@ -251,8 +260,6 @@ class Service:
         if self._drops is not None:
             await self._drops.close()
         await asyncio.gather(*self._notes, return_exceptions=True)
-        if self._reviews is not None:
-            await asyncio.to_thread(self._reviews.close)
         if self.log is not None:
             await asyncio.to_thread(self.log.close)
         if self._executor is not None:
@@ -369,7 +376,9 @@ class Service:
         endpoint = self.endpoints[served.endpoint]
         # a shadow's answers go to nobody: no rule answers for it, it trips no breaker
         breaker = None if predictor.role == "shadow" else endpoint.breaker
-        if breaker is not None and not alone and not breaker.allows(time.monotonic()):
+        if served.stand_in or (
+            breaker is not None and not alone and not breaker.allows(time.monotonic())
+        ):
             self._by_rule(group, rows)
             return
         loop = asyncio.get_running_loop()
@@ -416,7 +425,7 @@ class Service:
 
     def _by_rule(self, group: list[_Job], rows: Sequence[Row]) -> None:
         """Answer the group with the fallback rule (see :mod:`~prodml.serve.fallback`)."""
-        assert self.fallback is not None  # an endpoint has a breaker only with a fallback
+        assert self.fallback is not None  # a breaker or a stand-in only with a fallback
         called = time.perf_counter()
         predictions = self.fallback.predict(group[0].predictor, rows)
         self._answer(group, predictions, by_rule(len(rows)), called, time.perf_counter())
@@ -482,14 +491,15 @@ class Service:
                     logged.append((into, request_id, at, encode_inputs(row), outputs, latency))
             return logged
 
-        committed = self.log.write(rows_to_log)
+        reviews = None
         if decided is not None and decided.reviewed:
-            assert self._reviews is not None  # there is a log
-            names = predictor.checker.names
-            ids = [i for job in group for i in job.request_ids]
-            rows = [r for job in group for r in job.rows]
-            items = review_items(decided, automation, served, predictions, ids, rows, names)
-            committed = _both(committed, self._reviews.write(items))
+
+            def reviews() -> list[dict[str, Any]]:  # runs on the log's thread
+                ids = [i for job in group for i in job.request_ids]
+                items = review_items(decided, automation, served, predictions, ids)
+                return item_rows(items, datetime.now(UTC))
+
+        committed = self.log.write(rows_to_log, reviews)
         committed.add_done_callback(
             lambda done: loop.call_soon_threadsafe(self._settle, group, answers, done)
         )
@@ -513,7 +523,7 @@ class Service:
         await asyncio.gather(*(self._refresh(e) for e in self.endpoints.values()))
 
     async def _watch(self) -> None:
-        while not (self.options.reload_seconds == 0 and self.ready):
+        while not (self.options.reload_seconds == 0 and self.loaded):
             await asyncio.sleep(self.options.reload_seconds or 0.5)
             await self._refresh_all()
 
@@ -529,7 +539,10 @@ class Service:
             if lineup.candidate is not None:
                 candidate = await self._version(endpoint.name, lineup.candidate)
         except Exception as exc:
-            self._failed(endpoint, exc)
+            unruled = None
+            if endpoint.router is None and self.fallback is not None:
+                unruled = await self._stand_in(endpoint)
+            self._failed(endpoint, exc, unruled)
             return
         before, failed = endpoint.router, endpoint.error is not None
         endpoint.router = router(lineup, primary, candidate)
@@ -543,6 +556,23 @@ class Service:
             )
         elif failed:
             logger.warning("endpoint %s loaded %s", endpoint.name, now)
+
+    async def _stand_in(self, endpoint: _Endpoint) -> str | None:
+        """Let the fallback rule answer for an endpoint whose model never loaded, while
+        loading is retried (see :mod:`~prodml.serve.stand_in`); why it cannot, if it
+        cannot (the endpoint then answers 503)."""
+        assert self.fallback is not None
+        name = endpoint.name
+        try:
+            lineup = await asyncio.to_thread(self.source.lineup, name)
+            served = await asyncio.to_thread(self.source.stand_in, name, self.fallback.rule)
+            count = self.metrics.out_of_range_counter(name)
+            predictor = await asyncio.to_thread(_predictor, served, count)
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"
+        endpoint.router = router(lineup, predictor, None)
+        endpoint.automation = lineup.automation
+        return None
 
     async def _version(self, endpoint: str, version: int) -> Predictor:
         """A loaded version of the endpoint's model: the one held, or newly loaded."""
@@ -574,16 +604,24 @@ class Service:
             elif now - seen > self.options.keep_previous:
                 del self._loaded[key]
 
-    def _failed(self, endpoint: _Endpoint, exc: Exception) -> None:
-        """Note a failed load; log it only when its reason is new, since the load is retried
-        every ``reload_seconds`` (a tampered file would otherwise fill the log)."""
+    def _failed(self, endpoint: _Endpoint, exc: Exception, unruled: str | None = None) -> None:
+        """Note a failed load (and why the fallback cannot answer in its place, if it
+        cannot); log it only when its reason is new, since the load is retried every
+        ``reload_seconds`` (a tampered file would otherwise fill the log)."""
         reason = f"{type(exc).__name__}: {exc}"
+        if unruled is not None:
+            reason += f"; the fallback cannot answer in its place ({unruled})"
         self.metrics.loaded(endpoint.name, failed=True)
         if reason == endpoint.error:
             return
         endpoint.error = reason
         serving = endpoint.predictor
-        after = "it answers 503" if serving is None else f"it serves {serving.served.model_id}"
+        if serving is None:
+            after = "it answers 503"
+        elif serving.served.stand_in:
+            after = "the fallback rule answers in its place"
+        else:
+            after = f"it serves {serving.served.model_id}"
         if isinstance(exc, ProdmlError):  # a cause the user can fix: its message says how
             logger.error("cannot load endpoint %s: %s; %s, retrying", endpoint.name, reason, after)
         else:
@@ -627,21 +665,6 @@ def _settle(group: list[_Job], answers: list[Answered], committed: Future[None] 
     for job, answer in zip(group, answers, strict=True):
         if not job.future.done():
             job.future.set_result(answer)
-
-
-def _both(first: Future[None], second: Future[None]) -> Future[None]:
-    """A future done once both are, holding the first one's error, else the second's."""
-    joined: Future[None] = Future()
-
-    def done(_: Future[None]) -> None:  # called once: when the second is done, after the first
-        error = first.exception() or second.exception()
-        if error is None:
-            joined.set_result(None)
-        else:
-            joined.set_exception(error)
-
-    first.add_done_callback(lambda _: second.add_done_callback(done))
-    return joined
 
 
 def _fail(group: list[_Job], rejected: Rejected) -> None:

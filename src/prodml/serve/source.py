@@ -18,7 +18,7 @@ one tracked run, outside the registry, under the project's name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -26,8 +26,10 @@ from prodml.automation.levels import Automation
 from prodml.automation.setting import run_curve, served_automation
 from prodml.data.schema import Schema
 from prodml.errors import NotFoundError, listing
+from prodml.serve.stand_in import stand_in
 
 if TYPE_CHECKING:
+    from prodml.model.rules import RuleModel
     from prodml.project import Project
     from prodml.store.runs import Run
 
@@ -48,6 +50,7 @@ class Served:
     schema: Schema
     run_id: str | None = None  # the run that fitted it
     metadata: tuple[str, ...] = ()
+    stand_in: bool = False  # the model is the fallback rule (prodml.serve.stand_in)
 
     @property
     def model_id(self) -> str:
@@ -82,6 +85,11 @@ class Source(Protocol):
     def load(self, endpoint: str, version: int | None = None) -> Served:
         """A version of the endpoint's model (its primary now by default);
         :class:`NotFoundError` for an unknown endpoint."""
+        ...
+
+    def stand_in(self, endpoint: str, rule: RuleModel) -> Served:
+        """The endpoint's primary with ``rule`` in the place of its model, which could
+        not be loaded (see :mod:`~prodml.serve.stand_in`)."""
         ...
 
     def endpoints(self) -> list[str]:
@@ -123,12 +131,20 @@ class RunSource:
         self._check(endpoint)
         if version not in (None, 0):
             raise NotFoundError(f"endpoint '{endpoint}' serves one run, as version 0")
+        return self._served(endpoint, self.project.load_model(self.run.id))
+
+    def stand_in(self, endpoint: str, rule: RuleModel) -> Served:
+        self._check(endpoint)
+        ruled = stand_in(rule, self.project.runs_store, self.run.id, f"run {self.run.id}")
+        return replace(self._served(endpoint, ruled), stand_in=True)
+
+    def _served(self, endpoint: str, model: Any) -> Served:
         assert self.run.input_schema is not None  # checked in __init__
         return Served(
             endpoint=endpoint,
             name=self.project.name,
             version=0,
-            model=self.project.load_model(self.run.id),
+            model=model,
             schema=Schema.from_dict(self.run.input_schema),
             run_id=self.run.id,
             metadata=self.project.settings.data.metadata,

@@ -5,6 +5,9 @@ deferred below the confidence threshold (``low_confidence``), sampled from the m
 decisions to measure them without bias (``audit_sample``), or answered by the fallback
 rule (``fallback``). It keeps what a reviewer needs (the inputs, the model's suggestion
 when the level shows one), a priority (higher first) and how many answers it asks for.
+An item the server queues keeps no copy of its inputs: they are the prediction log's
+row of the request, committed in the same transaction, and read from it (with any
+``data.metadata`` fields the request carried).
 
 Reviewers take items with :meth:`ReviewQueue.next`, which leases the best open item to
 one of them for a while: two reviewers never hold the same item at once. On PostgreSQL
@@ -26,13 +29,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import insert, or_, select
+from sqlalchemy import Connection, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from prodml.errors import ConfigError, NotFoundError, ReviewError, listing
 from prodml.store.database import Database
+from prodml.store.log_format import decode_inputs
 from prodml.store.monitoring import Monitoring
 from prodml.store.runs import utc_now
-from prodml.store.tables import ReviewAnswerRow, ReviewItemRow
+from prodml.store.tables import LogStreamRow, PredictionRow, ReviewAnswerRow, ReviewItemRow
 
 Reason = Literal["low_confidence", "audit_sample", "fallback"]
 REASONS: tuple[Reason, ...] = ("low_confidence", "audit_sample", "fallback")
@@ -46,7 +52,7 @@ class NewItem:
 
     request_id: str
     endpoint: str
-    inputs: dict[str, Any]
+    inputs: dict[str, Any] | None  # None: those the prediction log holds for request_id
     reason: Reason
     suggestion: dict[str, Any] | None = None  # {"label", "confidence"}; None: not shown
     model_version: int | None = None
@@ -86,34 +92,16 @@ class ReviewQueue:
     def add(self, items: Sequence[NewItem]) -> int:
         """Queue ``items``; a request id already queued is left as it is. How many were
         added."""
-        for item in items:
-            _check(item)
-        ids = [item.request_id for item in items]
-        now = utc_now()
-        with self.database.session() as session:
+        rows = item_rows(items, utc_now())
+        ids = [row["request_id"] for row in rows]
+        with self.database.engine.begin() as connection:
             known = set(
-                session.scalars(
+                connection.scalars(
                     select(ReviewItemRow.request_id).where(ReviewItemRow.request_id.in_(ids))
                 ).all()
             )
-            fresh = {item.request_id: item for item in items if item.request_id not in known}
-            rows = [
-                {
-                    "request_id": item.request_id,
-                    "endpoint": item.endpoint,
-                    "model_version": item.model_version,
-                    "inputs": item.inputs,
-                    "suggestion": item.suggestion,
-                    "reason": item.reason,
-                    "priority": item.priority,
-                    "answers_needed": item.answers_needed,
-                    "answers_given": 0,
-                    "created_at": now,
-                }
-                for item in fresh.values()
-            ]
-            if rows:  # one bulk INSERT: a server adds items at its request rate
-                session.execute(insert(ReviewItemRow), rows)
+            fresh = {row["request_id"]: row for row in rows if row["request_id"] not in known}
+            insert_items(connection, list(fresh.values()))
         return len(fresh)
 
     def next(
@@ -147,7 +135,7 @@ class ReviewQueue:
                 return None
             row.leased_by, row.lease_until = reviewer, now + lease
             session.flush()
-            return _item(row)
+            return _items(session, [row])[0]
 
     def answer(
         self,
@@ -207,7 +195,7 @@ class ReviewQueue:
                 ).all()
                 final = _majority([g["value"] for g in given])
             session.flush()
-            item = _item(row)
+            item = _items(session, [row])[0]
         if final is not None:
             Monitoring(self.database).add_feedback([(request_id, final)], f"review:{reviewer}")
         return item
@@ -217,7 +205,7 @@ class ReviewQueue:
         query = select(ReviewItemRow).where(ReviewItemRow.request_id == request_id)
         with self.database.reading() as session:
             row = session.scalars(query).first()
-            return None if row is None else _item(row)
+            return None if row is None else _items(session, [row])[0]
 
     def classes(self, item: ReviewItem) -> tuple[Any, ...] | None:
         """The classes an answer to ``item`` may give: those of the model version that
@@ -238,7 +226,7 @@ class ReviewQueue:
         if endpoint is not None:
             query = query.where(r.endpoint == endpoint)
         with self.database.reading() as session:
-            return [_item(row) for row in session.scalars(query).all()]
+            return _items(session, session.scalars(query).all())
 
     def answers(self, request_id: str) -> list[dict[str, Any]]:
         """The answers given to the item of ``request_id``, oldest first."""
@@ -267,6 +255,38 @@ class ReviewQueue:
             return 0, None
         ages = [(now - _aware(at)).total_seconds() for at in created]
         return len(created), float(np.percentile(ages, 95))
+
+
+def item_rows(items: Sequence[NewItem], now: datetime) -> list[dict[str, Any]]:
+    """The rows of ``items``, queued at ``now``, as :func:`insert_items` takes them."""
+    for item in items:
+        _check(item)
+    return [
+        {
+            "request_id": item.request_id,
+            "endpoint": item.endpoint,
+            "model_version": item.model_version,
+            "inputs": item.inputs,
+            "suggestion": item.suggestion,
+            "reason": item.reason,
+            "priority": item.priority,
+            "answers_needed": item.answers_needed,
+            "answers_given": 0,
+            "created_at": now,
+        }
+        for item in items
+    ]
+
+
+def insert_items(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert :func:`item_rows` in ``connection``'s transaction, in one bulk INSERT (a
+    server adds items at its request rate); a request id already queued is skipped."""
+    if rows:
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(ReviewItemRow).on_conflict_do_nothing(
+            index_elements=["request_id"]
+        )
+        connection.execute(statement, list(rows))
 
 
 def _check(item: NewItem) -> None:
@@ -320,13 +340,30 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
-def _item(row: ReviewItemRow) -> ReviewItem:
+def _items(session: Session, rows: Sequence[ReviewItemRow]) -> list[ReviewItem]:
+    """The items of ``rows``; the inputs of those the server queued are read from the
+    prediction log (the row the request was answered with, not a shadow's copy)."""
+    missing = [row.request_id for row in rows if row.inputs is None]
+    logged: dict[str, dict[str, Any]] = {}
+    if missing:
+        p, s = PredictionRow, LogStreamRow
+        query = (
+            select(p.request_id, p.inputs, s.columns)
+            .join(s, s.id == p.stream_id)
+            .where(p.request_id.in_(missing), s.role != "shadow")
+        )
+        for request_id, blob, columns in session.execute(query).all():
+            logged[request_id] = decode_inputs(blob, columns)
+    return [_item(row, logged.get(row.request_id, {})) for row in rows]
+
+
+def _item(row: ReviewItemRow, logged: dict[str, Any]) -> ReviewItem:
     return ReviewItem(
         id=row.id,
         request_id=row.request_id,
         endpoint=row.endpoint,
         model_version=row.model_version,
-        inputs=dict(row.inputs),
+        inputs=logged if row.inputs is None else dict(row.inputs),
         suggestion=None if row.suggestion is None else dict(row.suggestion),
         reason=row.reason,
         priority=row.priority,

@@ -319,7 +319,7 @@ class ReviewItemRow(Base):
     request_id: Mapped[str] = mapped_column(String(36), unique=True)
     endpoint: Mapped[str] = mapped_column(String(200), index=True)
     model_version: Mapped[int | None] = mapped_column(Integer)
-    inputs: Mapped[dict[str, Any]]
+    inputs: Mapped[dict[str, Any] | None]  # None: the prediction log's (the server's items)
     suggestion: Mapped[dict[str, Any] | None]  # {"label", "confidence"}; None: not shown
     reason: Mapped[str] = mapped_column(String(20))
     priority: Mapped[float] = mapped_column(Float, index=True)

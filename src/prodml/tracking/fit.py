@@ -43,6 +43,7 @@ def fit_into(
         workspace.runs.artifacts.save(run_id, "split", split.assignment),
         workspace.runs.artifacts.save(run_id, "profile", reference(model, held_out).to_dict()),
     ]
+    saved.append(workspace.runs.artifacts.save(run_id, "classes", classes(model)))
     measured = calibration(model, data.rows(split.rows("dev")))
     if measured is not None:
         saved.append(workspace.runs.artifacts.save(run_id, "calibration", measured))
@@ -83,6 +84,18 @@ def calibration(model: Any, rows: Dataset) -> dict[str, list[Any]] | None:
     classes = np.asarray(known)
     right = classes[probabilities.argmax(axis=1)] == np.asarray(rows.y)
     return {"confidence": probabilities.max(axis=1).tolist(), "correct": right.tolist()}
+
+
+def classes(model: Any) -> dict[str, list[Any] | None]:
+    """The model's classes in its order (None for a regressor): what the fallback rule
+    answers with in its place when it cannot be loaded (see :mod:`prodml.serve.fallback`).
+
+    >>> from sklearn.dummy import DummyClassifier
+    >>> classes(DummyClassifier().fit([[0], [1]], ["no", "yes"]))
+    {'classes': ['no', 'yes']}
+    """
+    known = getattr(model, "classes_", None)
+    return {"classes": None if known is None else np.asarray(known).tolist()}
 
 
 def fit(model: Any, data: Dataset) -> None:
