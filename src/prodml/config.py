@@ -635,6 +635,15 @@ class Settings(_Frozen):
     deploy: DeploySettings = DeploySettings()
     store: StoreSettings = StoreSettings()
 
+    @model_validator(mode="after")
+    def _confidence_to_defer_on(self) -> Settings:
+        if self.task == "regression" and self.serve.automation.level == "partial":
+            raise ValueError(
+                "serve.automation.level partial defers the answers of low confidence, and a "
+                "regressor gives none (task: regression); give human, assist or full"
+            )
+        return self
+
 
 def load_settings(path: Path) -> Settings:
     """Read and parse the project file in folder ``path`` (or the file itself)."""

@@ -290,11 +290,6 @@ class Project:
         the error tolerated among the model's own decisions (``target_error``: the lowest
         threshold whose 95% bound on the dev split meets it); ``audit_sample`` of the
         model's decisions also goes to the review queue (see :mod:`prodml.automation`)."""
-        if level == "partial" and self.settings.task == "regression":
-            raise ConfigError(
-                "level partial needs a confidence, which a regressor has not; give human, "
-                "assist or full"
-            )
         return automate(
             self.deployer(actor),
             self.endpoint(endpoint),

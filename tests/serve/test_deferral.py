@@ -20,6 +20,7 @@ import prodml
 from prodml.automation.levels import sampled
 from prodml.automation.threshold import threshold_for
 from prodml.deploy.keys import Keys
+from prodml.errors import ConfigError
 from prodml.store.review import ReviewQueue
 
 if TYPE_CHECKING:
@@ -230,3 +231,49 @@ def test_an_item_the_queue_refuses_fails_its_answer_and_its_log_row_together(
         items = project.review_queue.items(open_only=False, limit=100)
     assert sorted(logged) == sorted(ids)
     assert sorted(item.request_id for item in items) == sorted(ids)
+
+
+REGRESSION = """project: area
+task: regression
+data:
+  source: data/breast_cancer.csv
+  target: mean_area
+  id: patient_id
+  features: [mean_radius, mean_texture]
+  split: {method: random, dev: 0.2, test: 0.2, seed: 0}
+model: {factory: sklearn.linear_model.LinearRegression}
+"""
+
+
+def test_a_regressor_is_deferred_whole_at_assist_and_refused_partial(
+    tmp_path: Path, launch: Launch, http: Http
+) -> None:
+    """A regressor has no confidence: partial is refused (the command and the project
+    file), and at assist every answer is deferred with the value as its suggestion."""
+    folder = prodml.init(tmp_path / "area", example="breast-cancer")
+    (folder / "prodml.yaml").write_text(REGRESSION, encoding="utf-8")
+    with prodml.Project(folder) as project:
+        project.register(project.fit().id, force=True, reason="a test of deferral")
+        with pytest.raises(ConfigError, match="endpoint area's model is a regressor"):
+            project.automate("area", "partial", defer_below=0.7)
+        project.automate("area", "assist")
+        frame = project.load_data().X.head(3)
+        values = project.load_model().predict(frame).tolist()
+    server = launch(folder)
+    records = json.loads(frame.to_json(orient="records"))
+    answer = http.post(f"{server.url}/predict", {"records": records})
+    predictions = answer.json()["predictions"]
+    assert [(p["decided_by"], p["status"]) for p in predictions] == [("person", "deferred")] * 3
+    assert [p["value"] for p in predictions] == pytest.approx(values, rel=1e-9)
+    server.stop()
+    with prodml.Project(folder) as project:
+        items = {i.request_id: i for i in project.review_queue.items("area")}
+    for prediction, value in zip(predictions, values, strict=True):
+        item = items[prediction["request_id"]]
+        assert item.reason == "low_confidence"
+        assert item.suggestion == {"label": pytest.approx(value, rel=1e-9), "confidence": None}
+    settings = yaml.safe_load(REGRESSION)
+    settings["serve"] = {"automation": {"level": "partial", "defer_below": 0.7}}
+    (folder / "prodml.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
+    with pytest.raises(ConfigError, match="a regressor gives none"):
+        prodml.Project(folder)

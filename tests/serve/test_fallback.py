@@ -266,3 +266,45 @@ def test_an_endpoint_whose_model_never_loaded_gets_the_rule_until_it_loads(
     assert {i.reason for i in items} == {"fallback"}
     for answer in [*ruled, *answered]:
         assert logged[answer["request_id"]]["decided_by"] == answer["decided_by"]
+
+
+def test_a_shadow_failing_on_a_copy_leaves_the_answer_and_the_breaker_alone(
+    registered_project: Path, tmp_path: Path, launch: Launch, http: Http
+) -> None:
+    """The failing rule as a shadow beside the logistic regression: a marked row is
+    answered by the primary (the model, not the fallback), the shadow's failure is counted
+    as its error (protocol shadow, its version), and its failures open no breaker."""
+    folder = Path(shutil.copytree(registered_project, tmp_path / "bc"))
+    (folder / "flaky.py").write_text(FLAKY, encoding="utf-8")
+    (folder / "rules.py").write_text(RULES, encoding="utf-8")
+    with prodml.Project(folder) as project:
+        project.register(project.fit(prodml.ModelSpec(factory="rules:flaky.py:diagnose")).id)
+        project.deployer().deploy("breast-cancer:2", "shadow", force=True, reason="a test")
+        frame: pd.DataFrame = project.load_data().X
+        model = project.load_model(project.registry.get("breast-cancer:1").run_id)
+    with_serve(
+        folder,
+        {"fallback": "rules:rules.py:by_texture", "breaker": {"failures": 1, "probe_after": 60}},
+    )
+    server = launch(folder)
+    rows = [marked(row) for row in json.loads(frame.head(FAILURES).to_json(orient="records"))]
+    answers = [ask(http, server, row) for row in rows]
+    expected = model.predict(pd.DataFrame(rows)[frame.columns]).tolist()
+    assert [(a["decided_by"], a["label"]) for a in answers] == [
+        ("model", label) for label in expected
+    ]
+    deadline = time.monotonic() + EVENT_SLACK
+    while True:
+        with prodml.Project(folder) as project:
+            errors = project.shadow_comparison("breast-cancer").candidate.errors
+        if errors == FAILURES or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert errors == FAILURES
+    assert breaker_gauge(http, server) == 0.0
+    assert [a["decided_by"] for a in [ask(http, server, r) for r in rows]] == ["model"] * FAILURES
+    server.stop()
+    with prodml.Project(folder) as project:
+        actions = {e.action for e in project.registry.events("breast-cancer")}
+        primary_errors = project.shadow_comparison("breast-cancer").primary.errors
+    assert "breaker-open" not in actions and primary_errors == 0

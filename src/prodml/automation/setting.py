@@ -86,9 +86,26 @@ def automate(
         raise ConfigError(
             f"give defer_below ({defer_below:g}) or target_error ({target_error:g}), not both"
         )
+    if level == "partial" and _regressor(deployer.registry, endpoint):
+        raise ConfigError(
+            f"level partial defers the answers of low confidence, and endpoint {endpoint}'s "
+            "model is a regressor, which gives none; give human, assist or full"
+        )
     chosen: dict[str, Any] = {}
     if target_error is not None:
         chosen = chosen_for(dev_curve(deployer.registry, endpoint), target_error)
         defer_below = chosen.pop("defer_below")
     automation = Automation(level, defer_below, audit_sample, chosen)
     return deployer.automate(endpoint, automation, reason=reason)
+
+
+def _regressor(registry: Registry, endpoint: str) -> bool:
+    """Is ``endpoint``'s primary a regressor, as its fit's kept classes say? (False when
+    it was fitted before prodml kept them.)"""
+    deployment = registry.deployment(endpoint)
+    version = registry.get(f"{deployment.name}:{deployment.primary}")
+    try:
+        kept = registry.runs.artifacts.load(registry.runs.get(version.run_id).artifact("classes"))
+    except NotFoundError:
+        return False
+    return kept["classes"] is None
