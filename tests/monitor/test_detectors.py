@@ -17,7 +17,7 @@ Make = Callable[..., Detector]
 DETECTORS = pytest.mark.parametrize("make", [PageHinkley, ADWIN])
 
 CHANGE = 5_000
-MAX_DELAY = 300  # values after the change by which it must be found
+MAX_DELAY = 450  # values after the change by which it must be found (Page-Hinkley: 441 of 500)
 START_TOLERANCE = 150  # how far started_at may miss the change
 
 
@@ -45,10 +45,8 @@ def test_a_detector_follows_the_protocol(make: Make) -> None:
     assert detector.name in {"page_hinkley", "adwin"}
 
 
-# Page-Hinkley with river's defaults raises a false alarm on about 8 in 100 such streams
-# (measured on 100 seeds; ADWIN on 1): these seeds are among those without.
 @DETECTORS
-@pytest.mark.parametrize("seed", [0, 1, 3, 4, 5])
+@pytest.mark.parametrize("seed", range(5))
 def test_a_stable_error_rate_raises_no_alarm(make: Make, seed: int) -> None:
     assert scan(make(), bernoulli(seed, (0.1, 20_000))) == []
 
@@ -167,12 +165,32 @@ def test_page_hinkley_statistic_matches_a_hand_computation() -> None:
 
 def test_page_hinkley_forgetting_factor_matches_a_hand_computation() -> None:
     detector = PageHinkley(delta=0.0, alpha=0.5, threshold=100.0, min_instances=1)
-    # x: 1, 0, 1 -> mean 1, 1/2, 2/3; m_T = 0.5 m_{T-1} + x - mean:
-    # m: 0, -1/2, 1/12 -> M: 0, -1/2, -1/2 -> PH: 0, 0, 7/12
-    for value in [1.0, 0.0, 1.0]:
+    # x: 1, 0, 1, 1 -> mean 1, 1/2, 2/3, 3/4; PH_T = max(0, 0.5 PH_{T-1} + x - mean):
+    # PH: max(0, 0) = 0, max(0, -1/2) = 0, max(0, 1/3) = 1/3, max(0, 1/6 + 1/4) = 5/12
+    statistics = []
+    for value in [1.0, 0.0, 1.0, 1.0]:
         detector.update(value)
+        statistics.append(detector.statistic)
 
-    assert detector.statistic == pytest.approx(7 / 12)
+    assert statistics == pytest.approx([0.0, 0.0, 1 / 3, 5 / 12])
+
+
+def test_page_hinkley_forgetting_only_ever_lowers_the_statistic() -> None:
+    # river forgets m_T but not its minimum: on a stable stream m_T settles near
+    # -delta / (1 - alpha) while the minimum keeps falling, and the gap grows past the
+    # statistic without forgetting. Here PH_T itself is shrunk, so it never does.
+    values = bernoulli(6, (0.3, 200_000))
+    remembering = PageHinkley(alpha=1.0, threshold=1e9)
+    forgetting = PageHinkley(alpha=1 - 1e-4, threshold=1e9)
+
+    highest = 0.0
+    for value in values:
+        remembering.update(value)
+        forgetting.update(value)
+        assert forgetting.statistic <= remembering.statistic
+        highest = max(highest, forgetting.statistic)
+
+    assert 0.0 < highest < 100.0  # it moved, and never reached the default threshold
 
 
 def test_page_hinkley_fires_past_the_threshold_and_dates_the_rise() -> None:
