@@ -28,9 +28,7 @@ def run_curve(runs: Runs, run_id: str | None, shown: str) -> list[Point]:
     """Coverage against error on the dev split of the fit ``run_id`` (of the model
     ``shown`` as, in an error)."""
     try:
-        if run_id is None:
-            raise NotFoundError(shown)
-        kept = runs.artifacts.load(runs.get(run_id).artifact("calibration"))
+        kept = runs.kept(run_id, "calibration")
     except NotFoundError:
         raise ConfigError(
             f"{shown} kept no confidences on its dev split (a regressor, a model "
@@ -105,7 +103,6 @@ def _regressor(registry: Registry, endpoint: str) -> bool:
     deployment = registry.deployment(endpoint)
     version = registry.get(f"{deployment.name}:{deployment.primary}")
     try:
-        kept = registry.runs.artifacts.load(registry.runs.get(version.run_id).artifact("classes"))
+        return registry.runs.kept(version.run_id, "classes")["classes"] is None
     except NotFoundError:
         return False
-    return kept["classes"] is None

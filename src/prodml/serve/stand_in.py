@@ -24,9 +24,7 @@ def stand_in(rule: RuleModel, runs: Runs, run_id: str | None, shown: str) -> Rul
     """``rule`` with the classes the fit ``run_id`` kept (of the model ``shown`` as, in an
     error); a NotFoundError when it kept none."""
     try:
-        if run_id is None:
-            raise NotFoundError(shown)
-        kept = runs.artifacts.load(runs.get(run_id).artifact("classes"))
+        kept = runs.kept(run_id, "classes")
     except NotFoundError:
         raise NotFoundError(
             f"{shown} kept no classes (fitted before prodml kept them), so the fallback "

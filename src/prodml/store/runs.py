@@ -178,6 +178,13 @@ class Runs:
             "`prodml runs list` shows the runs"
         )
 
+    def kept(self, run_id: str | None, name: str) -> Any:
+        """The artifact ``name`` that run ``run_id`` kept, loaded; a NotFoundError when
+        there is no such run or artifact."""
+        if run_id is None:
+            raise NotFoundError(f"no run, so no artifact {name!r}")
+        return self.artifacts.load(self.get(run_id).artifact(name))
+
     def list(
         self,
         project: str | None = None,
