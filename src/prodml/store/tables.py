@@ -11,11 +11,13 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -314,21 +316,30 @@ class ReviewItemRow(Base):
     for audit, or answered by the fallback rule; leased to one reviewer at a time."""
 
     __tablename__ = "review_items"
+    __table_args__ = (
+        Index(  # the open items by priority; no other index: the server writes one an item
+            "ix_review_items_open",
+            "priority",
+            "id",
+            sqlite_where=text("done_at IS NULL"),
+            postgresql_where=text("done_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BIG_KEY, primary_key=True, autoincrement=True)
     request_id: Mapped[str] = mapped_column(String(36), unique=True)
-    endpoint: Mapped[str] = mapped_column(String(200), index=True)
+    endpoint: Mapped[str] = mapped_column(String(200))
     model_version: Mapped[int | None] = mapped_column(Integer)
     inputs: Mapped[dict[str, Any] | None]  # None: the prediction log's (the server's items)
     suggestion: Mapped[dict[str, Any] | None]  # {"label", "confidence"}; None: not shown
     reason: Mapped[str] = mapped_column(String(20))
-    priority: Mapped[float] = mapped_column(Float, index=True)
+    priority: Mapped[float] = mapped_column(Float)
     answers_needed: Mapped[int] = mapped_column(Integer)
     answers_given: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
     leased_by: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None]
-    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ReviewAnswerRow(Base):
