@@ -88,15 +88,20 @@ class Project:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def database_url(self) -> str:
+        """The store's database: PRODML_DATABASE_URL, else ``store.database`` in
+        prodml.yaml, else ``.prodml/prodml.db`` in the project folder."""
+        return (
+            os.environ.get(DATABASE_ENV)
+            or self.settings.store.database
+            or f"sqlite:///{self.path / STATE_FOLDER / 'prodml.db'}"
+        )
+
     @cached_property
     def runs_store(self) -> Runs:
         """The store of runs and artifacts (opened, and migrated, on first use)."""
         state = self.path / STATE_FOLDER
-        url = (
-            os.environ.get(DATABASE_ENV)
-            or self.settings.store.database
-            or f"sqlite:///{state / 'prodml.db'}"
-        )
         artifacts = (
             os.environ.get(ARTIFACTS_ENV)
             or self.settings.store.artifacts
@@ -104,7 +109,7 @@ class Project:
         )
         if "://" not in artifacts and not Path(artifacts).is_absolute():
             artifacts = str(self.path / artifacts)
-        runs = Runs(Database(url), ArtifactStore(artifacts))
+        runs = Runs(Database(self.database_url), ArtifactStore(artifacts))
         runs.reconcile(self.name)
         return runs
 

@@ -7,7 +7,9 @@ Each command parses its options, makes one library call and renders the result; 
 from __future__ import annotations
 
 import signal
+from importlib.metadata import version as metadata_version
 from types import FrameType
+from typing import Annotated
 
 import typer
 
@@ -29,6 +31,24 @@ app = typer.Typer(
 app.add_typer(runs_commands.app, name="runs")
 app.add_typer(data_commands.app, name="data")
 app.add_typer(models_commands.app, name="models")
+
+
+def _version(asked: bool) -> None:
+    if asked:
+        print(f"prodml {metadata_version('prodml')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print prodml's version and exit.", is_eager=True, callback=_version
+        ),
+    ] = False,
+) -> None:
+    """The options of ``prodml`` itself, before a command."""
 
 
 def main() -> None:
@@ -55,4 +75,5 @@ from prodml.cli import (  # noqa: E402, F401
     predict,
     review,
     serve,
+    store,
 )

@@ -1,13 +1,19 @@
 """The database behind the store: embedded SQLite (WAL) by default, PostgreSQL on request.
 
 Opening a database brings its schema to the newest migration, under a lock so that two
-processes opening a new store at once do not both create it.
+processes opening a new store at once do not both create it; ``migrate=False`` opens it as
+it is, to say where it stands (:meth:`Database.migrations`, ``prodml store current``)
+before :meth:`Database.upgrade` runs what is missing (``prodml store upgrade``). A
+database at a migration this prodml does not know was made by a newer prodml: opening it
+stops with a message that says so.
 
 >>> import tempfile, pathlib
 >>> db = Database(f"sqlite:///{pathlib.Path(tempfile.mkdtemp()) / 'prodml.db'}")
 >>> folder = resources.files("prodml.store") / "migrations" / "versions"
 >>> db.revision() == max(m.name[:4] for m in folder.iterdir() if m.name[:1].isdigit())
 True
+>>> db.migrations().pending
+()
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import fcntl
 import hashlib
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -36,10 +43,34 @@ from prodml.errors import StoreError
 _MIGRATION_LOCK = 0x70726F646D6C
 
 
+@dataclass(frozen=True)
+class Migration:
+    """One migration of the schema: its revision and what it does (its first sentence)."""
+
+    revision: str
+    doc: str
+
+
+@dataclass(frozen=True)
+class Migrations:
+    """Where a database's schema stands: its revision (None: no prodml table yet), the
+    newest this prodml knows, and the migrations it would run, oldest first."""
+
+    url: str
+    current: str | None
+    head: str
+    pending: tuple[Migration, ...]
+
+    @property
+    def newer(self) -> bool:
+        """Was the database migrated by a newer prodml (a revision this one does not know)?"""
+        return self.current is not None and self.current != self.head and not self.pending
+
+
 class Database:
     """An engine with its schema migrated, handing out sessions."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
         try:
             parsed = make_url(url)
         except ArgumentError:
@@ -66,7 +97,13 @@ class Database:
         self._readers = sessionmaker(reader, expire_on_commit=False)
         #: the SQLite database file (None: PostgreSQL, or an in-memory database)
         self.file = parsed.database if self.is_sqlite and parsed.database != ":memory:" else None
-        self._migrate(parsed.database if self.is_sqlite else None)
+        self._script = ScriptDirectory(str(resources.files("prodml.store") / "migrations"))
+        if migrate:
+            try:
+                self.upgrade()
+            except BaseException:
+                self.engine.dispose()  # no connection left for the garbage collector
+                raise
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
@@ -120,29 +157,69 @@ class Database:
 
     def revision(self) -> str | None:
         """The migration the schema is at."""
-        with self.engine.connect() as conn:
+        with self._opening(), self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
-    def dispose(self) -> None:
-        self.engine.dispose()
+    def migrations(self) -> Migrations:
+        """Where the schema stands, and the migrations :meth:`upgrade` would run."""
+        return self._migrations(self.revision())
 
-    def _migrate(self, sqlite_file: str | None) -> None:
-        script = ScriptDirectory(str(resources.files("prodml.store") / "migrations"))
-        head = script.get_current_head()
-        try:
+    def upgrade(self) -> list[Migration]:
+        """Run the migrations the schema lacks, under a lock shared by every process that
+        opens the database; the list of those run (none when another process ran them)."""
+        head = self._script.get_current_head()
+        assert head is not None  # the package ships its migrations
+        with self._opening():
             # SQLite: even the first look waits for the lock, because the first connection
             # to a new file switches it to WAL, which fails rather than waits when another
             # process is doing the same.
             if not self.is_sqlite and self.revision() == head:
-                return
-            with _migration_lock(sqlite_file, self.engine) as conn:
-                if MigrationContext.configure(conn).get_current_revision() == head:
-                    return
+                return []
+            lock_file = (self.file or ":memory:") if self.is_sqlite else None
+            with _migration_lock(lock_file, self.engine) as conn:
+                current = MigrationContext.configure(conn).get_current_revision()
+                state = self._migrations(current)
+                if state.newer:
+                    raise StoreError(
+                        f"the database at {self.url} is at migration {current}, which this "
+                        f"prodml does not know (its newest is {head}): a newer prodml made "
+                        "it; upgrade prodml (pip install -U prodml) to open it, or point "
+                        "PRODML_DATABASE_URL at another store"
+                    )
+                if not state.pending:
+                    return []
                 config = Config()
-                config.set_main_option("script_location", script.dir)
+                config.set_main_option("script_location", self._script.dir)
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
                 conn.commit()
+                return list(state.pending)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def _migrations(self, current: str | None) -> Migrations:
+        head = self._script.get_current_head()
+        assert head is not None  # the package ships its migrations
+        known = list(self._script.walk_revisions())  # newest first
+        revisions = [script.revision for script in known]
+        if current is not None and current not in revisions:
+            pending: list[Migration] = []
+        else:
+            missing = revisions[: revisions.index(current)] if current else revisions
+            pending = [
+                Migration(script.revision, _first_sentence(script.doc))
+                for script in reversed(known)
+                if script.revision in missing
+            ]
+        return Migrations(self.url, current, head, tuple(pending))
+
+    @contextlib.contextmanager
+    def _opening(self) -> Iterator[None]:
+        """A database the driver cannot open (no server, a file that is not a database)
+        as one StoreError that says what to check."""
+        try:
+            yield
         except DBAPIError as exc:
             reason = str(exc.orig).strip().splitlines()[0]
             raise StoreError(
@@ -150,6 +227,17 @@ class Database:
                 "runs, the URL (PRODML_DATABASE_URL or store.database) is right and the file "
                 "is a prodml database"
             ) from None
+
+
+def _first_sentence(doc: str) -> str:
+    """A migration's docstring up to its first full stop, on one line.
+
+    >>> _first_sentence("Runs and their  artifacts. Then more.")
+    'Runs and their artifacts.'
+    """
+    words = " ".join(doc.split())
+    first, stop, _ = words.partition(". ")
+    return first + "." if stop else words
 
 
 def _engine(url: str, *, sqlite: bool) -> Engine:
