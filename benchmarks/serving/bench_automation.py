@@ -36,7 +36,15 @@ import numpy as np
 import prodml
 from benchmarks.serving import load
 from benchmarks.serving.bench_prodml import prepare
-from benchmarks.serving.common import WORKERS, WORKLOADS, beside, free_port, server
+from benchmarks.serving.common import (
+    WORKERS,
+    WORKLOADS,
+    beside,
+    free_port,
+    group_cpu,
+    others_cpu,
+    server,
+)
 from benchmarks.shared import machine, replace_section, versions
 from prodml.config import Level
 
@@ -101,9 +109,11 @@ def cases(work: Path, folder: Path) -> tuple[list[Case], bytes]:
 
 
 def measured(
-    url: str, folder: Path, case: Case, check: bytes, seconds: int, pairs: int
+    url: str, group: int, folder: Path, case: Case, check: bytes, seconds: int, pairs: int
 ) -> list[dict[str, Any]]:
-    """``pairs`` pairs of wrk phases at full and at partial."""
+    """``pairs`` pairs of wrk phases at full and at partial, with the CPU time the
+    server's processes (process ``group``) spent a request, and what the rest of the
+    machine spent meanwhile."""
     runs = []
     for number in range(pairs):
         pair: dict[str, Any] = {}
@@ -122,8 +132,15 @@ def measured(
                     project.automate(project.name, level, reason=REASON)
             time.sleep(SWITCH_SECONDS)
             print(f"  {case.name}: {level}, {seconds} s", file=sys.stderr)
+            before, others = group_cpu(group), others_cpu(group)
             found = load.wrk(f"{url}/invocations", case.script, seconds)
-            pair[level] = {**found, "decided_by": decided_by(url, check)}
+            spent = group_cpu(group) - before
+            pair[level] = {
+                **found,
+                "cpu_ms_per_request": 1000 * spent / max(found["requests"], 1),
+                "others_cpu_seconds": others_cpu(group) - others,
+                "decided_by": decided_by(url, check),
+            }
         runs.append({"order": list(pair), **pair})
     return runs
 
@@ -132,6 +149,12 @@ def cost(pair: dict[str, Any]) -> float:
     """The share of full's requests a second that partial lost."""
     partial, full = pair["partial"]["requests_per_second"], pair["full"]["requests_per_second"]
     return 1.0 - float(partial) / float(full)
+
+
+def cpu_cost(pair: dict[str, Any]) -> float:
+    """How much more CPU time a request took at partial than at full."""
+    partial, full = pair["partial"]["cpu_ms_per_request"], pair["full"]["cpu_ms_per_request"]
+    return float(partial) / float(full) - 1.0
 
 
 def section(result: dict[str, Any], command: str) -> str:
@@ -145,14 +168,17 @@ def section(result: dict[str, Any], command: str) -> str:
         "(the worst case); and every row of the data in turn, with the threshold at the "
         "10th percentile of their confidence and 1% of the model's decisions audited (a "
         "usual setting). The share of deferred answers is that of the rows below the "
-        "threshold.",
+        "threshold. Beside the throughput, the CPU time the server's processes spent a "
+        "request (less sensitive than throughput to other work on the machine, whose CPU "
+        "seconds during the pair are shown).",
         "",
         f"- Date: {datetime.date.today().isoformat()}",
         f"- Machine: {machine()}; prodml {result['versions']['prodml']}",
         f"- Command: `{command}` at commit {result['commit']} (took {result['took']} s)",
         "",
-        "| server | case | pair (first) | full: req/s | partial: req/s | cost | decided by |",
-        "|---|---|---|---:|---:|---:|---|",
+        "| server | case | pair (first) | full: req/s | partial: req/s | cost "
+        "| CPU ms/req, full / partial | CPU cost | others' CPU s | decided by |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     verdicts = []
     for workers, measured_cases in result["servers"].items():
@@ -160,14 +186,20 @@ def section(result: dict[str, Any], command: str) -> str:
         for case, runs in measured_cases.items():
             for i, pair in enumerate(runs, 1):
                 full, partial = pair["full"], pair["partial"]
+                others = full["others_cpu_seconds"] + partial["others_cpu_seconds"]
                 lines.append(
                     f"| {name} | {case} | {i} ({pair['order'][0]}) "
                     f"| {full['requests_per_second']:,.0f} "
                     f"| {partial['requests_per_second']:,.0f} | {cost(pair):+.1%} "
+                    f"| {full['cpu_ms_per_request']:.3f} / {partial['cpu_ms_per_request']:.3f} "
+                    f"| {cpu_cost(pair):+.1%} | {others:.1f} "
                     f"| {full['decided_by']} / {partial['decided_by']} |"
                 )
             median = statistics.median(cost(pair) for pair in runs)
-            lines.append(f"| {name} | {case} | **median** | | | **{median:+.1%}** | |")
+            cpu = statistics.median(cpu_cost(pair) for pair in runs)
+            lines.append(
+                f"| {name} | {case} | **median** | | | **{median:+.1%}** | | **{cpu:+.1%}** | | |"
+            )
             verdict = "met" if median <= GOAL else "not met"
             verdicts.append(f"{name}, {case}: {median:+.1%}, {verdict}")
     shares = ", ".join(f"{name}: {share:.1%}" for name, share in result["deferred"].items())
@@ -201,9 +233,9 @@ def main() -> None:
             port = free_port()
             command = [beside("prodml"), "serve", "--project", str(project), "--port", str(port)]
             command += ["--workers", str(workers)]
-            with server(command, work / f"automation-{workers}.log", port) as (url, _):
+            with server(command, work / f"automation-{workers}.log", port) as (url, group):
                 servers[str(workers)] = {
-                    case.name: measured(url, project, case, check, args.seconds, args.pairs)
+                    case.name: measured(url, group, project, case, check, args.seconds, args.pairs)
                     for case in measured_cases
                 }
     result = {
