@@ -35,12 +35,13 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Literal, cast, get_args
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError as UniqueViolation
 from sqlalchemy.orm import Session
 
 from prodml.errors import (
     ConfigError,
+    DeploymentError,
     NotFoundError,
     StoreError,
     did_you_mean,
@@ -218,6 +219,43 @@ class Registry:
             ).one()
             return _version(row)
 
+    def delete(
+        self, ref: str, *, actor: str | None = None, reason: str | None = None
+    ) -> ModelVersion:
+        """Delete the version ``name:3``: refused while an endpoint serves it (as primary
+        or candidate) or keeps it as the primary a rollback brings back. The deletion is
+        an event of the name's history, and the number is never given again; the run it
+        came from stays (``prodml runs delete`` removes the run and its files)."""
+        name, _, wanted = ref.partition(":")
+        if not wanted.isdecimal():
+            raise NotFoundError(
+                f"model reference '{ref}' names no version; give the one to delete as "
+                f"{name}:VERSION (prodml models list --name {name} lists them)"
+            )
+        version = self.get(ref)
+        with self.database.session() as session:
+            serving = session.scalars(
+                select(DeploymentRow).where(DeploymentRow.name == name).with_for_update()
+            ).all()
+            for row in serving:
+                held = _holds(row, version.version)
+                if held is not None:
+                    raise DeploymentError(f"model {version.ref} {held}")
+            gone = session.execute(
+                delete(ModelVersionRow).where(
+                    ModelVersionRow.name == name, ModelVersionRow.version == version.version
+                )
+            )
+            if not gone.rowcount:  # type: ignore[attr-defined]
+                raise NotFoundError(f"model {version.ref} was deleted meanwhile")
+            detail = {"run": version.run_id}
+            session.add(
+                event(
+                    name, utc_now(), "deleted", version.version, detail, actor=actor, reason=reason
+                )
+            )
+        return version
+
     def deployment(self, endpoint: str) -> Deployment:
         """The deployment behind an endpoint."""
         with self.database.reading() as session:
@@ -270,10 +308,15 @@ class Registry:
             newest = session.scalar(
                 select(func.max(ModelVersionRow.version)).where(ModelVersionRow.name == name)
             )
+            deleted = session.scalar(  # a deleted version's number is not given again
+                select(func.max(DeploymentEventRow.version)).where(
+                    DeploymentEventRow.endpoint == name, DeploymentEventRow.action == "deleted"
+                )
+            )
             now = utc_now()
             row = ModelVersionRow(
                 name=name,
-                version=(newest or 0) + 1,
+                version=max(newest or 0, deleted or 0) + 1,
                 run_id=run.id,
                 project=run.project,
                 created_at=now,
@@ -295,6 +338,27 @@ class Registry:
                 session.add(event(name, now, "primary", 1, detail, revision=1))
             session.flush()  # a lost race shows here, as the unique (name, version)
             return _version(row)
+
+
+def _holds(row: DeploymentRow, version: int) -> str | None:
+    """What endpoint ``row`` does with ``version``, as the reason it cannot be deleted."""
+    endpoint = row.endpoint
+    if row.primary_version == version:
+        return (
+            f"is the primary of endpoint {endpoint}; put another version in its place first "
+            f"(prodml deploy {row.name}:VERSION --blue-green, then prodml promote {endpoint})"
+        )
+    if row.candidate_version == version:
+        return (
+            f"is the {row.mode} candidate of endpoint {endpoint}; drop it first "
+            f"(prodml deploy {endpoint} --stop), then delete it"
+        )
+    if row.previous_version == version:
+        return (
+            f"is the previous primary of endpoint {endpoint}, which prodml rollback "
+            f"{endpoint} brings back; it can be deleted once a promotion replaces it"
+        )
+    return None
 
 
 def _check_name(name: str) -> None:

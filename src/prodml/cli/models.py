@@ -159,6 +159,36 @@ def show(
         console.print(events_table(events))
 
 
+@app.command(
+    epilog="Examples:  prodml models delete loans:2    "
+    'prodml models delete loans:2 --reason "superseded by loans:3" --json'
+)
+def delete(
+    ref: Annotated[str, typer.Argument(help="name:VERSION, the version to delete.")],
+    reason: ReasonOption = None,
+    project: ProjectOption = Path("."),
+    json: JsonOption = False,
+) -> None:
+    """Delete a registered version; its number is never given again.
+
+    Refused while an endpoint serves it (as primary or candidate) or keeps it as the
+    primary prodml rollback brings back. The deletion is an event of the model's history,
+    with who and --reason. The run it came from stays, with its files: prodml runs delete
+    RUN removes them once no version comes from it.
+    """
+    from prodml.deploy.changes import who
+
+    with reporting():
+        deleted = prodml.Project(project).registry.delete(ref, actor=who(), reason=reason)
+    if json:
+        print_json(version_dict(deleted, []))
+        return
+    console.print(
+        f"Deleted [bold]{escape(deleted.ref)}[/]. Its run {deleted.run_id} stays, with its "
+        f"files: [bold]prodml runs delete {deleted.run_id}[/] removes them."
+    )
+
+
 def show_registered(
     version: ModelVersion, deployments: list[Deployment], *, json: bool = False
 ) -> None:

@@ -152,6 +152,29 @@ def compare(
     console.print(comparison_table(comparison, only_differences=diff))
 
 
+@app.command(epilog="Examples:  prodml runs delete 3f2a    prodml runs delete 3f2a --json")
+def delete(
+    run: Annotated[str, typer.Argument(help="Run id or a unique prefix.")],
+    project: ProjectOption = Path("."),
+    json: JsonOption = False,
+) -> None:
+    """Delete a run and its files: artifacts, evaluations and, for a search, its candidates.
+
+    Refused while the run is under way, and while a model version is registered from it:
+    delete those first with prodml models delete NAME:VERSION.
+    """
+    with reporting():
+        deleted = prodml.Project(project).runs_store.delete(run)
+    if json:
+        print_json(run_dict(deleted))
+        return
+    files = len(deleted.artifacts)
+    console.print(
+        f"Deleted run {deleted.id} ({deleted.kind}, {deleted.status}) and its {files} "
+        f"artifact files."
+    )
+
+
 def _split(record: dict[str, Any] | None) -> str:
     if not record:
         return "-"

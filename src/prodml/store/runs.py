@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from prodml.errors import NotFoundError, StoreError, did_you_mean, listing
 from prodml.store.artifacts import ArtifactStore, SavedArtifact
 from prodml.store.database import Database
-from prodml.store.tables import ArtifactRow, RunRow
+from prodml.store.tables import ArtifactRow, EvaluationRow, ModelVersionRow, RunRow
 
 Status = Literal["running", "finished", "failed"]
 Kind = Literal["fit", "search", "candidate", "sanity", "batch"]
@@ -159,6 +159,40 @@ class Runs:
             row = self._running(session, run_id)
             row.status, row.ended_at, row.error = "failed", utc_now(), error
         self.artifacts.remove_run(run_id)
+
+    def delete(self, ref: str) -> Run:
+        """Delete a run (by id or unique prefix) with its search candidates, evaluations
+        and files; refused while it runs, or while a model version is registered from it
+        (its lineage). Returns the run as it was."""
+        run = self.get(ref)
+        with self.database.session() as session:
+            row = session.get(RunRow, run.id, with_for_update=True)
+            if row is None:  # deleted by another process since
+                raise NotFoundError(f"run {run.id} was deleted meanwhile; nothing to delete")
+            if row.status == "running":
+                raise StoreError(
+                    f"run {run.id} is running (pid {row.pid} on {row.host}); wait for it to "
+                    "end, or stop it, before deleting it"
+                )
+            ids = [run.id, *session.scalars(select(RunRow.id).where(RunRow.parent_id == run.id))]
+            registered = session.execute(
+                select(ModelVersionRow.name, ModelVersionRow.version)
+                .where(ModelVersionRow.run_id.in_(ids))
+                .order_by(ModelVersionRow.name, ModelVersionRow.version)
+            ).all()
+            if registered:
+                refs = [f"{name}:{version}" for name, version in registered]
+                raise StoreError(
+                    f"run {run.id} is registered as {listing(refs)}; delete the model "
+                    f"versions first (prodml models delete {refs[0]}), then the run"
+                )
+            for table in (EvaluationRow, ArtifactRow):
+                session.execute(delete(table).where(table.run_id.in_(ids)))
+            session.execute(delete(RunRow).where(RunRow.parent_id == run.id))
+            session.delete(row)
+        for run_id in ids:
+            self.artifacts.remove_run(run_id)
+        return run
 
     def get(self, ref: str) -> Run:
         """A run by id or by a unique prefix of its id."""
