@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -15,7 +16,9 @@ import prodml
 from prodml.cli import app
 from prodml.cli.render import console, print_json
 from prodml.cli.shell import JsonOption, ProjectOption, reporting
-from prodml.store.database import Database, Migration
+
+if TYPE_CHECKING:
+    from prodml.store.database import Database, Migration
 
 store_app = typer.Typer(
     help="The store's schema: which migration it is at, and running the ones it lacks.\n\n"
@@ -83,6 +86,8 @@ def upgrade(project: ProjectOption = Path("."), json: JsonOption = False) -> Non
 @contextlib.contextmanager
 def _database(project: Path) -> Iterator[Database]:
     """The project's database, opened as it is (not migrated)."""
+    from prodml.store.database import Database
+
     database = Database(prodml.Project(project).database_url, migrate=False)
     try:
         yield database
