@@ -331,7 +331,7 @@ class LabelsSettings(_Frozen):
     level: Literal["nominal", "ordinal", "interval"] = "nominal"
 
 
-#: The drift statistics ``monitor.drift.method`` may name (None: chosen by sample size).
+#: The drift statistics ``monitor.drift.method`` may name (None: KS or chi-square, by column).
 DriftMethod = Literal["ks", "chisquare", "wasserstein", "jensenshannon", "psi", "hellinger"]
 _WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -371,7 +371,7 @@ class DriftSettings(_Frozen):
     """How windows are compared with the model's reference profile."""
 
     method: DriftMethod | None = Field(
-        None, description="one statistic for every feature; unset: chosen by sample size"
+        None, description="one statistic for every feature; unset: KS, or chi-square for categories"
     )
     threshold: float | Literal["learned"] | None = Field(
         None,

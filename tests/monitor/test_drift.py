@@ -17,6 +17,7 @@ from statsmodels.stats.multitest import multipletests  # type: ignore[import-unt
 from prodml.data.profile import profile_frame
 from prodml.errors import ConfigError, DataError
 from prodml.monitor.drift import (
+    MIN_EFFECT,
     Correction,
     Threshold,
     default_method,
@@ -207,22 +208,33 @@ def test_corrections_equal_statsmodels_multipletests(correction: Correction) -> 
     assert 0 < sum(reject) < len(reject)  # the case is not trivial
 
 
-def test_default_rule_picks_the_documented_method() -> None:
+def test_default_rule_picks_the_documented_method_at_every_size() -> None:
     rng = np.random.default_rng(3)
     numbers = Distribution.numeric(rng.normal(0, 1, 5000))
     few = Distribution.numeric(rng.integers(0, 5, 5000))  # 5 values
     six = Distribution.numeric(rng.integers(0, 6, 5000))  # 6 values
     letters = Distribution.categorical({"a": 3000, "b": 2000})
-    for rows, test, distance_ in ((1000, "ks", "wasserstein"), (1001, "ks", "wasserstein")):
-        chosen = default_method(numbers, Distribution.numeric(rng.normal(0, 1, rows)))
-        assert chosen == (test if rows <= 1000 else distance_)
-    for rows, expected in ((1000, "chisquare"), (1001, "jensenshannon")):
-        assert default_method(few, Distribution.numeric(rng.integers(0, 5, rows))) == expected
-        assert default_method(letters, Distribution.categorical({"a": rows})) == expected
-    assert default_method(six, Distribution.numeric(rng.integers(0, 6, 1000))) == "ks"
-    assert default_method(six, Distribution.numeric(rng.integers(0, 6, 1001))) == "wasserstein"
+    for rows in (10, 1000, 1001, 50_000):
+        assert default_method(numbers, Distribution.numeric(rng.normal(0, 1, rows))) == "ks"
+        assert default_method(few, Distribution.numeric(rng.integers(0, 5, rows))) == "chisquare"
+        assert default_method(letters, Distribution.categorical({"a": rows})) == "chisquare"
+        assert default_method(six, Distribution.numeric(rng.integers(0, 6, rows))) == "ks"
     # 4 values on each side, 6 together: numbers
     assert default_method(few, Distribution.numeric(rng.integers(2, 6, 50) + 0.5)) == "ks"
+
+
+def test_a_test_needs_an_effect_of_min_effect_too() -> None:
+    # 100,000 rows a side: a difference of 0.03 in a share is significant, but small
+    reference = {"member": Distribution.categorical({"yes": 30_000, "no": 70_000})}
+    small = {"member": Distribution.categorical({"yes": 33_000, "no": 67_000})}
+    large = {"member": Distribution.categorical({"yes": 35_000, "no": 65_000})}
+
+    kept, flagged = (drift_report(reference, side).scores["member"] for side in (small, large))
+
+    assert kept.p_value is not None and kept.p_value < 1e-40
+    assert kept.effect == pytest.approx(0.03) and not kept.drifted
+    assert flagged.effect == pytest.approx(0.05) and flagged.drifted
+    assert MIN_EFFECT == 0.04
 
 
 def planted(rows: int, seed: int) -> pd.DataFrame:
@@ -246,7 +258,7 @@ def planted(rows: int, seed: int) -> pd.DataFrame:
     ("rows", "methods"),
     [
         (500, {"income": "ks", "age": "ks", "score": "ks", "region": "chisquare"}),
-        (20_000, {"income": "wasserstein", "score": "wasserstein", "region": "jensenshannon"}),
+        (20_000, {"income": "ks", "age": "ks", "score": "ks", "region": "chisquare"}),
     ],
 )
 def test_a_shift_planted_in_two_of_five_columns_flags_those_two(
@@ -350,10 +362,12 @@ def test_learning_from_fewer_than_three_windows_says_how_many_rows_it_needs() ->
 def test_constant_thresholds_apply_to_the_score() -> None:
     reference = {"x": Distribution.numeric(np.arange(5000.0))}
     current = {"x": Distribution.numeric(np.arange(5000.0) + 300)}
-    score = drift_report(reference, current).scores["x"]
+    score = drift_report(reference, current, method="wasserstein").scores["x"]
     assert score.score == pytest.approx(300 / np.std(np.arange(5000.0)), rel=1e-12)
     assert (score.threshold, score.threshold_on, score.drifted) == (0.1, "score", True)
-    loose = drift_report(reference, current, thresholds={"x": 0.25}).scores["x"]
+    loose = drift_report(reference, current, method="wasserstein", thresholds={"x": 0.25}).scores[
+        "x"
+    ]
     assert (loose.threshold, loose.drifted) == (0.25, False)
     tested = drift_report(reference, current, method="ks", thresholds={"x": 0.05}).scores["x"]
     assert (tested.method, tested.threshold_on, tested.drifted) == ("ks", "score", True)
