@@ -561,6 +561,11 @@ class ServeSettings(_Frozen):
     breaker: BreakerSettings = Field(
         BreakerSettings(), description="when the fallback answers alone, and for how long"
     )
+    ui: bool = Field(
+        False,
+        description="also show the dashboard at /ui (what `prodml ui` shows); once a key "
+        "exists its pages need one of role viewer to sign in with",
+    )
 
     @field_validator("fallback")
     @classmethod
@@ -580,7 +585,8 @@ class ServeSettings(_Frozen):
 
     def options(self) -> dict[str, Any]:
         """These settings as :class:`~prodml.serve.options.ServeOptions` fields."""
-        dumped = self.model_dump(exclude={"automation", "breaker"})  # the lineup carries automation
+        # the lineup carries automation; the dashboard is the app's, not the service's
+        dumped = self.model_dump(exclude={"automation", "breaker", "ui"})
         return {
             **dumped,
             "keep_previous": window_seconds(self.keep_previous),

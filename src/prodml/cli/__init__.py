@@ -76,4 +76,5 @@ from prodml.cli import (  # noqa: E402, F401
     review,
     serve,
     store,
+    ui,
 )

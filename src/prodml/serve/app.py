@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute
 
 from prodml.serve.fallback import Fallback
 from prodml.serve.metrics import Metrics
@@ -32,6 +33,7 @@ from prodml.store.monitoring import Monitoring
 
 if TYPE_CHECKING:
     from prodml.deploy.keys import Keys
+    from prodml.project import Project
 
 
 def create_app(
@@ -43,6 +45,7 @@ def create_app(
     on_stop: Callable[[], None] | None = None,
     keys: Keys | None = None,
     fallback: Fallback | None = None,
+    ui: Project | None = None,
 ) -> Starlette:
     """An app serving ``endpoints`` (default: all of ``source``'s), logging to ``log``.
 
@@ -54,7 +57,8 @@ def create_app(
     ``keys`` admit requests to the routes that need a role (see
     :class:`~prodml.serve.http.Route`); without them no key exists, so feedback is open and
     the admin routes answer 403. ``options.admin`` false leaves the admin routes out.
-    ``fallback`` answers when a model fails (see :mod:`~prodml.serve.fallback`).
+    ``fallback`` answers when a model fails (see :mod:`~prodml.serve.fallback`). With
+    ``ui``, a project, its dashboard is at ``/ui`` (see :mod:`prodml.ui`).
     """
     options = options or ServeOptions()
     routes = [route for route in ROUTES if options.admin or not route.admin]
@@ -74,8 +78,13 @@ def create_app(
             if on_stop is not None:
                 on_stop()
 
+    served_routes: list[BaseRoute] = [*starlette_routes(routes, keys)]
+    if ui is not None:
+        from prodml.ui import mount  # the dashboard, only when asked for
+
+        served_routes.append(mount(ui))
     app = Starlette(
-        routes=starlette_routes(routes, keys),
+        routes=served_routes,
         exception_handlers={HTTPException: unrouted},
         lifespan=lifespan,
     )

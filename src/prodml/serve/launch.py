@@ -107,6 +107,7 @@ def build_app(launch: Launch) -> Starlette:
         on_stop=project.close,
         keys=Keys(database),
         fallback=None if rule is None else Fallback.load(rule, project.path),
+        ui=project if project.settings.serve.ui else None,
     )
 
 
