@@ -199,6 +199,9 @@ def demo(
     console.print("  [bold]prodml deployments loans[/]    what serves, and every change: who, why")
     console.print("  [bold]prodml review list[/]          what waits for a person")
     console.print("  [bold]prodml init my-project[/]      start your own project")
+    console.print(
+        f"Open the dashboard: [bold]prodml ui --project {target}[/], then http://127.0.0.1:8100/ui/"
+    )
 
 
 def _ask(url: str, project: prodml.Project) -> None:
