@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.markup import escape
@@ -178,8 +178,8 @@ def delete(
     """
     from prodml.deploy.changes import who
 
-    with reporting():
-        deleted = prodml.Project(project).registry.delete(ref, actor=who(), reason=reason)
+    with reporting(), prodml.Project(project) as opened:
+        deleted = opened.registry.delete(ref, actor=who(), reason=reason)
     if json:
         print_json(version_dict(deleted, []))
         return
@@ -187,6 +187,110 @@ def delete(
         f"Deleted [bold]{escape(deleted.ref)}[/]. Its run {deleted.run_id} stays, with its "
         f"files: [bold]prodml runs delete {deleted.run_id}[/] removes them."
     )
+
+
+@app.command(
+    "export",
+    epilog="Examples:  prodml models export loans:3 loans-3    "
+    "prodml models export loans:3 loans-3-mlflow --format mlflow    "
+    "prodml models export loans:3 loans-3 --json",
+)
+def export_version(
+    ref: Annotated[str, typer.Argument(help="name:VERSION, or name (its endpoint's primary).")],
+    folder: Annotated[Path, typer.Argument(help="Where to write: a new or empty folder.")],
+    form: Annotated[
+        Literal["prodml", "mlflow"],
+        typer.Option(
+            "--format",
+            help="prodml: a folder prodml models import reads into another store. mlflow: an "
+            "MLflow model folder (MLmodel, signature, input example, requirements) for "
+            "mlflow models serve --env-manager local, where prodml is installed.",
+        ),
+    ] = "prodml",
+    project: ProjectOption = Path("."),
+    json: JsonOption = False,
+) -> None:
+    """Write a registered version into one folder, to move it to another store or to MLflow.
+
+    The prodml format holds the run's artifacts (the model, the reference profile...), the
+    input schema, the newest evaluation and manifest.json with every file's SHA-256; the
+    version is written under a temporary name and moved into place when whole.
+    """
+    from prodml.mlflow_model import export_mlflow
+    from prodml.registry_export import export_version as export_prodml
+
+    write = export_mlflow if form == "mlflow" else export_prodml
+    with reporting(), prodml.Project(project) as opened:
+        exported = write(opened.registry, ref, folder)
+    if json:
+        print_json(
+            {
+                "ref": exported.version.ref,
+                "folder": str(exported.folder),
+                "format": form,
+                "files": exported.files,
+            }
+        )
+        return
+    console.print(
+        f"Exported [bold]{escape(exported.version.ref)}[/] (run {exported.version.run_id}) "
+        f"into [bold]{escape(str(exported.folder))}[/]: {len(exported.files)} files."
+    )
+    if form == "mlflow":
+        console.print(
+            f"Serve it with [bold]mlflow models serve -m {escape(str(folder))} "
+            "--env-manager local[/] where prodml is installed."
+        )
+    else:
+        console.print(
+            f"Next, in another project: [bold]prodml models import {escape(str(folder))}[/]"
+        )
+
+
+@app.command(
+    "import",
+    epilog="Examples:  prodml models import loans-3    "
+    "prodml models import loans-3 --name loans-from-staging    prodml models import loans-3 --json",
+)
+def import_version(
+    folder: Annotated[Path, typer.Argument(help="A folder prodml models export wrote.")],
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Register it under this name.", show_default="its name there"),
+    ] = None,
+    project: ProjectOption = Path("."),
+    json: JsonOption = False,
+) -> None:
+    """Register a version exported from another store as the next version of its name.
+
+    Every file is checked against the SHA-256 in manifest.json before anything is written;
+    the run keeps its id, so the lineage reads the same in both stores. As with prodml
+    models register, a first version whose audit passed opens an endpoint of its name.
+    Importing the same folder again changes nothing.
+    """
+    from prodml.registry_export import import_version as import_folder
+
+    with reporting(), prodml.Project(project) as opened:
+        imported = import_folder(opened.registry, folder, name)
+        deployments = opened.registry.deployments()
+    version = imported.version
+    if json:
+        print_json(
+            {
+                **version_dict(version, deployments),
+                "source": imported.source,
+                "added": imported.added,
+            }
+        )
+        return
+    if not imported.added:
+        console.print(
+            f"This store has {escape(imported.source)} already, as [bold]{escape(version.ref)}[/] "
+            f"(run {version.run_id}); nothing imported."
+        )
+        return
+    console.print(f"Imported {escape(imported.source)} from {escape(str(folder))}.")
+    show_registered(version, deployments)
 
 
 def show_registered(

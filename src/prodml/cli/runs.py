@@ -163,8 +163,8 @@ def delete(
     Refused while the run is under way, and while a model version is registered from it:
     delete those first with prodml models delete NAME:VERSION.
     """
-    with reporting():
-        deleted = prodml.Project(project).runs_store.delete(run)
+    with reporting(), prodml.Project(project) as opened:
+        deleted = opened.runs_store.delete(run)
     if json:
         print_json(run_dict(deleted))
         return

@@ -135,17 +135,48 @@ class Runs:
             for name, value in _checked(recorded).items():
                 setattr(row, name, value)
             row.status, row.ended_at = "finished", utc_now()
-            for a in artifacts:
-                fields = {name: getattr(a, name) for name in _ARTIFACT_FIELDS}
-                session.add(
-                    ArtifactRow(
-                        run_id=run_id,
-                        trusted={"types": list(a.trusted)},
-                        created_at=utc_now(),
-                        **{**fields, "uri": self._recorded(a.uri)},
-                    )
-                )
+            session.add_all(self._artifact_rows(run_id, artifacts))
         return self.get(run_id)
+
+    def adopt(self, run: Run) -> Run:
+        """Record a finished run brought from another store (``prodml models import``),
+        with its id, times, facts and artifacts (files already under this store's root)."""
+        with self.database.session() as session:
+            if session.get(RunRow, run.id) is not None:
+                raise StoreError(f"run {run.id} is already in this store; it cannot come twice")
+            session.add(
+                RunRow(
+                    id=run.id,
+                    project=run.project,
+                    kind=run.kind,
+                    status=run.status,
+                    started_at=run.started_at,
+                    ended_at=run.ended_at,
+                    host=run.host,
+                    pid=run.pid,
+                    error=run.error,
+                    **_checked({name: getattr(run, name) for name in RECORDED}),
+                )
+            )
+            session.flush()  # the run before the rows that refer to it
+            session.add_all(self._artifact_rows(run.id, run.artifacts))
+        return self.get(run.id)
+
+    def _artifact_rows(
+        self, run_id: str, artifacts: tuple[SavedArtifact, ...]
+    ) -> builtins.list[ArtifactRow]:
+        rows = []
+        for a in artifacts:
+            fields = {name: getattr(a, name) for name in _ARTIFACT_FIELDS}
+            rows.append(
+                ArtifactRow(
+                    run_id=run_id,
+                    trusted={"types": list(a.trusted)},
+                    created_at=utc_now(),
+                    **{**fields, "uri": self._recorded(a.uri)},
+                )
+            )
+        return rows
 
     def _recorded(self, uri: str) -> str:
         """The ``uri`` kept for an artifact: relative to the artifact folder for an SQLite
