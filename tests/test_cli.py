@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -44,11 +45,11 @@ def child_env(**extra: str) -> dict[str, str]:
     return {**env, "NO_COLOR": "1", "COLUMNS": "120", **extra}
 
 
-def prodml_command(*args: str, cwd: Path) -> Result:
+def prodml_command(*args: str, cwd: Path, columns: int = 120) -> Result:
     return subprocess.run(
         [str(PRODML), *args],
         cwd=cwd,
-        env=child_env(),
+        env=child_env(COLUMNS=str(columns)),
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
@@ -70,6 +71,29 @@ def error_line(result: Result) -> str:
     assert len(lines) == 1, f"stderr is not one line:\n{result.stderr}"
     assert lines[0].startswith("error: "), lines[0]
     return lines[0]
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The cells of every table row in ``text``, after checking that no row is cut at the
+    terminal's edge (a row that starts with a border ends with one)."""
+    rows = []
+    for line in text.splitlines():
+        line = line.rstrip()
+        if line[:1] in ("│", "┃"):
+            assert line[-1] in ("│", "┃"), f"a table row is cut at the edge: {line!r}"
+            rows.append([cell.strip() for cell in re.split("[│┃]", line)[1:-1]])
+    return rows
+
+
+def readable(text: str, columns: int) -> list[list[str]]:
+    """The table rows of ``text``, after checking that it fits ``columns`` and that no cell
+    was shortened with an ellipsis."""
+    too_long = [line for line in text.splitlines() if len(line) > columns]
+    assert not too_long, f"lines wider than {columns} columns: {too_long[:3]}"
+    rows = table_rows(text)
+    cut = [cell for row in rows for cell in row if cell.endswith("…")]
+    assert not cut, f"cells cut at {columns} columns: {cut[:10]}"
+    return rows
 
 
 def replace_setting(project: Path, old: str, new: str) -> None:
@@ -165,7 +189,8 @@ HELP_COMMANDS: list[tuple[str, ...]] = [
 
 @pytest.fixture(scope="module")
 def helps(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, ...], Result]:
-    """``--help`` of every command, run side by side (each process takes seconds to start)."""
+    """``--help`` of every command at 80 columns, run side by side (each process takes
+    seconds to start)."""
     cwd = tmp_path_factory.mktemp("help")
     with contextlib.ExitStack() as stack:
         started = {
@@ -173,7 +198,7 @@ def helps(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, ...], Res
                 subprocess.Popen(
                     [str(PRODML), *command, "--help"],
                     cwd=cwd,
-                    env=child_env(),
+                    env=child_env(COLUMNS="80"),
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     text=True,
@@ -204,6 +229,20 @@ def test_help_of_every_command_exits_0_with_its_usage(
     result = succeeded(helps[command])
 
     assert f"Usage: {' '.join(('prodml', *command))}" in result.stdout
+
+
+@pytest.mark.parametrize("command", help_params())
+def test_help_text_is_wrapped_at_the_terminal_width_not_where_the_source_breaks_lines(
+    helps: dict[tuple[str, ...], Result], command: tuple[str, ...]
+) -> None:
+    out = helps[command].stdout
+    text = out.split("Usage:", 1)[1].split("\n", 1)[1].split("╭", 1)[0]
+    lines = [line.strip() for line in text.splitlines()]
+    # Rich prints the text 78 columns wide (a space each side): a line ends early only
+    # when the next word would not have fitted, or where a paragraph ends
+    for line, after in itertools.pairwise(lines):
+        if line and after:
+            assert len(line) + 1 + len(after.split()[0]) > 78, f"{line!r} then {after!r}"
 
 
 @pytest.mark.parametrize("command", help_params())
@@ -541,6 +580,38 @@ def test_evaluate_prints_json_writes_html_and_stores_the_verdict(
     assert text.startswith("<!DOCTYPE html>") and "http" not in text and "<svg" in text
 
 
+def test_evaluate_at_80_columns_shows_whole_numbers_and_wide_shows_every_column(
+    loans: Path,
+) -> None:
+    printed = json.loads(succeeded(prodml_command("evaluate", "--json", cwd=loans)).stdout)
+    narrow = succeeded(prodml_command("evaluate", cwd=loans, columns=80)).stdout
+    wide = succeeded(prodml_command("evaluate", "--wide", cwd=loans, columns=80)).stdout
+
+    rows = readable(narrow, 80)
+    model = next(row for row in rows if row[0] == "model")
+    assert model[1] == f"{printed['metrics'][printed['focus']]:.4f}"
+    top = printed["slices"][0]
+    assert next(row for row in rows if row[0] == top["name"])[1] == f"{top['value']:.4f}"
+    assert "(--wide shows them)" in " ".join(narrow.split())
+    headers = [cell for row in table_rows(wide) for cell in row]
+    for metric in ("accuracy", "recall[1]", "precision[1]", "f1[1]", "roc_auc", "pr_auc"):
+        assert metric in headers
+    assert {"95% CI", "errors"} <= set(headers)
+    assert "--wide shows them" not in wide
+
+
+def test_runs_and_models_lists_at_80_columns_keep_ids_and_names_whole(loans: Path) -> None:
+    name = "loans-gradient-boosting-approvals"
+    succeeded(prodml_command("models", "register", "--name", name, cwd=loans))
+    runs = json.loads(succeeded(prodml_command("runs", "list", "--json", cwd=loans)).stdout)
+
+    listed = readable(succeeded(prodml_command("runs", "list", cwd=loans, columns=80)).stdout, 80)
+    models = readable(succeeded(prodml_command("models", "list", cwd=loans, columns=80)).stdout, 80)
+
+    assert [row[0] for row in listed[1:]] == [run["id"] for run in runs]
+    assert [name, "1", runs[0]["id"]] == models[1][:3]
+
+
 def test_evaluate_exits_1_when_the_audit_fails(
     fitted: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -563,7 +634,10 @@ def test_evaluate_errors_are_one_line(fitted: tuple[Path, dict[str, Any]], tmp_p
 
 
 def test_demo_runs_every_step_and_writes_the_report(tmp_path: Path) -> None:
-    result = succeeded(prodml_command("demo", "--dir", str(tmp_path / "tour"), cwd=tmp_path))
+    result = succeeded(
+        prodml_command("demo", "--dir", str(tmp_path / "tour"), cwd=tmp_path, columns=80)
+    )
+    readable(result.stdout, 80)  # every table of the tour, at 80 columns
 
     for step in range(1, 13):
         assert f"Step {step}/12" in result.stdout

@@ -16,9 +16,11 @@ import typer
 from prodml.cli import data as data_commands
 from prodml.cli import models as models_commands
 from prodml.cli import runs as runs_commands
+from prodml.cli.helptext import HelpGroup
 
 app = typer.Typer(
     name="prodml",
+    cls=HelpGroup,
     help="prodml: from a first baseline to a monitored production service.\n\n"
     "Start with [bold]prodml demo[/], or [bold]prodml init loans --example loans[/].",
     epilog="Examples:  prodml demo    prodml init loans --example loans    "

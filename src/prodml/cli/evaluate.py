@@ -8,12 +8,11 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 import prodml
 from prodml.cli import app
-from prodml.cli.render import console, fmt, print_json
-from prodml.cli.shell import JsonOption, ProjectOption, reporting
+from prodml.cli.render import Column, FittedTable, console, fmt, print_json
+from prodml.cli.shell import JsonOption, ProjectOption, WideOption, reporting
 
 #: Slices shown in the terminal; the JSON and HTML reports have them all.
 SHOWN_SLICES = 15
@@ -45,6 +44,7 @@ def evaluate(
         typer.Option(help='Sign the evaluation off, as "name: note".', metavar="'NAME: NOTE'"),
     ] = None,
     json: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
     """Evaluate a run's model: metrics, baselines, slices, golden examples and the audit.
 
@@ -65,14 +65,15 @@ def evaluate(
     if json:
         print_json(result)
     else:
-        show_evaluation(result)
+        show_evaluation(result, wide)
         if html is not None:
             console.print(f"HTML report: [bold]{escape(str(html))}[/]")
     raise typer.Exit(0 if evaluation.passed else 1)
 
 
-def show_evaluation(result: Mapping[str, Any]) -> None:
-    """The evaluation in the terminal: warnings, tables, golden failures, verdict."""
+def show_evaluation(result: Mapping[str, Any], wide: bool = False) -> None:
+    """The evaluation in the terminal: warnings, tables, golden failures, verdict; the
+    tables leave out what does not fit the terminal, unless ``wide``."""
     data = result["data"]
     console.print(
         f"Evaluation of run [bold]{result['run']}[/] on {escape(data['source'])} "
@@ -81,10 +82,10 @@ def show_evaluation(result: Mapping[str, Any]) -> None:
     for warning in result["warnings"]:
         console.print(f"[bold yellow]warning:[/] {escape(warning)}")
     if result["task"] == "classification":
-        console.print(_confusion(result))
-    console.print(_baselines(result))
+        _confusion(result).print(wide)
+    _baselines(result).print(wide)
     if result["slices"]:
-        console.print(_priority(result))
+        _priority(result).print(wide)
     golden = result.get("golden")
     if golden is not None:
         for failure in golden["failures"]:
@@ -95,15 +96,20 @@ def show_evaluation(result: Mapping[str, Any]) -> None:
     _verdict(result)
 
 
-def _confusion(result: Mapping[str, Any]) -> Table:
+def _confusion(result: Mapping[str, Any]) -> FittedTable:
     labels = result["labels"]
     metrics = result["metrics"]
-    table = Table(title="Confusion matrix (rows: true, columns: predicted)", title_justify="left")
-    table.add_column("true \\ predicted")
-    for label in labels:
-        table.add_column(escape(label), justify="right")
-    for column in ("precision", "recall", "f1", "support"):
-        table.add_column(column, justify="right", style="cyan")
+    table = FittedTable(
+        [
+            Column("true \\ pred", "id"),
+            *(Column(escape(label), "number") for label in labels),
+            *(
+                Column(name, "number", drop)
+                for name, drop in (("precision", 3), ("recall", 2), ("f1", 1), ("support", 4))
+            ),
+        ],
+        title="Confusion matrix (rows: true, columns: predicted)",
+    )
     for label, counts in zip(labels, result["confusion"], strict=True):
         per_class = [fmt(metrics.get(f"{m}[{label}]")) for m in ("precision", "recall", "f1")]
         table.add_row(
@@ -112,18 +118,23 @@ def _confusion(result: Mapping[str, Any]) -> Table:
     return table
 
 
-def _baselines(result: Mapping[str, Any]) -> Table:
+def _baselines(result: Mapping[str, Any]) -> FittedTable:
     focus, positive = result["focus"], result["positive_class"]
+    # how soon each column is left out when the terminal is narrow (0: never)
     if result["task"] == "regression":
-        columns = ["mae", "rmse", "r2", "mape"]
+        drops = {"mae": 0, "rmse": 0, "r2": 2, "mape": 1}
     else:
-        per_class = [f"{m}[{positive}]" for m in ("recall", "precision", "f1")] if positive else []
-        columns = [focus, *per_class, "accuracy", "f1_macro", "roc_auc", "pr_auc"]
-    columns = list(dict.fromkeys(columns))
-    table = Table(title=f"Baselines side by side (ranked by {focus})", title_justify="left")
-    table.add_column("", no_wrap=True)
-    for column in columns:
-        table.add_column(escape(column), justify="right")
+        per_class = (
+            {f"recall[{positive}]": 3, f"precision[{positive}]": 6, f"f1[{positive}]": 0}
+            if positive
+            else {}
+        )
+        drops = {**per_class, "accuracy": 4, "f1_macro": 2, "roc_auc": 1, "pr_auc": 5}
+    columns = {focus: 0, **{name: d for name, d in drops.items() if name != focus}}
+    table = FittedTable(
+        [Column(""), *(Column(escape(c), "number", drop) for c, drop in columns.items())],
+        title=f"Baselines side by side (ranked by {focus})",
+    )
     for entry in result["baselines"]:
         partial = entry["rows"] < result["data"]["rows"]
         name = escape(entry["name"]) + (f" (on {entry['rows']:,} rows)" if partial else "")
@@ -132,30 +143,37 @@ def _baselines(result: Mapping[str, Any]) -> Table:
     return table
 
 
-def _priority(result: Mapping[str, Any]) -> Table:
+def _priority(result: Mapping[str, Any]) -> FittedTable:
     focus = result["focus"]
     slices = result["slices"]
     reference = next((s["reference_name"] for s in slices if s["reference_name"]), "reference")
-    table = Table(
+    notes = []
+    if len(slices) > SHOWN_SLICES:
+        notes.append(f"{len(slices) - SHOWN_SLICES} more in --json and --html")
+    if any(not row["sufficient"] for row in slices[:SHOWN_SLICES]):
+        notes.append("* insufficient evidence: too few rows to tell (ranked last)")
+    table = FittedTable(
+        [
+            Column("slice"),
+            Column(escape(focus), "number"),
+            Column("95% CI", "number", drop=2),
+            Column(escape(reference), "number", drop=1),
+            Column("gap", "number"),
+            Column("share", "number"),
+            Column("gain", "number"),
+            Column("errors", "number", drop=3),
+            Column("rows", "number"),
+        ],
         title=f"Where to improve: slices by expected gain (gap to {escape(reference)} x share)",
-        title_justify="left",
-        caption=f"{len(slices) - SHOWN_SLICES} more in --json and --html"
-        if len(slices) > SHOWN_SLICES
-        else None,
+        caption="; ".join(notes) or None,
     )
-    table.add_column("slice", no_wrap=True)
-    for column in (escape(focus), "95% CI", escape(reference), "gap", "share", "gain", "errors"):
-        table.add_column(column, justify="right")
-    table.add_column("rows", justify="right")
     for row in slices[:SHOWN_SLICES]:
         interval = row["interval"]
         shown = "-" if interval is None or interval[0] is None else _span(interval)
-        value = fmt(row["value"])
-        if not row["sufficient"]:
-            value = "[yellow]insufficient evidence[/]"
+        name = escape(row["name"]) + ("" if row["sufficient"] else " [yellow]*[/]")
         table.add_row(
-            escape(row["name"]),
-            value,
+            name,
+            fmt(row["value"]),
             shown,
             fmt(row["reference"]),
             _percent(row["gap"]),

@@ -11,8 +11,15 @@ from rich.markup import escape
 from rich.table import Table
 
 import prodml
-from prodml.cli.render import console, fmt, print_json
-from prodml.cli.shell import ForceOption, JsonOption, ProjectOption, ReasonOption, reporting
+from prodml.cli.render import Column, FittedTable, console, fmt, print_json
+from prodml.cli.shell import (
+    ForceOption,
+    JsonOption,
+    ProjectOption,
+    ReasonOption,
+    WideOption,
+    reporting,
+)
 
 if TYPE_CHECKING:
     from prodml.registry import Deployment, DeploymentEvent, ModelVersion
@@ -71,6 +78,7 @@ def list_models(
     name: Annotated[str | None, typer.Option(help="Only the versions of this model.")] = None,
     project: ProjectOption = Path("."),
     json: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
     """List registered versions, newest first: run, data, audit verdict, which is primary."""
     with reporting():
@@ -86,13 +94,17 @@ def list_models(
             "[bold]prodml models register[/]."
         )
         return
-    table = Table(title_justify="left")
-    table.add_column("name", overflow="fold")
-    table.add_column("version", justify="right")
-    for column in ("run", "created", "data"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("audit")
-    table.add_column("primary of", overflow="fold")
+    table = FittedTable(
+        [
+            Column("name", "id"),
+            Column("version", "number"),
+            Column("run", "id"),
+            Column("created", "id", drop=2),
+            Column("data", "id", drop=3),
+            Column("audit", "id", drop=1),
+            Column("primary of"),
+        ]
+    )
     for version in versions:
         table.add_row(
             escape(version.name),
@@ -103,7 +115,7 @@ def list_models(
             _verdict(version.audit_passed),
             escape(", ".join(primary_of(version, deployments))),
         )
-    console.print(table)
+    table.print(wide)
 
 
 @app.command(

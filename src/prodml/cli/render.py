@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from rich.console import Console
 from rich.markup import escape
@@ -18,6 +19,85 @@ if TYPE_CHECKING:
 
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: two columns may look alike
+class Column:
+    """A column of a :class:`FittedTable`.
+
+    ``kind`` says how a cell may break: ``text`` folds onto more lines, an ``id`` (a run id,
+    a time) and a ``number`` (right-aligned) are never broken or cut. ``drop`` above 0
+    lets the column be left out when the table is wider than the terminal, the highest
+    first; 0 keeps it always.
+    """
+
+    header: str
+    kind: Literal["text", "id", "number"] = "text"
+    drop: int = 0
+
+
+class FittedTable:
+    """A table that fits the terminal it is printed on: at its width, the columns that may
+    be left out are, one at a time, until the rest fits on one line per row; ``wide``
+    keeps every column, wider than the terminal if need be.
+
+    >>> table = FittedTable([Column("name"), Column("value", "number", drop=1)])
+    >>> table.add_row("a", "0.5")
+    >>> [c.header for c in table.table().columns]
+    ['name', 'value']
+    """
+
+    def __init__(
+        self, columns: Sequence[Column], *, title: str | None = None, caption: str | None = None
+    ) -> None:
+        self.columns = list(columns)
+        self.title, self.caption = title, caption
+        self.rows: list[tuple[tuple[str, ...], str | None]] = []
+
+    def add_row(self, *cells: str, style: str | None = None) -> None:
+        self.rows.append((cells, style))
+
+    def table(self, wide: bool = False) -> Table:
+        """The Rich table of the columns that fit (every column when ``wide``)."""
+        shown = list(self.columns)
+        if not wide:
+            for column in sorted((c for c in self.columns if c.drop), key=lambda c: -c.drop):
+                if _natural_width(self._build(shown, None)) <= console.width:
+                    break
+                shown.remove(column)
+        left_out = [c.header for c in self.columns if c not in shown]
+        notes = [self.caption] if self.caption else []
+        if left_out:
+            notes.append(f"not shown at this width: {', '.join(left_out)} (--wide shows them)")
+        table = self._build(shown, "; ".join(notes) or None)
+        natural = _natural_width(table)
+        if natural > console.width and wide:
+            table.width = natural  # print with crop=False: the terminal wraps what is wider
+        return table
+
+    def print(self, wide: bool = False) -> None:
+        console.print(self.table(wide), crop=False)
+
+    def _build(self, columns: list[Column], caption: str | None) -> Table:
+        table = Table(
+            title=self.title, title_justify="left", caption=caption, caption_justify="left"
+        )
+        for column in columns:
+            table.add_column(
+                column.header,
+                justify="right" if column.kind == "number" else "left",
+                no_wrap=column.kind != "text",
+                overflow="fold",
+            )
+        at = [self.columns.index(c) for c in columns]
+        for cells, style in self.rows:
+            table.add_row(*(cells[i] for i in at), style=style)
+        return table
+
+
+def _natural_width(table: Table) -> int:
+    """The width of ``table`` with every cell on one line."""
+    return console.measure(table, options=console.options.update_width(10_000)).maximum
 
 
 def print_json(value: Any) -> None:
@@ -46,19 +126,19 @@ def metrics_table(run: Run, title: str | None = None) -> Table:
     return table
 
 
-def runs_table(runs: list[Run], headline: str) -> Table:
-    table = Table(title_justify="left")
-    for column in (
-        "run",
-        "kind",
-        "status",
-        "started",
-        "model",
-        "data",
-        f"test {headline}",
-        "fit s",
-    ):
-        table.add_column(column, justify="right" if column in ("fit s",) else "left")
+def runs_table(runs: list[Run], headline: str) -> FittedTable:
+    table = FittedTable(
+        [
+            Column("run", "id"),
+            Column("kind", "id", drop=1),
+            Column("status", "id"),
+            Column("started", "id", drop=2),
+            Column("model"),
+            Column("data", "id", drop=4),
+            Column(escape(f"test {headline}"), "number"),
+            Column("fit s", "number", drop=3),
+        ]
+    )
     for run in runs:
         table.add_row(
             run.id,
@@ -76,7 +156,9 @@ def runs_table(runs: list[Run], headline: str) -> Table:
 def comparison_table(comparison: Comparison, only_differences: bool) -> Table:
     table = Table(title_justify="left", caption="[bold yellow]yellow[/]: differs between runs")
     widest = max((len(row.name) for row in comparison.rows), default=0)
-    table.add_column("", overflow="fold", min_width=min(widest, 30))
+    # names stay whole up to 30 characters (a min_width would push the table past the
+    # terminal's edge once Rich narrows the columns)
+    table.add_column("", overflow="fold", no_wrap=widest <= 30)
     for run in comparison.runs:
         table.add_column(run.id, justify="right", overflow="fold")
     section = ""

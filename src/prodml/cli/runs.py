@@ -22,7 +22,7 @@ from prodml.cli.render import (
     split_warnings,
     status,
 )
-from prodml.cli.shell import JsonOption, ProjectOption, reporting
+from prodml.cli.shell import JsonOption, ProjectOption, WideOption, reporting
 
 app = typer.Typer(
     help="What was tried: list runs, show one, compare several.",
@@ -40,6 +40,7 @@ def list_runs(
         str | None, typer.Option(help="List the children of a run (a search's candidates).")
     ] = None,
     json: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
     """List the project's runs, newest first."""
     with reporting():
@@ -55,7 +56,7 @@ def list_runs(
 
     data = opened.settings.data
     metric = headline(opened.settings.task, data.positive_class)
-    console.print(runs_table(runs, metric))
+    runs_table(runs, metric).print(wide)
 
 
 @app.command(

@@ -23,6 +23,10 @@ ProjectOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+WideOption = Annotated[
+    bool,
+    typer.Option("--wide", help="Every column of the tables, even when wider than the terminal."),
+]
 ReasonOption = Annotated[
     str | None, typer.Option("--reason", help="Why: recorded with the change.")
 ]
