@@ -46,6 +46,20 @@ def test_grid_search_scores_match_sklearn_and_keep_the_best(project: prodml.Proj
     )
 
 
+def test_a_search_s_time_is_the_whole_search_with_the_refit_s_beside_it(
+    project: prodml.Project,
+) -> None:
+    best = project.search()
+    children = project.runs(parent=best.id)
+    assert best.fit_seconds is not None and best.metrics is not None
+    assert best.ended_at is not None
+    refit = best.metrics["search.refit_seconds"]
+
+    assert 0 < refit < best.fit_seconds
+    assert best.fit_seconds >= sum(c.fit_seconds or 0 for c in children) + refit
+    assert best.fit_seconds <= (best.ended_at - best.started_at).total_seconds()
+
+
 def test_default_scoring_is_f1_of_the_positive_class(
     project: prodml.Project, rewrite: Callable[..., prodml.Project]
 ) -> None:

@@ -15,6 +15,7 @@ from prodml.cli import app
 from prodml.cli.models import NameOption, show_registered, version_dict
 from prodml.cli.render import (
     console,
+    duration,
     metrics_table,
     print_json,
     run_dict,
@@ -105,7 +106,7 @@ def fit(
 def show_finished(run: Run) -> None:
     """The short report after a fit: id, status, time, and the metrics."""
     console.print(
-        f"Run [bold]{run.id}[/] {status(run.status)} ({run.kind}) in {run.fit_seconds:.2f}s, "
+        f"Run [bold]{run.id}[/] {status(run.status)} ({run.kind}) in {duration(run)}, "
         f"peak memory {(run.peak_memory_bytes or 0) / 2**20:.0f} MiB"
     )
     split_warnings(run.split)

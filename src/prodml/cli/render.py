@@ -203,6 +203,21 @@ def warn(message: str) -> None:
     errors.print(f"[yellow]warning:[/] {escape(message)}", markup=True)
 
 
+def duration(run: Run) -> str:
+    """How long a run took: a search's whole time, with its refit's beside it.
+
+    >>> from datetime import datetime
+    >>> from prodml.store.runs import Run
+    >>> run = Run("r", None, "p", "search", "finished", datetime.now(), None, "h", 1,
+    ...           metrics={"search.refit_seconds": 7.8249}, fit_seconds=154.2)
+    >>> duration(run)
+    '154.20s (the refit 7.82s)'
+    """
+    refit = (run.metrics or {}).get("search.refit_seconds")
+    total = f"{run.fit_seconds or 0:.2f}s"
+    return total if refit is None else f"{total} (the refit {refit:.2f}s)"
+
+
 def status(value: str) -> str:
     colour = {"finished": "green", "failed": "red", "running": "yellow"}.get(value, "white")
     return f"[{colour}]{value}[/]"

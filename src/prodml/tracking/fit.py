@@ -19,7 +19,7 @@ from prodml.data.split import TRAIN, Split
 from prodml.errors import ModelError, shortened
 from prodml.evaluate.metrics import metrics
 from prodml.store.runs import Run
-from prodml.tracking.resources import measure
+from prodml.tracking.resources import Usage, measure
 from prodml.tracking.workspace import Workspace
 
 
@@ -30,13 +30,24 @@ def fit_into(
     data: Dataset,
     split: Split,
     extra: dict[str, float] | None = None,
+    searched: Usage | None = None,
 ) -> Run:
-    """Fit ``model`` for the running run ``run_id``, score it and close the run."""
+    """Fit ``model`` for the running run ``run_id``, score it and close the run.
+
+    After a search (``searched``: what its candidates took), the run's time is the whole
+    search's, this refit's included, and the refit's own is its metric
+    ``search.refit_seconds``.
+    """
     workspace.runs.record(run_id, split=split.to_record(), params=parameters(model))
     train = data.rows(split.rows("train"))
     with measure() as usage:
         fit(model, train)
     scores = {**score_splits(model, data, split), **(extra or {})}
+    if searched is not None:
+        scores["search.refit_seconds"] = usage.wall_seconds
+        usage.wall_seconds += searched.wall_seconds
+        usage.cpu_seconds += searched.cpu_seconds
+        usage.peak_memory_bytes = max(usage.peak_memory_bytes, searched.peak_memory_bytes)
     held_out = data.rows(np.flatnonzero(split.assignment != TRAIN))
     saved = [
         workspace.runs.artifacts.save(run_id, "model", model),

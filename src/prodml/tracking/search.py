@@ -71,29 +71,33 @@ def search(
     folds = _folds(settings, data)
     results: list[Candidate] = []
     with workspace.tracked("search", data, spec) as parent_id:
-        for params in points:
-            candidate = clone(model).set_params(**params)
-            try:
-                with workspace.tracked("candidate", data, spec, parent_id=parent_id) as child:
-                    workspace.runs.record(
-                        child,
-                        params=parameters(candidate),
-                        split={"method": "cv", "folds": settings.cv},
-                    )
-                    with measure() as usage:
-                        scores = _cross_validate(candidate, train, folds, scorer)
-                    workspace.runs.finish(
-                        child,
-                        metrics={f"cv.{name}.mean": scores.mean(), f"cv.{name}.std": scores.std()},
-                        fit_seconds=usage.wall_seconds,
-                        cpu_seconds=usage.cpu_seconds,
-                        peak_memory_bytes=usage.peak_memory_bytes,
-                    )
-                results.append(Candidate(params, child, float(scores.mean())))
-            except ModelError:
-                results.append(Candidate(params, child, None))
-            if on_candidate is not None:
-                on_candidate(len(results), len(points), results[-1])
+        with measure() as searched:  # the run's time is the whole search's
+            for params in points:
+                candidate = clone(model).set_params(**params)
+                try:
+                    with workspace.tracked("candidate", data, spec, parent_id=parent_id) as child:
+                        workspace.runs.record(
+                            child,
+                            params=parameters(candidate),
+                            split={"method": "cv", "folds": settings.cv},
+                        )
+                        with measure() as usage:
+                            scores = _cross_validate(candidate, train, folds, scorer)
+                        workspace.runs.finish(
+                            child,
+                            metrics={
+                                f"cv.{name}.mean": scores.mean(),
+                                f"cv.{name}.std": scores.std(),
+                            },
+                            fit_seconds=usage.wall_seconds,
+                            cpu_seconds=usage.cpu_seconds,
+                            peak_memory_bytes=usage.peak_memory_bytes,
+                        )
+                    results.append(Candidate(params, child, float(scores.mean())))
+                except ModelError:
+                    results.append(Candidate(params, child, None))
+                if on_candidate is not None:
+                    on_candidate(len(results), len(points), results[-1])
         scored = [c for c in results if c.score is not None and np.isfinite(c.score)]
         if not scored:
             raise ModelError(
@@ -120,6 +124,7 @@ def search(
             data,
             split,
             extra={f"cv.{name}.mean": best.score or 0.0, "search.candidates": float(len(results))},
+            searched=searched,
         )
 
 
