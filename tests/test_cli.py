@@ -454,6 +454,27 @@ def test_fit_search_makes_a_child_run_per_candidate_and_keeps_the_best(project: 
     assert artifact(parent, "model")["sha256"]
 
 
+def test_fit_search_shows_the_best_score_so_far_and_the_whole_search_s_time(
+    project: Path,
+) -> None:
+    # the last candidate (C = 1e-6: the majority class) is the worst
+    search = {"method": "grid", "params": {"logisticregression__C": [1.0, 1e-6]}, "cv": 3}
+    set_settings(project, search={**search, "scoring": "accuracy"})
+
+    out = succeeded(prodml_command("fit", "--search", cwd=project)).stdout
+    (parent,) = json.loads(succeeded(prodml_command("runs", "list", "--json", cwd=project)).stdout)
+    listed = prodml_command("runs", "list", "--parent", parent["id"], "--json", cwd=project)
+    scores = {
+        c["params"]["logisticregression__C"]: c["metrics"]["cv.accuracy.mean"]
+        for c in json.loads(succeeded(listed).stdout)
+    }
+
+    assert scores[1e-6] < scores[1.0]
+    assert f"best {scores[1.0]:.4f} with {{'logisticregression__C': 1.0}}" in out
+    refit = parent["metrics"]["search.refit_seconds"]
+    assert f"in {parent['fit_seconds']:.2f}s (the refit {refit:.2f}s)" in out
+
+
 @pytest.mark.parametrize(
     ("factory", "code", "verdict"),
     [

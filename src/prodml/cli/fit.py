@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -125,14 +126,13 @@ def _search(project: prodml.Project, quiet: bool) -> Run:
         disable=quiet,
     ) as progress:
         task = progress.add_task("", total=None)
+        best: list[tuple[float, dict[str, Any]]] = []  # the best score so far, and its params
 
         def advance(done: int, total: int, candidate: Candidate) -> None:
-            score = "failed" if candidate.score is None else f"{candidate.score:.4f}"
-            progress.update(
-                task,
-                completed=done,
-                total=total,
-                description=escape(f"{candidate.params} -> {score}"),
-            )
+            score = candidate.score
+            if score is not None and math.isfinite(score) and (not best or score > best[0][0]):
+                best[:] = [(score, candidate.params)]
+            shown = f"best {best[0][0]:.4f} with {best[0][1]}" if best else "none scored yet"
+            progress.update(task, completed=done, total=total, description=escape(shown))
 
         return project.search(advance)
