@@ -375,7 +375,8 @@ class DriftSettings(_Frozen):
     )
     threshold: float | Literal["learned"] | None = Field(
         None,
-        description="a constant, or learned: mean + 3 sd of reference windows of the same size",
+        description="a constant, or learned: above 199 simulated reference windows of the "
+        "same size (at most 0.5% of feature-windows flagged without drift)",
     )
     correction: Literal["holm", "bonferroni", "none"] = "holm"
     share: float = Field(0.5, gt=0.0, le=1.0, description="drifted features share: dataset drift")

@@ -26,6 +26,7 @@ from prodml.monitor.drift import (
     learned_thresholds,
 )
 from prodml.monitor.statistics import (
+    METHODS,
     OTHER,
     Distribution,
     bins,
@@ -35,6 +36,7 @@ from prodml.monitor.statistics import (
     jensenshannon,
     ks,
     psi,
+    score,
     wasserstein,
 )
 
@@ -319,42 +321,31 @@ def test_distribution_from_series_of_each_type() -> None:
         built.values[0] = 5.0
 
 
-def test_learned_thresholds_are_mean_plus_three_std_of_left_out_windows() -> None:
-    x = [1.0, 2.0, 3.5, 1.5, 2.0, 4.0, 1.0, 2.5, 3.0, 9.0]  # the 10th row: never a window
-    frame = pd.DataFrame({"x": x, "c": list("aabababbba")})
-    windows = [x[0:3], x[3:6], x[6:9]]
-    rests = [x[3:], x[0:3] + x[6:], x[0:6] + x[9:]]
-    by_hand = [
-        stats.wasserstein_distance(rest, w) / np.std(rest)
-        for w, rest in zip(windows, rests, strict=True)
-    ]
-    learned = learned_thresholds(frame, 3, method="wasserstein", columns=["x"])
-    assert list(learned) == ["x"] and learned["x"].method == "wasserstein"
-    assert learned["x"].value == pytest.approx(np.mean(by_hand) + 3 * np.std(by_hand, ddof=1))
-    # the default at 3 rows: KS for x, chi-square for c, learned on their statistics
-    default = learned_thresholds(frame, 3)
-    ks_by_hand = [stats.ks_2samp(rest, w).statistic for w, rest in zip(windows, rests, strict=True)]
-    assert default["x"].method == "ks"
-    assert default["x"].value == pytest.approx(np.mean(ks_by_hand) + 3 * np.std(ks_by_hand, ddof=1))
-    c_by_hand = []
-    for w, rest in (("aab", "ababbba"), ("aba", "aabbbba"), ("bbb", "aababaa")):
-        table = [[rest.count(k) for k in "ab"], [w.count(k) for k in "ab"]]
-        c_by_hand.append(stats.chi2_contingency(table, correction=False)[0])
-    assert default["c"].method == "chisquare"
-    assert default["c"].value == pytest.approx(np.mean(c_by_hand) + 3 * np.std(c_by_hand, ddof=1))
+def test_learned_thresholds_take_the_rule_s_method_and_judge_the_score() -> None:
+    rng = np.random.default_rng(8)
+    frame = pd.DataFrame({"x": rng.normal(size=600), "c": rng.choice(list("ab"), 600)})
+    given = learned_thresholds(frame, 100, method="wasserstein", columns=["x"])
+    assert list(given) == ["x"] and given["x"].method == "wasserstein"
+    default = learned_thresholds(frame, 100)
+    assert {name: t.method for name, t in default.items()} == {"x": "ks", "c": "chisquare"}
     # given as thresholds, they judge the score
-    reference = distributions(frame)
-    current = {"x": Distribution.numeric([7.0, 8.0, 9.0]), "c": Distribution.categorical({"a": 3})}
-    report = drift_report(reference, current, thresholds=default)
+    current = {
+        "x": Distribution.numeric(rng.normal(0.5, 1, 100)),
+        "c": Distribution.categorical({"a": 50, "b": 50}),
+    }
+    report = drift_report(distributions(frame), current, thresholds=default)
     x_score = report.scores["x"]
     assert (x_score.method, x_score.threshold_on, x_score.p_adjusted) == ("ks", "score", None)
     assert x_score.drifted == (x_score.score >= default["x"].value)
 
 
-def test_learning_from_fewer_than_three_windows_says_how_many_rows_it_needs() -> None:
-    frame = pd.DataFrame({"x": np.arange(250.0)})
+def test_learning_from_fewer_than_two_windows_of_rows_says_how_many_it_needs() -> None:
+    frame = pd.DataFrame({"x": np.arange(150.0)})
     with pytest.raises(
-        DataError, match=r"at least 3 windows of 100 rows, so 300 rows; the reference has 250"
+        DataError,
+        match=r"learning thresholds for windows of 100 rows takes at least 200 reference rows "
+        r"\(a window, and rows to compare it with\); the reference has 150: give more rows "
+        "or a smaller window",
     ):
         learned_thresholds(frame, 100)
 
@@ -417,6 +408,14 @@ def test_errors_name_the_bad_value_and_what_is_allowed() -> None:
         match=r"column 'agee' is not in the frame; its columns are: age; did you mean 'age'\?",
     ):
         distributions(pd.DataFrame({"age": [1]}), ["agee"])
+
+
+@pytest.mark.parametrize(("seed", "n1", "n2", "kind"), CASES)
+def test_score_is_compare_s_score_for_every_method(seed: int, n1: int, n2: int, kind: str) -> None:
+    reference, current = samples(seed, n1, n2, kind)
+    for method in METHODS:
+        expected = compare(method, reference, current)[0]
+        assert score(method, reference, current) == pytest.approx(expected, rel=1e-12)
 
 
 def test_compare_runs_a_statistic_by_name_and_names_an_unknown_one() -> None:
