@@ -14,7 +14,7 @@ function drawCharts(root) {
     if (!found.x.length || !names.length) continue;
     const marks = found.marks || [];
     const options = {
-      width: Math.max(280, box.clientWidth),
+      width: Math.max(240, box.clientWidth),
       height: 220,
       series: [{}, ...names.map((name, i) => ({ label: name, stroke: COLOURS[i % COLOURS.length], width: 2, spanGaps: true }))],
       axes: [{}, {}],
@@ -46,3 +46,8 @@ function reviewKeys(event) {
 document.addEventListener("DOMContentLoaded", () => drawCharts(document));
 document.addEventListener("htmx:after:swap", (event) => drawCharts(event.target));
 document.addEventListener("keydown", reviewKeys);
+let resizing = null;
+window.addEventListener("resize", () => {
+  clearTimeout(resizing);
+  resizing = setTimeout(() => drawCharts(document), 100);  // redrawn at the new width
+});
