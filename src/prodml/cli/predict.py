@@ -1,4 +1,5 @@
-"""``prodml predict``: batch scoring of a file with a registered model."""
+"""``prodml predict``: batch scoring of a file with a registered model, or JSON lines
+answered one by one (``prodml predict -``)."""
 
 from __future__ import annotations
 
@@ -13,17 +14,25 @@ import prodml
 from prodml.cli import app
 from prodml.cli.render import console, print_json, run_dict, warn
 from prodml.cli.shell import JsonOption, ProjectOption, reporting
+from prodml.errors import ProdmlError
 
 
 @app.command(
     epilog="Examples:  prodml predict data/new.parquet -o scored.parquet    "
     "prodml predict new.csv -o out.csv --model loans:2    prodml predict x.csv -o y.csv --json"
+    "    tail -f requests.jsonl | prodml predict - > answers.jsonl"
 )
 def predict(
-    file: Annotated[Path, typer.Argument(help="A CSV or Parquet file of inputs.")],
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help="Where to write: .csv or .parquet.")
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A CSV or Parquet file of inputs; or - to answer JSON lines from stdin."
+        ),
     ],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Where to write a file's scores: .csv or .parquet."),
+    ] = None,
     project: ProjectOption = Path("."),
     model: Annotated[
         str | None,
@@ -38,7 +47,22 @@ def predict(
     job and names the rows); the output has the id column, the prediction and one
     probability per class, and appears only when the whole file is scored. The job is
     recorded as a run of kind batch (see prodml runs list).
+
+    With - (Palladium's stream), each line of stdin is a JSON record, or a list of them,
+    and gets one line on stdout: label and probabilities (or value), model and request id,
+    as POST /predict answers. Rows are checked as the server checks them and logged in the
+    prediction log before their answer is written; a line the checks refuse is answered
+    by {"error", "field", "line"} in its place, the stream goes on, and the exit code is 1.
     """
+    if str(file) == "-":
+        _answer_lines(project, model)
+        return
+    if output is None:
+        with reporting():
+            raise ProdmlError(
+                f"prodml predict {file} needs --output (-o): where to write the scores, a "
+                ".csv or .parquet file; or give - to answer JSON lines from stdin"
+            )
     with (
         reporting(),
         Progress(
@@ -71,3 +95,31 @@ def predict(
         f"Scored {run.data_rows:,} rows with {escape(str(params.get('model')))} into "
         f"[bold]{escape(str(output))}[/] ({rate:,.0f} rows/s); run {run.id}"
     )
+
+
+def _answer_lines(project: Path, model: str | None) -> None:
+    """``prodml predict -``: an answer line on stdout for each line of stdin."""
+    from prodml.stream import JsonLines
+
+    stdin, stdout = typer.get_text_stream("stdin"), typer.get_text_stream("stdout")
+    read, refused, first = 0, 0, ""
+    with reporting(), prodml.Project(project) as opened:
+        unaudited = opened.unaudited(model)
+        if unaudited is not None:
+            warn(f"{unaudited}; answering with it all the same")
+        with JsonLines.open(opened, model) as lines:
+            for number, line in enumerate(stdin, 1):
+                if not line.strip():
+                    continue
+                read += 1
+                answer = lines.answer(line, number)
+                stdout.write(answer.text + "\n")
+                stdout.flush()  # a pipe's reader gets each answer as it is made
+                if answer.error is not None:
+                    refused += 1
+                    first = first or f"line {number}: {answer.error}"
+        if refused:
+            raise ProdmlError(
+                f"{refused} of {read} lines were refused, each answered by its error (the "
+                f"first, {first}); fix those lines and send them again"
+            )
