@@ -99,6 +99,40 @@ def test_priority_table_reproduces_the_course(tmp_path: Path) -> None:
     )
 
 
+def _course_without_hlp(tmp_path: Path, min_count: int) -> dict[str, Any]:
+    """The course's clips evaluated with their tags but no human labels."""
+    frame, tags, _ = _course_data()
+    folder = tmp_path / "speech"
+    project = _write_project(
+        folder, frame, f"evaluate: {{tags: tags.csv, min_count: {min_count}}}\n"
+    )
+    tags.to_csv(folder / "tags.csv", index=False)
+    project.fit()
+    result: dict[str, Any] = project.evaluate(data=folder / "data.csv").result
+    return result
+
+
+def test_without_hlp_slices_are_compared_with_the_model_overall(tmp_path: Path) -> None:
+    frame, _, _ = _course_data()
+    overall = accuracy_score(frame["label"], frame["model_says"])
+
+    result = _course_without_hlp(tmp_path, min_count=30)
+
+    table = {s["name"]: s for s in result["slices"]}
+    for tag, (share, model_right, _) in COURSE.items():
+        row = table[f"tag:{tag}"]
+        assert (row["reference_name"], row["reference"]) == ("model overall", overall)
+        assert row["gap"] == pytest.approx(max(overall - model_right, 0.0), abs=1e-12)
+        assert row["gain"] == pytest.approx(row["gap"] * share, abs=1e-12)
+    # low bandwidth is 20 points below the model's 90%: it leads, clean speech is ahead
+    assert [s["name"] for s in result["slices"]] == [
+        "tag:low_bandwidth",
+        "tag:people_noise",
+        "tag:car_noise",
+        "tag:clean_speech",
+    ]
+
+
 def test_metrics_equal_sklearn_on_the_test_split(project: prodml.Project) -> None:
     run = project.fit()
     evaluation = project.evaluate()

@@ -3,8 +3,9 @@
 The result is a JSON-ready mapping (what ``prodml evaluate --json`` prints, what the store
 keeps, what the HTML report draws). Its slices form the error-analysis priority table of
 the field's course: for each slice the model's value of the focus metric, the reference
-(human-level performance, or a baseline) on the same rows, the gap between them, the
-slice's share of the data and the expected gain if the gap were closed (gap x share).
+(human-level performance or a configured baseline on the same rows; without either, the
+model's own value on all rows), the gap between them, the slice's share of the data and
+the expected gain if the gap were closed (gap x share).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from prodml.evaluate.slices import (
 RARE_POSITIVE = 0.10
 NEAR_MAJORITY = 0.01
 HLP = "HLP"
+#: The reference of the slices when there is no HLP and none is configured.
+OVERALL = "model overall"
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class Predictions:
     name: str
     kind: str  # model, majority, stratified, rule, previous, hlp...
     y_pred: np.ndarray  # one per row (None where no answer was given), or one per ``rows``
-    scores: np.ndarray | None = None  # the positive class's probability per row
+    scores: np.ndarray | None = None  # each row's probability of each label, in order
     rows: np.ndarray | None = None  # the row of each answer, for several answers per row (HLP)
 
     def answers(self) -> tuple[np.ndarray, np.ndarray]:
@@ -71,6 +74,7 @@ def evaluate(
     focus, warnings = _focus(task, table, y_true, positive_class, classes)
     table.sort(key=lambda entry: _rank(entry["metrics"], focus, positive_class), reverse=True)
     reference = _reference(settings.reference, baselines)
+    overall = table[[e["kind"] for e in table].index("model")]["metrics"]
     specs = settings.slices if settings.slices is not None else tuple(metadata)
     specs = (*specs, *(r.across for r in settings.audit if r.across and r.across not in specs))
     cuts = slicings(specs, frame, tags)
@@ -86,6 +90,7 @@ def evaluate(
             labels=classes,
             focus=focus,
             min_count=settings.min_count,
+            overall=overall.get(focus),
         )
     ]
     # by expected gain; where gains tie (at 0, say), slices with more of the errors first
@@ -96,7 +101,7 @@ def evaluate(
         "positive_class": None if positive_class is None else str(positive_class),
         "focus": focus,
         "warnings": warnings,
-        "metrics": table[[e["kind"] for e in table].index("model")]["metrics"],
+        "metrics": overall,
         "confusion": confusion(
             y_true, _as_truth(model.name, model.y_pred, y_true.dtype, task, labels), labels
         )
@@ -174,11 +179,13 @@ def _rank(values: Mapping[str, float], focus: str, positive: Any) -> tuple[float
 
 
 def _reference(name: str | None, baselines: Sequence[Predictions]) -> Predictions | None:
-    """The predictor the slices are compared with: as configured, else HLP, else majority."""
+    """The predictor the slices are compared with: as configured, else HLP; None without
+    either, for the model's own overall value (a baseline such as the majority class
+    would put every slice ahead of it, and leave nothing to rank)."""
     by_name = {p.name: p for p in baselines}
     if name is None:
         hlp = [p for p in baselines if p.kind == "hlp"]
-        return hlp[0] if hlp else by_name.get("majority", by_name.get("mean"))
+        return hlp[0] if hlp else None
     if name not in by_name:
         raise ConfigError(
             f"evaluate.reference '{name}' is not a baseline of this evaluation; choose one "
@@ -197,6 +204,7 @@ def _slice_rows(
     labels: list[str],
     focus: str,
     min_count: int,
+    overall: float | None,
 ) -> list[dict[str, Any]]:
     groups = len(cut.names)
     truth = _codes(y_true, labels, task)
@@ -213,7 +221,7 @@ def _slice_rows(
     rows = []
     for g, name in enumerate(cut.names):
         count = int(ours["count"][g])
-        reference_value = None
+        reference_value = overall if theirs is None and count > 0 else None
         if theirs is not None and theirs["count"][g] > 0:
             reference_value = _plain(_focus_values(theirs, focus)[0][g])
         row_value = _plain(value[g])
@@ -235,7 +243,7 @@ def _slice_rows(
                 "error_rate": _plain(errors[g] / count) if task == "classification" else None,
                 "error_share": _plain(errors[g] / total_errors) if total_errors else 0.0,
                 "reference": reference_value,
-                "reference_name": None if reference is None else reference.name,
+                "reference_name": OVERALL if reference is None else reference.name,
                 "gap": gap,
                 "gain": None if gap is None else gap * share,
                 "sufficient": bool(trials[g] >= min_count),
