@@ -11,11 +11,12 @@ import prodml
 from prodml.cli import app
 from prodml.cli.render import console, warn
 from prodml.cli.shell import ProjectOption, reporting
+from prodml.errors import ProdmlError
 
 
 @app.command(
     epilog="Examples:  prodml serve    prodml serve --port 9000 --workers 2    "
-    "prodml serve --host 0.0.0.0    prodml serve --run 5b431d86",
+    "prodml serve --host 0.0.0.0    prodml serve --run 5b431d86    prodml serve --reload",
 )
 def serve(
     project: ProjectOption = Path("."),
@@ -38,6 +39,15 @@ def serve(
             show_default="the registered primaries; without any, the newest fit",
         ),
     ] = None,
+    reload: Annotated[
+        bool,
+        typer.Option(
+            "--reload",
+            help="For development: start again whenever a .py or .yaml file of the project "
+            "changes (prodml.yaml, rules); one process. The serve: settings (port, keys, "
+            "batching) stay as they were at the start.",
+        ),
+    ] = False,
 ) -> None:
     """Serve a model over HTTP until Ctrl-C: prodml's /predict, MLflow's /invocations and
     the Open Inference Protocol (/v2), with health, /metrics and /openapi.json.
@@ -56,10 +66,17 @@ def serve(
         console.print("  health  GET  /health/ready  /metrics  /openapi.json")
 
     with reporting():
+        if reload and workers > 1:
+            raise ProdmlError(
+                f"--reload serves one process, and --workers is {workers}; drop one of them "
+                "(--reload is for development)"
+            )
         if run is not None:  # a run, not a deployment: the audit gate does not stand between
             with prodml.Project(project) as opened:
                 unaudited = opened.unaudited(run=run)
             if unaudited is not None:
                 warn(f"{unaudited}; serving it anyway (--run is outside the audit gate)")
-        run_server(project, run, host=host, port=port, workers=workers, on_ready=ready)
+        run_server(
+            project, run, host=host, port=port, workers=workers, on_ready=ready, reload=reload
+        )
     console.print("stopped")

@@ -198,11 +198,13 @@ def serve(
     workers: int = 1,
     options: ServeOptions | None = None,
     on_ready: OnReady | None = None,
+    reload: bool = False,
 ) -> None:
     """Serve ``run`` of ``project`` until interrupted; ``on_ready(url, endpoints)`` once
     ``/health/ready`` answers 200. Refuses a ``host`` other machines reach while the admin
     routes are on and no key exists, and a sticky key no request carries
-    (:func:`checked_options`)."""
+    (:func:`checked_options`). ``reload`` (for development, one process): the server
+    starts again whenever a Python or YAML file in the project's folder changes."""
     import uvicorn
 
     run_id, endpoints = resolve(project, run)
@@ -222,6 +224,9 @@ def serve(
             host=host,
             port=port,
             workers=workers,
+            reload=reload,
+            reload_dirs=[launch.project] if reload else None,
+            reload_includes=["*.py", "*.yaml", "*.yml"] if reload else None,
             loop="uvloop",
             http="httptools",
             lifespan="on",
