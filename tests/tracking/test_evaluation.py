@@ -133,6 +133,43 @@ def test_without_hlp_slices_are_compared_with_the_model_overall(tmp_path: Path) 
     ]
 
 
+def test_slices_with_too_few_rows_rank_after_the_others(tmp_path: Path) -> None:
+    # low bandwidth (300 clips) and car noise (200) have the largest gaps but too few rows
+    result = _course_without_hlp(tmp_path, min_count=301)
+
+    ranked = [(s["name"], s["sufficient"]) for s in result["slices"]]
+    assert ranked == [
+        ("tag:people_noise", True),
+        ("tag:clean_speech", True),
+        ("tag:low_bandwidth", False),
+        ("tag:car_noise", False),
+    ]
+
+
+def test_an_audit_across_groups_says_which_groups_are_under_min_count(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    region = np.array(["north"] * 200 + ["south"] * 191 + ["east"] * 9)
+    label = rng.integers(0, 2, region.size)
+    frame = pd.DataFrame(
+        {"clip": range(region.size), "region": region, "model_says": label, "label": label}
+    )
+    project = _write_project(
+        tmp_path / "regions",
+        frame,
+        "evaluate:\n  slices: [region]\n  audit:\n"
+        "    - {metric: accuracy, across: region, max_gap: 0.1}\n"
+        "    - {metric: accuracy, across: region, min_ratio: 0.9}\n",
+    )
+    project.fit()
+
+    rules = project.evaluate(data=tmp_path / "regions" / "data.csv").result["audit"]["rules"]
+
+    for rule in rules:
+        assert rule["reason"].endswith(
+            "; too few rows to judge (evaluate.min_count is 30): region=east has 9"
+        ), rule["reason"]
+
+
 def test_metrics_equal_sklearn_on_the_test_split(project: prodml.Project) -> None:
     run = project.fit()
     evaluation = project.evaluate()
@@ -156,8 +193,8 @@ def test_metrics_equal_sklearn_on_the_test_split(project: prodml.Project) -> Non
         p, r, _, _ = precision_recall_fscore_support(truth, predicted, average=average)
         assert (metrics[f"precision_{average}"], metrics[f"recall_{average}"]) == (p, r)
     # malignant sorts after benign, but it is the positive class: its column is used
-    assert metrics["roc_auc"] == roc_auc_score(truth == "malignant", score)
-    assert metrics["pr_auc"] == average_precision_score(truth == "malignant", score)
+    assert metrics["roc_auc"] == pytest.approx(roc_auc_score(truth == "malignant", score))
+    assert metrics["pr_auc"] == pytest.approx(average_precision_score(truth == "malignant", score))
     kinds = [b["kind"] for b in result["baselines"]]
     assert {"model", "majority", "stratified"} <= set(kinds)
     majority = next(b for b in result["baselines"] if b["kind"] == "majority")
@@ -177,7 +214,7 @@ def test_positive_class_that_sorts_first_gets_its_own_auc(
     assignment = changed.runs_store.artifacts.load(changed.run().artifact("split"))
     test = data.rows(np.flatnonzero(assignment == 2))
     score = model.predict_proba(test.X)[:, 0]
-    assert result["metrics"]["roc_auc"] == roc_auc_score(test.y == "benign", score)
+    assert result["metrics"]["roc_auc"] == pytest.approx(roc_auc_score(test.y == "benign", score))
 
 
 def test_skewed_data_warn_and_rank_by_recall(tmp_path: Path) -> None:

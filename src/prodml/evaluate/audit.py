@@ -77,6 +77,7 @@ def _across(rule: AuditRule, metric: str, report: Mapping[str, Any]) -> dict[str
     worst, best = min(measured, key=measured.__getitem__), max(measured, key=measured.__getitem__)
     low, high = measured[worst], measured[best]
     spread = f"{metric} ranges from {low:.3f} ({worst}) to {high:.3f} ({best})"
+    note = _few(rule.across, report)
     if rule.max_gap is not None:
         gap = high - low
         ok = gap <= rule.max_gap
@@ -85,7 +86,7 @@ def _across(rule: AuditRule, metric: str, report: Mapping[str, Any]) -> dict[str
             f"gap in {metric} across {rule.across} <= {rule.max_gap:g}",
             gap,
             ok,
-            f"{spread}: a gap of {gap:.3f}, {verb} the maximum {rule.max_gap:.3f}",
+            f"{spread}: a gap of {gap:.3f}, {verb} the maximum {rule.max_gap:.3f}{note}",
         )
     assert rule.min_ratio is not None  # the settings allow only max_gap or min_ratio
     ratio = low / high if high else 1.0
@@ -94,8 +95,22 @@ def _across(rule: AuditRule, metric: str, report: Mapping[str, Any]) -> dict[str
         f"ratio of {metric} across {rule.across} >= {rule.min_ratio:g}",
         ratio,
         ok,
-        f"{spread}: a ratio of {ratio:.3f}, {'at least' if ok else 'below'} {rule.min_ratio:.3f}",
+        f"{spread}: a ratio of {ratio:.3f}, {'at least' if ok else 'below'} "
+        f"{rule.min_ratio:.3f}{note}",
     )
+
+
+def _few(family: str | None, report: Mapping[str, Any]) -> str:
+    """A note naming the groups of ``family`` with fewer rows than evaluate.min_count."""
+    least = report.get("min_count", 0)
+    few = [
+        f"{s['name']} has {s['count']:,}"
+        for s in report["slices"]
+        if s["family"] == family and s["count"] < least
+    ]
+    if not few:
+        return ""
+    return f"; too few rows to judge (evaluate.min_count is {least}): {', '.join(few)}"
 
 
 def _beat(rule: AuditRule, metric: str, report: Mapping[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,8 @@ keeps, what the HTML report draws). Its slices form the error-analysis priority 
 the field's course: for each slice the model's value of the focus metric, the reference
 (human-level performance or a configured baseline on the same rows; without either, the
 model's own value on all rows), the gap between them, the slice's share of the data and
-the expected gain if the gap were closed (gap x share).
+the expected gain if the gap were closed (gap x share). Slices with too few rows to tell
+rank after the others.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class Predictions:
     name: str
     kind: str  # model, majority, stratified, rule, previous, hlp...
     y_pred: np.ndarray  # one per row (None where no answer was given), or one per ``rows``
-    scores: np.ndarray | None = None  # each row's probability of each label, in order
+    scores: np.ndarray | None = None  # the positive class's probability per row
     rows: np.ndarray | None = None  # the row of each answer, for several answers per row (HLP)
 
     def answers(self) -> tuple[np.ndarray, np.ndarray]:
@@ -93,8 +94,15 @@ def evaluate(
             overall=overall.get(focus),
         )
     ]
-    # by expected gain; where gains tie (at 0, say), slices with more of the errors first
-    rows.sort(key=lambda r: (-1.0 if r["gain"] is None else round(r["gain"], 12), r["error_share"]))
+    # slices with enough rows first, then by expected gain; where gains tie (at 0, say),
+    # slices with more of the errors first
+    rows.sort(
+        key=lambda r: (
+            r["sufficient"],
+            -1.0 if r["gain"] is None else round(r["gain"], 12),
+            r["error_share"],
+        )
+    )
     return {
         "task": task,
         "labels": classes,
@@ -109,6 +117,7 @@ def evaluate(
         else None,
         "baselines": table,
         "slices": rows[::-1],
+        "min_count": settings.min_count,
     }
 
 
