@@ -139,6 +139,11 @@ class DataSettings(_Frozen):
     time: str | None = Field(None, description="a datetime column, for time splits")
     features: tuple[str, ...] | None = None
     split: SplitSettings | None = None
+    missing_target: Literal["drop", "error"] = Field(
+        "error",
+        description="rows whose target is missing: an error that names them (error), or "
+        "left out of fitting and evaluation (drop)",
+    )
 
     def split_settings(self, task: Task) -> SplitSettings:
         """The configured split, or the default for the task (stratified or random)."""

@@ -383,10 +383,12 @@ class Project:
             run = self.runs_store.get(self.registry.get(f"{name}:{version}").run_id)
         return load_reference(self.runs_store, run, f"{name}:{version}", data)
 
-    def load_data(self) -> Dataset:
-        """Read the data source and check it against the project file."""
+    def load_data(self, step: str = "fitting") -> Dataset:
+        """Read the data source and check it against the project file; ``step`` is what
+        the data are for, as an error names it ("fitting", "evaluating")."""
         source = open_source(self.settings.data.source, self.path)
-        return prepare(source.load(), self.settings.data, self.settings.task, source.describe())
+        settings, task = self.settings.data, self.settings.task
+        return prepare(source.load(), settings, task, source.describe(), step)
 
     def split(self, data: Dataset) -> Split:
         """Cut the data into train, dev and test as ``data.split`` says."""
@@ -457,7 +459,7 @@ class Project:
         the run; ``sign_off`` is "name: note", who approved it."""
         signed = SignOff.parse(sign_off) if sign_off is not None else None
         run = self._evaluable(ref)
-        whole = self.load_data()
+        whole = self.load_data("evaluating")
         if whole.fingerprint != run.data_fingerprint:
             raise DataError(
                 f"the data changed since run {run.id} was fitted (fingerprint "
@@ -480,7 +482,9 @@ class Project:
         on = None
         if data is not None:
             source = FileSource(Path(data).resolve(), str(data), "--data")
-            on = prepare(source.load(), self.settings.data, self.settings.task, str(data))
+            on = prepare(
+                source.load(), self.settings.data, self.settings.task, str(data), "evaluating"
+            )
             record_dataset(store.database, on)
         return evaluate_run(subject, Evaluations(store.database), on, signed)
 
@@ -490,7 +494,7 @@ class Project:
 
     def split_report(self) -> dict[str, Any]:
         """Rows per split by label and by metadata slice, with cells too small to measure."""
-        data = self.load_data()
+        data = self.load_data("splitting")
         settings = self.settings.data
         return split_report(
             data.frame,

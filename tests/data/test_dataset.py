@@ -80,10 +80,36 @@ def test_positive_class_given_as_text_matches_integer_labels() -> None:
     assert data.positive_class == 0
 
 
-def test_missing_labels_and_single_class_are_refused() -> None:
+def test_missing_targets_are_an_error_naming_the_rows_the_step_and_the_setting() -> None:
+    missing = FRAME.assign(approved=[0.0, float("nan"), 1.0, float("nan")])
+    with pytest.raises(
+        DataError,
+        match=r"data.target 'approved' is missing in 2 rows of new.csv \(application_id 2, 4\), "
+        r"and evaluating needs a target on every row: .* set data.missing_target: drop",
+    ):
+        prepare(missing, settings(), "classification", "new.csv", "evaluating")
+    with pytest.raises(DataError, match=r"\(rows 1\), and fitting needs a target"):
+        prepare(missing.head(2), settings(id=None), "classification", "loans.csv")
+
+
+def test_missing_targets_are_left_out_with_missing_target_drop() -> None:
     missing = FRAME.assign(approved=[0.0, float("nan"), 1.0, 1.0])
-    with pytest.raises(DataError, match=r"has 1 missing values"):
-        prepare(missing, settings(), "classification", "loans.csv")
+    kept = missing.dropna(subset=["approved"]).reset_index(drop=True)
+
+    data = prepare(missing, settings(missing_target="drop"), "classification", "loans.csv")
+
+    assert data.frame["application_id"].tolist() == [1, 3, 4]
+    assert data.fingerprint == prepare(kept, settings(), "classification", "loans.csv").fingerprint
+    with pytest.raises(DataError, match="missing in every row of loans.csv"):
+        prepare(
+            FRAME.assign(approved=float("nan")),
+            settings(missing_target="drop"),
+            "classification",
+            "loans.csv",
+        )
+
+
+def test_a_single_class_is_refused() -> None:
     with pytest.raises(DataError, match=r"has only one class \(1\)"):
         prepare(FRAME.assign(approved=1), settings(), "classification", "loans.csv")
 

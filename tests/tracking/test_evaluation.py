@@ -170,6 +170,24 @@ def test_an_audit_across_groups_says_which_groups_are_under_min_count(tmp_path: 
         ), rule["reason"]
 
 
+def test_evaluating_a_file_without_some_targets_says_so_and_how_to_leave_them_out(
+    tmp_path: Path,
+) -> None:
+    frame, _, _ = _course_data(rows=200)
+    project = _write_project(tmp_path / "speech", frame, "")
+    project.fit()
+    frame.assign(label=frame["label"].where(frame["clip"] % 50 != 7)).to_csv(
+        tmp_path / "new.csv", index=False
+    )
+
+    with pytest.raises(
+        DataError,
+        match=r"missing in 4 rows of .*new.csv \(clip 7, 57, 107, 157\), and evaluating "
+        r"needs a target on every row: .* data.missing_target: drop",
+    ):
+        project.evaluate(data=tmp_path / "new.csv")
+
+
 def test_metrics_equal_sklearn_on_the_test_split(project: prodml.Project) -> None:
     run = project.fit()
     evaluation = project.evaluate()

@@ -53,8 +53,14 @@ class Dataset:
         return replace(self, frame=self.frame.iloc[positions].reset_index(drop=True))
 
 
-def prepare(frame: pd.DataFrame, settings: DataSettings, task: Task, source: str) -> Dataset:
-    """Check the project's column names against ``frame`` and resolve the roles."""
+def prepare(
+    frame: pd.DataFrame, settings: DataSettings, task: Task, source: str, step: str = "fitting"
+) -> Dataset:
+    """Check the project's column names against ``frame`` and resolve the roles; ``step``
+    is what the data are for, as a message names it ("fitting", "evaluating").
+
+    Rows without a target are an error, or left out with ``data.missing_target: drop``.
+    """
     columns = [str(c) for c in frame.columns]
     frame = frame.set_axis(columns, axis=1)
 
@@ -90,13 +96,25 @@ def prepare(frame: pd.DataFrame, settings: DataSettings, task: Task, source: str
         )
     if frame.empty:
         raise DataError(f"{source} has no rows, only a header; give data with rows to learn from")
-    target = frame[settings.target]
-    missing = int(target.isna().sum())
-    if missing:
+    missing = frame[settings.target].isna().to_numpy()
+    if missing.any() and settings.missing_target == "error":
+        named = frame[settings.id] if settings.id is not None else frame.index.to_series()
+        rows = named[missing]
         raise DataError(
-            f"data.target '{settings.target}' has {missing} missing values in {source}; "
-            "drop or label those rows before fitting"
+            f"data.target '{settings.target}' is missing in {len(rows):,} rows of {source} "
+            f"({settings.id or 'rows'} {listing(map(str, rows), limit=5)}), and {step} needs "
+            "a target on every "
+            "row: label or remove those rows, or set data.missing_target: drop in "
+            "prodml.yaml to leave them out"
         )
+    if missing.any():
+        frame = frame[~missing].reset_index(drop=True)
+        if frame.empty:
+            raise DataError(
+                f"data.target '{settings.target}' is missing in every row of {source}, so "
+                f"nothing is left for {step}; check data.target"
+            )
+    target = frame[settings.target]
     content = fingerprint(frame)
     frame = _categorical_text(frame, features)
     if task == "regression":
