@@ -18,7 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,6 +116,12 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
             time.sleep(2.5)  # servers pick a change up within two seconds
             send(url, rows[SENT:], per_request=10)
             yield Store(folder, url)
+
+
+@pytest.fixture(scope="session")
+def serve() -> Callable[[Path], contextlib.AbstractContextManager[str]]:
+    """:func:`serving`, for a test module that runs a server of its own."""
+    return serving
 
 
 @pytest.fixture(scope="session")

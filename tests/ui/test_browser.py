@@ -9,9 +9,10 @@ answer a review item with a key press, and watch the live page count traffic sen
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,19 +35,19 @@ if not CHROMIUM.exists():
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
-from conftest import serving  # noqa: E402
-
 
 @pytest.fixture(scope="module")
 def site(
-    store: Any, tmp_path_factory: pytest.TempPathFactory
+    store: Any,
+    serve: Callable[[Path], contextlib.AbstractContextManager[str]],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[str, dict[str, str], Path]]:
     """The URL of a server on a copy of the session's store, its keys, and the folder."""
     folder = shutil.copytree(store.folder, tmp_path_factory.mktemp("browser") / "loans")
     with prodml.Project(folder) as project:
         keys = Keys(project.runs_store.database)
         made = {role: keys.create(f"{role}-ana", role)[1] for role in ("viewer", "operator")}
-    with serving(folder) as url:
+    with serve(folder) as url:
         yield url, made, folder
 
 

@@ -19,7 +19,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import Session
 
 from prodml.errors import ConfigError, did_you_mean, listing
 from prodml.store.database import Database
@@ -37,8 +36,6 @@ COLUMNS: dict[str, Any] = {
     "rows": RunRow.data_rows,
 }
 PER_PAGE = 50
-#: the newest runs whose metric names are offered as columns
-METRIC_SAMPLE = 200
 
 
 @dataclass(frozen=True)
@@ -88,7 +85,8 @@ class RunQuery:
 
 @dataclass(frozen=True)
 class RunPage:
-    """One page of runs, how many match, and the metric names offered as columns."""
+    """One page of runs, how many match, and the metric names offered as columns (those
+    of the page's runs, and those chosen)."""
 
     runs: list[Run]
     total: int
@@ -112,15 +110,19 @@ def run_page(database: Database, project: str, query: RunQuery) -> RunPage:
     order = key.desc().nulls_last() if query.sort.startswith("-") else key.asc().nulls_last()
     with database.reading() as session:
         total = session.scalar(select(func.count()).select_from(RunRow).where(*conditions)) or 0
-        rows = session.scalars(
-            select(RunRow)
+        # the page's ids first, then its rows: sorting narrow rows, not whole ones with
+        # their JSON, made the first page of 100,000 runs three times faster on SQLite
+        ids = session.scalars(
+            select(RunRow.id)
             .where(*conditions)
             .order_by(order, RunRow.id)
             .offset((query.page - 1) * query.per_page)
             .limit(query.per_page)
         ).all()
-        names = _metric_names(session, project)
-        return RunPage([_run(row) for row in rows], int(total), query, names)
+        rows = {row.id: row for row in session.scalars(select(RunRow).where(RunRow.id.in_(ids)))}
+        runs = [_run(rows[run_id]) for run_id in ids]
+    names = sorted({name for run in runs for name in run.metrics or {}} | set(query.metrics))
+    return RunPage(runs, int(total), query, names)
 
 
 def _conditions(project: str, query: RunQuery) -> list[ColumnElement[bool]]:
@@ -140,16 +142,6 @@ def _conditions(project: str, query: RunQuery) -> list[ColumnElement[bool]]:
         end = datetime.combine(query.until + timedelta(days=1), time(), UTC)
         found.append(RunRow.started_at < end)
     return found
-
-
-def _metric_names(session: Session, project: str) -> list[str]:
-    newest = session.scalars(
-        select(RunRow.metrics)
-        .where(RunRow.project == project, RunRow.metrics.is_not(None))
-        .order_by(RunRow.started_at.desc())
-        .limit(METRIC_SAMPLE)
-    ).all()
-    return sorted({name for metrics in newest for name in metrics or {}})
 
 
 def _run(row: RunRow) -> Run:
