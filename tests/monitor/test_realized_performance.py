@@ -1,5 +1,6 @@
 """Realized performance of a window against scikit-learn's metrics, on labels of every
-kind: classes never predicted, classes predicted but never true, numbers given as text."""
+kind: classes never predicted, classes predicted but never true, numbers given as text; and
+ROC-AUC and PR-AUC from the logged probabilities."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, recall_score
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    f1_score,
+    mean_absolute_error,
+    recall_score,
+    roc_auc_score,
+)
+from sklearn.preprocessing import label_binarize
 
 from prodml.monitor.feedback import performance
 from prodml.store.monitoring import Labelled
@@ -79,3 +88,56 @@ def test_the_model_s_own_accuracy_and_people_s_agreement_are_split_by_who_decide
     assert "automatic_accuracy" not in performance(labelled[:0], 1, "classification")
     only_people = [r for r in labelled if r.decided_by == "person"]
     assert "automatic_accuracy" not in performance(only_people, n, "classification")
+
+
+def probable(truth: np.ndarray, classes: list[str], rng: np.random.Generator) -> np.ndarray:
+    """Probabilities a model might log: the true class likelier, two decimals (ties)."""
+    raw = rng.random((truth.size, len(classes))) + 0.6 * (truth[:, None] == classes)
+    rounded: np.ndarray = np.round(raw / raw.sum(axis=1, keepdims=True), 2)
+    return rounded
+
+
+def logged(truth: np.ndarray, classes: list[str], shares: np.ndarray) -> list[Labelled]:
+    labelled = []
+    for i, (t, row) in enumerate(zip(truth.tolist(), shares.tolist(), strict=True)):
+        said = classes[row.index(max(row))]
+        probabilities = dict(zip(classes, row, strict=True))
+        labelled.append(
+            Labelled(i, AT, "m", 1, {"label": said, "probabilities": probabilities}, t, i)
+        )
+    return labelled
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_roc_and_pr_auc_of_two_classes_are_scikit_learns_of_the_second(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    classes = ["1", "0"]  # the model's order: its second class is the positive one
+    truth = rng.choice(classes, 200, p=[0.3, 0.7])
+    shares = probable(truth, classes, rng)
+
+    found = performance(logged(truth, classes, shares), 200, "classification")
+
+    assert found["roc_auc"] == pytest.approx(roc_auc_score(truth == "0", shares[:, 1]))
+    assert found["pr_auc"] == pytest.approx(average_precision_score(truth == "0", shares[:, 1]))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_roc_and_pr_auc_of_more_classes_are_scikit_learns_one_vs_rest_macro(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    classes = ["cat", "dog", "eel"]
+    truth = rng.choice(classes, 300, p=[0.5, 0.3, 0.2])
+    shares = probable(truth, classes, rng)
+    shares /= shares.sum(axis=1, keepdims=True)  # rounded: sum to 1 again, as sklearn asks
+    labelled = logged(truth, classes, shares)
+    for row in labelled[::10]:  # a tenth logged no probabilities (a rule answered)
+        del row.outputs["probabilities"]
+    kept = np.ones(truth.size, dtype=bool)
+    kept[::10] = False
+
+    found = performance(labelled, 300, "classification")
+
+    roc = roc_auc_score(truth[kept], shares[kept], multi_class="ovr", labels=classes)
+    binarized = label_binarize(truth[kept], classes=classes)
+    pr = average_precision_score(binarized, shares[kept], average="macro")
+    assert (found["roc_auc"], found["pr_auc"]) == (pytest.approx(roc), pytest.approx(pr))
+    assert "roc_auc" not in performance(rows(["cat"], ["dog"]), 1, "classification")

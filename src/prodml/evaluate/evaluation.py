@@ -45,7 +45,7 @@ class Predictions:
     name: str
     kind: str  # model, majority, stratified, rule, previous, hlp...
     y_pred: np.ndarray  # one per row (None where no answer was given), or one per ``rows``
-    scores: np.ndarray | None = None  # the positive class's probability per row
+    scores: np.ndarray | None = None  # each row's probability of each label, in order
     rows: np.ndarray | None = None  # the row of each answer, for several answers per row (HLP)
 
     def answers(self) -> tuple[np.ndarray, np.ndarray]:

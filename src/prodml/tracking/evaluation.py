@@ -56,11 +56,13 @@ def evaluate_run(
     train = data.rows(np.flatnonzero(subject.assignment == TRAIN))
     options = settings.evaluate
     y_true = rows.y
+    labels = sorted(set(data.labels) | set(rows.labels)) if data.task == "classification" else []
     fitted = fit_baselines(settings.baselines, data.task, train.X, train.y, subject.root)
     baselines = [Predictions(b.name, b.kind, _predict(b.model, rows)) for b in fitted]
     if subject.previous is not None:
         run, model = subject.previous
-        baselines.append(Predictions(f"previous run {run.id}", "previous", *_answers(model, rows)))
+        answers = _answers(model, rows, labels)
+        baselines.append(Predictions(f"previous run {run.id}", "previous", *answers))
     human = _human(rows, settings, subject.root)
     if human is not None:
         baselines.append(human)
@@ -72,11 +74,10 @@ def evaluate_run(
             rows.frame,
             ids,
         )
-    labels = sorted(set(data.labels) | set(rows.labels)) if data.task == "classification" else []
     report = evaluate(
         rows.frame,
         y_true,
-        Predictions("model", "model", *_answers(subject.model, rows)),
+        Predictions("model", "model", *_answers(subject.model, rows, labels)),
         baselines,
         task=data.task,
         labels=labels,
@@ -134,16 +135,18 @@ def _predict(model: Any, rows: Dataset) -> np.ndarray:
     return np.asarray(model.predict(rows.X))
 
 
-def _answers(model: Any, rows: Dataset) -> tuple[np.ndarray, np.ndarray | None]:
-    """Predictions, and the positive class's probability when the model gives one."""
+def _answers(model: Any, rows: Dataset, labels: list[Any]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predictions, and each row's probability of each of ``labels`` when the model gives
+    them (0 for a label the model never learned)."""
     predicted = _predict(model, rows)
     classes = list(getattr(model, "classes_", []))
-    if rows.positive_class is None or rows.positive_class not in classes:
+    if not (labels and classes and hasattr(model, "predict_proba")):
         return predicted, None
-    if not hasattr(model, "predict_proba"):
-        return predicted, None
-    probabilities = model.predict_proba(rows.X)
-    return predicted, np.asarray(probabilities[:, classes.index(rows.positive_class)])
+    given = np.asarray(model.predict_proba(rows.X), dtype=np.float64)
+    probabilities = np.zeros((len(predicted), len(labels)))
+    for column, label in enumerate(classes):
+        probabilities[:, labels.index(label)] = given[:, column]
+    return predicted, probabilities
 
 
 def _deferral(model: Any, rows: Dataset) -> list[dict[str, float | int]] | None:
