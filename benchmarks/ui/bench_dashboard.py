@@ -23,7 +23,7 @@ from starlette.testclient import TestClient
 import prodml
 from benchmarks.shared import HEADER, machine, replace_section, versions
 from prodml.store.tables import DriftScoreRow, LogStreamRow, MonitorWindowRow, RunRow
-from prodml.ui import create_ui
+from prodml.ui.app import create_ui
 
 TITLE = "## Dashboard"
 FEATURES = 20

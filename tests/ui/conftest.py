@@ -27,7 +27,7 @@ from starlette.testclient import TestClient
 
 import prodml
 from prodml.serve.demo import records, send, send_feedback
-from prodml.ui import create_ui
+from prodml.ui.app import create_ui
 
 #: rows sent before automation (three monitor windows, shadow copies beside), and after
 SENT, DEFERRED = 600, 40

@@ -17,8 +17,8 @@ from starlette.testclient import TestClient
 
 import prodml
 from prodml.deploy.keys import Keys
-from prodml.ui import create_ui
 from prodml.ui.access import SESSION_COOKIE
+from prodml.ui.app import create_ui
 from prodml.ui.secret import FILE
 
 LOOPBACK = ("127.0.0.1", 50000)

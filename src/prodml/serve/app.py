@@ -80,7 +80,7 @@ def create_app(
 
     served_routes: list[BaseRoute] = [*starlette_routes(routes, keys)]
     if ui is not None:
-        from prodml.ui import mount  # the dashboard, only when asked for
+        from prodml.ui.app import mount  # the dashboard, only when asked for
 
         served_routes.append(mount(ui))
     app = Starlette(
