@@ -69,11 +69,13 @@ def test_learned_thresholds_flag_at_most_one_percent_of_windows_like_the_referen
 
 
 def test_learned_thresholds_find_a_real_shift() -> None:
-    flagged = flags(7, 25_000, 1_000, 20, shift=0.1)
+    flagged = np.sum([flags(seed, 25_000, 1_000, 25, shift=0.1) for seed in (7, 8)], axis=0)
 
-    # income's logarithm moved by a sixth of its deviation: KS's D about 0.066
-    assert flagged[0] >= 19
-    assert flagged[1:].sum() <= 2
+    # income's logarithm moved by a sixth of its deviation, KS's D 0.066: found in 87% of
+    # windows (measured on 100), so fewer than 38 of 50 has a probability under 1%
+    assert flagged[0] >= 38
+    # the other features, unchanged: 0.5% of 200 feature-windows, and 5 or more under 0.5%
+    assert flagged[1:].sum() <= 4
 
 
 def test_learned_thresholds_are_above_the_largest_simulated_score() -> None:
