@@ -36,6 +36,8 @@ from prodml.errors import ConfigError, did_you_mean, listing, shortened
 
 PROJECT_FILE = "prodml.yaml"
 Task = Literal["classification", "regression"]
+#: what an input value never seen in training gets: a refusal (422), or the model's answer
+Unseen = Literal["reject", "predict"]
 
 
 class _Frozen(BaseModel):
@@ -567,6 +569,12 @@ class ServeSettings(_Frozen):
     breaker: BreakerSettings = Field(
         BreakerSettings(), description="when the fallback answers alone, and for how long"
     )
+    unseen: Unseen = Field(
+        "reject",
+        description="a category (or a true/false) never seen in training: the request gets "
+        "a 422 (reject), or the model answers it (predict); prodml data validate and "
+        "prodml evaluate judge such rows the same way (an error, or a warning)",
+    )
     ui: bool = Field(
         False,
         description="also show the dashboard at /ui (what `prodml ui` shows); once a key "
@@ -591,8 +599,9 @@ class ServeSettings(_Frozen):
 
     def options(self) -> dict[str, Any]:
         """These settings as :class:`~prodml.serve.options.ServeOptions` fields."""
-        # the lineup carries automation; the dashboard is the app's, not the service's
-        dumped = self.model_dump(exclude={"automation", "breaker", "ui"})
+        # the lineup carries automation, each served version its unseen policy; the
+        # dashboard is the app's, not the service's
+        dumped = self.model_dump(exclude={"automation", "breaker", "ui", "unseen"})
         return {
             **dumped,
             "keep_previous": window_seconds(self.keep_previous),
@@ -658,45 +667,35 @@ class Settings(_Frozen):
 
 
 def load_settings(path: Path) -> Settings:
-    """Read and parse the project file in folder ``path`` (or the file itself)."""
-    file = path / PROJECT_FILE if path.is_dir() else path
-    if not file.exists():
-        raise ConfigError(
-            f"no {PROJECT_FILE} in {file.parent}; create a project with "
-            "`prodml init DIR --example loans` or run from a project folder"
-        )
-    try:
-        content = file.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {file}: {exc.strerror}") from None
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = content.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(
-            f"{file} is not UTF-8: byte {exc.start} (line {line}) is 0x{content[exc.start]:02x}; "
-            "save the file as UTF-8"
-        ) from None
-    return parse_settings(read_yaml(text))
+    """Read and parse the project's settings: ``prodml.yaml`` in folder ``path`` (or the file
+    itself), or the files ``PRODML_CONFIG`` lists, with ``extends:`` and ``${VAR}``
+    resolved (see :mod:`prodml.config_files`)."""
+    from prodml.config_files import compose  # it reads each file with read_yaml, below
+
+    return parse_settings(compose(path).raw)
 
 
-def read_yaml(text: str) -> object:
-    r"""YAML as prodml reads it: see :class:`_Loader`.
+def read_yaml(text: str, name: str = PROJECT_FILE) -> object:
+    r"""YAML as prodml reads it (see :class:`_Loader`); ``name``, the file's, for messages.
 
     >>> read_yaml("split: {method: balanced, on: [gender]}\npositive_class: Yes")
     {'split': {'method': 'balanced', 'on': ['gender']}, 'positive_class': 'Yes'}
     """
+    loader = _Loader(text)
+    loader.file_name = name
     try:
-        return yaml.load(text, Loader=_Loader)
+        return loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise ConfigError(
-            f"{PROJECT_FILE} is not valid YAML: {where}{exc.problem}; "
+            f"{name} is not valid YAML: {where}{exc.problem}; "
             "check the indentation and quote values that contain ': ' or '#'"
         ) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{PROJECT_FILE} is not valid YAML: {exc}") from None
+        raise ConfigError(f"{name} is not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()
 
 
 _BOOL = "tag:yaml.org,2002:bool"
@@ -711,11 +710,13 @@ class _Loader(yaml.SafeLoader):
     (``*name``) are refused: a kilobyte of nested aliases expands into gigabytes.
     """
 
+    file_name = PROJECT_FILE  # the file read, for messages
+
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()  # type: ignore[no-untyped-call]
             raise ConfigError(
-                f"{PROJECT_FILE} line {event.start_mark.line + 1}: alias '*{event.anchor}' is "
+                f"{self.file_name} line {event.start_mark.line + 1}: alias '*{event.anchor}' is "
                 "not allowed (an alias can expand a small file into gigabytes); "
                 "write the value out in full"
             )
@@ -729,7 +730,7 @@ class _Loader(yaml.SafeLoader):
             line = key.start_mark.line + 1
             if (key.tag, key.value) in lines:
                 raise ConfigError(
-                    f"key '{shortened(key.value)}' is given twice in {PROJECT_FILE}, on lines "
+                    f"key '{shortened(key.value)}' is given twice in {self.file_name}, on lines "
                     f"{lines[key.tag, key.value]} and {line}; keep one"
                 )
             lines[key.tag, key.value] = line

@@ -66,6 +66,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 # The commands register themselves on ``app`` when imported.
 from prodml.cli import (  # noqa: E402, F401
     automation,
+    config,
     demo,
     deploy,
     evaluate,
