@@ -459,6 +459,7 @@ STRATEGIES: dict[tuple[str, str], Callable[[Route, Model], st.SearchStrategy[Sen
             "/health/live",
             "/health/ready",
             "/metrics",
+            "/docs",
             "/openapi.json",
             "/ping",
             "/health",

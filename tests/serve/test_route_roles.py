@@ -42,6 +42,7 @@ ACCESS: dict[tuple[str, str], tuple[Role | None, bool, str | None]] = {
     ("GET", "/health/live"): (None, False, None),
     ("GET", "/health/ready"): (None, False, None),
     ("GET", "/metrics"): (None, False, None),
+    ("GET", "/docs"): (None, False, None),
     ("GET", "/openapi.json"): (None, False, None),
     ("POST", "/predict"): (None, False, None),
     ("POST", "/feedback"): ("reviewer", True, "open_feedback"),

@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 document of the server, made from the same route table Starlette serves,
 so the two cannot disagree: every route's request body and answers as JSON Schema, and,
 once a model is loaded, the fields of its input records (names, types, the categories
-seen in training) with an example body a route answers with 200.
+seen in training) with an example body a route answers with 200. :func:`page` is the
+document's page at ``/docs``, to read it and try each route in a browser.
 
 >>> from prodml.serve.routes import ROUTES
 >>> doc = document(ROUTES, "0.1.0")
@@ -13,8 +14,12 @@ seen in training) with an example body a route answers with 200.
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
 import re
 from collections.abc import Sequence
+from importlib import resources
 from typing import Any
 
 from prodml.data.schema import ColumnSchema, Schema
@@ -174,3 +179,38 @@ def _field(column: ColumnSchema) -> dict[str, Any]:
 def _operation_id(route: Route) -> str:
     words = re.sub(r"[{}]", "", route.path).strip("/").replace(".", "_").split("/")
     return "_".join([route.method.lower(), *words]) or route.method.lower()
+
+
+@functools.cache
+def page() -> tuple[bytes, str]:
+    """The ``/docs`` page and the Content-Security-Policy it is sent with.
+
+    The page is ``docs.html`` with ``docs.css`` and ``docs.js`` (in
+    :mod:`prodml.serve.protocols`) written into it: one file, nothing from elsewhere. The
+    policy lets only that style and that script run (by their SHA-256) and the page talk
+    only to this server, so neither a CDN nor any other origin is ever reached.
+
+    >>> html, policy = page()
+    >>> html.startswith(b"<!doctype html>"), "connect-src 'self'" in policy
+    (True, True)
+    """
+    files = resources.files("prodml.serve.protocols")
+    style, script = (files / "docs.css").read_text(), (files / "docs.js").read_text()
+    html = (files / "docs.html").read_text()
+    html = html.replace("/*STYLE*/", style).replace("/*SCRIPT*/", script)
+    policy = "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src '{_digest(script)}'",
+            f"style-src '{_digest(style)}'",
+            "connect-src 'self'",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+    return html.encode(), policy
+
+
+def _digest(text: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()

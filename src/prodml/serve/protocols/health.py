@@ -1,5 +1,6 @@
-"""The server's own routes: liveness, readiness, Prometheus metrics (the OpenAPI document is
-in :mod:`prodml.serve.routes`, which holds every route).
+"""The server's own routes: liveness, readiness, Prometheus metrics and ``/docs``, the page of
+the OpenAPI document (the document itself is in :mod:`prodml.serve.routes`, which holds
+every route).
 
 ``/health/live`` answers 200 as soon as the process serves HTTP; ``/health/ready`` 200
 once every endpoint's model is loaded (503 before, with what is missing), which is what a
@@ -20,6 +21,7 @@ from starlette.responses import Response
 
 from prodml.serve.http import Call, Route, json_response
 from prodml.serve.metrics import CONTENT_TYPE
+from prodml.serve.openapi import page
 from prodml.serve.rejection import Rejected
 
 if TYPE_CHECKING:
@@ -51,6 +53,13 @@ async def metrics(request: Request, service: Service, call: Call) -> Response:
     return Response(service.metrics.exposition(), media_type=CONTENT_TYPE)
 
 
+async def docs(request: Request, service: Service, call: Call) -> Response:
+    html, policy = page()
+    return Response(html, media_type=HTML, headers={"Content-Security-Policy": policy})
+
+
+HTML = "text/html; charset=utf-8"
+
 ROUTES = [
     Route("GET", "/health/live", "health", live, "The process serves HTTP"),
     Route("GET", "/health/ready", "health", ready, "Every model is loaded", None, (200, 503)),
@@ -61,5 +70,13 @@ ROUTES = [
         metrics,
         "Prometheus metrics (text format)",
         reply={CONTENT_TYPE: {"type": "string"}},
+    ),
+    Route(
+        "GET",
+        "/docs",
+        "health",
+        docs,
+        "This document as a page: read it, and try each route in a browser",
+        reply={HTML: {"type": "string"}},
     ),
 ]
