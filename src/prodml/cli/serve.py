@@ -50,7 +50,8 @@ def serve(
     ] = False,
 ) -> None:
     """Serve a model over HTTP until Ctrl-C: prodml's /predict, MLflow's /invocations and
-    the Open Inference Protocol (/v2), with health, /metrics and /openapi.json.
+    the Open Inference Protocol (/v2), with health, /metrics, /openapi.json and its page at
+    /docs.
 
     Requests are checked against the model's input schema, batched, and every answered
     prediction is logged in the project's store before its answer is sent.
@@ -64,6 +65,7 @@ def serve(
         for name in endpoints:
             console.print(f"  V2      POST /v2/models/{name}/infer")
         console.print("  health  GET  /health/ready  /metrics  /openapi.json")
+        console.print(f"  docs    GET  /docs: the API to read and try, at {url}/docs")
 
     with reporting():
         if reload and workers > 1:
