@@ -63,8 +63,8 @@ def monitor(
 
     A window of time is closed a few seconds after its end, a window of predictions when it
     is full. Drift is measured per feature against the model version's reference profile
-    (the held-out rows of its fit), with a test chosen by sample size unless
-    monitor.drift.method names one; see docs of prodml.monitor.drift. With --every, each
+    (the held-out rows of its fit): KS or chi-square at every window size, unless
+    monitor.drift.method names another; see docs of prodml.monitor.drift. With --every, each
     pass then prunes the prediction log as log.retention says. Each pass also checks every
     canary (see prodml deployments check NAME) and rolls back, advances or holds it.
     """
