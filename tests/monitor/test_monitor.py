@@ -32,6 +32,7 @@ from prodml.monitor.monitor import Monitor, Reference
 from prodml.monitor.window import cut
 from prodml.serve.prediction_log import PredictionLog, entry
 from prodml.store.database import Database
+from prodml.store.log_columns import LogColumns
 from prodml.store.monitoring import Logged, Monitoring
 from prodml.store.review import NewItem, ReviewQueue
 
@@ -135,7 +136,7 @@ def planted() -> tuple[Reference, pd.DataFrame, np.ndarray]:
 def test_planted_drift_flags_the_shifted_features_only_after_the_shift(
     store: Monitoring,
 ) -> None:
-    """Windows of 2,000 predictions: Wasserstein and Jensen-Shannon distances, the default."""
+    """Windows of 2,000 predictions: KS and chi-square tests, the default rule."""
     reference, stream, _ = planted()
     log_stream(store, stream)
     done = Monitor(store, MonitorSettings(window=2_000), lambda name, version, run: reference).run(
@@ -150,7 +151,7 @@ def test_planted_drift_flags_the_shifted_features_only_after_the_shift(
         assert drifted == ({"x2", "c1"} if after else set()), (w.first_id, drifted)
         assert w.metrics["drift_share"] == len(drifted) / len(FEATURES)
         assert w.metrics["drift.x2"] == next(s.score for s in scores if s.column == "x2")
-    assert {s.method for s in done.scores if s.kind == "drift"} == {"wasserstein", "jensenshannon"}
+    assert {s.method for s in done.scores if s.kind == "drift"} == {"ks", "chisquare"}
     predicted = [s for s in done.scores if s.kind == "prediction" and s.column == "(predicted)"]
     assert [s.drifted for s in predicted] == [False, True, True]  # x2 moves the predictions
     (skew,) = {s.window_id for s in done.scores if s.kind == "skew"}
@@ -275,18 +276,28 @@ def logged(i: int, at: datetime, version: int = 1) -> Logged:
     return Logged(i, f"r{i}", at, "toy", version, {}, {"label": 1}, 0.9, 0.01)
 
 
-def test_count_windows_close_when_full_or_when_a_new_version_follows() -> None:
+def cut_ids(rows: list[Logged], window: int | float, now: datetime, chunk: int) -> list[list[int]]:
+    """The ids of each window ``cut`` closes, the log read ``chunk`` rows at a time."""
+    chunks = [LogColumns.of(rows[start : start + chunk]) for start in range(0, len(rows), chunk)]
+    return [w.id.tolist() for w in cut(chunks, window, now)]
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 5, 100])
+def test_count_windows_close_when_full_or_when_a_new_version_follows(chunk: int) -> None:
     rows = [logged(i, START, 1) for i in range(1, 8)] + [logged(i, START, 2) for i in range(8, 13)]
-    windows = cut(rows, 3, START)
-    assert [[r.id for r in w] for w in windows] == [[1, 2, 3], [4, 5, 6], [7], [8, 9, 10]]
+    windows = cut_ids(rows, 3, START, chunk)
+    assert windows == [[1, 2, 3], [4, 5, 6], [7], [8, 9, 10]]
 
 
-def test_time_windows_close_after_their_end_and_the_grace() -> None:
+@pytest.mark.parametrize("chunk", [1, 2, 4, 100])
+def test_time_windows_close_after_their_end_and_the_grace(chunk: int) -> None:
     rows = [logged(i, START + timedelta(seconds=20 * i), 1) for i in range(6)]  # 0..100 s
     minute = 60.0
-    assert [[r.id for r in w] for w in cut(rows, minute, START + timedelta(seconds=64))] == []
-    assert [[r.id for r in w] for w in cut(rows, minute, START + timedelta(seconds=66))] == [
-        [0, 1, 2]
+    assert cut_ids(rows, minute, START + timedelta(seconds=64), chunk) == []
+    assert cut_ids(rows, minute, START + timedelta(seconds=66), chunk) == [[0, 1, 2]]
+    assert cut_ids(rows, minute, START + timedelta(seconds=126), chunk) == [
+        [0, 1, 2],
+        [3, 4, 5],
     ]
 
 

@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 import numpy as np
@@ -54,11 +54,11 @@ from prodml.monitor.window import (
     predicted,
     window_metrics,
 )
+from prodml.store.log_columns import LogColumns
 from prodml.store.monitoring import (
     Alert,
     ChangePoint,
     Labelled,
-    Logged,
     Monitoring,
     Score,
     Window,
@@ -87,6 +87,18 @@ class Reference:
     profile: Profile | None  # the held-out rows' profile saved with the fit
     training: pd.DataFrame | None  # the training rows' features: skew, first window only
     held_out: pd.DataFrame | None  # the profiled rows' features: learned thresholds
+
+    @cached_property
+    def distributions(self) -> dict[str, Distribution]:
+        """The profile's distribution of each feature it has (none without a profile)."""
+        if self.profile is None:
+            return {}
+        columns = self.profile.columns
+        return {
+            c.name: Distribution.from_profile(columns[c.name])
+            for c in self.schema.columns
+            if c.name in columns
+        }
 
 
 @dataclass
@@ -142,14 +154,20 @@ class Monitor:
         done = Pass(endpoint)
         window = self.settings.window if isinstance(self.settings.window, int) else None
         size: int | float = window or self.settings.seconds or 0.0
-        logged = self.store.logged(endpoint, after_id=self.store.last_id(endpoint))
+        logged = self.store.log_columns(endpoint, after_id=self.store.last_id(endpoint))
+        newest: dict[int, Window | None] = {}  # each version's newest window, once read
         for rows in cut(logged, size, self.now()):
-            stored, scores = self._window(endpoint, rows, size)
+            version = int(rows.model_version[0])
+            if version not in newest:
+                newest[version] = self.store.newest_window(endpoint, version)
+            stored, scores = self._window(endpoint, rows, size, newest[version])
+            newest[version] = stored
             done.windows.append(stored)
             done.scores.extend(scores)
         done.updated, done.change_points = self._feedback(endpoint, done.windows)
         if done.windows:  # as stored now, with the performance the feedback gave them
-            now = {w.id: w for w in self.store.windows(endpoint)}
+            span = (done.windows[0].first_id, done.windows[-1].last_id)
+            now = {w.id: w for w in self.store.windows(endpoint, covering=span)}
             done.windows = [now[w.id] for w in done.windows]
         done.fired, done.resolved = self._alerts(endpoint, len(done.windows))
         return done
@@ -157,9 +175,10 @@ class Monitor:
     # --- windows ---------------------------------------------------------------------------
 
     def _window(
-        self, endpoint: str, rows: list[Logged], size: int | float
+        self, endpoint: str, rows: LogColumns, size: int | float, previous: Window | None
     ) -> tuple[Window, list[Score]]:
-        name, version, run = rows[0].model_name, rows[0].model_version, rows[0].run_id
+        """Score and store one window; ``previous``: its version's window before it."""
+        name, version, run = rows.model_name[0], int(rows.model_version[0]), rows.run_id[0]
         reference = self.reference(name, version, run)
         starts_at, ends_at = bounds(rows, size)
         frame = inputs_frame(rows, reference.schema)
@@ -171,7 +190,6 @@ class Monitor:
             ends_at=ends_at,
             errors=self.store.errors(endpoint, starts_at, ends_at),
         )
-        previous = self.store.newest_window(endpoint, version)
         if previous is not None and metrics["mean_confidence"] is not None:
             before = previous.metrics.get("mean_confidence")
             if before is not None:
@@ -210,8 +228,8 @@ class Monitor:
             version,
             starts_at,
             ends_at,
-            rows[0].id,
-            rows[-1].id,
+            int(rows.id[0]),
+            int(rows.id[-1]),
             len(rows),
             metrics,
             run,
@@ -221,10 +239,9 @@ class Monitor:
     def _drift(
         self, reference: Reference, frame: pd.DataFrame, name: str, version: int
     ) -> DriftReport:
-        assert reference.profile is not None
-        columns = [c.name for c in reference.schema.columns if c.name in reference.profile.columns]
+        columns = list(reference.distributions)
         return drift_report(
-            {c: Distribution.from_profile(reference.profile.columns[c]) for c in columns},
+            reference.distributions,
             {c: Distribution.from_series(frame[c]) for c in columns},
             method=self.settings.drift.method,
             thresholds=self._threshold_of(reference, name, version, len(frame), columns),
@@ -253,21 +270,20 @@ class Monitor:
             )
         return self._thresholds[key]
 
-    def _output_drift(self, profile: Profile, rows: list[Logged]) -> DriftReport | None:
+    def _output_drift(self, profile: Profile, rows: LogColumns) -> DriftReport | None:
         reference: dict[str, Distribution] = {}
         current: dict[str, Distribution] = {}
         outputs = profile.outputs
         labels = predicted(rows)
         if outputs is not None and outputs.predicted is not None and labels.notna().any():
             reference[PREDICTED] = Distribution.from_profile(outputs.predicted)
-            regression = "value" in rows[0].outputs
             current[PREDICTED] = Distribution.from_series(
                 pd.to_numeric(labels, errors="coerce")
-                if regression
+                if rows.valued[0]
                 else labels.dropna().astype(str)
             )
-        confidence = [r.confidence for r in rows if r.confidence is not None]
-        if outputs is not None and outputs.confidence is not None and confidence:
+        confidence = rows.confidence[~np.isnan(rows.confidence)]
+        if outputs is not None and outputs.confidence is not None and confidence.size:
             reference[CONFIDENCE] = Distribution.from_profile(outputs.confidence)
             current[CONFIDENCE] = Distribution.from_series(pd.Series(confidence, dtype=float))
         if not reference:  # the fit saved no outputs to compare with
@@ -299,7 +315,6 @@ class Monitor:
         if not stream.extends(received):  # a label for a prediction already read
             stream.restart()
             everything, received = True, self.store.labelled(endpoint)
-        windows = self.store.windows(endpoint)
         task = (
             self.reference(
                 received[0].model_name, received[0].model_version, received[0].run_id
@@ -320,14 +335,17 @@ class Monitor:
                 point.detected_id,
             )
         touched = np.array([row.id for row in received] + [p.started_id for p in points])
-        fresh = {w.id for w in new}
-        changed = [
-            w
-            for w in windows
-            if everything
-            or w.id in fresh
-            or np.any((touched >= w.first_id) & (touched <= w.last_id))
-        ]
+        if everything:
+            changed = self.store.windows(endpoint)
+        else:  # the new windows, and the stored ones that got labels or change points
+            found = {w.id: w for w in new}
+            if touched.size:
+                span = (int(touched.min()), int(touched.max()))
+                for window in self.store.windows(endpoint, covering=span):
+                    inside = (touched >= window.first_id) & (touched <= window.last_id)
+                    if window.id not in found and inside.any():
+                        found[window.id] = window
+            changed = sorted(found.values(), key=lambda w: w.id)
         return self._performance(endpoint, changed, received if everything else None), points
 
     def _performance(
@@ -337,11 +355,11 @@ class Monitor:
         (``labelled``: all of the endpoint's, when already read); windows updated."""
         if not windows:
             return 0
+        span = (min(w.first_id for w in windows), max(w.last_id for w in windows))
         if labelled is None:
-            first, last = min(w.first_id for w in windows), max(w.last_id for w in windows)
-            labelled = self.store.labelled(endpoint, first_id=first, last_id=last)
+            labelled = self.store.labelled(endpoint, first_id=span[0], last_id=span[1])
         ids = np.array([row.id for row in labelled], dtype=np.int64)
-        points = [p.started_id for p in self.store.change_points(endpoint)]
+        points = [p.started_id for p in self.store.change_points(endpoint, started_in=span)]
         updated = 0
         for window in windows:
             start = int(np.searchsorted(ids, window.first_id, side="left"))
@@ -360,7 +378,11 @@ class Monitor:
         """Check the rules at each of the ``new`` windows in turn (at the newest when there
         is none: feedback may have changed it), so that an alert names the window where
         its rule first broke, even when one pass stores several windows."""
-        windows = self.store.windows(endpoint)
+        if not self.settings.alerts:
+            return [], []
+        # the rules look back at most for_ windows from the first new one
+        reach = max(max(new, 1) + rule.for_ - 1 for rule in self.settings.alerts)
+        windows = self.store.windows(endpoint, newest=reach)
         firing = {a.rule: a for a in self.store.alerts(endpoint, firing=True)}
         fired, resolved = [], []
         at = (

@@ -10,6 +10,7 @@ Metric names are flat, so that an alert rule names one (``latency_p99_seconds``,
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,11 @@ import numpy as np
 import pandas as pd
 
 from prodml.data.schema import Schema, validate
+from prodml.store.log_columns import LogColumns
 from prodml.store.monitoring import Logged
+
+#: The rows of a window: decoded one by one, or as columns.
+Rows = Sequence[Logged] | LogColumns
 
 #: The metrics every window may have.
 METRICS = (
@@ -73,9 +78,9 @@ def known_metric(name: str) -> bool:
     return name in METRICS or (bool(dot) and bool(rest) and prefix in PREFIXED)
 
 
-def cut(rows: Iterable[Logged], window: int | float, now: datetime) -> Iterator[list[Logged]]:
-    """The closed windows of ``rows`` (oldest first, one model each), one at a time:
-    only the window being filled is held in memory.
+def cut(chunks: Iterable[LogColumns], window: int | float, now: datetime) -> Iterator[LogColumns]:
+    """The closed windows of the log read in ``chunks`` (oldest first, one model each), one
+    at a time: only the chunk being read and the window being filled are held in memory.
 
     ``window`` is a number of predictions (an int) or seconds (a float). A window of
     predictions is closed when it is full; one of time once ``now`` is ``GRACE_SECONDS``
@@ -83,31 +88,45 @@ def cut(rows: Iterable[Logged], window: int | float, now: datetime) -> Iterator[
     is closed early when another model (version, or run for version 0) follows it: its
     model gets no more rows.
     """
-    current: list[Logged] = []
-    for row in rows:
-        if current and (row.model_version, row.run_id) != (
-            current[0].model_version,
-            current[0].run_id,
-        ):
-            yield current
-            current = []
-        elif current and not isinstance(window, int):
-            slot = _slot(current[0].created_at, window)
-            if _slot(row.created_at, window) != slot:
-                if not _past(slot, window, now):
-                    return
-                yield current
-                current = []
-        current.append(row)
-        if isinstance(window, int) and len(current) == window:
-            yield current
-            current = []
+    pending: LogColumns | None = None
+    for chunk in chunks:
+        rows = chunk if pending is None else LogColumns.joined([pending, chunk])
+        ends, waiting = _ends(rows, window, now)
+        for start, end in itertools.pairwise([0, *ends]):
+            yield rows[start:end]
+        if waiting:
+            return
+        rest = rows[ends[-1] :] if ends else rows
+        pending = rest if len(rest) else None
     if (
-        current
+        pending is not None
         and not isinstance(window, int)
-        and _past(_slot(current[0].created_at, window), window, now)
+        and _past(_slot(pending.created_at(0), window), window, now)
     ):
-        yield current
+        yield pending
+
+
+def _ends(rows: LogColumns, window: int | float, now: datetime) -> tuple[list[int], bool]:
+    """Where the closed windows of ``rows`` end (exclusive), and whether a window of time
+    that is not yet past stops the cut before the last model's rows."""
+    model = (rows.model_version[1:] != rows.model_version[:-1]) | (
+        rows.run_id[1:] != rows.run_id[:-1]
+    )
+    if isinstance(window, int):
+        starts = [0, *(np.flatnonzero(model) + 1).tolist()]
+        ends: list[int] = []
+        for start, end in itertools.pairwise([*starts, len(rows)]):
+            ends.extend(range(start + window, end + 1, window))  # full
+            if end < len(rows) and (not ends or ends[-1] != end):
+                ends.append(end)  # closed early: another model follows
+        return ends, False
+    slots = np.floor(rows.at_us / 1e6 / window)  # as _slot: seconds since 1970 / window
+    ends = []
+    for end in (np.flatnonzero(model | (slots[1:] != slots[:-1])) + 1).tolist():
+        if not model[end - 1] and not _past(int(slots[end - 1]), window, now):
+            return ends, True
+        ends.append(end)
+    return ends, False
 
 
 def _past(slot: int, seconds: float, now: datetime) -> bool:
@@ -115,15 +134,15 @@ def _past(slot: int, seconds: float, now: datetime) -> bool:
     return _slot_end(slot, seconds) + timedelta(seconds=GRACE_SECONDS) <= now
 
 
-def bounds(rows: Sequence[Logged], window: int | float) -> tuple[datetime, datetime]:
+def bounds(rows: LogColumns, window: int | float) -> tuple[datetime, datetime]:
     """Where a window starts and ends: its time slot, or its first and last prediction."""
     if isinstance(window, int):
-        return rows[0].created_at, rows[-1].created_at
-    key = _slot(rows[0].created_at, window)
+        return rows.created_at(0), rows.created_at(len(rows) - 1)
+    key = _slot(rows.created_at(0), window)
     return _slot_end(key - 1, window), _slot_end(key, window)
 
 
-def inputs_frame(rows: Sequence[Logged], schema: Schema) -> pd.DataFrame:
+def inputs_frame(rows: Rows, schema: Schema) -> pd.DataFrame:
     """The logged inputs as a frame of the schema's columns and kinds (numbers as floats,
     datetimes as UTC timestamps, the rest as text). The ``data.metadata`` fields logged
     beside some rows (:mod:`prodml.serve.metadata`) are left out: they are no features.
@@ -135,26 +154,33 @@ def inputs_frame(rows: Sequence[Logged], schema: Schema) -> pd.DataFrame:
     >>> inputs_frame([row], schema).to_dict("list")
     {'income': [3.0]}
     """
-    frame = pd.DataFrame.from_records([r.inputs for r in rows])
+    frame = as_columns(rows).inputs
     columns: dict[str, pd.Series] = {}
     for column in schema.columns:
-        values = frame[column.name] if column.name in frame else pd.Series([None] * len(rows))
-        if column.kind in ("number", "integer"):
+        values = frame[column.name] if column.name in frame else pd.Series([None] * len(frame))
+        if column.kind in ("number", "integer") and values.dtype == np.float64:
+            columns[column.name] = values  # as the log's floats are read: numbers already
+        elif column.kind in ("number", "integer"):
             columns[column.name] = pd.to_numeric(values, errors="coerce").astype(float)
         elif column.kind == "datetime":
             columns[column.name] = pd.to_datetime(values, errors="coerce", utc=True)
         else:
             columns[column.name] = values.astype(object).where(values.notna(), None)
-    return pd.DataFrame(columns, index=range(len(rows)))
+    return pd.DataFrame(columns, index=range(len(frame)))
 
 
-def predicted(rows: Sequence[Logged]) -> pd.Series:
+def predicted(rows: Rows) -> pd.Series:
     """Each prediction's label (or regression value); None where the answer had none."""
-    return pd.Series([r.outputs.get("label", r.outputs.get("value")) for r in rows], dtype=object)
+    return pd.Series(as_columns(rows).label, dtype=object)
+
+
+def as_columns(rows: Rows) -> LogColumns:
+    """Rows of the log as columns (decoded rows are turned into columns)."""
+    return rows if isinstance(rows, LogColumns) else LogColumns.of(rows)
 
 
 def window_metrics(
-    rows: Sequence[Logged],
+    rows: Rows,
     frame: pd.DataFrame,
     schema: Schema,
     *,
@@ -163,7 +189,8 @@ def window_metrics(
     errors: int,
 ) -> dict[str, Any]:
     """Software, input and output metrics of one window (``frame``: :func:`inputs_frame`)."""
-    latency = np.array([r.latency_seconds for r in rows])
+    rows = as_columns(rows)
+    latency = rows.latency_seconds
     seconds = (ends_at - starts_at).total_seconds()
     metrics: dict[str, Any] = {
         "requests": len(rows),
@@ -201,16 +228,16 @@ def _inputs(frame: pd.DataFrame, schema: Schema) -> dict[str, Any]:
     return found
 
 
-def _outputs(rows: Sequence[Logged]) -> dict[str, Any]:
+def _outputs(rows: LogColumns) -> dict[str, Any]:
     labels = predicted(rows)
-    confidence = [r.confidence for r in rows if r.confidence is not None]
+    confidence = rows.confidence[~np.isnan(rows.confidence)]
     found: dict[str, Any] = {
         "null_share": float(labels.isna().mean()),
-        "deferred_share": sum(r.decided_by == "person" for r in rows) / len(rows),
-        "fallback_share": sum(r.decided_by == "fallback" for r in rows) / len(rows),
-        "mean_confidence": float(np.mean(confidence)) if confidence else None,
+        "deferred_share": np.count_nonzero(rows.decided_by == "person") / len(rows),
+        "fallback_share": np.count_nonzero(rows.decided_by == "fallback") / len(rows),
+        "mean_confidence": float(np.mean(confidence)) if confidence.size else None,
     }
-    if not any("value" in r.outputs for r in rows):
+    if not rows.valued.any():
         shares = labels.dropna().astype(str).value_counts(normalize=True)
         found.update({f"class_share.{label}": float(share) for label, share in shares.items()})
     return found

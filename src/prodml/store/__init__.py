@@ -1,5 +1,5 @@
 """The system of record: the database, its tables and migrations, runs, artifacts, evaluations,
-the prediction log's format, retention and export, the review queue."""
+the prediction log's format, bulk read, retention and export, the review queue."""
 
 #: The modules of this package; each names its public functions and classes.
 __all__ = [
@@ -7,6 +7,7 @@ __all__ = [
     "database",
     "datasets",
     "evaluations",
+    "log_columns",
     "log_export",
     "log_format",
     "log_retention",

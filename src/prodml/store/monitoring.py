@@ -18,11 +18,13 @@ from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from orjson import dumps
+from orjson import dumps, loads
 from sqlalchemy import Connection, DateTime, func, select, update
+from sqlalchemy.orm import Session
 
 from prodml.errors import NotFoundError
 from prodml.store.database import Database
+from prodml.store.log_columns import LogColumns, LogRow, answers
 from prodml.store.log_format import (
     Stream,
     confidence,
@@ -43,6 +45,25 @@ from prodml.store.tables import (
 )
 
 T = TypeVar("T")
+#: The log's rows as the monitor reads them ("?": parameters; see _fetched).
+_LOG = (
+    "SELECT id, stream_id, request_id, at_us, inputs, outputs, latency_us FROM predictions "
+    "WHERE stream_id IN ({}) AND id > ? ORDER BY id LIMIT ?"
+)
+#: Labelled predictions with their last label, from the predictions in a range (or, with
+#: _NEWER, from the request ids labelled after a mark).
+_LABELLED = (
+    "SELECT p.id, p.stream_id, p.at_us, p.outputs, f.label, f.id FROM {} "
+    "JOIN feedback f ON f.id = "
+    "(SELECT max(g.id) FROM feedback g WHERE g.request_id = p.request_id) "
+    "WHERE p.stream_id IN ({}) AND p.id >= ? AND p.id <= ? AND f.id > ? ORDER BY p.id"
+)
+_IN_RANGE = "predictions p"
+_NEWER = (
+    "(SELECT DISTINCT request_id FROM feedback WHERE id BETWEEN ? AND ?) n "
+    "JOIN predictions p ON p.request_id = n.request_id"
+)
+_NO_END = 2**63 - 1
 #: Request ids looked up in one query (SQLite allows 32,766 parameters; PostgreSQL 65,535).
 _IDS_PER_QUERY = 5_000
 #: A label stored when its prediction is in the log (PostgreSQL: typed, since a select
@@ -162,24 +183,31 @@ class Monitoring:
 
     def logged(self, endpoint: str, after_id: int = 0, chunk: int = 20_000) -> Iterator[Logged]:
         """The predictions of ``endpoint`` with an id above ``after_id``, oldest first."""
+        for rows, streams in self._log_rows(endpoint, after_id, chunk):
+            yield from (_logged(row, streams[row[1]]) for row in rows)
+
+    def log_columns(
+        self, endpoint: str, after_id: int = 0, chunk: int = 20_000
+    ) -> Iterator[LogColumns]:
+        """What :meth:`logged` reads, ``chunk`` rows at a time, column by column."""
+        for rows, streams in self._log_rows(endpoint, after_id, chunk):
+            yield LogColumns.read(rows, streams)
+
+    def _log_rows(
+        self, endpoint: str, after_id: int, chunk: int
+    ) -> Iterator[tuple[list[LogRow], dict[int, Stream]]]:
         streams = self.streams(endpoint)
         if not streams:
             return
-        p = PredictionRow
-        columns = (p.id, p.stream_id, p.request_id, p.at_us, p.inputs, p.outputs, p.latency_us)
+        query = _LOG.format(", ".join("?" * len(streams)))
         while True:
-            with self.database.session() as session:
-                rows = session.execute(
-                    select(*columns)
-                    .where(p.stream_id.in_(streams), p.id > after_id)
-                    .order_by(p.id)
-                    .limit(chunk)
-                ).all()
-            found = [_logged(row, streams[row[1]]) for row in rows]
-            yield from found
-            if len(found) < chunk:
+            with self.database.reading() as session:
+                rows = _fetched(session, query, [*streams, after_id, chunk])
+            if rows:
+                yield rows, streams
+            if len(rows) < chunk:
                 return
-            after_id = found[-1].id
+            after_id = rows[-1][0]
 
     def newest(self, limit: int) -> list[tuple[str, Logged]]:
         """The ``limit`` newest predictions of every endpoint, newest first, with their
@@ -304,56 +332,43 @@ class Monitoring:
         those with ids from ``first_id`` to ``last_id``, and whose last label is newer than
         feedback row ``feedback_after``.
 
-        The last label of each request id comes from a join with the grouped feedback, not
-        from ``id IN (subquery)``: SQLite plans that as a loop over the whole list for each
-        prediction, which takes minutes at 200,000 labels."""
-        last = (
-            select(FeedbackRow.request_id, func.max(FeedbackRow.id).label("id"))
-            .group_by(FeedbackRow.request_id)
-            .subquery()
-        )
+        Each prediction's last label is looked up by its request id (an index), from the
+        predictions in the range or, after a mark, from the request ids labelled since:
+        a read costs the rows it covers, not the size of the log or of the feedback (a
+        join with the grouped feedback took seconds at a million labels, every pass)."""
         streams = self.streams(endpoint)
         if not streams:
             return []
-        query = (
-            select(
-                PredictionRow.id,
-                PredictionRow.stream_id,
-                PredictionRow.at_us,
-                PredictionRow.outputs,
-                FeedbackRow.label,
-                FeedbackRow.id,
+        newer = feedback_after > 0
+        query = _LABELLED.format(_NEWER if newer else _IN_RANGE, ", ".join("?" * len(streams)))
+        # both ends of the feedback range: with one, SQLite scans the request_id index
+        parameters = [*([feedback_after + 1, _NO_END] if newer else []), *streams]
+        parameters += [first_id, _NO_END if last_id is None else last_id, feedback_after]
+        with self.database.reading() as session:
+            rows = _fetched(session, query, parameters)
+        outputs: list[dict[str, Any]] = [{}] * len(rows)
+        for stream_id in {row[1] for row in rows}:  # decoded in bulk, stream by stream
+            at = [i for i, row in enumerate(rows) if row[1] == stream_id]
+            decoded = answers([rows[i][3] for i in at], streams[stream_id])
+            for i, answer in zip(at, decoded, strict=True):
+                outputs[i] = answer
+        truths = _values([row[4] for row in rows])
+        return [
+            Labelled(
+                id,
+                moment(at_us),
+                streams[stream_id].model_name,
+                streams[stream_id].model_version,
+                answer,
+                truth,
+                feedback_id,
+                streams[stream_id].run_id,
+                streams[stream_id].decider,
             )
-            .join(last, last.c.request_id == PredictionRow.request_id)
-            .join(FeedbackRow, FeedbackRow.id == last.c.id)
-            .where(
-                PredictionRow.stream_id.in_(streams),
-                PredictionRow.id >= first_id,
-                last.c.id > feedback_after,
+            for (id, stream_id, at_us, _, _, feedback_id), answer, truth in zip(
+                rows, outputs, truths, strict=True
             )
-            .order_by(PredictionRow.id)
-        )
-        if last_id is not None:
-            query = query.where(PredictionRow.id <= last_id)
-        with self.database.session() as session:
-            rows = session.execute(query).all()
-        labelled = []
-        for id, stream_id, at, outputs, label, fid in rows:
-            stream = streams[stream_id]
-            labelled.append(
-                Labelled(
-                    id,
-                    moment(at),
-                    stream.model_name,
-                    stream.model_version,
-                    decode_outputs(outputs, stream),
-                    label["value"],
-                    fid,
-                    stream.run_id,
-                    stream.decider,
-                )
-            )
-        return labelled
+        ]
 
     def _known(self, conn: Connection, request_ids: Sequence[str]) -> set[str]:
         known: set[str] = set()
@@ -401,13 +416,24 @@ class Monitoring:
                 .values(metrics=jsonable(metrics))
             )
 
-    def windows(self, endpoint: str | None = None) -> list[Window]:
-        """The stored windows (of ``endpoint``), oldest first."""
-        with self.database.session() as session:
-            query = select(MonitorWindowRow).order_by(MonitorWindowRow.id)
-            if endpoint is not None:
-                query = query.where(MonitorWindowRow.endpoint == endpoint)
-            return [_as(Window, row) for row in session.scalars(query).all()]
+    def windows(
+        self,
+        endpoint: str | None = None,
+        *,
+        newest: int | None = None,
+        covering: tuple[int, int] | None = None,
+    ) -> list[Window]:
+        """The stored windows (of ``endpoint``), oldest first: only the ``newest`` ones,
+        or only those that hold predictions with ids in ``covering`` (first, last)."""
+        w = MonitorWindowRow
+        query = select(w).order_by(w.id.desc() if newest is not None else w.id)
+        if endpoint is not None:
+            query = query.where(w.endpoint == endpoint)
+        if covering is not None:
+            query = query.where(w.last_id >= covering[0], w.first_id <= covering[1])
+        with self.database.reading() as session:
+            found = [_as(Window, row) for row in session.scalars(query.limit(newest)).all()]
+        return found[::-1] if newest is not None else found
 
     def newest_window(self, endpoint: str, version: int) -> Window | None:
         """The newest stored window of ``endpoint`` served by model version ``version``."""
@@ -514,12 +540,18 @@ class Monitoring:
                     new.append(point)
         return new
 
-    def change_points(self, endpoint: str | None = None) -> list[ChangePoint]:
-        """The stored change points, in the order they began."""
-        with self.database.session() as session:
-            query = select(ChangePointRow).order_by(ChangePointRow.started_id)
-            if endpoint is not None:
-                query = query.where(ChangePointRow.endpoint == endpoint)
+    def change_points(
+        self, endpoint: str | None = None, *, started_in: tuple[int, int] | None = None
+    ) -> list[ChangePoint]:
+        """The stored change points (that began at predictions with ids in ``started_in``,
+        first and last), in the order they began."""
+        c = ChangePointRow
+        query = select(c).order_by(c.started_id)
+        if endpoint is not None:
+            query = query.where(c.endpoint == endpoint)
+        if started_in is not None:
+            query = query.where(c.started_id >= started_in[0], c.started_id <= started_in[1])
+        with self.database.reading() as session:
             return [_as(ChangePoint, row) for row in session.scalars(query).all()]
 
 
@@ -565,3 +597,25 @@ def _as(kind: type[T], row: Any) -> T:
     UTC: SQLite hands them back naive)."""
     values = {f.name: getattr(row, f.name) for f in fields(kind)}  # type: ignore[arg-type]
     return kind(**{k: as_utc(v) if isinstance(v, datetime) else v for k, v in values.items()})
+
+
+def _fetched(session: Session, query: str, parameters: Sequence[Any]) -> list[Any]:
+    """The rows of ``query`` (parameters marked ``?``) through the driver's own cursor:
+    SQLAlchemy's rows and their processing doubled the time of reading a large log."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        query = query.replace("?", "%s")
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(query, parameters)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _values(labels: Sequence[Any]) -> list[Any]:
+    """The ``value`` of each feedback label as the driver gives them: JSON text on SQLite
+    (decoded in one go), already decoded by psycopg."""
+    if labels and isinstance(labels[0], str):
+        labels = loads(f"[{','.join(labels)}]")
+    return [label["value"] for label in labels]

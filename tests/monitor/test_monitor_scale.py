@@ -1,0 +1,340 @@
+"""The monitor's bulk path gives what reading the log one row at a time gives: the log read
+as columns equals its rows decoded one by one, windows cut from chunks equal a cut made a
+row at a time, the labels read by range or mark equal a direct reading of the tables, and
+a monitor that reads the log and its labels over many passes stores the same windows,
+scores, change points and alerts as one pass over all of it."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import text
+
+from prodml.config import MonitorSettings
+from prodml.data.profile import ProfileBuilder
+from prodml.data.schema import infer_schema
+from prodml.monitor.monitor import Monitor, Reference
+from prodml.monitor.window import cut, inputs_frame
+from prodml.serve.prediction_log import Entry, PredictionLog
+from prodml.store.database import Database
+from prodml.store.log_columns import LogColumns
+from prodml.store.log_format import (
+    Stream,
+    encode_inputs,
+    encode_outputs,
+    encode_probabilities,
+    microseconds,
+)
+from prodml.store.monitoring import Logged, Monitoring
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+CLASSES = (0, 1)
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Monitoring]:
+    database = Database(database_url)
+    yield Monitoring(database)
+    database.dispose()
+
+
+def write(store: Monitoring, rows: list[Entry]) -> None:
+    log = PredictionLog(store.database)
+    try:
+        log.write(rows).result()
+    finally:
+        log.close()
+
+
+def row(stream: Stream, at: int, inputs: list[Any], outputs: bytes) -> Entry:
+    """Prediction ``at`` (seconds after START) of ``stream``, its request id made of both."""
+    request_id = f"{stream.endpoint[:20]}-{at}"
+    micros = microseconds(START + timedelta(seconds=at))
+    return (stream, request_id, micros, encode_inputs(inputs), outputs, 1_000 + at % 97)
+
+
+def mixed(endpoint: str, rows: int, seed: int) -> list[Entry]:
+    """A log of every kind of row the store keeps, interleaved: float inputs (``b"d"``)
+    and mixed ones (``b"j"``, with a metadata field); answers as probabilities (``b"p"``,
+    one of them nan), as a JSON object with or without a label, and a regressor's values
+    (``b"v"``, or JSON for an integer); decided by the model or by a person."""
+    model = Stream(endpoint, "m", 1, "run-a", "primary", ("x1", "x2"), CLASSES)
+    person = replace(model, decided_by="person")
+    metadata = replace(model, columns=("x1", "x2", "gender"))
+    regressor = Stream(endpoint, "m", 2, "run-b", "primary", ("x1", "x2"), None)
+    rng = np.random.default_rng(seed)
+    found = []
+    for at in range(rows):
+        x1, x2 = float(rng.normal()), float(rng.normal())
+        p = float(rng.random())
+        answer = {"label": int(p > 0.5), "probabilities": {"0": 1 - p, "1": p}}
+        kind = int(rng.integers(7))
+        if kind == 0:
+            found.append(row(person, at, [x1, x2], encode_outputs(answer, person)))
+        elif kind == 1:
+            gender = str(rng.choice(["f", "m"]))
+            found.append(row(metadata, at, [x1, int(x2 * 10), gender], encode_outputs(answer)))
+        elif kind == 2:
+            found.append(row(model, at, [x1, x2], encode_probabilities([math.nan, p])))
+        elif kind == 3:
+            found.append(row(model, at, [x1, x2], encode_outputs({"label": None}, model)))
+        elif kind == 4:
+            value = x1 if at % 2 else round(x1 * 10)
+            found.append(row(regressor, at, [x1, x2], encode_outputs({"value": value})))
+        else:
+            found.append(row(model, at, [x1, x2], encode_outputs(answer, model)))
+    return found
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 10_000])
+def test_the_log_read_as_columns_is_its_rows_decoded_one_by_one(
+    store: Monitoring, chunk: int
+) -> None:
+    endpoint = f"mixed-{uuid4().hex}"
+    write(store, mixed(endpoint, 300, seed=chunk))
+    bulk = LogColumns.joined(list(store.log_columns(endpoint, chunk=chunk)))
+    rows = LogColumns.of(list(store.logged(endpoint)))
+
+    assert len(bulk) == len(rows) == 300
+    for name in ("id", "at_us", "model_name", "model_version", "run_id", "decided_by"):
+        assert getattr(bulk, name).tolist() == getattr(rows, name).tolist(), name
+    assert bulk.latency_seconds.tolist() == rows.latency_seconds.tolist()
+    assert bulk.valued.tolist() == rows.valued.tolist()
+    np.testing.assert_array_equal(bulk.confidence, rows.confidence)  # nan where none
+    labels = [(type(label), label) for label in bulk.label.tolist()]
+    assert labels == [(type(label), label) for label in rows.label.tolist()]
+    schema = infer_schema(pd.DataFrame({"x1": [0.0, 1.0], "x2": [0.0, 1.0], "gender": ["f", "m"]}))
+    pd.testing.assert_frame_equal(inputs_frame(bulk, schema), inputs_frame(rows, schema))
+    assert {"d", "j"} <= {tag for tag in _tags(store, "inputs")}
+    assert {"p", "j", "v"} <= {tag for tag in _tags(store, "outputs")}
+
+
+def _tags(store: Monitoring, column: str) -> set[str]:
+    with store.database.engine.connect() as connection:
+        blobs = connection.execute(text(f"SELECT {column} FROM predictions")).scalars()
+        return {bytes(blob[:1]).decode() for blob in blobs}
+
+
+def cut_one_by_one(rows: list[Logged], window: int | float, now: datetime) -> list[list[int]]:
+    """The reference: windows cut a row at a time, as the monitor did before it read the
+    log in chunks (a window of predictions closes when full, one of time once its slot
+    ended GRACE_SECONDS before ``now``; either when another model follows)."""
+    windows: list[list[int]] = []
+    current: list[Logged] = []
+
+    def slot(at: datetime) -> int:
+        return math.floor(at.timestamp() / window)
+
+    def past(key: int) -> bool:
+        return (key + 1) * window + 5.0 <= now.timestamp()
+
+    for r in rows:
+        first = current[0] if current else None
+        if first is not None and (r.model_version, r.run_id) != (first.model_version, first.run_id):
+            windows.append([x.id for x in current])
+            current = []
+        elif (
+            first is not None
+            and not isinstance(window, int)
+            and slot(r.created_at) != slot(first.created_at)
+        ):
+            if not past(slot(first.created_at)):
+                return windows
+            windows.append([x.id for x in current])
+            current = []
+        current.append(r)
+        if isinstance(window, int) and len(current) == window:
+            windows.append([x.id for x in current])
+            current = []
+    if current and not isinstance(window, int) and past(slot(current[0].created_at)):
+        windows.append([x.id for x in current])
+    return windows
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("window", [7, 60.0])
+def test_windows_cut_from_chunks_are_those_cut_a_row_at_a_time(
+    seed: int, window: int | float
+) -> None:
+    rng = np.random.default_rng(seed)
+    at, models, rows = START, [(1, "a"), (2, "b"), (0, "c"), (0, "d")], []
+    version, run = models[0]
+    for i in range(1, 301):
+        at += timedelta(seconds=float(rng.exponential(4.0)))
+        if rng.random() < 0.03:  # another model serves from here
+            version, run = models[int(rng.integers(len(models)))]
+        rows.append(Logged(i, f"r{i}", at, "m", version, {}, {"label": 1}, 0.9, 0.01, run))
+    for now in (START + timedelta(seconds=600), at + timedelta(seconds=120)):
+        expected = cut_one_by_one(rows, window, now)
+        assert expected  # the case holds windows
+        for chunk in (1, 3, 16, 1_000):
+            chunks = [LogColumns.of(rows[i : i + chunk]) for i in range(0, len(rows), chunk)]
+            assert [w.id.tolist() for w in cut(chunks, window, now)] == expected, chunk
+
+
+def last_labels(store: Monitoring, endpoint: str) -> list[tuple[int, Any, int]]:
+    """The reference: (prediction id, last label, its feedback id) of each labelled
+    prediction of ``endpoint``, by reading both tables whole."""
+    with store.database.engine.connect() as connection:
+        predictions = connection.execute(
+            text(
+                "SELECT p.id, p.request_id FROM predictions p JOIN log_streams s "
+                "ON s.id = p.stream_id WHERE s.endpoint = :e ORDER BY p.id"
+            ),
+            {"e": endpoint},
+        ).all()
+        feedback = connection.execute(text("SELECT id, request_id FROM feedback ORDER BY id")).all()
+        labels: dict[int, Any] = {
+            id: label for id, label in connection.execute(text("SELECT id, label FROM feedback"))
+        }
+    last = {request_id: feedback_id for feedback_id, request_id in feedback}
+    return [
+        (id, _value(labels[last[request_id]]), last[request_id])
+        for id, request_id in predictions
+        if request_id in last
+    ]
+
+
+def _value(label: Any) -> Any:
+    return (json.loads(label) if isinstance(label, str) else label)["value"]
+
+
+def test_labels_read_by_range_or_mark_are_the_last_of_each_prediction(
+    store: Monitoring,
+) -> None:
+    endpoint, other = f"labels-{uuid4().hex}", f"other-{uuid4().hex}"
+    entries = mixed(endpoint, 400, seed=1)
+    write(store, entries + mixed(other, 50, seed=2))
+    ids = [entry[1] for entry in entries]
+    rng = np.random.default_rng(3)
+    marks = []
+    for batch in range(3):  # some predictions labelled again, and again
+        chosen = rng.choice(len(ids), 150, replace=False)
+        store.add_feedback([(ids[i], int(rng.integers(2))) for i in chosen], f"batch {batch}")
+        with store.database.engine.connect() as connection:
+            marks.append(connection.execute(text("SELECT max(id) FROM feedback")).scalar_one())
+    expected = last_labels(store, endpoint)
+    decoded = {r.id: r for r in store.logged(endpoint)}
+
+    for first, last, after in [(0, None, 0), (101, 250, 0), *((0, None, m) for m in marks)]:
+        read = store.labelled(endpoint, first_id=first, last_id=last, feedback_after=after)
+        assert [(r.id, r.truth, r.feedback_id) for r in read] == [
+            (id, truth, feedback_id)
+            for id, truth, feedback_id in expected
+            if first <= id <= (last or id) and feedback_id > after
+        ]
+        for r in read:
+            logged = decoded[r.id]
+            assert repr(r.outputs) == repr(logged.outputs)  # repr: one answer holds a nan
+            assert (r.created_at, r.model_version, r.run_id, r.decided_by) == (
+                logged.created_at,
+                logged.model_version,
+                logged.run_id,
+                logged.decided_by,
+            )
+    assert len(store.labelled(endpoint, feedback_after=marks[1])) > 0
+
+
+def served(rows: int, seed: int) -> tuple[Reference, list[Entry], list[tuple[str, int]]]:
+    """A model's reference, its log (x2 shifted in the middle third, a person deciding
+    some rows, version 2 from three quarters on) and the true labels (its error rate
+    rising from 5% to 40% halfway)."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"x1": rng.normal(size=2_000), "x2": rng.normal(size=2_000)})
+    p = 1 / (1 + np.exp(-2 * frame["x1"].to_numpy()))
+    builder = ProfileBuilder(["x1", "x2"])
+    builder.update(frame, predicted=(p > 0.5).astype(int), confidence=np.maximum(p, 1 - p))
+    reference = Reference("classification", infer_schema(frame), builder.finish(), None, None)
+    entries, labels = [], []
+    for at in range(rows):
+        version = 1 if at < rows * 3 // 4 else 2
+        stream = Stream("toy", "toy", version, f"run-{version}", "primary", ("x1", "x2"), CLASSES)
+        if rng.random() < 0.1:
+            stream = replace(stream, decided_by="person")
+        x1 = float(rng.normal())
+        x2 = float(rng.normal() + (1.0 if rows // 3 <= at < rows * 2 // 3 else 0.0))
+        chance = 1 / (1 + math.exp(-2 * x1))
+        entries.append(row(stream, at, [x1, x2], encode_probabilities([1 - chance, chance])))
+        wrong = rng.random() < (0.05 if at < rows // 2 else 0.4)
+        labels.append((entries[-1][1], int((chance > 0.5) != wrong)))
+    return reference, entries, labels
+
+
+def test_many_passes_store_what_one_pass_over_the_same_log_and_labels_stores(
+    tmp_path: Path,
+) -> None:
+    """The log grows and labels arrive for what was logged between the passes of one
+    monitor, then late labels for old predictions; another monitor reads the log and the
+    labels in one pass, then the late ones: both keep the same windows, scores, change
+    points and alerts."""
+    reference, entries, labels = served(3_000, seed=5)
+    settings = MonitorSettings.model_validate(
+        {
+            "window": 200,
+            "alerts": [
+                {"metric": "drift_share", "above": 0.3, "for": 2},
+                {"metric": "mean.x2", "above": 0.5},
+            ],
+        }
+    )
+    rng = np.random.default_rng(6)
+    parts = np.array_split(np.arange(len(entries)), 15)  # a window a part
+    batches = [[labels[i] for i in part if rng.random() < 0.8] for part in parts]
+    late = [(request_id, 1 - label) for request_id, label in labels[:300:3]]
+    stores = {
+        name: Monitoring(Database(f"sqlite:///{tmp_path / name}.db")) for name in ("many", "one")
+    }
+    monitor = Monitor(stores["many"], settings, lambda name, version, run: reference)
+    for part, batch in zip(parts, batches, strict=True):
+        write(stores["many"], [entries[i] for i in part])
+        monitor.run("toy")
+        stores["many"].add_feedback(batch, "test")
+        monitor.run("toy")
+        assert monitor.run("toy").updated == 0  # nothing new: nothing recomputed
+    write(stores["one"], entries)
+    for batch in batches:
+        stores["one"].add_feedback(batch, "test")
+    Monitor(stores["one"], settings, lambda name, version, run: reference).run("toy")
+    assert kept(stores["many"]) == kept(stores["one"])
+
+    for store in stores.values():
+        store.add_feedback(late, "late")
+    monitor.run("toy")  # the stream read again from its start
+    Monitor(stores["one"], settings, lambda name, version, run: reference).run("toy")
+    many, one = (kept(store) for store in stores.values())
+    assert many == one
+    windows, scores, points, alerts = one
+    assert len(windows) == 15 and len(scores) > 15 * 2
+    assert {detector for detector, *_ in points} == {"page_hinkley", "adwin"}
+    assert {rule for rule, *_ in alerts} == {"drift_share > 0.3 for 2", "mean.x2 > 0.5"}
+    for store in stores.values():
+        store.database.dispose()
+
+
+def kept(store: Monitoring) -> tuple[list[Any], ...]:
+    """What a monitor stored, without its row ids and times; change points and alerts
+    sorted (one pass stores them detector by detector and rule by rule, many passes as
+    their windows come)."""
+    first = {w.id: w.first_id for w in store.windows("toy")}
+    return (
+        [(w.first_id, w.last_id, w.rows, w.model_version, w.metrics) for w in store.windows()],
+        [
+            (first[s.window_id], s.kind, s.column, s.method, s.score, s.p_value, s.drifted)
+            for s in store.scores("toy")
+        ],
+        sorted((c.detector, c.started_id, c.detected_id) for c in store.change_points("toy")),
+        sorted(
+            (a.rule, first[a.window_id], a.value, a.resolved_at is None)
+            for a in store.alerts("toy")
+        ),
+    )
