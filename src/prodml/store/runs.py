@@ -46,6 +46,8 @@ RECORDED = (
     "input_schema",
 )
 
+#: What a run row and a Run have in common beside RECORDED (a run's parent is not copied).
+_RUN_FIELDS = ("id", "project", "kind", "status", "started_at", "ended_at", "host", "pid", "error")
 #: What an artifact row and a SavedArtifact have in common.
 _ARTIFACT_FIELDS = ("name", "uri", "sha256", "size_bytes", "format", "format_version")
 
@@ -144,20 +146,9 @@ class Runs:
         with self.database.session() as session:
             if session.get(RunRow, run.id) is not None:
                 raise StoreError(f"run {run.id} is already in this store; it cannot come twice")
-            session.add(
-                RunRow(
-                    id=run.id,
-                    project=run.project,
-                    kind=run.kind,
-                    status=run.status,
-                    started_at=run.started_at,
-                    ended_at=run.ended_at,
-                    host=run.host,
-                    pid=run.pid,
-                    error=run.error,
-                    **_checked({name: getattr(run, name) for name in RECORDED}),
-                )
-            )
+            facts = {name: getattr(run, name) for name in _RUN_FIELDS}
+            recorded = _checked({name: getattr(run, name) for name in RECORDED})
+            session.add(RunRow(**facts, **recorded))
             session.flush()  # the run before the rows that refer to it
             session.add_all(self._artifact_rows(run.id, run.artifacts))
         return self.get(run.id)
