@@ -9,13 +9,29 @@ import pytest
 
 import prodml
 
+Example = Callable[[str], prodml.Project]
+
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[prodml.Project]:
+def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Example]:
+    """Open a new project from one of prodml's examples, in a local store whatever the
+    environment says (each closed at the end)."""
     monkeypatch.delenv("PRODML_DATABASE_URL", raising=False)
     monkeypatch.delenv("PRODML_ARTIFACTS_URL", raising=False)
-    with prodml.Project(prodml.init(tmp_path / "bc", example="breast-cancer")) as opened:
-        yield opened
+    opened: list[prodml.Project] = []
+
+    def open_example(name: str) -> prodml.Project:
+        opened.append(prodml.Project(prodml.init(tmp_path / name, example=name)))
+        return opened[-1]
+
+    yield open_example
+    for project in opened:
+        project.close()
+
+
+@pytest.fixture
+def project(example: Example) -> prodml.Project:
+    return example("breast-cancer")
 
 
 Rewrite = Callable[[prodml.Project, str, str], prodml.Project]

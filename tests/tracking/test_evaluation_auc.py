@@ -3,9 +3,7 @@ macro averages (it showed "-" for both), for the model and for the run before it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -14,14 +12,14 @@ from sklearn.preprocessing import label_binarize
 
 import prodml
 
+if TYPE_CHECKING:
+    from tests.tracking.conftest import Example
+
 
 @pytest.fixture
-def digits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[prodml.Project]:
-    """The digits example (ten classes), in a local store whatever the environment says."""
-    for variable in ("PRODML_DATABASE_URL", "PRODML_ARTIFACTS_URL"):
-        monkeypatch.delenv(variable, raising=False)
-    with prodml.Project(prodml.init(tmp_path / "digits", example="digits")) as opened:
-        yield opened
+def digits(example: Example) -> prodml.Project:
+    """The digits example (ten classes)."""
+    return example("digits")
 
 
 def test_a_multi_class_evaluation_has_scikit_learns_macro_aucs(digits: prodml.Project) -> None:
