@@ -396,6 +396,11 @@ class MonitorSettings(_Frozen):
         "1h", description="a duration (90s, 30m, 1h, 1d) or a number of predictions (5000)"
     )
     endpoint: str | None = Field(None, description="the endpoint to watch; unset: the project's")
+    min_rows: int = Field(
+        100,
+        ge=1,
+        description="a window with fewer rows gets its software metrics but no drift verdict",
+    )
     drift: DriftSettings = DriftSettings()
     alerts: tuple[AlertRule, ...] = ()
     webhooks: tuple[str, ...] = Field((), description="URLs that get each alert as a JSON POST")
@@ -637,6 +642,24 @@ class DeploySettings(_Frozen):
     canary: CanarySettings = CanarySettings()
 
 
+class ExecutorSettings(_Frozen):
+    """Where parallel work (search candidates, partitions to score or profile) runs:
+    ``local`` processes on this machine, or ``dask`` workers (``pip install 'prodml[dask]'``).
+    """
+
+    kind: Literal["local", "dask"] = Field(
+        "local", description="local: processes on this machine; dask: a Dask cluster"
+    )
+    n_jobs: int = Field(
+        1, ge=1, description="local: processes at a time; dask: workers of a LocalCluster"
+    )
+    address: str | None = Field(
+        None,
+        description="a Dask scheduler, e.g. tcp://10.0.0.5:8786 (or PRODML_DASK_ADDRESS); "
+        "unset: a LocalCluster on this machine",
+    )
+
+
 class Settings(_Frozen):
     """Everything in ``prodml.yaml``."""
 
@@ -655,6 +678,7 @@ class Settings(_Frozen):
     serve: ServeSettings = ServeSettings()
     deploy: DeploySettings = DeploySettings()
     store: StoreSettings = StoreSettings()
+    executor: ExecutorSettings = ExecutorSettings()
 
     @model_validator(mode="after")
     def _confidence_to_defer_on(self) -> Settings:
