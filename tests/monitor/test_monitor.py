@@ -279,7 +279,7 @@ def logged(i: int, at: datetime, version: int = 1) -> Logged:
 def cut_ids(rows: list[Logged], window: int | float, now: datetime, chunk: int) -> list[list[int]]:
     """The ids of each window ``cut`` closes, the log read ``chunk`` rows at a time."""
     chunks = [LogColumns.of(rows[start : start + chunk]) for start in range(0, len(rows), chunk)]
-    return [w.id.tolist() for w in cut(chunks, window, now)]
+    return [w.id.tolist() for w, _ in cut(chunks, window, now)]
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 5, 100])
@@ -498,3 +498,63 @@ def test_a_window_records_the_review_queue_as_it_is_scored(store: Monitoring) ->
         assert window.metrics["queue_size"] == waiting[0] == 30
         age = window.metrics["queue_age_p95_seconds"]
         assert waiting[1] is not None and waiting[1] <= age < waiting[1] + 60
+
+
+# --- closing the open window; windows too small for a drift verdict ----------------------
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 100])
+def test_close_ends_the_open_window_of_predictions_as_a_partial_one(chunk: int) -> None:
+    rows = [logged(i, START, 1) for i in range(1, 9)]
+    chunks = [LogColumns.of(rows[s : s + chunk]) for s in range(0, len(rows), chunk)]
+    found = [(w.id.tolist(), part) for w, part in cut(chunks, 3, START, close=True)]
+    assert found == [([1, 2, 3], False), ([4, 5, 6], False), ([7, 8], True)]
+    assert cut_ids(rows, 3, START, chunk) == [[1, 2, 3], [4, 5, 6]]  # without: it waits
+
+
+def test_close_ends_the_time_slots_not_yet_past_as_partial_ones() -> None:
+    rows = [logged(i, START + timedelta(seconds=20 * i), 1) for i in range(6)]  # 0..100 s
+    now = START + timedelta(seconds=66)  # the first minute is past, the second is not
+    found = [(w.id.tolist(), part) for w, part in cut([LogColumns.of(rows)], 60.0, now, close=True)]
+    assert found == [([0, 1, 2], False), ([3, 4, 5], True)]
+
+
+def test_a_closed_partial_window_is_stored_as_partial_and_the_next_pass_goes_on(
+    store: Monitoring,
+) -> None:
+    reference, stream, _ = planted()
+    log_stream(store, stream.head(2_500))
+    monitor = Monitor(store, MonitorSettings(window=1_000), lambda n, v, r: reference)
+    assert [w.rows for w in monitor.run("toy").windows] == [1_000, 1_000]
+    closed = monitor.run("toy", close=True).windows
+    assert [(w.rows, w.metrics["partial"]) for w in closed] == [(500, 1)]
+    assert store.windows("toy")[-1].metrics["partial"] == 1
+    log_stream(store, stream.iloc[2_500:3_500], start=2_500)
+    after = monitor.run("toy").windows
+    assert [(w.first_id, w.rows, w.metrics["partial"]) for w in after] == [(2_501, 1_000, 0)]
+
+
+def test_a_window_under_min_rows_gets_software_metrics_but_no_drift_verdict(
+    store: Monitoring,
+) -> None:
+    """Finding 4: windows of a handful of rows were 'drifted' on every feature."""
+    reference, stream, _ = planted()
+    log_stream(store, stream.head(1_060))
+    monitor = Monitor(store, MonitorSettings(window=500), lambda n, v, r: reference)
+    big, other = monitor.run("toy").windows
+    small = monitor.run("toy", close=True).windows[0]
+    assert (small.rows, small.metrics["too_few_rows"], small.metrics["partial"]) == (60, 1, 1)
+    assert "drift_share" not in small.metrics and "drift.x1" not in small.metrics
+    assert small.metrics["requests"] == 60 and small.metrics["latency_p99_seconds"] > 0
+    assert not [s for s in store.scores("toy") if s.window_id == small.id]
+    assert big.metrics["too_few_rows"] == 0 and "drift_share" in big.metrics
+    lowered = MonitorSettings(window=500, min_rows=50)
+    log_stream(store, stream.iloc[1_060:1_120], start=1_060)
+    scored = Monitor(store, lowered, lambda n, v, r: reference).run("toy", close=True).windows
+    assert scored[0].rows == 60 and "drift_share" in scored[0].metrics
+    assert other.rows == 500
+
+
+def test_min_rows_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="min_rows"):
+        MonitorSettings(min_rows=0)

@@ -179,7 +179,7 @@ def test_windows_cut_from_chunks_are_those_cut_a_row_at_a_time(
         assert expected  # the case holds windows
         for chunk in (1, 3, 16, 1_000):
             chunks = [LogColumns.of(rows[i : i + chunk]) for i in range(0, len(rows), chunk)]
-            assert [w.id.tolist() for w in cut(chunks, window, now)] == expected, chunk
+            assert [w.id.tolist() for w, _ in cut(chunks, window, now)] == expected, chunk
 
 
 def last_labels(store: Monitoring, endpoint: str) -> list[tuple[int, Any, int]]:

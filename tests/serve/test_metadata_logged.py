@@ -47,7 +47,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = prodml.init(tmp_path_factory.mktemp("metadata") / "loans", example="loans")
     file = folder / "prodml.yaml"
     settings = yaml.safe_load(file.read_text(encoding="utf-8"))
-    file.write_text(yaml.safe_dump({**settings, "monitor": {"window": WINDOW}}), encoding="utf-8")
+    file.write_text(
+        yaml.safe_dump({**settings, "monitor": {"window": WINDOW, "min_rows": WINDOW}}),
+        encoding="utf-8",
+    )
     factory = "sklearn.ensemble.HistGradientBoostingClassifier"
     with prodml.Project(folder) as opened:
         first = opened.fit(prodml.ModelSpec(factory=factory, params={**_PARAMS, "max_iter": 30}))

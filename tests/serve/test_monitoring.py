@@ -38,6 +38,7 @@ def test_monitoring_a_served_model_end_to_end(tmp_path: Path, launch: Launch, ht
     settings = yaml.safe_load((project / "prodml.yaml").read_text())
     settings["monitor"] = {
         "window": 50,
+        "min_rows": 50,  # drift verdicts on these small windows too
         "alerts": [{"metric": "error_rate", "above": 0.05}, {"metric": "accuracy", "below": 0.5}],
     }
     (project / "prodml.yaml").write_text(yaml.safe_dump(settings))

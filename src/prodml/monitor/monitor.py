@@ -3,10 +3,13 @@
 A pass (:meth:`Monitor.run`):
 
 1. cuts the predictions logged since the last stored window into closed windows
-   (:func:`prodml.monitor.window.cut`) and, for each, computes the software, input and
-   output metrics, the drift of every feature and of the outputs against the model
-   version's reference profile, and, for a version's first window, the training-serving
-   skew against its training rows; it stores the window and every score;
+   (:func:`prodml.monitor.window.cut`; with ``close``, the open one too, marked
+   ``partial``) and, for each, computes the software, input and output metrics, the drift
+   of every feature and of the outputs against the model version's reference profile,
+   and, for a version's first window, the training-serving skew against its training
+   rows; it stores the window and every score. A window of fewer than
+   ``monitor.min_rows`` rows gets no drift verdict (``too_few_rows``): a handful of rows
+   would be "drifted" on every feature;
 2. reads the feedback received since its last pass: the streaming detectors carry on
    over the error stream of the labelled predictions to find where the error rate
    changed (:mod:`prodml.monitor.feedback`), and realized performance (accuracy, recall
@@ -23,7 +26,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property, partial
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -69,11 +72,12 @@ from prodml.store.runs import utc_now
 
 logger = logging.getLogger("prodml.monitor")
 
-#: The streaming detectors a pass runs over the error stream. Page-Hinkley's threshold is
-#: twice river's 50: on a stable 10% error rate, 50 gave 23 false alarms per 1,000,000
-#: predictions and 100 gave 2, while its delay on a rise from 10% to 40% grew from about
-#: 155 to 345 predictions; ADWIN at its defaults gave none, with a delay of 55 to 87.
-DETECTORS: tuple[Callable[[], Detector], ...] = (partial(PageHinkley, threshold=100.0), ADWIN)
+#: The streaming detectors a pass runs over the error stream, at their defaults.
+#: Page-Hinkley (alpha 1, threshold 100, twice river's 50): false alarms per million
+#: predictions of a stable error rate 0.05 at 10% and 1.75 at 30% (50 gave 2.0 and 31),
+#: a median delay of 330 predictions on a rise from 10% to 40%; ADWIN: at most 0.5 per
+#: million at any rate, and sooner (see their docstrings in prodml.monitor.detectors).
+DETECTORS: tuple[Callable[[], Detector], ...] = (PageHinkley, ADWIN)
 #: Drift score of the predicted classes (or values) and of the confidence, in ``scores``.
 PREDICTED, CONFIDENCE = "(predicted)", "(confidence)"
 
@@ -149,18 +153,19 @@ class Monitor:
         self._streams: dict[str, ErrorStream] = {}
         self.now = now
 
-    def run(self, endpoint: str) -> Pass:
-        """One pass over ``endpoint``'s log (see the module docstring)."""
+    def run(self, endpoint: str, *, close: bool = False) -> Pass:
+        """One pass over ``endpoint``'s log (see the module docstring); ``close``: score
+        the open window as well, as a partial one."""
         done = Pass(endpoint)
         window = self.settings.window if isinstance(self.settings.window, int) else None
         size: int | float = window or self.settings.seconds or 0.0
         logged = self.store.log_columns(endpoint, after_id=self.store.last_id(endpoint))
         newest: dict[int, Window | None] = {}  # each version's newest window, once read
-        for rows in cut(logged, size, self.now()):
+        for rows, part in cut(logged, size, self.now(), close=close):
             version = int(rows.model_version[0])
             if version not in newest:
                 newest[version] = self.store.newest_window(endpoint, version)
-            stored, scores = self._window(endpoint, rows, size, newest[version])
+            stored, scores = self._window(endpoint, rows, size, newest[version], part)
             newest[version] = stored
             done.windows.append(stored)
             done.scores.extend(scores)
@@ -175,9 +180,15 @@ class Monitor:
     # --- windows ---------------------------------------------------------------------------
 
     def _window(
-        self, endpoint: str, rows: LogColumns, size: int | float, previous: Window | None
+        self,
+        endpoint: str,
+        rows: LogColumns,
+        size: int | float,
+        previous: Window | None,
+        part: bool = False,
     ) -> tuple[Window, list[Score]]:
-        """Score and store one window; ``previous``: its version's window before it."""
+        """Score and store one window; ``previous``: its version's window before it;
+        ``part``: whether it is a partial window, closed before its end."""
         name, version, run = rows.model_name[0], int(rows.model_version[0]), rows.run_id[0]
         reference = self.reference(name, version, run)
         starts_at, ends_at = bounds(rows, size)
@@ -198,8 +209,10 @@ class Monitor:
         # the review queue as this window is scored: what waits for people, and how long
         size, age = ReviewQueue(self.store.database).backlog(endpoint)
         metrics.update(queue_size=size, queue_age_p95_seconds=age)
+        few = len(rows) < self.settings.min_rows
+        metrics.update(partial=int(part), too_few_rows=int(few))
         scores: list[Score] = []
-        if reference.profile is not None:
+        if reference.profile is not None and not few:
             report = self._drift(reference, frame, name, version)
             scores.extend(_scores("drift", report))
             metrics["drift_share"] = report.share
@@ -211,7 +224,7 @@ class Monitor:
                 for s in outputs.scores.values():
                     key = "prediction_drift" if s.column == PREDICTED else "confidence_drift"
                     metrics[key] = s.score
-        if previous is None and reference.training is not None:
+        if previous is None and reference.training is not None and not few:
             skew = drift_report(
                 distributions(reference.training),
                 distributions(frame),

@@ -52,6 +52,8 @@ METRICS = (
     "labelled_share",
     "accuracy",
     "mae",
+    "roc_auc",
+    "pr_auc",
     "concept_change",
 )
 #: Metrics per feature or per class: ``PREFIX.name``.
@@ -78,32 +80,44 @@ def known_metric(name: str) -> bool:
     return name in METRICS or (bool(dot) and bool(rest) and prefix in PREFIXED)
 
 
-def cut(chunks: Iterable[LogColumns], window: int | float, now: datetime) -> Iterator[LogColumns]:
+def cut(
+    chunks: Iterable[LogColumns], window: int | float, now: datetime, *, close: bool = False
+) -> Iterator[tuple[LogColumns, bool]]:
     """The closed windows of the log read in ``chunks`` (oldest first, one model each), one
-    at a time: only the chunk being read and the window being filled are held in memory.
+    at a time, each with whether it is partial: only the chunk being read and the window
+    being filled are held in memory.
 
     ``window`` is a number of predictions (an int) or seconds (a float). A window of
     predictions is closed when it is full; one of time once ``now`` is ``GRACE_SECONDS``
     past its end (a later one waits for it: windows are stored in the log's order). Either
     is closed early when another model (version, or run for version 0) follows it: its
-    model gets no more rows.
+    model gets no more rows. With ``close``, the windows still open are closed as well, as
+    partial ones: the last rows of a window of predictions, and the time slots not yet past.
     """
     pending: LogColumns | None = None
+    until = datetime.max.replace(tzinfo=UTC) if close else now
     for chunk in chunks:
         rows = chunk if pending is None else LogColumns.joined([pending, chunk])
-        ends, waiting = _ends(rows, window, now)
+        ends, waiting = _ends(rows, window, until)
         for start, end in itertools.pairwise([0, *ends]):
-            yield rows[start:end]
+            yield rows[start:end], _open(rows[start:end], window, now)
         if waiting:
             return
         rest = rows[ends[-1] :] if ends else rows
         pending = rest if len(rest) else None
-    if (
-        pending is not None
-        and not isinstance(window, int)
-        and _past(_slot(pending.created_at(0), window), window, now)
-    ):
-        yield pending
+    if pending is None:
+        return
+    if isinstance(window, int):
+        if close:
+            yield pending, True
+    elif _past(_slot(pending.created_at(0), window), window, until):
+        yield pending, _open(pending, window, now)
+
+
+def _open(rows: LogColumns, window: int | float, now: datetime) -> bool:
+    """Whether a window of time cut from ``rows`` is not yet past at ``now`` (a window of
+    predictions cut by :func:`_ends` is full, or closed by another model)."""
+    return not isinstance(window, int) and not _past(_slot(rows.created_at(0), window), window, now)
 
 
 def _ends(rows: LogColumns, window: int | float, now: datetime) -> tuple[list[int], bool]:
