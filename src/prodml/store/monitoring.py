@@ -353,22 +353,18 @@ class Monitoring:
             for i, answer in zip(at, decoded, strict=True):
                 outputs[i] = answer
         truths = _values([row[4] for row in rows])
-        return [
-            Labelled(
-                id,
-                moment(at_us),
-                streams[stream_id].model_name,
-                streams[stream_id].model_version,
-                answer,
-                truth,
-                feedback_id,
-                streams[stream_id].run_id,
-                streams[stream_id].decider,
+        served = {
+            i: (s.model_name, s.model_version, s.run_id, s.decider) for i, s in streams.items()
+        }
+        found = []
+        for (id, stream_id, at_us, *_, feedback_id), answer, truth in zip(
+            rows, outputs, truths, strict=True
+        ):
+            name, version, run, decider = served[stream_id]
+            found.append(
+                Labelled(id, moment(at_us), name, version, answer, truth, feedback_id, run, decider)
             )
-            for (id, stream_id, at_us, _, _, feedback_id), answer, truth in zip(
-                rows, outputs, truths, strict=True
-            )
-        ]
+        return found
 
     def _known(self, conn: Connection, request_ids: Sequence[str]) -> set[str]:
         known: set[str] = set()
