@@ -30,6 +30,8 @@ from prodml.errors import ConfigError
 
 DASK_ADDRESS_ENV = "PRODML_DASK_ADDRESS"
 CONNECT_SECONDS = 5
+#: The default: everything in this process, one item after another.
+ONE_PROCESS = ExecutorSettings()
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -47,7 +49,14 @@ class Runner:
         scatter = {"scatter": [shared]} if self.backend == "dask" else {}
         with parallel_config(backend=self.backend, n_jobs=self.n_jobs, **scatter):
             parallel = Parallel(return_as="generator")
-            yield from parallel(delayed(fn)(shared, item) for item in items)
+            yield from parallel(delayed(_alone)(fn, shared, item) for item in items)
+
+
+def _alone(fn: Callable[[S, T], R], shared: S, item: T) -> R:
+    # A worker runs one item at a time: joblib inside it (scikit-learn's cross_validate)
+    # stays in the worker, rather than sending its own tasks back to the cluster.
+    with parallel_config(backend="sequential"):
+        return fn(shared, item)
 
 
 @contextmanager

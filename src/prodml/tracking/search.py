@@ -31,13 +31,14 @@ from sklearn.model_selection import (
     cross_validate,
 )
 
-from prodml.config import Distribution, ModelSpec, SearchSettings
+from prodml.config import Distribution, ExecutorSettings, ModelSpec, SearchSettings
 from prodml.data.dataset import Dataset
 from prodml.data.split import Split
 from prodml.errors import ModelError, did_you_mean, listing
+from prodml.executor import ONE_PROCESS, running
 from prodml.store.runs import Run
 from prodml.tracking.fit import fit_into, parameters
-from prodml.tracking.resources import measure
+from prodml.tracking.resources import Usage, measure
 from prodml.tracking.workspace import Workspace
 
 
@@ -48,6 +49,15 @@ class Candidate:
     params: dict[str, Any]
     run_id: str
     score: float | None  # mean cross-validated score; None when the candidate failed
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """A candidate's cross-validation, as a worker returns it."""
+
+    scores: np.ndarray  # one per fold; empty when the candidate failed
+    failure: str | None
+    usage: Usage
 
 
 #: Called after each candidate: (candidates done, candidates in all, the candidate).
@@ -62,38 +72,43 @@ def search(
     split: Split,
     settings: SearchSettings,
     on_candidate: OnCandidate | None = None,
+    executor: ExecutorSettings = ONE_PROCESS,
 ) -> Run:
-    """Run the search and return the finished run of the best candidate, refit."""
+    """Run the search and return the finished run of the best candidate, refit.
+
+    Candidates are cross-validated in parallel where ``executor`` says (one process by
+    default); their child runs are recorded here, in the candidates' order, as each ends.
+    """
     points = candidates(settings)
     _check_names(model, settings)
     name, scorer = scoring(settings.scoring, data)
     train = data.rows(split.rows("train"))
     folds = _folds(settings, data)
     results: list[Candidate] = []
+    shared = (model, train, folds, scorer)
     with workspace.tracked("search", data, spec) as parent_id:
-        with measure() as searched:  # the run's time is the whole search's
-            for params in points:
-                candidate = clone(model).set_params(**params)
+        with measure() as searched, running(executor) as run:  # the run's time is the search's
+            for params, outcome in zip(points, run(_score, points, shared), strict=True):
                 try:
                     with workspace.tracked("candidate", data, spec, parent_id=parent_id) as child:
                         workspace.runs.record(
                             child,
-                            params=parameters(candidate),
+                            params=parameters(clone(model).set_params(**params)),
                             split={"method": "cv", "folds": settings.cv},
                         )
-                        with measure() as usage:
-                            scores = _cross_validate(candidate, train, folds, scorer)
+                        if outcome.failure is not None:
+                            raise ModelError(outcome.failure)
                         workspace.runs.finish(
                             child,
                             metrics={
-                                f"cv.{name}.mean": scores.mean(),
-                                f"cv.{name}.std": scores.std(),
+                                f"cv.{name}.mean": outcome.scores.mean(),
+                                f"cv.{name}.std": outcome.scores.std(),
                             },
-                            fit_seconds=usage.wall_seconds,
-                            cpu_seconds=usage.cpu_seconds,
-                            peak_memory_bytes=usage.peak_memory_bytes,
+                            fit_seconds=outcome.usage.wall_seconds,
+                            cpu_seconds=outcome.usage.cpu_seconds,
+                            peak_memory_bytes=outcome.usage.peak_memory_bytes,
                         )
-                    results.append(Candidate(params, child, float(scores.mean())))
+                    results.append(Candidate(params, child, float(outcome.scores.mean())))
                 except ModelError:
                     results.append(Candidate(params, child, None))
                 if on_candidate is not None:
@@ -177,6 +192,17 @@ def _folds(settings: SearchSettings, data: Dataset) -> KFold | StratifiedKFold:
     if data.task == "classification":
         return StratifiedKFold(settings.cv, shuffle=True, random_state=settings.seed)
     return KFold(settings.cv, shuffle=True, random_state=settings.seed)
+
+
+def _score(shared: tuple[Any, Dataset, Any, Any], params: dict[str, Any]) -> _Outcome:
+    """Cross-validate one candidate; run in a worker, so failures are returned, not raised."""
+    model, train, folds, scorer = shared
+    with measure() as usage:
+        try:
+            scores = _cross_validate(clone(model).set_params(**params), train, folds, scorer)
+        except ModelError as exc:
+            return _Outcome(np.empty(0), str(exc), usage)
+    return _Outcome(scores, None, usage)
 
 
 def _cross_validate(model: Any, train: Dataset, folds: Any, scorer: Any) -> np.ndarray:
