@@ -749,8 +749,19 @@ def test_data_validate_finds_nothing_in_the_training_data_and_every_planted_anom
     # rows are named by the data's id column
     ids = frame["application_id"].astype(str)
     assert found[("wrong_type", "credit_score")]["rows"] == [ids[3], ids[7], ids[11]]
-    assert found[("unseen_category", "purpose")]["severity"] == "warning"
+    # the server refuses an unseen category (serve.unseen: reject): an error here too
+    assert found[("unseen_category", "purpose")]["severity"] == "error"
     assert "yacht" in found[("unseen_category", "purpose")]["message"]
+    frame.head(500).assign(purpose="yacht").to_csv(loans / "yachts.csv", index=False)
+    assert prodml_command("data", "validate", "yachts.csv", cwd=loans).returncode == 1
+    settings = (loans / "prodml.yaml").read_text(encoding="utf-8")
+    (loans / "prodml.yaml").write_text(settings + "serve: {unseen: predict}\n", encoding="utf-8")
+    try:
+        answered = succeeded(prodml_command("data", "validate", "yachts.csv", "--json", cwd=loans))
+    finally:
+        (loans / "prodml.yaml").write_text(settings, encoding="utf-8")
+    (unseen,) = json.loads(answered.stdout)["anomalies"]
+    assert (unseen["kind"], unseen["severity"]) == ("unseen_category", "warning")
 
 
 def test_data_split_counts_add_up_to_the_split_of_the_run(loans: Path) -> None:

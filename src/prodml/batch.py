@@ -21,9 +21,11 @@ import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow has no type stubs
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
+from prodml.config import ExecutorSettings, Unseen
 from prodml.data.profile import read_chunks
 from prodml.data.schema import Schema, validate
 from prodml.errors import DataError, listing
+from prodml.executor import ONE_PROCESS
 
 #: Called after each chunk with the rows done so far.
 OnChunk = Callable[[int], None]
@@ -49,9 +51,29 @@ def score_file(
     keep: tuple[str, ...] = (),
     chunk_rows: int = 100_000,
     on_chunk: OnChunk | None = None,
+    unseen: Unseen = "reject",
+    executor: ExecutorSettings = ONE_PROCESS,
 ) -> Scored:
     """Predict every row of ``source`` into ``output`` (CSV or Parquet), with the columns of
-    ``keep`` (such as the id) first, then ``prediction`` and one ``probability[C]`` per class."""
+    ``keep`` (such as the id) first, then ``prediction`` and one ``probability[C]`` per class;
+    rows the server would refuse (``unseen``: its policy for unseen categories) stop it.
+
+    A folder of Parquet parts is scored a part per task where ``executor`` says, into a
+    folder of parts: see :func:`prodml.partitioned.score_parts`."""
+    if source.is_dir():
+        from prodml.partitioned import score_parts  # it builds on this module's _score
+
+        return score_parts(
+            model,
+            schema,
+            source,
+            output,
+            keep=keep,
+            chunk_rows=chunk_rows,
+            on_chunk=on_chunk,
+            unseen=unseen,
+            executor=executor,
+        )
     if not output.name.lower().endswith(OUTPUT_SUFFIXES):
         raise DataError(
             f"output '{output}' must end in {listing(OUTPUT_SUFFIXES)}; the format follows it"
@@ -69,7 +91,7 @@ def score_file(
         for chunk in read_chunks(source, chunk_rows):
             if chunk.empty:
                 continue  # a CSV of only a header still yields one, empty, chunk
-            scored = _score(model, schema, chunk, keep, first_row=rows)
+            scored = _score(model, schema, chunk, keep, rows, unseen)
             if output.name.lower().endswith(".parquet"):
                 table = pa.Table.from_pandas(scored, preserve_index=False)
                 writer = writer or pq.ParquetWriter(partial, table.schema)
@@ -94,12 +116,18 @@ def score_file(
 
 
 def _score(
-    model: Any, schema: Schema, chunk: pd.DataFrame, keep: tuple[str, ...], first_row: int
+    model: Any,
+    schema: Schema,
+    chunk: pd.DataFrame,
+    keep: tuple[str, ...],
+    first_row: int,
+    unseen: Unseen,
 ) -> pd.DataFrame:
     features = [c.name for c in schema.columns]
     # columns beyond the features (id, target, metadata) are carried, not checked
     inputs = chunk.loc[:, [c for c in chunk.columns if c in features]]
-    errors = [a for a in validate(inputs, schema, missing_jump=1.0) if a.severity == "error"]
+    found = validate(inputs, schema, missing_jump=1.0, unseen=unseen)
+    errors = [a for a in found if a.severity == "error"]
     if errors:
         where = f"rows {first_row}..{first_row + len(chunk) - 1}"
         raise DataError(f"{where} of the input do not fit the model: {errors[0].message}")

@@ -207,6 +207,7 @@ class Project:
                 keep=tuple(c for c in (self.settings.data.id,) if c is not None),
                 chunk_rows=chunk_rows,
                 on_chunk=on_chunk,
+                unseen=self.settings.serve.unseen,
             )
             return workspace.runs.finish(
                 run_id,
@@ -519,7 +520,8 @@ class Project:
         roles = [data.target, data.id, data.time, *data.metadata]
         ids = frame[data.id] if data.id in frame.columns else None
         features = frame.drop(columns=[c for c in roles if c in frame.columns])
-        return run, validate(features, Schema.from_dict(run.input_schema), ids=ids)
+        schema = Schema.from_dict(run.input_schema)
+        return run, validate(features, schema, ids=ids, unseen=self.settings.serve.unseen)
 
     def labels(self, file: str | Path | None = None, dawid_skene: bool = False) -> LabelReport:
         """Agreement among labelers, disputed examples, consensus and human-level

@@ -165,6 +165,8 @@ def test_planted_anomalies_are_found_exactly_errors_first() -> None:
         ("missing_column", "age", "error", 0, ()),
         ("wrong_type", "income", "error", 3, (1_011, 1_021, 1_031)),
         ("unexpected_missing", "credit_score", "error", 5, (1_002, 1_003, 1_004, 1_005, 1_006)),
+        # the server refuses an unseen category (serve.unseen: reject), so it is an error
+        ("unseen_category", "purpose", "error", 4, (1_041, 1_042, 1_043, 1_044)),
         ("out_of_range", "loan_amount", "warning", 4, (1_008, 1_009, 1_010, 4_000)),
         (
             "missing_jump",
@@ -173,10 +175,12 @@ def test_planted_anomalies_are_found_exactly_errors_first() -> None:
             int(jump.sum()),
             tuple(LOANS.loc[jump, "application_id"].head(10) + 1_000),
         ),
-        ("unseen_category", "purpose", "warning", 4, (1_041, 1_042, 1_043, 1_044)),
         ("extra_column", "comment", "warning", 0, ()),
     ]
     assert validate(frame, schema)[1].rows == (10, 20, 30)  # without ids: the index
+    answered = validate(frame, schema, unseen="predict")  # the server answers it: a warning
+    (unseen,) = [a for a in answered if a.kind == "unseen_category"]
+    assert unseen.severity == "warning" and answered[-2] == unseen
 
 
 def test_messages_name_the_column_the_values_what_is_allowed_and_the_fix() -> None:
@@ -207,7 +211,8 @@ def test_messages_name_the_column_the_values_what_is_allowed_and_the_fix() -> No
         "unseen_category": "column 'purpose' has 2 values never seen in training: "
         "'bussiness' (3), 'wedding' (1); known values are: debt_consolidation, car, "
         "home_improvement, business, medical, education; map them to a known value or "
-        "retrain on data that has them; did you mean 'business'?",
+        "retrain on data that has them (the server refuses such rows: serve.unseen is "
+        "reject; set it to predict to have the model answer them); did you mean 'business'?",
         "extra_column": "column 'comment' is not in the schema, so the model ignores it; drop "
         "it, or retrain with it to use it",
     }
@@ -223,8 +228,8 @@ def test_a_single_record_from_json_validates() -> None:
     assert [(a.kind, a.column, a.count, a.rows) for a in found] == [
         ("wrong_type", "income", 1, ("req-1",)),
         ("unexpected_missing", "credit_score", 1, ("req-1",)),
-        ("out_of_range", "age", 1, ("req-1",)),
         ("unseen_category", "purpose", 1, ("req-1",)),
+        ("out_of_range", "age", 1, ("req-1",)),
     ]
     unrecorded = pd.DataFrame([{**good, "employment_years": None}])
     assert [a.kind for a in validate(unrecorded, schema)] == ["missing_jump"]

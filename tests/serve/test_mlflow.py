@@ -122,6 +122,30 @@ def test_rows_that_do_not_fit_the_schema_are_bad_requests_naming_field_and_value
     )
 
 
+def test_every_bad_field_is_named_in_each_json_form(
+    http: Http, bc_server: Server, frame: pd.DataFrame
+) -> None:
+    good = http.records(frame)[0]
+    bad = {**good, "mean_area": "large", "mean_radius": None}
+    columns = {k: [v, bad[k]] for k, v in good.items() if k != "worst_area"}
+    for body in (
+        {"dataframe_records": [good, bad]},
+        {"instances": [list(good.values()), list(bad.values())]},
+        {
+            "dataframe_split": {
+                "columns": list(bad),
+                "data": [list(good.values()), list(bad.values())],
+            }
+        },
+    ):
+        message = bad_request(invoke(http, bc_server, body))
+        assert message.startswith("2 fields do not fit the model's input: (1) row 1, field "), body
+        assert "field 'mean_radius'" in message and "field 'mean_area'" in message
+    message = bad_request(invoke(http, bc_server, {"inputs": columns}))
+    assert message.startswith("3 fields do not fit the model's input: (1) row 1, field ")
+    assert "(3) row 0 has no field 'worst_area' (number)" in message
+
+
 def test_malformed_json_and_csv_are_bad_requests(http: Http, bc_server: Server) -> None:
     url = f"{bc_server.url}/invocations"
     assert "not valid JSON" in bad_request(http.call(url, "POST", b'{"dataframe_records": ['))

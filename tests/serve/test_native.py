@@ -3,14 +3,17 @@ a request id a record, and a 4xx naming the field for every client mistake, neve
 
 from __future__ import annotations
 
+import shutil
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 if TYPE_CHECKING:
-    from tests.serve.conftest import Answer, Http, Server
+    from tests.serve.conftest import Answer, Http, Launch, Server
 
 
 def predict(http: Http, server: Server, records: Any, **extra: Any) -> Answer:
@@ -98,6 +101,49 @@ def test_every_schema_mistake_is_a_422_naming_row_field_value_and_what_is_allowe
         message, named = refused(predict(http, loans_server, [record]), 422)
         assert named == field
         assert says in message, message
+
+
+def test_a_422_names_every_bad_field_of_every_row(
+    http: Http, loans_server: Server, loans_features: pd.DataFrame
+) -> None:
+    good = http.records(loans_features.iloc[:3])
+    records = [{**good[0], "purpose": "yacht"}, good[1], {**good[2], "age": "old", "income": None}]
+
+    message, field = refused(predict(http, loans_server, records), 422)
+
+    assert field == "purpose"
+    assert message.startswith(
+        "3 fields do not fit the model's input: (1) row 0, field 'purpose': 'yacht' was "
+        "never seen in training; known values are: "
+    )
+    assert message.endswith(
+        "; (2) row 2, field 'age': 'old' is text; (3) row 2, field 'income': null is missing"
+    )
+
+
+def test_with_serve_unseen_predict_an_unseen_category_is_answered(
+    http: Http,
+    launch: Launch,
+    loans_project: Path,
+    loans_model: Any,
+    loans_features: pd.DataFrame,
+    tmp_path: Path,
+) -> None:
+    folder = Path(shutil.copytree(loans_project, tmp_path / "loans"))
+    with open(folder / "prodml.yaml", "a", encoding="utf-8") as file:
+        file.write("serve:\n  unseen: predict\n")
+    server = launch(folder)
+    row = loans_features.iloc[:1].copy()
+    record = {**http.records(row)[0], "purpose": "yacht"}
+
+    answer = predict(http, server, [record])
+
+    assert answer.status == 200, answer.body
+    (prediction,) = answer.json()["predictions"]
+    # a category the model never saw reaches it as a missing one
+    row["purpose"] = pd.Categorical([None], dtype=row["purpose"].dtype)
+    expected = loans_model.predict_proba(row)[0]
+    assert [prediction["probabilities"][c] for c in ("0", "1")] == pytest.approx(expected)
 
 
 def test_a_value_out_of_the_training_range_is_answered_and_counted(

@@ -116,6 +116,48 @@ def test_each_wrong_value_is_a_422_naming_row_field_value_and_what_is_allowed(
     assert raised.value.field == next(iter(change))
 
 
+def test_every_bad_field_of_a_row_is_named_the_first_in_full(checker: RowChecker) -> None:
+    record = {k: v for k, v in GOOD.items() if k != "seen"} | {"income": "41000", "age": 33.5}
+
+    with pytest.raises(Rejected) as raised:
+        checker.record(record, 4)
+
+    assert raised.value.field == "income"
+    assert raised.value.message == (
+        "3 fields do not fit the model's input: (1) row 4, field 'income': '41000' is text; "
+        "expected a number (the column was float64 in training); (2) row 4, field 'age': "
+        "33.5 is a fraction; (3) row 4 has no field 'seen' (datetime)"
+    )
+    two = {**GOOD, "income": "41000", "age": 33.5}
+    for given in (two, list(two.values())):  # as an object, and as a list of values
+        with pytest.raises(
+            Rejected, match=r"^2 fields .*: \(1\) row 1, .* \(2\) row 1, field 'age'"
+        ):
+            checker.rows([GOOD, given])
+    with pytest.raises(Rejected, match=r"^2 fields .* \(2\) row 2, field 'income': 'y' is text$"):
+        checker.column(0, [1.0, "x", "y"])
+
+
+def test_a_refusal_lists_ten_fields_and_counts_the_rest(checker: RowChecker) -> None:
+    with pytest.raises(Rejected) as raised:
+        checker.records([{**GOOD, "income": "x"}] * 12)
+    assert raised.value.message.startswith("12 fields do not fit the model's input: (1) row 0")
+    assert raised.value.message.endswith("(10) row 9, field 'income': 'x' is text; and 2 more")
+
+
+def test_unseen_values_are_refused_or_answered_as_serve_unseen_says(schema: Schema) -> None:
+    one_flag = infer_schema(pd.DataFrame({"member": [True, True], "region": ["n", "s"]}))
+    refusing, answering = RowChecker(one_flag), RowChecker(one_flag, unseen="predict")
+    with pytest.raises(Rejected, match=r"^row 0, field 'member': false was never seen"):
+        refusing.record({"member": False, "region": "n"}, 0)
+    with pytest.raises(Rejected, match=r"^row 0, field 'region': 'w' was never seen"):
+        refusing.record({"member": True, "region": "w"}, 0)
+    assert answering.record({"member": "false", "region": "w"}, 0) == (False, "w")
+    # the rest is refused all the same
+    with pytest.raises(Rejected, match=r"^row 0, field 'member': 'maybe' is text"):
+        answering.record({"member": "maybe", "region": "w"}, 0)
+
+
 def test_a_missing_field_names_the_fields_and_the_closest_given(checker: RowChecker) -> None:
     record = {k: v for k, v in GOOD.items() if k != "income"} | {"incom": 1}
     with pytest.raises(Rejected) as raised:

@@ -188,6 +188,38 @@ def test_evaluating_a_file_without_some_targets_says_so_and_how_to_leave_them_ou
         project.evaluate(data=tmp_path / "new.csv")
 
 
+def test_evaluate_judges_rows_as_the_server_does(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    label = rng.integers(0, 2, 400)
+    frame = pd.DataFrame(
+        {"clip": range(400), "color": rng.choice(["red", "green"], 400), "model_says": label}
+    ).assign(label=label)
+    folder = tmp_path / "colors"
+    project = _write_project(folder, frame, "")
+    project.fit()
+    new = frame.head(50).copy()
+    new.loc[[3, 9], "color"] = "blue"
+    new.to_csv(tmp_path / "new.csv", index=False)
+
+    with pytest.raises(
+        DataError,
+        match=r"new.csv: column 'color' has 1 value never seen in training: 'blue' \(2\); .* "
+        r"\(rows 3, 9\); the server refuses such rows, so they cannot be evaluated as served",
+    ):
+        project.evaluate(data=tmp_path / "new.csv")
+    with open(folder / "prodml.yaml", "a", encoding="utf-8") as file:
+        file.write("serve: {unseen: predict}\n")
+    answering = prodml.Project(folder)
+    (warning,) = answering.evaluate(data=tmp_path / "new.csv").result["warnings"]
+    assert "'blue' (2)" in warning and "the model answers such rows" in warning
+    # a missing value where training had none: refused whatever serve.unseen says
+    new.assign(color="red").assign(model_says=new["model_says"].where(new["clip"] != 7)).to_csv(
+        tmp_path / "gap.csv", index=False
+    )
+    with pytest.raises(DataError, match=r"'model_says' has 1 missing value .* \(rows 7\)"):
+        answering.evaluate(data=tmp_path / "gap.csv")
+
+
 def test_metrics_equal_sklearn_on_the_test_split(project: prodml.Project) -> None:
     run = project.fit()
     evaluation = project.evaluate()

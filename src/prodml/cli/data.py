@@ -39,9 +39,10 @@ def validate(
     """Check a file against the input schema a run inferred from its training data.
 
     Reports missing or extra columns, wrong types, missing values where training had none
-    (errors), a jump in missing values, values outside the training range and categories
-    never seen in training (warnings), each with the rows affected. Exit code 1 when there
-    are errors, 0 with warnings only.
+    (errors), a jump in missing values and values outside the training range (warnings),
+    each with the rows affected. Categories never seen in training get the server's
+    verdict: an error while serve.unseen is reject (the server refuses them), a warning
+    when it is predict. Exit code 1 when there are errors, 0 with warnings only.
     """
     with reporting():
         checked, anomalies = prodml.Project(project).validate(file, run)

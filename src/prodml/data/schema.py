@@ -19,7 +19,9 @@ unexpected_missing  error     missing values in a column that had none in traini
 missing_jump        warning   the missing share rose by more than ``missing_jump``
                               (absolute) over training, in a column that had some
 out_of_range        warning   numbers below the training minimum or above its maximum
-unseen_category     warning   category or boolean values never seen in training
+unseen_category     error     category or boolean values never seen in training: an error
+                              as the server refuses them (``serve.unseen: reject``), a
+                              warning when it answers them (``serve.unseen: predict``)
 ==================  ========  =========================================================
 
 Not wrong: whole numbers held as floats in an integer column (a CSV column with a gap is
@@ -40,8 +42,10 @@ server can validate every request.
 >>> [(c.name, c.kind) for c in schema.columns]
 [('income', 'number'), ('region', 'category')]
 >>> new = pd.DataFrame({"income": [41_000.0, 900_000.0], "region": ["n", "w"]})
->>> [(a.kind, a.column, a.count, a.rows) for a in validate(new, schema)]
-[('out_of_range', 'income', 1, (1,)), ('unseen_category', 'region', 1, (1,))]
+>>> [(a.kind, a.severity, a.column, a.rows) for a in validate(new, schema)]
+[('unseen_category', 'error', 'region', (1,)), ('out_of_range', 'warning', 'income', (1,))]
+>>> [a.severity for a in validate(new, schema, unseen="predict")]
+['warning', 'warning']
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ from typing import Any, Literal, cast, get_args
 import numpy as np
 import pandas as pd
 
+from prodml.config import Unseen
 from prodml.data.documents import reading
 from prodml.errors import DataError, did_you_mean, listing
 
@@ -97,6 +102,12 @@ _EXAMPLE_ROWS = 10  # row labels an anomaly carries
 _SMALL = 64  # up to this many values, a Python loop beats a pandas call's fixed cost
 _TRUE_FALSE = {"true": True, "false": False, "1": True, "0": False}
 _ORDER = {kind: i for i, kind in enumerate(get_args(AnomalyKind))}
+#: what an unseen category's message adds, by serve.unseen
+_UNSEEN: dict[Unseen, str] = {
+    "reject": " (the server refuses such rows: serve.unseen is reject; set it to predict "
+    "to have the model answer them)",
+    "predict": " (the model answers such rows: serve.unseen is predict)",
+}
 
 
 @dataclass(frozen=True)
@@ -223,13 +234,19 @@ def validate(
     *,
     ids: pd.Series | None = None,
     missing_jump: float = 0.1,
+    unseen: Unseen = "reject",
 ) -> list[Anomaly]:
     """The anomalies of ``frame`` against ``schema``: errors first, then by schema column.
 
     Example rows are ``frame``'s index labels, or the values of ``ids`` (one per row, by
     position). A single record makes every missing value a jump in its share: pass
-    ``missing_jump=1.0`` to leave that check to batches.
+    ``missing_jump=1.0`` to leave that check to batches. ``unseen`` is the server's
+    policy (``serve.unseen``): an unseen category is an error where it refuses them.
     """
+    severity: dict[AnomalyKind, Severity] = {
+        **SEVERITY,
+        "unseen_category": "error" if unseen == "reject" else "warning",
+    }
     if ids is not None and len(ids) != len(frame):
         raise DataError(
             f"ids has {len(ids)} values but the data has {len(frame)} rows; give one id a row"
@@ -245,11 +262,12 @@ def validate(
     found: list[Anomaly] = []
     for column in schema.columns:
         if column.name in present:
-            for kind, rows, message in _check(column, frame[present[column.name]], missing_jump):
+            series = frame[present[column.name]]
+            for kind, rows, message in _check(column, series, missing_jump, _UNSEEN[unseen]):
                 positions = np.flatnonzero(rows)
                 examples = tuple(_plain(labels[p]) for p in positions[:_EXAMPLE_ROWS])
                 found.append(
-                    Anomaly(kind, column.name, SEVERITY[kind], len(positions), examples, message)
+                    Anomaly(kind, column.name, severity[kind], len(positions), examples, message)
                 )
         else:
             message = (
@@ -343,13 +361,15 @@ def _with(column: ColumnSchema, **changes: Any) -> ColumnSchema:
 _Finding = tuple[AnomalyKind, np.ndarray, str]  # kind, a bool per row, message
 
 
-def _check(column: ColumnSchema, series: pd.Series, missing_jump: float) -> Iterator[_Finding]:
+def _check(
+    column: ColumnSchema, series: pd.Series, missing_jump: float, policy: str
+) -> Iterator[_Finding]:
     if column.kind in ("number", "integer"):
         missing, findings = _numbers(column, series)
     elif column.kind == "datetime":
         missing, findings = _datetimes(column, series)
     else:
-        missing, findings = _categories(column, series)
+        missing, findings = _categories(column, series, policy)
     yield from findings
     count, rows = int(missing.sum()), len(missing)
     if count and not column.nullable:
@@ -445,7 +465,9 @@ def _parses(text: str) -> bool:
         return False
 
 
-def _categories(column: ColumnSchema, series: pd.Series) -> tuple[np.ndarray, list[_Finding]]:
+def _categories(
+    column: ColumnSchema, series: pd.Series, policy: str
+) -> tuple[np.ndarray, list[_Finding]]:
     codes, uniques = _factorize(series)
     missing = codes < 0
     if column.categories is None:  # text: any value will do
@@ -473,7 +495,7 @@ def _categories(column: ColumnSchema, series: pd.Series) -> tuple[np.ndarray, li
                 np.isin(codes, unseen),
                 f"column '{column.name}' has {_many(len(unseen), 'value')} never seen in training: "
                 f"{values}{more}; known values are: {listing(column.categories, limit=10)}; "
-                "map them to a known value or retrain on data that has them"
+                f"map them to a known value or retrain on data that has them{policy}"
                 + did_you_mean(keys[unseen[0]], column.categories),
             )
         )

@@ -94,7 +94,10 @@ def build_app(launch: Launch) -> Starlette:
         RunSource(project, launch.run)
         if launch.run
         else RegistrySource(
-            project.registry, project.settings.data.metadata, project.settings.serve.automation
+            project.registry,
+            project.settings.data.metadata,
+            project.settings.serve.automation,
+            project.settings.serve.unseen,
         )
     )
     database = project.runs_store.database

@@ -81,7 +81,7 @@ class Predictor:
         self.served = served
         #: what it answers as: primary, or a candidate's mode (see prodml.serve.routing)
         self.role = "primary"
-        self.checker = RowChecker(served.schema, on_out_of_range)
+        self.checker = RowChecker(served.schema, on_out_of_range, served.unseen)
         #: the metadata fields its requests may carry beside the inputs, to be logged
         self.metadata = MetadataFields(served.metadata, self.checker.names)
         self.frame = FrameBuilder(served.schema)

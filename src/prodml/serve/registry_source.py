@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any
 
 from prodml.automation.setting import dev_curve, served_automation
-from prodml.config import AutomationSettings
+from prodml.config import AutomationSettings, Unseen
 from prodml.data.schema import Schema
 from prodml.errors import NotFoundError, StoreError
 from prodml.model.rules import RuleModel
@@ -30,17 +30,20 @@ from prodml.serve.stand_in import stand_in
 class RegistrySource:
     """The endpoints of the registry's deployments, each serving its primary version;
     ``metadata``: the fields requests may carry beside the inputs, to be logged;
-    ``automation``: who decides where a deployment does not say."""
+    ``automation``: who decides where a deployment does not say; ``unseen``: what a value
+    never seen in training gets (``serve.unseen``)."""
 
     def __init__(
         self,
         registry: Registry,
         metadata: Sequence[str] = (),
         automation: AutomationSettings | None = None,
+        unseen: Unseen = "reject",
     ) -> None:
         self.registry = registry
         self.metadata = tuple(metadata)
         self.automation = automation or AutomationSettings()
+        self.unseen = unseen
 
     def revision(self, endpoint: str) -> int:
         return self.registry.deployment(endpoint).revision
@@ -91,6 +94,7 @@ class RegistrySource:
             schema=Schema.from_dict(found.input_schema),
             run_id=found.run_id,
             metadata=self.metadata,
+            unseen=self.unseen,
         )
 
     def endpoints(self) -> list[str]:

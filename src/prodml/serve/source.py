@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from prodml.automation.levels import Automation
 from prodml.automation.setting import run_curve, served_automation
+from prodml.config import Unseen
 from prodml.data.schema import Schema
 from prodml.errors import NotFoundError, listing
 from prodml.serve.stand_in import stand_in
@@ -51,6 +52,7 @@ class Served:
     run_id: str | None = None  # the run that fitted it
     metadata: tuple[str, ...] = ()
     stand_in: bool = False  # the model is the fallback rule (prodml.serve.stand_in)
+    unseen: Unseen = "reject"  # a value never seen in training: refused, or answered
 
     @property
     def model_id(self) -> str:
@@ -148,6 +150,7 @@ class RunSource:
             schema=Schema.from_dict(self.run.input_schema),
             run_id=self.run.id,
             metadata=self.project.settings.data.metadata,
+            unseen=self.project.settings.serve.unseen,
         )
 
     def endpoints(self) -> list[str]:

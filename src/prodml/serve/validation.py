@@ -14,10 +14,13 @@ field, the value and what is allowed:
 - a value of the wrong type: text or true/false in a number column, a fraction in an
   integer column, infinity, text that is not a datetime;
 - null or NaN in a column that had no missing values in training;
-- a category never seen in training.
+- a category (or a true/false) never seen in training, unless ``unseen`` is ``predict``
+  (``serve.unseen`` in ``prodml.yaml``): then the model answers it, as ``prodml data
+  validate`` and ``prodml evaluate`` let it through with a warning.
 
-A number outside the training range is let through (the model extrapolates) and counted
-by ``on_out_of_range``, which the server turns into a Prometheus counter.
+A refusal names every bad field of every row, not only the first. A number outside the
+training range is let through (the model extrapolates) and counted by
+``on_out_of_range``, which the server turns into a Prometheus counter.
 
 :meth:`RowChecker.records` checks a list of objects at once: when every column is a number
 and every value a finite float (the common case of a many-row request), with numpy rather
@@ -33,6 +36,11 @@ refusals name the row and field.
 >>> checker.record({"income": 41000, "region": "w"}, 3)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 prodml.serve.rejection.Rejected: row 3, field 'region': 'w' was never seen in training; ...
+>>> checker.record({"income": "hi", "region": "w"}, 3)  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+prodml.serve.rejection.Rejected: 2 fields do not fit the model's input: (1) row 3, field ...
+>>> RowChecker(infer_schema(train), unseen="predict").record({"income": 1, "region": "w"}, 3)
+(1, 'w')
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ from typing import Any
 
 import numpy as np
 
+from prodml.config import Unseen
 from prodml.data.schema import ColumnSchema, Schema
 from prodml.errors import did_you_mean, listing
 from prodml.serve.rejection import SHOWN, Rejected, shown
@@ -54,6 +63,7 @@ Row = tuple[Any, ...]
 Check = Callable[[Any], Any]
 
 _INT64 = 2**63
+_NAMED = 10  # the most bad fields one refusal lists
 _MISSING_TEXT = frozenset({"", "nan", "null", "na", "none"})
 _TRUE_FALSE = {"true": True, "false": False, "1": True, "0": False}
 _EXPECTED = {
@@ -74,12 +84,15 @@ class RowChecker:
     """The schema's columns as checks; see the module docstring."""
 
     def __init__(
-        self, schema: Schema, on_out_of_range: Callable[[str], None] | None = None
+        self,
+        schema: Schema,
+        on_out_of_range: Callable[[str], None] | None = None,
+        unseen: Unseen = "reject",
     ) -> None:
         self.schema = schema
         self.names: tuple[str, ...] = tuple(c.name for c in schema.columns)
         note = on_out_of_range or (lambda _name: None)
-        self._checks = tuple(_json_check(c, note) for c in schema.columns)
+        self._checks = tuple(_json_check(c, note, unseen) for c in schema.columns)
         self._parsers = tuple(
             _text_check(c, check) for c, check in zip(schema.columns, self._checks, strict=True)
         )
@@ -102,24 +115,16 @@ class RowChecker:
         """A JSON object of field: value (or of ``text`` values), checked; extra fields
         are ignored."""
         if type(record) is not dict:
-            raise Rejected(
-                422,
-                f"row {index} is {json_kind(record)}; expected an object of field: value "
-                f"with the fields {listing(self.names)}",
-            )
-        name = ""
+            raise self._not_an_object(record, index)
+        named = self._named_text if text else self._named
         try:
-            out = []
-            for name, check in self._named_text if text else self._named:
-                out.append(check(record[name]))
-            return tuple(out)
-        except KeyError:
-            raise self.missing_field(name, index, record) from None
-        except _Bad as bad:
-            raise _rejected(index, name, bad) from None
+            return tuple([check(record[name]) for name, check in named])
+        except (KeyError, _Bad):
+            raise combined(self._problems(record, index, text, lists=False)) from None
 
     def records(self, records: list[Any]) -> list[Row]:
-        """Each JSON object of ``records`` checked, as :meth:`record` checks one.
+        """Each JSON object of ``records`` checked, as :meth:`record` checks one; a refusal
+        names every bad field of every row.
 
         >>> from prodml.data.schema import infer_schema
         >>> import pandas as pd
@@ -128,9 +133,33 @@ class RowChecker:
         [(1.0, 3.0), (0.75, 9.5)]
         """
         rows = self._floats(records)
-        if rows is None:
+        if rows is not None:
+            return rows
+        try:
             return [self.record(record, i) for i, record in enumerate(records)]
-        return rows
+        except Rejected:
+            raise self._every_problem(records, range(len(records)), False, False) from None
+
+    def rows(
+        self, given: Sequence[Any], text: bool = False, numbers: Sequence[int] | None = None
+    ) -> list[Row]:
+        """Each row of ``given`` checked: an object of field: value (:meth:`record`) or a
+        list in the schema's order (:meth:`values`); ``numbers``, each row's number for
+        messages (default its position). A refusal names every bad field of every row."""
+        numbered = range(len(given)) if numbers is None else numbers
+        try:
+            return [
+                self.values(row, i, text) if type(row) is list else self.record(row, i, text)
+                for i, row in zip(numbered, given, strict=True)
+            ]
+        except Rejected:
+            raise self._every_problem(given, numbered, text, True) from None
+
+    def _every_problem(
+        self, given: Sequence[Any], numbers: Sequence[int], text: bool, lists: bool
+    ) -> Rejected:
+        pairs = zip(numbers, given, strict=True)
+        return combined([p for i, row in pairs for p in self._problems(row, i, text, lists)])
 
     def _floats(self, records: list[Any]) -> list[Row] | None:
         """The rows of ``records`` when every column is a number and every value a finite
@@ -154,31 +183,65 @@ class RowChecker:
     def values(self, values: Any, index: int, text: bool = False) -> Row:
         """A row of values in the schema's column order (a list), checked."""
         if type(values) is not list or len(values) != len(self.names):
-            size = f"{len(values)} values" if type(values) is list else json_kind(values)
-            raise Rejected(
-                422,
-                f"row {index} is {size}; expected a list of {len(self.names)} values in the "
-                f"order {listing(self.names)}",
-            )
+            raise self._wrong_length(values, index)
         checks = self._parsers if text else self._checks
-        out: list[Any] = []
         try:
-            for check, value in zip(checks, values, strict=True):
-                out.append(check(value))
-            return tuple(out)
-        except _Bad as bad:
-            raise _rejected(index, self.names[len(out)], bad) from None
+            return tuple([check(value) for check, value in zip(checks, values, strict=True)])
+        except _Bad:
+            raise combined(self._problems(values, index, text, lists=True)) from None
 
     def column(self, position: int, values: Sequence[Any], text: bool = False) -> list[Any]:
-        """Every value of the column at ``position`` (one per row), checked."""
+        """Every value of the column at ``position`` (one per row), checked; a refusal
+        names every bad value."""
         check = (self._parsers if text else self._checks)[position]
-        out: list[Any] = []
         try:
-            for value in values:
-                out.append(check(value))
-            return out
-        except _Bad as bad:
-            raise _rejected(len(out), self.names[position], bad) from None
+            return [check(value) for value in values]
+        except _Bad:
+            raise combined(self.column_problems(position, values, text)) from None
+
+    def column_problems(
+        self, position: int, values: Sequence[Any], text: bool = False
+    ) -> list[Rejected]:
+        """Each value of the column at ``position`` that does not fit, as its refusal."""
+        check = (self._parsers if text else self._checks)[position]
+        name = self.names[position]
+        return [p for i, value in enumerate(values) for p in _problem(check, value, i, name)]
+
+    def _problems(self, row: Any, index: int, text: bool, lists: bool) -> list[Rejected]:
+        """Every way ``row`` (an object, or with ``lists`` a list in the schema's order)
+        does not fit."""
+        checks = self._parsers if text else self._checks
+        if lists and type(row) is list:
+            if len(row) != len(self.names):
+                return [self._wrong_length(row, index)]
+            pairs = zip(self.names, checks, row, strict=True)
+            return [p for name, check, value in pairs for p in _problem(check, value, index, name)]
+        if type(row) is not dict:
+            return [self._not_an_object(row, index)]
+        return [
+            p
+            for name, check in zip(self.names, checks, strict=True)
+            for p in (
+                _problem(check, row[name], index, name)
+                if name in row
+                else [self.missing_field(name, index, row)]
+            )
+        ]
+
+    def _not_an_object(self, record: Any, index: int) -> Rejected:
+        return Rejected(
+            422,
+            f"row {index} is {json_kind(record)}; expected an object of field: value "
+            f"with the fields {listing(self.names)}",
+        )
+
+    def _wrong_length(self, values: Any, index: int) -> Rejected:
+        size = f"{len(values)} values" if type(values) is list else json_kind(values)
+        return Rejected(
+            422,
+            f"row {index} is {size}; expected a list of {len(self.names)} values in the "
+            f"order {listing(self.names)}",
+        )
 
     def missing_field(self, name: str, index: int, record: Mapping[str, Any]) -> Rejected:
         """The rejection of a row that lacks the field ``name``."""
@@ -192,21 +255,49 @@ class RowChecker:
         )
 
 
-def _rejected(index: int, name: str, bad: _Bad) -> Rejected:
-    return Rejected(422, f"row {index}, field '{name}': {bad}", name)
+def combined(problems: Sequence[Rejected]) -> Rejected:
+    """One 422 for every way a request does not fit: the problem itself when there is one;
+    else the first in full and the others by what is wrong (the first ten), numbered, with
+    the first bad field as the field.
+
+    >>> one = Rejected(422, "row 0, field 'a': 'x' is text; expected a number", "a")
+    >>> two = Rejected(422, "row 1, field 'b': null is missing, but ...; send text", "b")
+    >>> combined([one, two]).message  # doctest: +NORMALIZE_WHITESPACE
+    "2 fields do not fit the model's input: (1) row 0, field 'a': 'x' is text; expected a
+    number; (2) row 1, field 'b': null is missing"
+    """
+    if len(problems) == 1:
+        return problems[0]
+    first, *others = problems[:_NAMED]
+    named = [first.message, *(p.message.split("; ")[0].split(", but ")[0] for p in others)]
+    listed = "; ".join(f"({i}) {message}" for i, message in enumerate(named, 1))
+    more = f"; and {len(problems) - _NAMED} more" if len(problems) > _NAMED else ""
+    field = next((p.field for p in problems if p.field), None)
+    return Rejected(
+        422, f"{len(problems)} fields do not fit the model's input: {listed}{more}", field
+    )
+
+
+def _problem(check: Check, value: Any, index: int, name: str) -> list[Rejected]:
+    """The refusal of ``value`` in field ``name`` of row ``index``, if it is refused."""
+    try:
+        check(value)
+    except _Bad as bad:
+        return [Rejected(422, f"row {index}, field '{name}': {bad}", name)]
+    return []
 
 
 # --- checks of JSON values ---------------------------------------------------------------
 
 
-def _json_check(column: ColumnSchema, note: Callable[[str], None]) -> Check:
+def _json_check(column: ColumnSchema, note: Callable[[str], None], unseen: Unseen) -> Check:
     if column.kind in ("number", "integer"):
         return _number_check(column, note)
     if column.kind == "boolean":
-        return _boolean_check(column)
+        return _boolean_check(column, unseen)
     if column.kind == "datetime":
         return _datetime_check(column)
-    return _category_check(column)
+    return _category_check(column, unseen)
 
 
 def _number_check(column: ColumnSchema, note: Callable[[str], None]) -> Check:
@@ -245,25 +336,34 @@ def _number_check(column: ColumnSchema, note: Callable[[str], None]) -> Check:
     return check
 
 
-def _boolean_check(column: ColumnSchema) -> Check:
+def _boolean_check(column: ColumnSchema, unseen: Unseen) -> Check:
+    # a column that held one of true and false in training has seen only that one
+    known = frozenset(column.categories or ()) if unseen == "reject" else frozenset()
+    one = len(known) == 1
+
     def check(value: Any) -> Any:
         if type(value) is bool:
-            return value
-        if value is None or (type(value) is float and value != value):
+            flag = value
+        elif value is None or (type(value) is float and value != value):
             if not column.nullable:
                 raise _missing(column, value)
             return None
-        if type(value) is int and value in (0, 1):
-            return bool(value)
-        if type(value) is str and value.strip().lower() in _TRUE_FALSE:
-            return _TRUE_FALSE[value.strip().lower()]
-        raise _wrong(column, value)
+        elif type(value) is int and value in (0, 1):
+            flag = bool(value)
+        elif type(value) is str and value.strip().lower() in _TRUE_FALSE:
+            flag = _TRUE_FALSE[value.strip().lower()]
+        else:
+            raise _wrong(column, value)
+        if one and str(flag) not in known:
+            raise _unseen(column, flag)
+        return flag
 
     return check
 
 
-def _category_check(column: ColumnSchema) -> Check:
-    known = frozenset(column.categories) if column.categories is not None else None
+def _category_check(column: ColumnSchema, unseen: Unseen) -> Check:
+    reject = unseen == "reject" and column.categories is not None
+    known = frozenset(column.categories) if reject and column.categories is not None else None
 
     def check(value: Any) -> Any:
         kind = type(value)
@@ -276,12 +376,7 @@ def _category_check(column: ColumnSchema) -> Check:
                 raise _wrong(column, value)
             value = str(value)  # a category read from numbers is kept as text
         if known is not None and value not in known:
-            assert column.categories is not None
-            raise _Bad(
-                f"{shown(value)} was never seen in training; known values are: "
-                f"{listing(sorted(column.categories), limit=10)}"
-                f"{_suggestion(value, column.categories)}"
-            )
+            raise _unseen(column, value)
         return value
 
     return check
@@ -351,6 +446,15 @@ def _missing(column: ColumnSchema, value: Any) -> _Bad:
     return _Bad(
         f"{shown(value)} is missing, but the column had no missing values in training, so "
         f"the model never saw one there; send {_expected(column)}"
+    )
+
+
+def _unseen(column: ColumnSchema, value: Any) -> _Bad:
+    categories = column.categories or {}
+    suggestion = _suggestion(value, categories) if type(value) is str else ""
+    return _Bad(
+        f"{shown(value)} was never seen in training; known values are: "
+        f"{listing(sorted(categories), limit=10)}{suggestion}"
     )
 
 

@@ -16,6 +16,7 @@ from prodml.automation.threshold import as_dict, curve, thinned
 from prodml.config import Settings
 from prodml.data.dataset import Dataset
 from prodml.data.labels import read_labels
+from prodml.data.schema import Schema, validate
 from prodml.data.sources import FILE_SUFFIXES
 from prodml.data.split import TEST, TRAIN
 from prodml.errors import ConfigError, DataError, listing
@@ -53,6 +54,8 @@ def evaluate_run(
     """Evaluate ``subject`` on its test split, or on the data set ``on``, and record it."""
     data, settings = subject.data, subject.settings
     rows = on if on is not None else data.rows(np.flatnonzero(subject.assignment == TEST))
+    source = rows.source if on is not None else f"test split of run {subject.run.id}"
+    answered = _screened(subject, rows, source)
     train = data.rows(np.flatnonzero(subject.assignment == TRAIN))
     options = settings.evaluate
     y_true = rows.y
@@ -87,7 +90,7 @@ def evaluate_run(
         tags=tags,
     )
     described = {
-        "source": rows.source if on is not None else f"test split of run {subject.run.id}",
+        "source": source,
         "rows": len(rows.frame),
         "fingerprint": rows.fingerprint,
     }
@@ -97,6 +100,7 @@ def evaluate_run(
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "data": described,
         **report,
+        "warnings": [*report["warnings"], *answered],
         "golden": _golden(subject, on if on is not None else data),
         "deferral": _deferral(subject.model, rows),
     }
@@ -115,6 +119,34 @@ def evaluate_run(
         sign_off=sign_off,
     )
     return evaluation
+
+
+def _screened(subject: Subject, rows: Dataset, source: str) -> list[str]:
+    """The evaluated rows judged as the server judges a request: rows it would refuse (a
+    422) stop the evaluation, which would otherwise score rows that are never served;
+    what it answers all the same (an unseen category under ``serve.unseen: predict``)
+    comes back as warnings."""
+    if subject.run.input_schema is None:
+        return []
+    settings = subject.settings
+    ids = rows.frame[settings.data.id] if settings.data.id in rows.frame.columns else None
+    found = validate(
+        rows.X,
+        Schema.from_dict(subject.run.input_schema),
+        ids=ids,
+        missing_jump=1.0,
+        unseen=settings.serve.unseen,
+    )
+    errors = [a for a in found if a.severity == "error"]
+    if errors:
+        first = errors[0]
+        more = f"; and {len(errors) - 1} more such problems" if len(errors) > 1 else ""
+        raise DataError(
+            f"{source}: {first.message} (rows {listing(map(str, first.rows), limit=5)})"
+            f"{more}; the server refuses such rows, so they cannot be evaluated as served "
+            "(`prodml data validate FILE` lists every problem)"
+        )
+    return [a.message for a in found if a.kind == "unseen_category"]
 
 
 def previous_run(runs: Runs, run: Run) -> Run | None:

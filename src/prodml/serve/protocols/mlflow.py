@@ -51,7 +51,7 @@ from prodml.serve.metadata import Carried
 from prodml.serve.predictor import Predictor
 from prodml.serve.rejection import Rejected, shown
 from prodml.serve.request_ids import new_ids
-from prodml.serve.validation import Row
+from prodml.serve.validation import Row, combined
 
 if TYPE_CHECKING:
     from prodml.serve.service import Service
@@ -161,11 +161,7 @@ def _json_rows(key: str, value: Any, predictor: Predictor) -> Checked:
         rows = _columns_rows(value, predictor)
         return rows, fields.columns(value, len(rows), '"inputs"')
     given = require_list(value, f'"{key}"')
-    rows = [
-        checker.record(row, i) if type(row) is dict else checker.values(row, i)
-        for i, row in enumerate(given)
-    ]
-    return rows, fields.records(given)
+    return checker.rows(given), fields.records(given)
 
 
 def _split_rows(value: Any, predictor: Predictor) -> Checked:
@@ -174,7 +170,7 @@ def _split_rows(value: Any, predictor: Predictor) -> Checked:
     data = require_list(split.get("data"), '"dataframe_split.data"')
     checker = predictor.checker
     if "columns" not in split:  # pandas' orient="split" without names: the training order
-        return [checker.values(row, i) for i, row in enumerate(data)], None
+        return checker.rows(data), None
     columns = require_list(split["columns"], '"dataframe_split.columns"')
     for j, column in enumerate(columns):
         if type(column) is not str:
@@ -183,7 +179,7 @@ def _split_rows(value: Any, predictor: Predictor) -> Checked:
                 f"dataframe_split.columns[{j}] is {shown(column)}; columns are the names of "
                 'fields, as text: {"columns": ["a", "b"], ...}',
             )
-    rows, records = [], []
+    records = []
     for i, row in enumerate(data):
         if type(row) is not list or len(row) != len(columns):
             size = f"{len(row)} values" if type(row) is list else "not a list"
@@ -191,23 +187,26 @@ def _split_rows(value: Any, predictor: Predictor) -> Checked:
                 400, f"dataframe_split.data row {i} is {size}; columns names {len(columns)}"
             )
         records.append(dict(zip(columns, row, strict=True)))
-        rows.append(checker.record(records[-1], i))
-    return rows, predictor.metadata.records(records)
+    return checker.rows(records), predictor.metadata.records(records)
 
 
 def _columns_rows(columns: dict[str, Any], predictor: Predictor) -> list[Row]:
-    """``{"a": [1, 3], "b": [2, 4]}``: a list of values a column."""
+    """``{"a": [1, 3], "b": [2, 4]}``: a list of values a column; a refusal names every
+    missing column and bad value."""
     checker = predictor.checker
-    checked = []
-    lengths = set()
+    given: list[list[Any]] = []
+    problems: list[Rejected] = []
     for position, name in enumerate(checker.names):
         if name not in columns:
-            raise checker.missing_field(name, 0, columns)
+            problems.append(checker.missing_field(name, 0, columns))
+            continue
         values = columns[name]
-        if type(values) is not list:
-            values = [values]  # one row, given as scalars
-        lengths.add(len(values))
-        checked.append(checker.column(position, values))
+        given.append(values if type(values) is list else [values])  # one row, as scalars
+        problems += checker.column_problems(position, given[-1])
+    if problems:
+        raise combined(problems)
+    lengths = {len(values) for values in given}
+    checked = [checker.column(position, values) for position, values in enumerate(given)]
     if len(lengths) > 1:
         raise Rejected(400, f'the columns of "inputs" have different lengths: {sorted(lengths)}')
     return list(zip(*checked, strict=True))
@@ -252,10 +251,7 @@ def _csv_rows(
     header: list[str], rows: list[tuple[int, list[str]]], predictor: Predictor
 ) -> Checked:
     records = [dict(zip(header, cells, strict=True)) for _, cells in rows]
-    checker = predictor.checker
-    checked = [
-        checker.record(record, i, True) for (i, _), record in zip(rows, records, strict=True)
-    ]
+    checked = predictor.checker.rows(records, True, [i for i, _ in rows])
     return checked, predictor.metadata.records(records, text=True)
 
 
