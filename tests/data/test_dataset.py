@@ -100,7 +100,7 @@ def test_missing_targets_are_left_out_with_missing_target_drop() -> None:
 
     assert data.frame["application_id"].tolist() == [1, 3, 4]
     assert data.fingerprint == prepare(kept, settings(), "classification", "loans.csv").fingerprint
-    with pytest.raises(DataError, match="missing in every row of loans.csv"):
+    with pytest.raises(DataError, match=r"missing in every row of loans\.csv"):
         prepare(
             FRAME.assign(approved=float("nan")),
             settings(missing_target="drop"),
