@@ -838,6 +838,49 @@ def test_data_diff_shows_what_changed_between_two_data_sets(loans: Path, tmp_pat
     assert incomes[1]["quantiles"]["p50"] == pytest.approx(later["income"].median())
 
 
+def test_data_diff_finds_columns_and_categories_that_changed_and_tests_each_column(
+    loans: Path,
+) -> None:
+    from scipy.stats import chi2_contingency
+
+    from prodml.data.dataset import prepare
+    from prodml.tracking.workspace import record_dataset
+
+    frame = pd.read_parquet(loans / "data" / "loans.parquet")
+    renamed = frame.assign(purpose=frame["purpose"].replace({"car": "auto"}))
+    renamed.drop(columns=["term_months"]).assign(note="x").to_parquet(loans / "renamed.parquet")
+    with prodml.Project(loans) as project:
+        read = pd.read_parquet(loans / "renamed.parquet")
+        data = prepare(read, project.settings.data, project.settings.task, "renamed.parquet")
+        record_dataset(project.runs_store.database, data)
+        before = str(project.run().data_fingerprint)
+
+    diffed = prodml_command("data", "diff", before, data.fingerprint, "--json", cwd=loans)
+    printed = json.loads(succeeded(diffed).stdout)
+    shown = succeeded(
+        prodml_command("data", "diff", before[:10], data.fingerprint[:10], cwd=loans, columns=80)
+    ).stdout
+
+    assert printed["columns"] == {"added": ["note"], "removed": ["term_months"], "retyped": []}
+    assert printed["categories"] == [{"column": "purpose", "added": ["auto"], "removed": ["car"]}]
+    scores = printed["drift"]["scores"]
+    counts = pd.concat(
+        [frame["purpose"].value_counts(), renamed["purpose"].value_counts()], axis=1
+    ).fillna(0)
+    expected = chi2_contingency(counts.T.to_numpy(), correction=False)
+    assert scores["purpose"]["method"] == "chisquare" and scores["purpose"]["drifted"]
+    assert scores["purpose"]["score"] == pytest.approx(expected.statistic, rel=1e-9)
+    assert scores["purpose"]["p_value"] == pytest.approx(expected.pvalue, rel=1e-6, abs=1e-300)
+    assert (scores["income"]["method"], scores["income"]["score"]) == ("ks", 0.0)
+    assert [name for name, score in scores.items() if score["drifted"]] == ["purpose"]
+    assert "application_id" not in scores  # the id is not tested
+    rows = readable(shown, 80)
+    assert "categories added auto; removed car" in " ".join(shown.split())
+    assert "columns added in B: note" in shown and "columns removed in B: term_months" in shown
+    purpose = next(row for row in rows if row[0] == "purpose")
+    assert purpose[-1] == "yes"
+
+
 # --- models -------------------------------------------------------------------------------
 
 

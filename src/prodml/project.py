@@ -28,12 +28,20 @@ from prodml.data.labels import LabelReport, label_report, read_labels
 from prodml.data.schema import Anomaly, Schema, validate
 from prodml.data.sources import FileSource, open_source
 from prodml.data.split import Split, split_report, split_rows
+from prodml.data_diff import data_diff
 from prodml.deploy.canary import CanaryCheck, check, look
 from prodml.deploy.changes import Deployer
 from prodml.deploy.compare import Comparison as CandidateComparison
 from prodml.deploy.compare import compare as compare_candidate
 from prodml.deploy.gate import refusal
-from prodml.errors import ConfigError, DataError, NotFoundError, did_you_mean, listing
+from prodml.errors import (
+    ConfigError,
+    DataError,
+    NotFoundError,
+    ProdmlError,
+    did_you_mean,
+    listing,
+)
 from prodml.model.factory import build
 from prodml.monitor.monitor import Monitor, Pass, Reference
 from prodml.monitor.reference import load_reference
@@ -549,6 +557,35 @@ class Project:
         if fingerprint is None:
             raise NotFoundError(f"run {ref} recorded no data set")
         return datasets.get(fingerprint)
+
+    def data_diff(self, first: str, second: str) -> dict[str, Any]:
+        """What changed from one recorded data set to another (each a run id or a
+        fingerprint): columns, categories, and each column's drift by the monitor's rule
+        (see :mod:`prodml.data_diff`); ``data.id`` is not tested."""
+        records = (self.dataset(first), self.dataset(second))
+        (a, why_a), (b, why_b) = (self._rows_of(r) for r in records)
+        skip = tuple(c for c in (self.settings.data.id,) if c is not None)
+        return data_diff(*records, (a, b), why=(why_a, why_b), skip=skip)
+
+    def _rows_of(self, record: DatasetRecord) -> tuple[pd.DataFrame | None, str]:
+        """A recorded data set's rows while its source still holds that content (the
+        project's data, or a file), else None and why not."""
+        source: Any = open_source(self.settings.data.source, self.path)
+        if record.source != source.describe():
+            path = Path(record.source)
+            path = path if path.is_absolute() else self.path / path
+            if not path.is_file():
+                return None, f"{record.source} is not a file in {self.path}"
+            source = FileSource(path.resolve(), record.source, "data diff")
+        try:
+            data = prepare(
+                source.load(), self.settings.data, self.settings.task, record.source, "diffing"
+            )
+        except ProdmlError as exc:
+            return None, f"{record.source} cannot be read now: {exc}"
+        if data.fingerprint != record.fingerprint:
+            return None, f"{record.source} holds other rows now"
+        return data.frame, ""
 
     def _truth_and_slices(self) -> tuple[pd.Series | None, pd.Series | None]:
         """The target and first metadata column by example id, when the data have ids."""

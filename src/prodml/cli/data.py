@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 import prodml
-from prodml.cli.render import console, fmt, print_json
+from prodml.cli.render import Column, FittedTable, console, fmt, print_json
 from prodml.cli.shell import JsonOption, ProjectOption, reporting
 from prodml.data import SPLIT_NAMES
 
@@ -187,19 +187,81 @@ def diff(
     project: ProjectOption = Path("."),
     json: JsonOption = False,
 ) -> None:
-    """Two recorded data sets side by side: source, rows, schema and column statistics."""
+    """What changed from one recorded data set (A) to another (B): columns added, removed
+    or retyped, categories added and removed, and each column's drift by the monitor's
+    rule (a two-sample test and an effect large enough to matter). Numbers are tested on
+    the rows, so while a data set's source still holds them."""
     with reporting():
-        opened = prodml.Project(project)
-        a, b = opened.dataset(first), opened.dataset(second)
+        found = prodml.Project(project).data_diff(first, second)
     if json:
-        print_json({"a": a.__dict__, "b": b.__dict__})
+        print_json(found)
         return
-    same = "same schema" if a.schema_hash == b.schema_hash else "[yellow]schemas differ[/]"
+    a, b = found["a"], found["b"]
+    same = "same schema" if found["same_schema"] else "[yellow]schemas differ[/]"
     console.print(
-        f"A {a.fingerprint[:12]} ({escape(a.source)}, {a.rows:,} rows) vs "
-        f"B {b.fingerprint[:12]} ({escape(b.source)}, {b.rows:,} rows): {same}"
+        f"A {a['fingerprint'][:12]} ({escape(a['source'])}, {a['rows']:,} rows) vs "
+        f"B {b['fingerprint'][:12]} ({escape(b['source'])}, {b['rows']:,} rows): {same}"
     )
-    console.print(_column_diff(a.schema, b.schema))
+    columns = found["columns"]
+    for change in ("added", "removed"):
+        if columns[change]:
+            console.print(f"columns {change} in B: {escape(', '.join(columns[change]))}")
+    for retyped in columns["retyped"]:
+        console.print(
+            f"column {escape(retyped['column'])} retyped: {retyped['a']} in A, {retyped['b']} in B"
+        )
+    for change in found["categories"]:
+        parts = [
+            f"{verb} {escape(', '.join(change[key]))}"
+            for verb, key in (("added", "added"), ("removed", "removed"))
+            if change[key]
+        ]
+        console.print(f"column {escape(change['column'])}: categories {'; '.join(parts)}")
+    if found["drift"] is not None:
+        _drift_table(found).print()
+    for name, why in found["untested"].items():
+        if why != "retyped":
+            console.print(f"[yellow]not tested:[/] {escape(name)}: {escape(why)}")
+
+
+def _drift_table(found: Mapping[str, Any]) -> FittedTable:
+    """Per column tested: a summary of A and B, the test, its statistic and p-value."""
+    drift = found["drift"]
+    left = {c["name"]: c for c in found["a"]["schema"].get("columns", [])}
+    right = {c["name"]: c for c in found["b"]["schema"].get("columns", [])}
+    table = FittedTable(
+        [
+            Column("column"),
+            Column("A", "number", drop=2),
+            Column("B", "number", drop=2),
+            Column("test", "id", drop=1),
+            Column("statistic", "number"),
+            Column("p (adjusted)", "number"),
+            Column("drifted", "id"),
+        ],
+        title=f"Drift from A to B by column ({drift['share']:.0%} of the columns tested)",
+        caption="A, B: the median, or the number of categories",
+    )
+    for name, score in drift["scores"].items():
+        drifted = "[yellow]yes[/]" if score["drifted"] else "no"
+        table.add_row(
+            escape(name),
+            _summary(left[name]),
+            _summary(right[name]),
+            score["method"],
+            fmt(score["score"]),
+            fmt(score["p_adjusted"]),
+            drifted,
+            style="yellow" if score["drifted"] else None,
+        )
+    return table
+
+
+def _summary(column: Mapping[str, Any]) -> str:
+    categories = column.get("categories")
+    if categories is not None:
+        return f"{len(categories)} values"
+    return fmt((column.get("quantiles") or {}).get("p50"))
 
 
 def _counts(title: str, rows: Sequence[Mapping[str, Any]]) -> Table:
@@ -210,9 +272,6 @@ def _counts(title: str, rows: Sequence[Mapping[str, Any]]) -> Table:
     for row in rows:
         table.add_row(*(escape(str(row[k])) for k in keys), *(f"{row[s]:,}" for s in SPLIT_NAMES))
     return table
-
-
-STATISTICS = ("kind", "missing_share", "minimum", "maximum", "p50", "categories")
 
 
 def _rows_table(title: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> Table:
@@ -228,35 +287,6 @@ def _cell(value: Any) -> str:
     if isinstance(value, list):
         return escape(" vs ".join(map(str, value)))
     return fmt(value)
-
-
-def _column_diff(a: Mapping[str, Any], b: Mapping[str, Any]) -> Table:
-    """Per column, each statistic of A and B; rows that differ in yellow."""
-    left = {c["name"]: c for c in a.get("columns", [])}
-    right = {c["name"]: c for c in b.get("columns", [])}
-    table = Table(title="Columns (A | B)", title_justify="left")
-    table.add_column("column")
-    for name in STATISTICS:
-        table.add_column(name, overflow="fold")
-    for column in dict.fromkeys([*left, *right]):
-        cells = [
-            f"{_statistic(left.get(column), s)} | {_statistic(right.get(column), s)}"
-            for s in STATISTICS
-        ]
-        changed = any(c.split(" | ")[0] != c.split(" | ")[1] for c in cells)
-        table.add_row(escape(column), *map(escape, cells), style="yellow" if changed else None)
-    return table
-
-
-def _statistic(column: Mapping[str, Any] | None, name: str) -> str:
-    if column is None:
-        return "absent"
-    if name == "p50":
-        return fmt((column.get("quantiles") or {}).get("p50"))
-    if name == "categories":
-        categories = column.get("categories")
-        return "-" if not categories else f"{len(categories)} values"
-    return fmt(column.get(name))
 
 
 def _anomaly(a: Any) -> dict[str, Any]:
