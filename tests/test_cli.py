@@ -165,6 +165,7 @@ HELP_COMMANDS: list[tuple[str, ...]] = [
     ("data", "split"),
     ("data", "labels"),
     ("data", "diff"),
+    ("data", "profile"),
     ("runs",),
     ("runs", "list"),
     ("runs", "show"),
@@ -879,6 +880,35 @@ def test_data_diff_finds_columns_and_categories_that_changed_and_tests_each_colu
     assert "columns added in B: note" in shown and "columns removed in B: term_months" in shown
     purpose = next(row for row in rows if row[0] == "purpose")
     assert purpose[-1] == "yes"
+
+
+def test_data_profile_streams_a_file_and_equals_pandas(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    income = rng.lognormal(10, 0.5, 5_000)
+    income[rng.random(5_000) < 0.05] = np.nan
+    frame = pd.DataFrame({"income": income, "region": rng.choice(["n", "s", "e", "w"], 5_000)})
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+
+    printed = json.loads(
+        succeeded(
+            prodml_command(
+                "data", "profile", "rows.csv", "--chunk-rows", "700", "--json", cwd=tmp_path
+            )
+        ).stdout
+    )
+    shown = succeeded(prodml_command("data", "profile", "rows.csv", cwd=tmp_path, columns=80))
+
+    numbers, regions = printed["columns"]["income"], printed["columns"]["region"]
+    assert printed["rows"] == 5_000 and "sample" not in numbers
+    assert (numbers["count"], numbers["missing"]) == (
+        frame["income"].count(),
+        frame["income"].isna().sum(),
+    )
+    assert numbers["mean"] == pytest.approx(frame["income"].mean(), rel=1e-12)
+    assert numbers["std"] == pytest.approx(frame["income"].std(), rel=1e-12)
+    assert regions["counts"] == frame["region"].value_counts().to_dict()
+    rows = readable(shown.stdout, 80)
+    assert [row[0] for row in rows[1:]] == ["income", "region"]
 
 
 # --- models -------------------------------------------------------------------------------

@@ -216,6 +216,11 @@ class ProfileBuilder:
     (``max_categories`` values per column), whatever the number of rows. A builder that
     raised :class:`DataError` in :meth:`update` may hold part of that chunk: start again.
 
+    Builders of consecutive parts of the rows (each told its ``first_row``) :meth:`merge`
+    into the builder of all of them: the same profile as one builder fed every row, the
+    means and deviations up to rounding, and the same categories named unless a column
+    has more than ``max_categories`` values.
+
     >>> builder = ProfileBuilder(["x"], sample_size=3)
     >>> for chunk in (pd.DataFrame({"x": [1.0, 2.0]}), pd.DataFrame({"x": [3.0, 6.0]})):
     ...     builder.update(chunk, predicted=np.array(["a", "b"]), confidence=np.array([0.9, 0.6]))
@@ -231,6 +236,7 @@ class ProfileBuilder:
         sample_size: int = 10_000,
         max_categories: int = 1000,
         seed: int = 0,
+        first_row: int = 0,
     ) -> None:
         for name, value in (("sample_size", sample_size), ("max_categories", max_categories)):
             if value < 1:
@@ -243,9 +249,9 @@ class ProfileBuilder:
         self._confidence = _Column("confidence", max_categories)
         self._histogram = np.zeros(CONFIDENCE_BINS, dtype=np.int64)
         # one sample column per feature, then the predicted value and the confidence
-        self._sampler = _Sampler(sample_size, seed, len(self._columns) + 2)
+        self._sampler = _Sampler(sample_size, seed, len(self._columns) + 2, first_row)
         self._options = (sample_size, seed, max_categories)
-        self._rows = 0
+        self._first = self._rows = first_row
         self._given: tuple[bool, bool] | None = None  # (predicted, confidence), fixed at first
 
     def update(
@@ -290,9 +296,44 @@ class ProfileBuilder:
         self._sampler.add(self._rows, len(chunk), values)
         self._rows += len(chunk)
 
+    def merge(self, later: ProfileBuilder) -> ProfileBuilder:
+        """This builder, now also holding the rows of ``later``, whose first row is the one
+        after this builder's last.
+
+        >>> head = ProfileBuilder(["x"], sample_size=2)
+        >>> head.update(pd.DataFrame({"x": [1.0, 2.0]}))
+        >>> tail = ProfileBuilder(["x"], sample_size=2, first_row=2)
+        >>> tail.update(pd.DataFrame({"x": [3.0, 6.0]}))
+        >>> head.merge(tail).finish().columns["x"].mean
+        3.0
+        """
+        if later._first != self._rows or later._options != self._options:
+            raise ValueError(
+                f"a builder of rows {later._first}.. with options {later._options} does not "
+                f"follow rows {self._first}..{self._rows - 1} with options {self._options}; "
+                "merge the builders of consecutive parts, made with the same options"
+            )
+        if list(later._columns) != list(self._columns):
+            raise ValueError(f"columns {list(later._columns)} differ from {list(self._columns)}")
+        given = self._given if later._given is None else later._given
+        if self._given is not None and later._given is not None and later._given != given:
+            raise DataError(
+                f"rows {later._first}.. come with {_outputs(later._given)}, the rows before "
+                f"them with {_outputs(self._given)}; give the same outputs with every chunk"
+            )
+        self._given = given
+        pairs = [*zip(self._columns.values(), later._columns.values(), strict=True)]
+        pairs += [(self._predicted, later._predicted), (self._confidence, later._confidence)]
+        for column, other in pairs:
+            column.merge(other, later._first)
+        self._histogram += later._histogram
+        self._sampler.merge(later._sampler)
+        self._rows = later._rows
+        return self
+
     def finish(self) -> Profile:
         """The profile of every row given so far."""
-        if self._rows == 0:
+        if self._rows == self._first:
             raise DataError("there are no rows to profile; give at least one non-empty chunk")
         sample = self._sampler.values()
         columns = {
@@ -308,7 +349,8 @@ class ProfileBuilder:
                 tuple(int(n) for n in self._histogram) if with_confidence else None,
             )
         sample_size, seed, max_categories = self._options
-        return Profile(self._rows, columns, outputs, sample_size, seed, max_categories)
+        rows = self._rows - self._first
+        return Profile(rows, columns, outputs, sample_size, seed, max_categories)
 
 
 def profile_frame(
@@ -339,6 +381,17 @@ def profile_chunks(
     if builder is None:
         raise DataError("there are no rows to profile: no chunk was given")
     return builder.finish()
+
+
+def profile_file(
+    path: Path,
+    chunk_rows: int = 100_000,
+    columns: Sequence[str] | None = None,
+    **options: Unpack[ProfileOptions],
+) -> Profile:
+    """The profile of a Parquet or CSV file, read ``chunk_rows`` rows at a time: memory
+    holds one chunk and the builder's bounded state, whatever the file's size."""
+    return profile_chunks(read_chunks(path, chunk_rows, columns), columns, **options)
 
 
 def read_chunks(
@@ -405,19 +458,26 @@ class _Moments:
         self.high: float = math.nan
 
     def add(self, values: np.ndarray, low: float, high: float) -> None:
-        n = values.size
+        chunk = _Moments()
         with np.errstate(invalid="ignore", over="ignore"):  # infinities give nan, as in numpy
-            mean = float(np.mean(values))
-            squares = float(np.sum(np.square(values - mean)))
+            chunk.mean = float(np.mean(values))
+            chunk.squares = float(np.sum(np.square(values - chunk.mean)))
+        chunk.count, chunk.low, chunk.high = values.size, low, high
+        self.merge(chunk)
+
+    def merge(self, other: _Moments) -> None:
+        if other.count == 0:
+            return
         if self.count == 0:
-            self.count, self.mean, self.squares, self.low, self.high = n, mean, squares, low, high
+            self.count, self.mean, self.squares = other.count, other.mean, other.squares
+            self.low, self.high = other.low, other.high
             return
         # Chan, Golub & LeVeque (1979): exact merge of two groups' means and squared deviations
-        total, delta = self.count + n, mean - self.mean
+        n, total, delta = other.count, self.count + other.count, other.mean - self.mean
         self.mean += delta * n / total
-        self.squares += squares + delta * delta * self.count * n / total
+        self.squares += other.squares + delta * delta * self.count * n / total
         self.count = total
-        self.low, self.high = min(self.low, low), max(self.high, high)
+        self.low, self.high = min(self.low, other.low), max(self.high, other.high)
 
 
 class _Counts:
@@ -429,7 +489,14 @@ class _Counts:
     def add(self, series: pd.Series) -> None:
         tally = series.value_counts()  # most frequent first, missing values left out
         tally = tally[tally > 0]  # a categorical dtype lists its unused categories too
-        keys, numbers = tally.index.astype(str), tally.to_numpy(dtype=np.int64)
+        self.tally(tally.index.astype(str), tally.to_numpy(dtype=np.int64))
+
+    def merge(self, other: _Counts) -> None:
+        self.tally(pd.Index(list(other.counts), dtype=object), np.array([*other.counts.values()]))
+        self.other += other.other
+        self.capped = self.capped or other.capped
+
+    def tally(self, keys: pd.Index, numbers: np.ndarray) -> None:
         known = keys.isin(list(self.counts))  # vectorized: a chunk may hold millions of values
         for key, n in zip(keys[known].tolist(), numbers[known].tolist(), strict=True):
             self.counts[key] += n
@@ -480,6 +547,22 @@ class _Column:
             self.moments.add(present, float(present.min()), float(present.max()))
         return values
 
+    def merge(self, later: _Column, start: int) -> None:
+        """Take in the statistics of the rows from ``start`` on."""
+        self.first = self.first or later.first
+        self.missing += later.missing
+        if later.kind is None:
+            return
+        if self.kind is not None and _FAMILY[self.kind] != _FAMILY[later.kind]:
+            raise DataError(
+                f"column '{self.name}' holds {self.kind} values in the rows before {start} but "
+                f"{later.kind} values from row {start} on; give it one type in every row, "
+                "e.g. convert it before profiling"
+            )
+        self.kind = later.kind if self.kind in (None, "boolean") else self.kind
+        self.moments.merge(later.moments)
+        self.counts.merge(later.counts)
+
     def finish(self, sample: np.ndarray) -> ColumnProfile:
         kind = self.kind or self.first
         if kind == "boolean" or kind == "categorical":
@@ -507,9 +590,11 @@ class _Sampler:
     rows are cut into chunks; ties are broken by row number, so neither does the sample.
     """
 
-    def __init__(self, size: int, seed: int, width: int) -> None:
+    def __init__(self, size: int, seed: int, width: int, first_row: int = 0) -> None:
         self.size, self.width = size, width
-        self.generator = np.random.default_rng(seed)
+        # np.random.default_rng(seed), moved on by a step per row before ``first_row`` (a
+        # key takes one step): a part draws the keys one pass over all rows would
+        self.generator = np.random.Generator(np.random.PCG64(seed).advance(first_row))
         self.keys = np.empty(0, dtype=np.float64)
         self.rows = np.empty(0, dtype=np.int64)
         self.block = np.empty((0, width), dtype=np.float64)
@@ -528,8 +613,16 @@ class _Sampler:
         for i, values in enumerate(columns):
             if values is not None:
                 block[:, i] = values[pick]
-        keys = np.concatenate([self.keys, keys[pick]])
-        rows = np.concatenate([self.rows, start + pick])
+        self.keep(keys[pick], start + pick, block)
+
+    def merge(self, later: _Sampler) -> None:
+        self.keep(later.keys, later.rows, later.block)
+        self.generator = later.generator  # where the rows after ``later``'s take their keys
+
+    def keep(self, keys: np.ndarray, rows: np.ndarray, block: np.ndarray) -> None:
+        """Add rows to the sample, then keep those of the ``size`` smallest keys."""
+        keys = np.concatenate([self.keys, keys])
+        rows = np.concatenate([self.rows, rows])
         keep = np.lexsort((rows, keys))[: self.size]
         self.keys, self.rows = keys[keep], rows[keep]
         self.block = np.concatenate([self.block, block])[keep]
