@@ -4,11 +4,13 @@ for each, checked as the server checks rows and logged before the answer is writ
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 import prodml
@@ -105,6 +107,19 @@ def test_a_refused_line_is_answered_by_its_error_and_the_stream_goes_on(loans: P
         "error: 2 of 4 lines were refused, each answered by its error (the first, line 2: "
         "row 0, field 'purpose': 'vacation' was never seen in training"
     )
+
+
+def test_serve_unseen_predict_answers_an_unseen_category_as_the_server_does(
+    loans: Path, tmp_path: Path
+) -> None:
+    folder = Path(shutil.copytree(loans, tmp_path / "loans"))
+    settings = yaml.safe_load((folder / "prodml.yaml").read_text())
+    settings["serve"] = {"unseen": "predict"}
+    (folder / "prodml.yaml").write_text(yaml.safe_dump(settings))
+    record = {**records(folder, 1)[0], "purpose": "vacation"}
+    result = runner.invoke(app, ["predict", "-", "-C", str(folder)], input=json.dumps(record))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["label"] in (0, 1)
 
 
 def test_a_file_without_an_output_says_where_the_scores_go(loans: Path) -> None:

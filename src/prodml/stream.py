@@ -5,7 +5,8 @@ A line is one JSON object, a record (the model's input fields, and any of the pr
 ``data.metadata`` fields, logged beside them), or a JSON list of records, answered by a
 list. Rows are checked as prodml's server checks them
 (:class:`~prodml.serve.validation.RowChecker`: every bad field of a row named, a category
-never seen in training, a null where training had none); a line that is not JSON or fails
+never seen in training unless ``serve.unseen`` is ``predict``, a null where training had
+none); a line that is not JSON or fails
 the checks is answered in its place by ``{"error": ..., "field": ..., "line": N}``, so the
 answers stay in step with the lines and the stream goes on. Each answer is what
 ``/predict`` gives a record: the label and probabilities (a regressor: the value), the
