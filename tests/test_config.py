@@ -138,6 +138,18 @@ def test_bad_values_name_the_key_the_value_and_what_is_allowed(
     assert "\n" not in str(caught.value)
 
 
+def test_serve_batch_sets_the_batcher_s_limits() -> None:
+    from prodml.serve.options import ServeOptions
+
+    batch = {"max_rows": 64, "max_wait_ms": 5, "queue_rows": 500}
+    options = ServeOptions(**parse_settings(with_(serve={"batch": batch})).serve.options())
+
+    assert (options.max_batch, options.max_wait, options.max_queue) == (64, 0.005, 500)
+    assert ServeOptions(**parse_settings(BASE).serve.options()) == ServeOptions()
+    with pytest.raises(ConfigError, match=r"^serve.batch.max_rows 0: .* greater than or equal"):
+        parse_settings(with_(serve={"batch": {"max_rows": 0}}))
+
+
 def test_malformed_yaml_says_where(tmp_path: Path) -> None:
     (tmp_path / "prodml.yaml").write_text("project: p\ndata:\n  target: y\n model: [unclosed\n")
     with pytest.raises(ConfigError, match=r"^prodml.yaml is not valid YAML: line \d+, column \d+"):

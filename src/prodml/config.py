@@ -529,6 +529,19 @@ class BreakerSettings(_Frozen):
     )
 
 
+class BatchSettings(_Frozen):
+    """``serve.batch:``: how the server gathers requests into model calls (see
+    :mod:`prodml.serve.batcher`)."""
+
+    max_rows: int = Field(256, ge=1, description="rows a model call takes at most")
+    max_wait_ms: float = Field(
+        2.0, ge=0, description="milliseconds a batch waits for requests on their way, at most"
+    )
+    queue_rows: int = Field(
+        10_000, ge=1, description="rows waiting for the model before requests get 503"
+    )
+
+
 class ServeSettings(_Frozen):
     """``serve:``: who may call what on ``prodml serve`` (see :mod:`prodml.deploy.keys`),
     what routes a request (:mod:`prodml.serve.sticky`), and what answers when the model
@@ -574,6 +587,9 @@ class ServeSettings(_Frozen):
     breaker: BreakerSettings = Field(
         BreakerSettings(), description="when the fallback answers alone, and for how long"
     )
+    batch: BatchSettings = Field(
+        BatchSettings(), description="how requests are gathered into model calls"
+    )
     unseen: Unseen = Field(
         "reject",
         description="a category (or a true/false) never seen in training: the request gets "
@@ -606,12 +622,15 @@ class ServeSettings(_Frozen):
         """These settings as :class:`~prodml.serve.options.ServeOptions` fields."""
         # the lineup carries automation, each served version its unseen policy; the
         # dashboard is the app's, not the service's
-        dumped = self.model_dump(exclude={"automation", "breaker", "ui", "unseen"})
+        dumped = self.model_dump(exclude={"automation", "breaker", "batch", "ui", "unseen"})
         return {
             **dumped,
             "keep_previous": window_seconds(self.keep_previous),
             "breaker_failures": self.breaker.failures,
             "breaker_probe_after": self.breaker.probe_after,
+            "max_batch": self.batch.max_rows,
+            "max_wait": self.batch.max_wait_ms / 1000,
+            "max_queue": self.batch.queue_rows,
         }
 
 

@@ -146,6 +146,22 @@ def test_with_serve_unseen_predict_an_unseen_category_is_answered(
     assert [prediction["probabilities"][c] for c in ("0", "1")] == pytest.approx(expected)
 
 
+def test_serve_batch_bounds_the_rows_a_server_queues(
+    http: Http, launch: Launch, loans_project: Path, loans_features: pd.DataFrame, tmp_path: Path
+) -> None:
+    folder = Path(shutil.copytree(loans_project, tmp_path / "loans"))
+    with open(folder / "prodml.yaml", "a", encoding="utf-8") as file:
+        file.write("serve:\n  batch: {max_rows: 2, max_wait_ms: 1, queue_rows: 3}\n")
+    server = launch(folder)
+    records = http.records(loans_features.iloc[:4])
+
+    assert predict(http, server, records[:3]).status == 200
+    message, _ = refused(predict(http, server, records), 413)
+    assert (
+        message == "a request of 4 rows is over the limit of 3 rows; split it into smaller requests"
+    )
+
+
 def test_a_value_out_of_the_training_range_is_answered_and_counted(
     http: Http, loans_server: Server, loans_features: pd.DataFrame
 ) -> None:

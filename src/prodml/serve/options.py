@@ -18,6 +18,7 @@ class ServeOptions:
     64
     """
 
+    # prodml.yaml's serve.batch: {max_rows, max_wait_ms, queue_rows}
     max_batch: int = 256  # rows a model call takes at most
     max_wait: float = 0.002  # seconds a batch waits for requests on their way, at most
     max_queue: int = 10_000  # rows waiting for the model before requests get 503
