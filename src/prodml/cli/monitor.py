@@ -6,18 +6,22 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 import prodml
 from prodml.cli import app
+from prodml.cli.data import app as data_app
 from prodml.cli.deploy import canary_dict
-from prodml.cli.render import console, fmt, print_json
+from prodml.cli.render import Column, FittedTable, console, fmt, print_json
 from prodml.cli.shell import JsonOption, ProjectOption, reporting
 from prodml.config import window_seconds
 
 if TYPE_CHECKING:
+    from prodml.monitor.files import FileReport
     from prodml.monitor.monitor import Pass
     from prodml.store.monitoring import Alert, Window
 
@@ -26,11 +30,27 @@ EndpointOption = Annotated[
     typer.Option(help="The endpoint to watch.", show_default="monitor.endpoint, or the project's"),
 ]
 
+#: The command behind ``prodml monitor FILE`` (hidden: FILE is given without its name).
+FILE_COMMAND = "file"
+
+
+class FileOrCommand(TyperGroup):
+    """``prodml monitor``'s group: a first argument that names no subcommand is a FILE."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        if self.get_command(ctx, args[0]) is None and not args[0].startswith("-"):
+            return FILE_COMMAND, self.get_command(ctx, FILE_COMMAND), args
+        return super().resolve_command(ctx, args)
+
+
 monitor_app = typer.Typer(
+    cls=FileOrCommand,
     help="Read the prediction log in windows: software, input and output metrics, drift "
-    "against the reference profile, realized performance from feedback, alerts.",
+    "against the reference profile, realized performance from feedback, alerts. "
+    "prodml monitor FILE does the same for a CSV or Parquet file, without a server.",
     epilog="Examples:  prodml monitor --once    prodml monitor --every 60s    "
-    "prodml monitor report --html monitor.html",
+    "prodml monitor report --html monitor.html    "
+    "prodml monitor new.csv --window 1000 --json",
     invoke_without_command=True,
     rich_markup_mode="rich",
 )
@@ -62,8 +82,10 @@ def monitor(
     score; update realized performance from feedback; fire and resolve alerts.
 
     A window of time is closed a few seconds after its end, a window of predictions when it
-    is full. Drift is measured per feature against the model version's reference profile
-    (the held-out rows of its fit): KS or chi-square at every window size, unless
+    is full. A window of fewer than
+    monitor.min_rows rows (default 100) gets its software metrics but no drift verdict
+    ("too few rows"). Drift is measured per feature against the model version's reference
+    profile (the held-out rows of its fit): KS or chi-square at every window size, unless
     monitor.drift.method names another; see docs of prodml.monitor.drift. With --every, each
     pass then prunes the prediction log as log.retention says. Each pass also checks every
     canary (see prodml deployments check NAME) and rolls back, advances or holds it.
@@ -93,6 +115,111 @@ def monitor(
             if retention.age is not None or retention.rows is not None:
                 opened.prune_log()  # after the pass: nothing is pruned before it is read
             time.sleep(interval)
+
+
+@monitor_app.command(
+    FILE_COMMAND,
+    hidden=True,
+    epilog="Examples:  prodml monitor march.csv --window 1000    "
+    "prodml monitor scored.parquet --reference 3f2a9c --json    "
+    "prodml monitor new.csv --reference last_year.csv --html new.html",
+)
+def monitor_a_file(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A CSV or Parquet file of inputs, with prediction and probability[C] "
+            "columns (as prodml predict writes them) or without (the model scores it), and "
+            "with data.target when the labels are known."
+        ),
+    ],
+    project: ProjectOption = Path("."),
+    reference: Annotated[
+        str | None,
+        typer.Option(help="A run id, or a CSV or Parquet file of reference rows."),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="NAME or NAME:VERSION.", show_default="the project's primary version"),
+    ] = None,
+    window: Annotated[
+        int | None,
+        typer.Option(min=2, help="Rows a window.", show_default="monitor.window"),
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Write a self-contained HTML page (works offline).")
+    ] = None,
+    json: JsonOption = False,
+) -> None:
+    """prodml monitor FILE: the file's rows as if they had been served one after another,
+    in windows (the last one partial), each with its metrics, drift against the reference
+    (monitor.drift) and, from data.target, realized performance and change points. Rows
+    are counted from 0 in the file. The project's prediction log is left as it is."""
+    from prodml.monitor.files import monitor_file
+    from prodml.monitor.html import render
+
+    with reporting(), console.status("monitoring the file...", spinner="dots") as status:
+        if json:
+            status.stop()
+        found = monitor_file(
+            prodml.Project(project), file, reference=reference, model=model, window=window
+        )
+    if html is not None:
+        html.write_text(render(found.page), encoding="utf-8")
+    if json:
+        print_json(found.to_dict())
+        return
+    if html is not None:
+        console.print(f"wrote [bold]{escape(str(html))}[/]")
+    show_file(found)
+
+
+@data_app.command(
+    epilog="Examples:  prodml data drift january.csv february.csv    "
+    "prodml data drift train.parquet new.csv --json"
+)
+def drift(
+    first: Annotated[Path, typer.Argument(help="A CSV or Parquet file: the reference (A).")],
+    second: Annotated[Path, typer.Argument(help="Another: the data compared with it (B).")],
+    project: ProjectOption = Path("."),
+    json: JsonOption = False,
+) -> None:
+    """The drift of B from A, column by column, by the monitor's rule (monitor.drift: KS or
+    chi-square and an effect large enough to matter, unless it names another); the columns
+    both files have, but data.id and data.time. For two recorded data sets (run ids or
+    fingerprints), prodml data diff."""
+    from prodml.data.profile import read_chunks
+    from prodml.monitor.files import drift_between
+
+    with reporting():
+        settings = prodml.Project(project).settings
+        a, b = (
+            pd.concat(list(read_chunks(f.resolve())), ignore_index=True) for f in (first, second)
+        )
+        ignore = [c for c in (settings.data.id, settings.data.time) if c is not None]
+        found = drift_between(a, b, settings.monitor.drift, ignore)
+    if json:
+        print_json(found.to_dict())
+        return
+    table = FittedTable(
+        [
+            Column("column"),
+            Column("test", "id", drop=1),
+            Column("statistic", "number"),
+            Column("p (adjusted)", "number"),
+            Column("drifted", "id"),
+        ],
+        title=f"Drift from {first} to {second} ({found.share:.0%} of the columns)",
+    )
+    for name, score in found.scores.items():
+        table.add_row(
+            escape(name),
+            score.method,
+            fmt(score.score),
+            fmt(score.p_adjusted),
+            "[yellow]yes[/]" if score.drifted else "no",
+        )
+    table.print()
 
 
 @monitor_app.command()
@@ -200,10 +327,10 @@ def show_pass(done: Pass) -> None:
             f"{escape(w.model_name)}:{w.model_version}",
             w.starts_at.strftime("%m-%d %H:%M:%S"),
             w.ends_at.strftime("%m-%d %H:%M:%S"),
-            f"{w.rows:,}",
+            f"{w.rows:,}" + (" partial" if m.get("partial") else ""),
             fmt(m.get("latency_p99_seconds")),
             fmt(m.get("error_rate")),
-            _share(m.get("drift_share")),
+            "too few rows" if m.get("too_few_rows") else _share(m.get("drift_share")),
         )
     if done.windows:
         console.print(table)
@@ -221,6 +348,35 @@ def show_pass(done: Pass) -> None:
         console.print(f"[green]alert resolved:[/] {escape(alert.rule)}")
     if done.updated:
         console.print(f"realized performance updated in {done.updated} window(s) from feedback")
+
+
+def show_file(found: FileReport) -> None:
+    """A monitored file's windows, by rows, and the change points found in it."""
+    table = FittedTable(
+        [
+            Column("rows", "id"),
+            Column("n", "number", drop=2),
+            Column("accuracy", "number"),
+            Column("drift", "number", drop=1),
+            Column("drifted features"),
+        ],
+        title=f"{found.file}: {found.rows:,} rows, model {found.model}",
+    )
+    for w in found.windows:
+        note = "too few rows" if w["too_few_rows"] else ", ".join(w["drifted"])
+        table.add_row(
+            f"{w['first_row']}-{w['last_row']}" + (" partial" if w["partial"] else ""),
+            f"{w['rows']:,}",
+            fmt(w["accuracy"]),
+            _share(w["drift_share"]),
+            escape(note),
+        )
+    table.print()
+    for point in found.change_points:
+        console.print(
+            f"[yellow]error rate changed[/] ({point['detector']}): began at row "
+            f"{point['began_at_row']}, found at row {point['found_at_row']}"
+        )
 
 
 def show_performance(windows: list[Window]) -> None:

@@ -20,7 +20,8 @@ from prodml.errors import ProdmlError
 @app.command(
     epilog="Examples:  prodml predict data/new.parquet -o scored.parquet    "
     "prodml predict new.csv -o out.csv --model loans:2    prodml predict x.csv -o y.csv --json"
-    "    tail -f requests.jsonl | prodml predict - > answers.jsonl"
+    "    prodml predict batch.csv -o scored.csv --log    "
+    "tail -f requests.jsonl | prodml predict - > answers.jsonl"
 )
 def predict(
     file: Annotated[
@@ -39,6 +40,14 @@ def predict(
         typer.Option(help="NAME or NAME:VERSION.", show_default="the project's primary version"),
     ] = None,
     chunk_rows: Annotated[int, typer.Option(help="Rows read at a time.", min=1)] = 100_000,
+    log: Annotated[
+        bool,
+        typer.Option(
+            "--log",
+            help="Also write the predictions to the prediction log, for prodml monitor: "
+            "request id from data.id, time from data.time, role batch.",
+        ),
+    ] = False,
     json: JsonOption = False,
 ) -> None:
     """Score a file with a registered model, chunk by chunk in constant memory.
@@ -46,7 +55,10 @@ def predict(
     Each chunk is checked against the model's input schema (a chunk with errors stops the
     job and names the rows); the output has the id column, the prediction and one
     probability per class, and appears only when the whole file is scored. The job is
-    recorded as a run of kind batch (see prodml runs list).
+    recorded as a run of kind batch (see prodml runs list). With --log, each row and its
+    prediction go to the prediction log as served ones do (request id: its data.id, else
+    RUN-ROW; time: its data.time, else now; role batch), so that prodml monitor reads
+    them in windows and prodml feedback can label them by data.id.
 
     With - (Palladium's stream), each line of stdin is a JSON record, or a list of them,
     and gets one line on stdout: label and probabilities (or value), model and request id,
@@ -63,17 +75,18 @@ def predict(
                 f"prodml predict {file} needs --output (-o): where to write the scores, a "
                 ".csv or .parquet file; or give - to answer JSON lines from stdin"
             )
+    logged = 0
     with (
         reporting(),
         Progress(
-            TextColumn("scoring"),
+            TextColumn("{task.description}"),
             TextColumn("{task.completed:,} rows"),
             TimeElapsedColumn(),
             console=console,
             disable=json,
         ) as progress,
     ):
-        task = progress.add_task("", total=None)
+        task = progress.add_task("scoring", total=None)
         opened = prodml.Project(project)
         run = opened.predict(
             file,
@@ -82,12 +95,24 @@ def predict(
             chunk_rows=chunk_rows,
             on_chunk=lambda rows: progress.update(task, completed=rows),
         )
+        if log:
+            from prodml.monitor.files import log_predictions
+
+            logging = progress.add_task("logging", total=None)
+            logged = log_predictions(
+                opened,
+                file,
+                output,
+                model,
+                batch=run.id,
+                on_chunk=lambda rows: progress.update(logging, completed=rows),
+            )
     with reporting():
         unaudited = opened.unaudited(model)
     if unaudited is not None:  # batch scoring is outside the gate, but not silently
         warn(f"{unaudited}; scored with it all the same")
     if json:
-        print_json(run_dict(run))
+        print_json({**run_dict(run), **({"logged": logged} if log else {})})
         return
     params = run.params or {}
     rate = (run.metrics or {}).get("rows_per_second", 0.0)
@@ -95,6 +120,8 @@ def predict(
         f"Scored {run.data_rows:,} rows with {escape(str(params.get('model')))} into "
         f"[bold]{escape(str(output))}[/] ({rate:,.0f} rows/s); run {run.id}"
     )
+    if log:
+        console.print(f"logged {logged:,} predictions (role batch), for prodml monitor")
 
 
 def _answer_lines(project: Path, model: str | None) -> None:
