@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import re
+import resource
 import sys
 import time
 from collections.abc import Callable
@@ -56,6 +57,11 @@ def timed(call: Callable[[], T]) -> tuple[float, T]:
     start = time.perf_counter()
     result = call()
     return time.perf_counter() - start, result
+
+
+def peak_mib() -> float:
+    """The peak resident memory of this process so far, in MiB (Linux: ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def replace_section(text: str, title: str, new: str) -> str:

@@ -1,0 +1,2 @@
+"""Monitor at scale: prodml's monitor over a million logged predictions against the floor
+and Evidently (``bash benchmarks/monitor/run.sh``)."""
