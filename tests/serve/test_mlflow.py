@@ -5,14 +5,18 @@ says what is wrong."""
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pytest
 
+import prodml
+
 if TYPE_CHECKING:
-    from tests.serve.conftest import Answer, Http, Server
+    from tests.serve.conftest import Answer, Http, Launch, Server
 
 ROWS = 5
 
@@ -144,6 +148,36 @@ def test_every_bad_field_is_named_in_each_json_form(
     message = bad_request(invoke(http, bc_server, {"inputs": columns}))
     assert message.startswith("3 fields do not fit the model's input: (1) row 1, field ")
     assert "(3) row 0 has no field 'worst_area' (number)" in message
+
+
+def test_a_header_or_params_choose_the_endpoint(
+    http: Http, launch: Launch, registered_project: Path, frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    folder = Path(shutil.copytree(registered_project, tmp_path / "bc"))
+    with prodml.Project(folder) as project:  # a second endpoint, always answering benign
+        constant = {"strategy": "constant", "constant": "benign"}
+        run = project.fit(
+            prodml.ModelSpec(factory="sklearn.dummy.DummyClassifier", params=constant)
+        )
+        project.evaluate(run.id)
+        project.register(run.id, "zeta")  # after breast-cancer, which stays the first
+    server = launch(folder)
+    url, records = f"{server.url}/invocations", http.records(frame)
+    body = json.dumps({"dataframe_records": records}).encode()
+
+    first = invoke(http, server, {"dataframe_records": records}).json()["predictions"]
+    named = {"dataframe_records": records, "params": {"endpoint": "zeta", "other": 1}}
+    by_params = invoke(http, server, named).json()["predictions"]
+    by_header = http.call(url, "POST", body, headers={"X-Prodml-Endpoint": "zeta"}).json()
+
+    assert "malignant" in first and by_params == by_header["predictions"] == ["benign"] * ROWS
+    both = http.call(url, "POST", json.dumps(named).encode(), headers={"X-Prodml-Endpoint": "x"})
+    assert bad_request(both) == (
+        "the header X-Prodml-Endpoint names 'x' but \"params.endpoint\" 'zeta'; name the "
+        "endpoint once, or twice alike"
+    )
+    unknown = http.call(url, "POST", body, headers={"X-Prodml-Endpoint": "nowhere"})
+    assert unknown.status == 404 and "models are: breast-cancer, zeta" in unknown.json()["message"]
 
 
 def test_malformed_json_and_csv_are_bad_requests(http: Http, bc_server: Server) -> None:

@@ -1,9 +1,11 @@
 """The MLflow scoring protocol (``/invocations``, ``/ping``, ``/health``), as
 ``shared/specs/mlflow-invocations.md`` says: clients written for ``mlflow models serve``
-work unchanged against the server's first endpoint.
+work unchanged against the server's first endpoint. Another endpoint is chosen by the
+header ``X-Prodml-Endpoint`` or by ``"params": {"endpoint": ...}`` in a JSON body (the
+rest of ``params`` is ignored; the two, when both given, must agree).
 
 JSON bodies take exactly one of ``dataframe_split``, ``dataframe_records``, ``instances``
-or ``inputs`` (and an optional ``params`` object, ignored); ``text/csv`` bodies have a
+or ``inputs`` (and an optional ``params`` object); ``text/csv`` bodies have a
 header row and at least one row under it. Where a form names fields (objects of
 ``dataframe_records`` and ``instances``, ``dataframe_split``'s ``columns``, ``inputs`` by
 column, the CSV header), the project's ``data.metadata`` fields may come beside the
@@ -57,6 +59,8 @@ if TYPE_CHECKING:
     from prodml.serve.service import Service
 
 CSV = "text/csv"
+#: The header that names the endpoint a request is for.
+ENDPOINT_HEADER = "X-Prodml-Endpoint"
 #: A body's rows, checked, and the metadata they carry beside the inputs.
 Checked = tuple[list[Row], Carried | None]
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -75,7 +79,9 @@ async def invocations(request: Request, service: Service, call: Call) -> Respons
         kind = _content_type(request)
         body = await read_body(request, service.options.max_body)
         table = _csv_table(body) if kind == CSV else _json_table(body)
-        predictor = service.predictor(key=sticky.key(request, service.options, table.first))
+        endpoint = _endpoint(request.headers.get(ENDPOINT_HEADER), table.endpoint)
+        key = sticky.key(request, service.options, table.first)
+        predictor = service.predictor(endpoint, key=key)
         call.answered_by(predictor)
         rows, carried = table.rows(predictor)
         ids = new_ids(len(rows))
@@ -93,6 +99,27 @@ async def ping(request: Request, service: Service, call: Call) -> Response:
     if not service.ready:
         raise Rejected(503, "the model is not loaded yet; retry in a moment")
     return Response(b"\n", 200, media_type=JSON)
+
+
+def _endpoint(header: str | None, param: Any) -> str | None:
+    """The endpoint a request names by its header or ``params.endpoint``; None for the
+    first.
+
+    >>> _endpoint(None, "loans"), _endpoint("loans", "loans"), _endpoint(None, None)
+    ('loans', 'loans', None)
+    """
+    if param is not None and type(param) is not str:
+        raise Rejected(
+            400, f'"params.endpoint" is {shown(param)}; give an endpoint\'s name as text', "params"
+        )
+    if header is not None and param is not None and header != param:
+        raise Rejected(
+            400,
+            f'the header {ENDPOINT_HEADER} names {shown(header)} but "params.endpoint" '
+            f"{shown(param)}; name the endpoint once, or twice alike",
+            "params",
+        )
+    return header if header is not None else param
 
 
 def _content_type(request: Request) -> str:
@@ -116,6 +143,7 @@ class _Table:
 
     first: Callable[[str], Any]
     rows: Callable[[Predictor], Checked]
+    endpoint: Any = None  # what "params.endpoint" holds, if given
 
 
 def _json_table(body: bytes) -> _Table:
@@ -128,10 +156,13 @@ def _json_table(body: bytes) -> _Table:
         found = f"has keys {listing(keys)}" if keys else "has no input key"
         hint = did_you_mean(unknown[0], FORMATS) if unknown else ""
         raise Rejected(400, f"the body {found}; it needs exactly one of {listing(FORMATS)}{hint}")
+    params = {}
     if "params" in data:
-        require_object(data["params"], '"params"', '{"threshold": 0.5}')
+        params = require_object(data["params"], '"params"', '{"endpoint": "loans"}')
     form, value = keys[0], data[keys[0]]
-    return _Table(partial(_json_first, form, value), partial(_json_rows, form, value))
+    return _Table(
+        partial(_json_first, form, value), partial(_json_rows, form, value), params.get("endpoint")
+    )
 
 
 def _json_first(key: str, value: Any, field: str) -> Any:
@@ -307,7 +338,7 @@ ROUTES = [
             JSON: Body(_JSON_BODY, lambda record: {"dataframe_records": [record]}),
             CSV: Body({"type": "string", "description": "a header row, then rows"}, _csv_example),
         },
-        answers=(200, 400, 413, 415, 500, 503),
+        answers=(200, 400, 404, 413, 415, 500, 503),
         predicts=True,
         reply={
             JSON: {
