@@ -18,7 +18,7 @@ BASE = {"project": "p", "data": {"source": "bundled:iris", "target": "target"}, 
 def cluster() -> Iterator[LocalCluster]:
     """Two in-process workers: a real scheduler, started in well under a second."""
     with LocalCluster(  # type: ignore[no-untyped-call]  # distributed is partly typed
-        n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None
+        n_workers=2, processes=False, threads_per_worker=1, dashboard_address=":0"
     ) as started:
         yield started
 

@@ -24,7 +24,7 @@ FEATURES = ["income", "age", "region"]
 
 @pytest.fixture(scope="module")
 def dask() -> Iterator[ExecutorSettings]:
-    with LocalCluster(2, processes=False, dashboard_address=None) as cluster:  # type: ignore[no-untyped-call]
+    with LocalCluster(2, processes=False, dashboard_address=":0") as cluster:  # type: ignore[no-untyped-call]
         yield ExecutorSettings(kind="dask", address=cluster.scheduler_address)
 
 

@@ -12,23 +12,23 @@ import prodml
 from prodml.config import ExecutorSettings
 from prodml.executor import ONE_PROCESS
 from prodml.store.runs import Run
-from prodml.tracking.search import search
+from prodml.tracking.search import Candidate, search
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
-    with LocalCluster(2, processes=False, dashboard_address=None) as started:  # type: ignore[no-untyped-call]
+    with LocalCluster(2, processes=False, dashboard_address=":0") as started:  # type: ignore[no-untyped-call]
         yield started
 
 
-def _search(folder: Path, executor: ExecutorSettings) -> tuple[Run, list[Run]]:
-    """The loans grid (four candidates, 3-fold), with fewer boosting rounds to be quick."""
-    root = prodml.init(folder, example="loans")
-    settings = root / "prodml.yaml"
-    settings.write_text(settings.read_text().replace("max_iter: 200", "max_iter: 5"))
-    with prodml.Project(root) as project:
-        spec = project.settings.model
-        assert project.settings.search is not None
+def _search(
+    folder: Path, executor: ExecutorSettings, seen: list[tuple[int, int, Candidate]]
+) -> tuple[Run, list[Run]]:
+    """The breast-cancer example's grid: five values of C, 5-fold, scored by ROC AUC; each
+    candidate, as progress reports it, in ``seen``."""
+    with prodml.Project(prodml.init(folder, example="breast-cancer")) as project:
+        spec, grid = project.settings.model, project.settings.search
+        assert grid is not None
         data, split, model = project._prepare(spec)
         best = search(
             project._workspace(),
@@ -36,8 +36,9 @@ def _search(folder: Path, executor: ExecutorSettings) -> tuple[Run, list[Run]]:
             spec,
             data,
             split,
-            project.settings.search,
-            executor=executor,
+            grid,
+            lambda done, total, candidate: seen.append((done, total, candidate)),
+            executor,
         )
         return best, project.runs(parent=best.id)
 
@@ -48,8 +49,10 @@ def test_search_on_two_dask_workers_equals_one_process(
     monkeypatch.delenv("PRODML_DATABASE_URL", raising=False)
     monkeypatch.delenv("PRODML_ARTIFACTS_URL", raising=False)
     dask = ExecutorSettings(kind="dask", address=cluster.scheduler_address)
-    local_best, local_children = _search(tmp_path / "local", ONE_PROCESS)
-    dask_best, dask_children = _search(tmp_path / "dask", dask)
+    local_seen: list[tuple[int, int, Candidate]] = []
+    dask_seen: list[tuple[int, int, Candidate]] = []
+    local_best, local_children = _search(tmp_path / "local", ONE_PROCESS, local_seen)
+    dask_best, dask_children = _search(tmp_path / "dask", dask, dask_seen)
 
     def scores(children: list[Run]) -> dict[str, float]:
         return {
@@ -57,8 +60,12 @@ def test_search_on_two_dask_workers_equals_one_process(
             for c in children
         }
 
-    assert len(dask_children) == 4 and scores(dask_children) == scores(local_children)
+    assert len(dask_children) == 5 and scores(dask_children) == scores(local_children)
     assert all(c.status == "finished" and c.kind == "candidate" for c in dask_children)
+    # progress: one report per candidate, in the grid's order, as in one process
+    assert [(done, total) for done, total, _ in dask_seen] == [(i, 5) for i in range(1, 6)]
+    assert [c.params for *_, c in dask_seen] == [c.params for *_, c in local_seen]
+    assert [c.score for *_, c in dask_seen] == [c.score for *_, c in local_seen]
     chosen = (dask_best.model_spec or {})["search"]["best_params"]
     assert chosen == (local_best.model_spec or {})["search"]["best_params"]
 

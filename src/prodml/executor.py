@@ -87,7 +87,7 @@ def _client(settings: ExecutorSettings) -> Iterator[Any]:
     if address is None:
         with (
             LocalCluster(  # type: ignore[no-untyped-call]  # distributed is partly typed
-                n_workers=settings.n_jobs, threads_per_worker=1, dashboard_address=None
+                n_workers=settings.n_jobs, threads_per_worker=1, dashboard_address=":0"
             ) as cluster,
             Client(cluster) as client,  # type: ignore[no-untyped-call]
         ):
