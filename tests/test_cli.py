@@ -816,6 +816,33 @@ def test_data_labels_reports_agreement_equal_to_the_references(loans: Path) -> N
     )
 
 
+def test_data_labels_gives_hlp_by_every_metadata_column_and_writes_the_consensus(
+    loans: Path,
+) -> None:
+    labels = pd.read_csv(loans / "data" / "underwriters.csv")
+    data = pd.read_parquet(loans / "data" / "loans.parquet").set_index("application_id")
+    given = labels.join(data, on="application_id")
+    right = given["decision"] == given["approved"]
+
+    shown = succeeded(
+        prodml_command("data", "labels", "--output", "consensus.csv", cwd=loans, columns=80)
+    )
+    printed = json.loads(succeeded(prodml_command("data", "labels", "--json", cwd=loans)).stdout)
+    written = pd.read_csv(loans / "consensus.csv")
+
+    by_slice = {s["slice"]: s["value"] for s in printed["hlp"]["slices"]}
+    for column in ("gender", "region"):
+        for value, share in right.groupby(given[column]).mean().items():
+            assert by_slice[f"{column}={value}"] == pytest.approx(share, abs=1e-12)
+    votes = labels.groupby(["application_id", "decision"]).size().unstack(fill_value=0)
+    assert len(written) == votes.shape[0] == printed["counts"]["examples"]
+    expected = votes.idxmax(axis=1)  # the first of a tie, as the report takes it
+    assert written.set_index("example")["label"].to_dict() == expected.to_dict()
+    assert "Consensus labels (the first 10 of 3,000" in " ".join(shown.stdout.split())
+    assert "Consensus labels of 3,000 examples written to consensus.csv" in shown.stdout
+    readable(shown.stdout, 80)
+
+
 def test_data_diff_shows_what_changed_between_two_data_sets(loans: Path, tmp_path: Path) -> None:
     frame = pd.read_parquet(loans / "data" / "loans.parquet")
     later = frame[frame["applied_at"] >= "2024-10-01"]

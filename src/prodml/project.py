@@ -587,14 +587,14 @@ class Project:
             return None, f"{record.source} holds other rows now"
         return data.frame, ""
 
-    def _truth_and_slices(self) -> tuple[pd.Series | None, pd.Series | None]:
-        """The target and first metadata column by example id, when the data have ids."""
-        data = self.load_data()
+    def _truth_and_slices(self) -> tuple[pd.Series | None, pd.DataFrame | None]:
+        """The target and the metadata columns by example id, when the data have ids."""
+        data = self.load_data("comparing labels with the target")
         id_column = self.settings.data.id
         if id_column is None:
             return None, None
         by_id = data.frame.set_index(data.frame[id_column].astype(str))
-        slices = by_id[data.metadata[0]].astype(str) if data.metadata else None
+        slices = by_id[list(data.metadata)].astype(str) if data.metadata else None
         return by_id[data.target], slices
 
     def _evaluable(self, ref: str | None, purpose: str = "evaluate") -> Run:

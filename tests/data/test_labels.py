@@ -257,13 +257,23 @@ def test_dawid_skene_recovers_the_truth_at_least_as_well_as_majority_vote() -> N
 def test_hlp_per_slice_is_the_accuracy_on_the_slices_examples() -> None:
     labels, truth = simulate([confusion(0.9), confusion(0.6)], n=400, seed=2)
     region = pd.Series(np.where(np.arange(400) % 3 == 0, "north", "south"))
-    slices = label_report(labels, truth=truth, slices=region).hlp["slices"]
+    gender = pd.Series(np.where(np.arange(400) % 2 == 0, "female", "male"))
+    metadata = pd.DataFrame({"region": region, "gender": gender})
+    slices = label_report(labels, truth=truth, slices=metadata).hlp["slices"]
 
     right = labels["label"] == labels["example"].map(truth)
-    expected = right.groupby(labels["example"].map(region)).mean()
-    assert [s["slice"] for s in slices] == ["north", "south"]
-    assert [s["value"] for s in slices] == pytest.approx(expected.tolist(), abs=1e-12)
-    assert [s["labels"] for s in slices] == [268, 532]
+    expected = [
+        *right.groupby(labels["example"].map(region)).mean(),
+        *right.groupby(labels["example"].map(gender)).mean(),
+    ]
+    assert [s["slice"] for s in slices] == [
+        "region=north",
+        "region=south",
+        "gender=female",
+        "gender=male",
+    ]
+    assert [s["value"] for s in slices] == pytest.approx(expected, abs=1e-12)
+    assert [s["labels"] for s in slices] == [268, 532, 400, 400]
 
 
 def test_a_later_label_replaces_the_earlier_and_each_instructions_version_is_reported() -> None:

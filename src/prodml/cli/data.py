@@ -14,6 +14,7 @@ from rich.table import Table
 
 import prodml
 from prodml.cli.render import Column, FittedTable, console, fmt, print_json
+from prodml.cli.render import errors as stderr
 from prodml.cli.shell import JsonOption, ProjectOption, WideOption, reporting
 from prodml.data import SPLIT_NAMES
 from prodml.data.profile import CategoricalProfile, NumericProfile, profile_file
@@ -114,22 +115,32 @@ def labels(
     dawid_skene: Annotated[
         bool, typer.Option("--dawid-skene", help="Also estimate labels and labelers by EM.")
     ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Write every example's consensus label here (.csv or .parquet)."),
+    ] = None,
     json: JsonOption = False,
 ) -> None:
     """How consistently people label: agreement (raw, Cohen's kappa, Fleiss' kappa,
     Krippendorff's alpha), the most confused classes, each labeler against the others,
     the most disputed examples (for a discussion among labelers), consensus labels and
-    human-level performance (against the data's target where it has the example).
+    human-level performance (against the data's target where it has the example), also
+    by each value of each data.metadata column.
 
     Labels are standardised first with labels.standardise in prodml.yaml (merge "deep
     scratch" and "shallow scratch" into "scratch"); spelling variants collapse.
     """
     with reporting():
-        report = prodml.Project(project).labels(file, dawid_skene).to_dict()
+        found = prodml.Project(project).labels(file, dawid_skene)
+        written = None if output is None else found.write_consensus(output)
+    report = found.to_dict()
     if json:
         print_json(report)
     else:
         show_labels(report)
+    if written is not None:
+        where = f"Consensus labels of {written:,} examples written to {escape(str(output))}"
+        (stderr if json else console).print(where)
 
 
 def show_labels(report: Mapping[str, Any]) -> None:
@@ -177,6 +188,17 @@ def show_labels(report: Mapping[str, Any]) -> None:
             "Most disputed examples (to discuss among labelers)",
             disputed,
             ("example", "disagreement", "majority", "labels"),
+        )
+    )
+    consensus = report["consensus"]
+    shown = min(len(consensus), 10)
+    console.print(
+        _rows_table(
+            f"Consensus labels (the first {shown} of {len(consensus):,}; --output writes all)",
+            consensus[:shown],
+            ("example", "label", "votes", "labels", "tie", "dawid_skene")
+            if report["dawid_skene"]
+            else ("example", "label", "votes", "labels", "tie"),
         )
     )
 

@@ -137,20 +137,36 @@ class LabelReport:
         """The report as nested dicts and lists of str, int, float, bool and None."""
         return dataclasses.asdict(self)
 
+    def write_consensus(self, path: Path) -> int:
+        """Write the consensus label of every example to a CSV or Parquet file (by its
+        name); the number of examples written."""
+        if not path.name.lower().endswith((".csv", ".parquet")):
+            raise DataError(
+                f"--output '{path}' must end in .csv or .parquet; the format follows the name"
+            )
+        frame = pd.DataFrame(self.consensus)
+        if path.name.lower().endswith(".csv"):
+            frame.to_csv(path, index=False)
+        else:
+            frame.to_parquet(path, index=False)
+        return len(frame)
+
 
 def label_report(
     labels: pd.DataFrame,
     *,
     truth: pd.Series | None = None,
-    slices: pd.Series | None = None,
+    slices: pd.DataFrame | None = None,
     level: Level = "nominal",
     disputed: int = 20,
     dawid_skene: bool = False,
 ) -> LabelReport:
     """Agreement, confusion, labelers, disputed examples, consensus and HLP of ``labels``.
 
-    ``truth`` and ``slices`` give a true label and a slice name per example id (their
-    index); either may cover only some examples. ``level`` is Krippendorff's alpha's level
+    ``truth`` gives a true label per example id (its index), and ``slices`` a value of
+    each of its columns (such as the data's metadata) per example id: HLP is measured on
+    each value of each column, named ``column=value``; either may cover only some
+    examples. ``level`` is Krippendorff's alpha's level
     of measurement (ordinal and interval need numeric labels); ``disputed`` how many of the
     most disputed examples to list; ``dawid_skene`` adds the Dawid-Skene estimate of each
     example's label and each labeler's confusion matrix.
@@ -393,17 +409,19 @@ class _Labels:
             for j, name in enumerate(coded.labelers)
         ]
 
-    def hlp(self, slices: pd.Series | None) -> Json:
+    def hlp(self, slices: pd.DataFrame | None) -> Json:
         overall = self._hlp(np.zeros_like(self.coded.example), 1)[0]
-        if slices is None:
-            return {**overall, "slices": []}
-        aligned = _per_example(slices, "slices", self.coded)
-        codes, names = pd.factorize(aligned, sort=True)
-        rows = self._hlp(np.asarray(codes)[self.coded.example], len(names))
-        return {
-            **overall,
-            "slices": [{"slice": str(n), **r} for n, r in zip(names, rows, strict=True)],
-        }
+        found: list[Json] = []
+        columns = {} if slices is None else {c: slices[c] for c in slices.columns}
+        for column, values in columns.items():
+            aligned = _per_example(values, "slices", self.coded)
+            codes, names = pd.factorize(aligned, sort=True)
+            rows = self._hlp(np.asarray(codes)[self.coded.example], len(names))
+            found += [
+                {"slice": f"{column}={n}", "column": str(column), **r}
+                for n, r in zip(names, rows, strict=True)
+            ]
+        return {**overall, "slices": found}
 
     def disputed(self, limit: int) -> list[Json]:
         coded, counts = self.coded, self.counts
