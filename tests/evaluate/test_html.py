@@ -259,6 +259,12 @@ def test_baselines_stand_side_by_side_with_the_focus_metric_first_and_highlighte
     kinds = page.text_of("span", within="#baselines")
     assert kinds == ["model", "majority", "rule", "hlp, 800 rows"]
     assert page.text_of("td", within="focus") == ["accuracy", "0.910", "0.600", "0.800", "0.930"]
+    # the positive class's recall, precision and F1, as the terminal shows them
+    cells = page.text_of("td", within="#baselines")
+    rows = [cells[i : i + 5] for i in range(0, len(cells), 5)]
+    assert [row[0] for row in rows[:4]] == ["accuracy", "recall[1]", "precision[1]", "f1[1]"]
+    assert rows[1][1:] == ["0.917", "\N{EM DASH}", "\N{EM DASH}", "\N{EM DASH}"]  # 2750 / 3000
+    assert "f1[0]" not in cells and "support[1]" not in cells
 
 
 def test_regression_has_no_confusion_matrix_or_per_class_table_and_no_intervals() -> None:

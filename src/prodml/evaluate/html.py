@@ -202,7 +202,15 @@ def _baselines(report: Mapping[str, Any]) -> str:
     baselines, focus = report.get("baselines") or [], report.get("focus") or ""
     if not baselines:
         return section("baselines", "Baselines", muted("No baselines were computed."))
-    keys = dict.fromkeys(k for b in baselines for k in b.get("metrics") or {} if "[" not in k)
+    # as the terminal shows them: the positive class's recall, precision and F1 after the
+    # focus, then the metrics of no one class
+    positive = report.get("positive_class")
+    per_class = [f"{m}[{positive}]" for m in ("recall", "precision", "f1")] if positive else []
+    measured = {k for b in baselines for k in b.get("metrics") or {}}
+    keys = [
+        *(k for k in per_class if k in measured),
+        *dict.fromkeys(k for b in baselines for k in b.get("metrics") or {} if "[" not in k),
+    ]
     head = ["metric"]
     for b in baselines:
         rows = f", {_fmt(b['rows'], 'rows')} rows" if b.get("rows") is not None else ""
