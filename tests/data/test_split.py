@@ -12,7 +12,7 @@ from sklearn.datasets import load_breast_cancer
 
 from prodml.config import BalancedSplit, RandomSplit, StratifiedSplit, TimeSplit
 from prodml.data import SPLIT_NAMES
-from prodml.data.split import DEV, TEST, TRAIN, Split, split_rows
+from prodml.data.split import DEV, TEST, TRAIN, Split, split_report, split_rows
 from prodml.errors import DataError
 
 
@@ -225,6 +225,9 @@ def test_balanced_split_warns_about_a_cell_too_small_to_measure() -> None:
     )
     relaxed = split_rows(frame, balanced(4), target="approved", task="classification")
     assert relaxed.warnings == ()
+    # the report by metadata column finds the same cells: each is said once
+    report = split_report(frame, split, balanced(), target="approved", metadata=("gender",))
+    assert report["warnings"] == list(split.warnings)
 
 
 def test_balanced_split_treats_missing_metadata_as_its_own_value() -> None:

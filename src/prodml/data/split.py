@@ -370,7 +370,9 @@ def _class_fix(settings: SplitSettings, name: str) -> str:
 def _small_cells(counts: pd.DataFrame, target: str, settings: SplitSettings) -> list[str]:
     """One warning per cell with too few rows in a non-empty dev or test set to measure."""
     least = settings.min_count if isinstance(settings, BalancedSplit) else MIN_COUNT
-    keys = [c for c in counts.columns if c not in SPLIT_NAMES]
+    # the target first, so a cell has one name whichever table finds it (the split's
+    # balanced cells, or split_report's by metadata column), and is reported once
+    keys = [target, *(c for c in counts.columns if c not in (*SPLIT_NAMES, target))]
     found = []
     for name in ("dev", "test"):
         # a class with no rows in the split is reported once, by _check_classes; an empty
