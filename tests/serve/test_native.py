@@ -141,7 +141,7 @@ def test_with_serve_unseen_predict_an_unseen_category_is_answered(
     assert answer.status == 200, answer.body
     (prediction,) = answer.json()["predictions"]
     # a category the model never saw reaches it as a missing one
-    row["purpose"] = pd.Categorical([None], dtype=row["purpose"].dtype)
+    row["purpose"] = pd.Series([np.nan], index=row.index, dtype=row["purpose"].dtype)
     expected = loans_model.predict_proba(row)[0]
     assert [prediction["probabilities"][c] for c in ("0", "1")] == pytest.approx(expected)
 
