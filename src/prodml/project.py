@@ -319,13 +319,14 @@ class Project:
         """The predictions a person decides (see :mod:`prodml.store.review`)."""
         return ReviewQueue(self.runs_store.database)
 
-    def monitor(self, endpoint: str | None = None) -> Pass:
+    def monitor(self, endpoint: str | None = None, *, close: bool = False) -> Pass:
         """One pass of the monitor over ``endpoint``'s prediction log (``monitor.endpoint``,
-        else the project's name): new windows, realized performance, change points, alerts."""
+        else the project's name): new windows, realized performance, change points, alerts;
+        ``close``: the open window too, as a partial one."""
         name = self.endpoint(endpoint)
         if self._monitor is None:
             self._monitor = Monitor(self.monitoring, self.settings.monitor, self._reference)
-        return self._monitor.run(name)
+        return self._monitor.run(name, close=close)
 
     def endpoint(self, endpoint: str | None = None) -> str:
         """The endpoint monitoring watches: ``endpoint``, else ``monitor.endpoint``, else the

@@ -211,6 +211,12 @@ def test_concept_change_is_found_from_feedback_soon_after_it(store: Monitoring) 
         first = found[0]
         assert first.detected_id - CONCEPT_AT <= 500, first
         assert abs(first.started_id - CONCEPT_AT) <= 300, first
+    # concept_change counts a change in the window where it was found, not where it began
+    windows = store.windows("toy")
+    found_in = [w.id for c in changes for w in windows if w.first_id <= c.detected_id <= w.last_id]
+    assert {w.id: w.metrics["concept_change"] for w in windows if w.metrics["concept_change"]} == {
+        id: found_in.count(id) for id in found_in
+    }
     # a second pass finds the same change points and stores none again
     assert monitor.run("toy").change_points == []
 
@@ -558,3 +564,33 @@ def test_a_window_under_min_rows_gets_software_metrics_but_no_drift_verdict(
 def test_min_rows_must_be_positive() -> None:
     with pytest.raises(ValueError, match="min_rows"):
         MonitorSettings(min_rows=0)
+
+
+def test_alerts_are_checked_on_windows_feedback_changed_and_history_is_kept(
+    store: Monitoring,
+) -> None:
+    """Labels come after their windows were stored: the concept_change rule fires on the
+    window where the change was found, is resolved by the next one that kept to it (both
+    in one pass, both kept), and feedback reaching those windows again fires nothing."""
+    reference, stream, labels = planted()
+    ids = log_stream(store, stream)
+    settings = MonitorSettings.model_validate(
+        {"window": 500, "alerts": [{"metric": "concept_change", "above": 0}]}
+    )
+    monitor = Monitor(store, settings, lambda name, version, run: reference)
+    assert monitor.run("toy").fired == []
+    store.add_feedback(list(zip(ids, labels.tolist(), strict=True)), "test")
+    done = monitor.run("toy")
+    windows = store.windows("toy")
+    found = min(c.detected_id for c in store.change_points("toy"))
+    (where,) = [w for w in windows if w.first_id <= found <= w.last_id]
+    assert [a.window_id for a in done.fired] == [where.id]
+    (alert,) = store.alerts("toy")
+    assert [a.id for a in done.resolved] == [alert.id] and alert.resolved_at is not None
+    after = next(w for w in windows if w.id > where.id and not w.metrics["concept_change"])
+    assert alert.resolved_window_id == after.id
+    rows = range(where.first_id - 1, where.first_id + 19)  # log id k is row k - 1
+    store.add_feedback([(ids[i], 1 - int(labels[i])) for i in rows], "corrected")
+    again = monitor.run("toy")
+    assert again.updated >= 1 and again.fired == []
+    assert len(store.alerts("toy")) == 1

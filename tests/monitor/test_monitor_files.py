@@ -51,7 +51,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The breast-cancer example, fitted and registered, in windows of WINDOW rows."""
     folder = prodml.init(tmp_path_factory.mktemp("files") / "bc", example="breast-cancer")
     with open(folder / "prodml.yaml", "a", encoding="utf-8") as file:
-        file.write(f"monitor:\n  window: {WINDOW}\n")
+        file.write(
+            f"monitor:\n  window: {WINDOW}\n  alerts:\n"
+            "    - {metric: concept_change, above: 0}\n    - {metric: accuracy, below: 0.9}\n"
+        )
     with prodml.Project(folder) as opened:
         run = opened.fit()
         opened.register(run.id, force=True, reason="a test")
@@ -101,40 +104,36 @@ def check_change_points(points: list[dict[str, Any]]) -> None:
     ), points
 
 
-def test_a_file_and_a_logged_batch_find_the_planted_drift_and_the_label_change(
-    project: Path, planted: Path
-) -> None:
-    truth = pd.read_csv(planted)["diagnosis"]
-
-    # prodml monitor FILE: scored by the model, in a store of its own
-    alone = json.loads(succeeded(prodml_command("monitor", str(planted), "--json", cwd=project)))
-    assert alone["rows"] == ROWS and alone["model"] == "breast-cancer:1"
-
-    # prodml predict --log, prodml feedback, prodml monitor: the project's log
-    scored = project / "scored.csv"
+@pytest.fixture(scope="module")
+def scored(project: Path, planted: Path) -> Path:
+    """The planted file through prodml predict --log and prodml feedback; its scores."""
+    scores = project / "scored.csv"
     batch = json.loads(
         succeeded(
             prodml_command(
-                "predict", str(planted), "-o", str(scored), "--log", "--json", cwd=project
+                "predict", str(planted), "-o", str(scores), "--log", "--json", cwd=project
             )
         )
     )
     assert batch["logged"] == ROWS
+    labels = ("--id-column", "patient_id", "--label-column", "diagnosis")
+    succeeded(prodml_command("feedback", str(planted), *labels, cwd=project))
+    return scores
+
+
+def test_a_file_and_a_logged_batch_find_the_planted_drift_and_the_label_change(
+    project: Path, planted: Path, scored: Path
+) -> None:
+    truth = pd.read_csv(planted)["diagnosis"]
     said = pd.read_csv(scored)["prediction"]
+
+    # prodml monitor FILE: scored by the model, in a store of its own
+    alone = json.loads(succeeded(prodml_command("monitor", str(planted), "--json", cwd=project)))
+    assert alone["rows"] == ROWS and alone["model"] == "breast-cancer:1"
     check_windows(alone["windows"], truth, said)
     check_change_points(alone["change_points"])
 
-    succeeded(
-        prodml_command(
-            "feedback",
-            str(planted),
-            "--id-column",
-            "patient_id",
-            "--label-column",
-            "diagnosis",
-            cwd=project,
-        )
-    )
+    # prodml predict --log, prodml feedback, prodml monitor: the project's log
     done = json.loads(succeeded(prodml_command("monitor", "--json", cwd=project)))
     with prodml.Project(project) as opened:
         logged = list(opened.monitoring.logged("breast-cancer"))
@@ -167,6 +166,49 @@ def test_a_file_and_a_logged_batch_find_the_planted_drift_and_the_label_change(
         {k: p[k] for k in ("detector", "began_at_row", "found_at_row")}
         for p in alone["change_points"]
     ]
+
+
+def test_the_report_lists_every_window_with_alerts_accuracy_and_change_points(
+    project: Path, scored: Path
+) -> None:
+    succeeded(prodml_command("monitor", cwd=project))
+    found = json.loads(succeeded(prodml_command("monitor", "report", "--json", cwd=project)))
+    assert len(found["windows"]) == ROWS // WINDOW
+    points = found["change_points"]
+    # named by the data's id (the request id a batch logs) as well as by log id
+    assert {p["detected_request"] for p in points} == {f"p{p['detected_id'] - 1}" for p in points}
+    concept = [a for a in found["alerts"] if a["metric"] == "concept_change"]
+    first = min(p["detected_id"] for p in points)
+    (where,) = [w for w in found["windows"] if w["first_id"] <= first <= w["last_id"]]
+    assert concept[-1]["window_id"] == where["id"]  # the oldest: where the change was found
+    assert "concept_change > 0" in where["alerts"]
+    assert all(a["resolved_window_id"] for a in concept if a["resolved_at"])
+
+    table = succeeded(prodml_command("monitor", "report", "--last", "3", cwd=project))
+    assert all(len(line) <= 80 for line in table.splitlines()), table
+    shown = [line.split("│")[1].strip() for line in table.splitlines() if line.startswith("│ ")]
+    newest = [str(w["id"]) for w in found["windows"][-3:]]
+    assert shown[:3] == newest
+    assert f"began at request p{points[0]['started_id'] - 1}" in " ".join(table.split())
+    assert "alert history" in table
+
+
+def test_close_scores_the_open_window_of_a_batch_as_partial(project: Path, scored: Path) -> None:
+    succeeded(prodml_command("monitor", cwd=project))
+    rows = pd.read_csv(project / "planted.csv").head(120)
+    extra = project / "extra.csv"
+    rows.assign(patient_id=[f"q{i}" for i in range(120)]).to_csv(extra, index=False)
+    succeeded(
+        prodml_command("predict", str(extra), "-o", str(project / "x.csv"), "--log", cwd=project)
+    )
+    waiting = json.loads(succeeded(prodml_command("monitor", "--json", cwd=project)))
+    assert waiting["windows"] == []  # 120 of 500: the window is open
+    closed = json.loads(succeeded(prodml_command("monitor", "--close", "--json", cwd=project)))
+    (window,) = closed["windows"]
+    assert (window["rows"], window["metrics"]["partial"]) == (120, 1)
+    wrong = prodml_command("monitor", "--close", "--every", "60s", cwd=project)
+    assert wrong.returncode == 1 and "--close" in wrong.stderr
+    assert len(wrong.stderr.splitlines()) == 1
 
 
 def test_monitor_file_prints_its_windows_at_80_columns(project: Path, planted: Path) -> None:

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -49,7 +48,7 @@ monitor_app = typer.Typer(
     "against the reference profile, realized performance from feedback, alerts. "
     "prodml monitor FILE does the same for a CSV or Parquet file, without a server.",
     epilog="Examples:  prodml monitor --once    prodml monitor --every 60s    "
-    "prodml monitor report --html monitor.html    "
+    "prodml monitor --close    prodml monitor report --html monitor.html    "
     "prodml monitor new.csv --window 1000 --json",
     invoke_without_command=True,
     rich_markup_mode="rich",
@@ -75,6 +74,14 @@ def monitor(
         str | None,
         typer.Option(help="Run a pass at this interval until Ctrl-C, e.g. 60s or 5m."),
     ] = None,
+    close: Annotated[
+        bool,
+        typer.Option(
+            "--close",
+            help="Close the open window as well and score it, marked partial (at the end of "
+            "a replay or a batch, whose last rows would otherwise wait for more).",
+        ),
+    ] = False,
     json: JsonOption = False,
 ) -> None:
     """Cut the prediction log into closed windows (monitor.window: a duration such as 1h, or a
@@ -82,7 +89,7 @@ def monitor(
     score; update realized performance from feedback; fire and resolve alerts.
 
     A window of time is closed a few seconds after its end, a window of predictions when it
-    is full. A window of fewer than
+    is full; --close scores the open one too, marked partial. A window of fewer than
     monitor.min_rows rows (default 100) gets its software metrics but no drift verdict
     ("too few rows"). Drift is measured per feature against the model version's reference
     profile (the held-out rows of its fit): KS or chi-square at every window size, unless
@@ -95,13 +102,18 @@ def monitor(
     with reporting():
         if once and every is not None:
             raise prodml.ConfigError("give --once or --every, not both")
+        if close and every is not None:
+            raise prodml.ConfigError(
+                "--close scores the open window once: give it without --every (each pass "
+                "would cut a partial window)"
+            )
         interval = _interval(every) if every is not None else None
         opened = prodml.Project(project)
         while True:
             with console.status("reading the prediction log...", spinner="dots") as status:
                 if json:
                     status.stop()
-                done = opened.monitor(endpoint)
+                done = opened.monitor(endpoint, close=close)
                 looked = [opened.check_canary(name) for name in opened.canaries()]
             if json:
                 print_json({**done.to_dict(), "canaries": [canary_dict(c) for c in looked]})
@@ -188,6 +200,8 @@ def drift(
     chi-square and an effect large enough to matter, unless it names another); the columns
     both files have, but data.id and data.time. For two recorded data sets (run ids or
     fingerprints), prodml data diff."""
+    import pandas as pd
+
     from prodml.data.profile import read_chunks
     from prodml.monitor.files import drift_between
 
@@ -229,20 +243,29 @@ def report(
     html: Annotated[
         Path | None, typer.Option(help="Write a self-contained HTML page (works offline).")
     ] = None,
+    last: Annotated[
+        int | None, typer.Option(min=1, help="Only the newest N windows.", show_default="all")
+    ] = None,
     json: JsonOption = False,
 ) -> None:
-    """Drift of each feature over time, reference and newest window side by side, alerts."""
+    """Every window with its rows, accuracy, drift, drifted features, the alerts fired on
+    it and the changes in the error rate found in it; then each change point, named by
+    the request ids (a batch's: its data.id), log ids and times it began and was found at;
+    then the alert history, resolved alerts too. --html writes the page with the drift of
+    each feature over time and the reference and newest window side by side."""
     from prodml.monitor.html import render
 
     with reporting():
         found = prodml.Project(project).monitor_report(endpoint)
+    if last is not None:
+        found = {**found, "windows": found["windows"][-last:]}
     if json:
         print_json(found)
         return
     if html is not None:
         html.write_text(render(found), encoding="utf-8")
         console.print(f"wrote [bold]{escape(str(html))}[/]")
-    _drift_table(found)
+    show_report(found)
 
 
 @app.command(
@@ -396,21 +419,72 @@ def show_performance(windows: list[Window]) -> None:
     console.print(table)
 
 
-def _drift_table(found: dict[str, Any]) -> None:
-    windows = found["windows"][-8:]
-    table = Table(title=f"{found['endpoint']}: drift score by window", title_justify="left")
-    table.add_column("feature")
+def show_report(found: dict[str, Any]) -> None:
+    """The monitoring report: windows, change points, alert history."""
+    windows = found["windows"]
+    if not windows:
+        console.print(f"{escape(found['endpoint'])}: no window yet (run prodml monitor)")
+        return
+    shown = {w["id"] for w in windows}
+    drifted: dict[int, list[str]] = {}
+    for s in found["scores"]:
+        if s["kind"] == "drift" and s["drifted"] and s["window_id"] in shown:
+            drifted.setdefault(s["window_id"], []).append(s["column"])
+    table = FittedTable(
+        [
+            Column("window", "id"),
+            Column("from", "id", drop=3),
+            Column("rows", "number"),
+            Column("accuracy", "number"),
+            Column("drift", "number", drop=2),
+            Column("alerts"),
+            Column("change", "number", drop=1),
+            Column("drifted features", drop=4),
+        ],
+        title=f"{found['endpoint']}: {len(windows)} window(s)",
+    )
     for w in windows:
-        table.add_column(str(w["id"]), justify="right")
-    by_cell = {(s["column"], s["window_id"]): s for s in found["scores"] if s["kind"] != "skew"}
-    for column in dict.fromkeys(s["column"] for s in found["scores"] if s["kind"] != "skew"):
-        cells = []
-        for w in windows:
-            s = by_cell.get((column, w["id"]))
-            text = "" if s is None else fmt(s["score"])
-            cells.append(f"[red]{text}[/]" if s is not None and s["drifted"] else text)
-        table.add_row(escape(column), *cells)
-    console.print(table)
+        m = w["metrics"]
+        table.add_row(
+            str(w["id"]),
+            w["starts_at"][:16].replace("T", " "),
+            f"{w['rows']:,}" + (" partial" if m.get("partial") else ""),
+            fmt(m.get("accuracy")),
+            "too few rows" if m.get("too_few_rows") else _share(m.get("drift_share")),
+            escape(", ".join(w["alerts"])),
+            str(m.get("concept_change") or ""),
+            escape(", ".join(sorted(drifted.get(w["id"], [])))),
+            style="yellow" if w["alerts"] else None,
+        )
+    table.print()
+    for p in found["change_points"]:
+        console.print(
+            f"[yellow]error rate changed[/] ({p['detector']}): began at request "
+            f"{escape(str(p['started_request']))} (log id {p['started_id']}, "
+            f"{p['started_at'][:19]}), found at {escape(str(p['detected_request']))} (log id "
+            f"{p['detected_id']}, {p['detected_at'][:19]})"
+        )
+    history = FittedTable(
+        [
+            Column("fired at", "id"),
+            Column("rule"),
+            Column("value", "number"),
+            Column("window", "id"),
+            Column("resolved at", "id"),
+        ],
+        title="alert history",
+    )
+    for a in found["alerts"]:
+        resolved = a["resolved_at"]
+        history.add_row(
+            a["fired_at"][:19].replace("T", " "),
+            escape(a["rule"]),
+            fmt(a["value"]),
+            str(a["window_id"]),
+            "[red]firing[/]" if resolved is None else resolved[:19].replace("T", " "),
+        )
+    if found["alerts"]:
+        history.print()
 
 
 def _share(value: Any) -> str:

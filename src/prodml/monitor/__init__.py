@@ -6,6 +6,7 @@ __all__ = [
     "detectors",
     "drift",
     "feedback",
+    "files",
     "html",
     "monitor",
     "reference",

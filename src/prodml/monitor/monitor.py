@@ -71,6 +71,7 @@ from prodml.store.review import ReviewQueue
 from prodml.store.runs import utc_now
 
 logger = logging.getLogger("prodml.monitor")
+_NO_END = 2**63 - 1  # the highest log id
 
 #: The streaming detectors a pass runs over the error stream, at their defaults.
 #: Page-Hinkley (alpha 1, threshold 100, twice river's 50): false alarms per million
@@ -169,12 +170,14 @@ class Monitor:
             newest[version] = stored
             done.windows.append(stored)
             done.scores.extend(scores)
-        done.updated, done.change_points = self._feedback(endpoint, done.windows)
+        updated, done.change_points = self._feedback(endpoint, done.windows)
+        done.updated = len(updated)
+        changed = [w.first_id for w in done.windows] + updated
         if done.windows:  # as stored now, with the performance the feedback gave them
             span = (done.windows[0].first_id, done.windows[-1].last_id)
             now = {w.id: w for w in self.store.windows(endpoint, covering=span)}
             done.windows = [now[w.id] for w in done.windows]
-        done.fired, done.resolved = self._alerts(endpoint, len(done.windows))
+        done.fired, done.resolved = self._alerts(endpoint, min(changed, default=None))
         return done
 
     # --- windows ---------------------------------------------------------------------------
@@ -317,11 +320,13 @@ class Monitor:
 
     # --- feedback: realized performance and change points ---------------------------------
 
-    def _feedback(self, endpoint: str, new: Sequence[Window]) -> tuple[int, list[ChangePoint]]:
+    def _feedback(
+        self, endpoint: str, new: Sequence[Window]
+    ) -> tuple[list[int], list[ChangePoint]]:
         """Feed the labels received since the last pass to the endpoint's error stream,
         store and log the change points it finds, and recompute realized performance of
         the windows that changed: new ones, and those that got labels or change points.
-        Returns (windows updated, new change points)."""
+        Returns (the first log id of each window updated, new change points)."""
         everything = endpoint not in self._streams  # this monitor's first pass over it
         stream = self._streams.setdefault(endpoint, ErrorStream(self.detectors))
         received = self.store.labelled(endpoint, feedback_after=stream.mark)
@@ -347,7 +352,7 @@ class Monitor:
                 point.started_at.isoformat(),
                 point.detected_id,
             )
-        touched = np.array([row.id for row in received] + [p.started_id for p in points])
+        touched = np.array([row.id for row in received] + [p.detected_id for p in points])
         if everything:
             changed = self.store.windows(endpoint)
         else:  # the new windows, and the stored ones that got labels or change points
@@ -363,17 +368,20 @@ class Monitor:
 
     def _performance(
         self, endpoint: str, windows: Sequence[Window], labelled: Sequence[Labelled] | None
-    ) -> int:
+    ) -> list[int]:
         """Store the realized performance of ``windows`` from their labelled predictions
-        (``labelled``: all of the endpoint's, when already read); windows updated."""
+        (``labelled``: all of the endpoint's, when already read); the first log id of
+        each window updated."""
         if not windows:
-            return 0
+            return []
         span = (min(w.first_id for w in windows), max(w.last_id for w in windows))
         if labelled is None:
             labelled = self.store.labelled(endpoint, first_id=span[0], last_id=span[1])
         ids = np.array([row.id for row in labelled], dtype=np.int64)
-        points = [p.started_id for p in self.store.change_points(endpoint, started_in=span)]
-        updated = 0
+        # a change counts in the window where it was found, not in the one it began in:
+        # an alert on concept_change fires when the change is known, never before it
+        points = [p.detected_id for p in self.store.change_points(endpoint, found_in=span)]
+        updated = []
         for window in windows:
             start = int(np.searchsorted(ids, window.first_id, side="left"))
             end = int(np.searchsorted(ids, window.last_id, side="right"))
@@ -382,30 +390,38 @@ class Monitor:
             found["concept_change"] = sum(window.first_id <= p <= window.last_id for p in points)
             if any(window.metrics.get(key) != value for key, value in found.items()):
                 self.store.update_metrics(window.id, {**window.metrics, **found})
-                updated += 1
+                updated.append(window.first_id)
         return updated
 
     # --- alerts ----------------------------------------------------------------------------
 
-    def _alerts(self, endpoint: str, new: int) -> tuple[list[Alert], list[Alert]]:
-        """Check the rules at each of the ``new`` windows in turn (at the newest when there
-        is none: feedback may have changed it), so that an alert names the window where
-        its rule first broke, even when one pass stores several windows."""
+    def _alerts(self, endpoint: str, first: int | None) -> tuple[list[Alert], list[Alert]]:
+        """Check the rules at each window from the one whose first prediction is ``first``
+        (the oldest new, or whose realized performance feedback changed) to the newest, in
+        turn (at the newest alone when none changed), so that an alert names the window
+        where its rule first broke, even when one pass stores several windows or feedback
+        reaches old ones. Windows a rule's newest alert already covers (up to the one that
+        resolved it) are not checked for it again: history is never fired twice."""
         if not self.settings.alerts:
             return [], []
-        # the rules look back at most for_ windows from the first new one
-        reach = max(max(new, 1) + rule.for_ - 1 for rule in self.settings.alerts)
-        windows = self.store.windows(endpoint, newest=reach)
-        firing = {a.rule: a for a in self.store.alerts(endpoint, firing=True)}
-        fired, resolved = [], []
-        at = (
-            range(len(windows) - new, len(windows))
-            if new
-            else range(len(windows) - 1, len(windows))
+        checked = (
+            self.store.windows(endpoint, covering=(first, _NO_END)) if first is not None else []
         )
+        # the rules look back at most for_ windows from the first one checked
+        reach = max(max(len(checked), 1) + rule.for_ - 1 for rule in self.settings.alerts)
+        windows = self.store.windows(endpoint, newest=reach)
+        newest: dict[str, Alert] = {}
+        for alert in self.store.alerts(endpoint):  # newest first
+            newest.setdefault(alert.rule, alert)
+        fired, resolved = [], []
+        at = range(len(windows) - max(len(checked), 1), len(windows))
         for rule in self.settings.alerts:
-            open_alert = firing.get(rule.label)
+            last = newest.get(rule.label)
+            open_alert = last if last is not None and last.resolved_at is None else None
+            covered = 0 if last is None else max(last.window_id, last.resolved_window_id or 0)
             for k in at:
+                if windows[k].id <= covered:
+                    continue
                 recent = windows[max(0, k + 1 - rule.for_) : k + 1]
                 breaking = len(recent) == rule.for_ and all(
                     _breaks(rule, w.metrics) for w in recent
@@ -414,7 +430,7 @@ class Monitor:
                     open_alert = self._fire(endpoint, rule, windows[k])
                     fired.append(open_alert)
                 elif open_alert is not None and not _breaks(rule, windows[k].metrics):
-                    self.store.resolve(open_alert.id)
+                    self.store.resolve(open_alert.id, windows[k].id)
                     logger.info("%s: alert %s resolved", endpoint, rule.label)
                     resolved.append(open_alert)
                     open_alert = None

@@ -27,6 +27,12 @@ def monitor_report(
     """The report of ``endpoint`` (``reference``: the newest window's model's
     :class:`~prodml.monitor.monitor.Reference`, for the distributions)."""
     windows = store.windows(endpoint)
+    alerts = store.alerts(endpoint)  # fired and resolved ones too: the history
+    points = store.change_points(endpoint)
+    requests = store.request_ids([i for c in points for i in (c.started_id, c.detected_id)])
+    fired: dict[int, list[str]] = {}
+    for alert in reversed(alerts):  # oldest first
+        fired.setdefault(alert.window_id, []).append(alert.rule)
     found: dict[str, Any] = {
         "endpoint": endpoint,
         "generated_at": utc_now().isoformat(),
@@ -36,14 +42,26 @@ def monitor_report(
                 "model": f"{w.model_name}:{w.model_version}",
                 "starts_at": w.starts_at.isoformat(),
                 "ends_at": w.ends_at.isoformat(),
+                "first_id": w.first_id,
+                "last_id": w.last_id,
                 "rows": w.rows,
+                "alerts": fired.get(w.id, []),
                 "metrics": w.metrics,
             }
             for w in windows
         ],
         "scores": [record(s) for s in store.scores(endpoint)],
-        "alerts": [record(a) for a in store.alerts(endpoint)],
-        "change_points": [record(c) for c in store.change_points(endpoint)],
+        "alerts": [record(a) for a in alerts],
+        # each change named by the request ids (a batch's: its data.id) of the predictions
+        # it began and was found at, as well as by their log ids and times
+        "change_points": [
+            {
+                **record(c),
+                "started_request": requests.get(c.started_id),
+                "detected_request": requests.get(c.detected_id),
+            }
+            for c in points
+        ],
         "distributions": {},
     }
     if windows and reference is not None and reference.profile is not None:

@@ -158,6 +158,7 @@ class Alert:
     fired_at: datetime
     resolved_at: datetime | None
     deliveries: dict[str, Any]
+    resolved_window_id: int | None = None  # the window that kept to its rule again
 
 
 @dataclass(frozen=True)
@@ -502,11 +503,13 @@ class Monitoring:
                 .values(deliveries={"webhooks": jsonable(deliveries)})
             )
 
-    def resolve(self, alert_id: int) -> None:
-        """Mark a firing alert resolved."""
+    def resolve(self, alert_id: int, window_id: int | None = None) -> None:
+        """Mark a firing alert resolved (by window ``window_id``)."""
         with self.database.session() as session:
             session.execute(
-                update(AlertRow).where(AlertRow.id == alert_id).values(resolved_at=utc_now())
+                update(AlertRow)
+                .where(AlertRow.id == alert_id)
+                .values(resolved_at=utc_now(), resolved_window_id=window_id)
             )
 
     def alerts(self, endpoint: str | None = None, *, firing: bool = False) -> list[Alert]:
@@ -537,18 +540,25 @@ class Monitoring:
         return new
 
     def change_points(
-        self, endpoint: str | None = None, *, started_in: tuple[int, int] | None = None
+        self, endpoint: str | None = None, *, found_in: tuple[int, int] | None = None
     ) -> list[ChangePoint]:
-        """The stored change points (that began at predictions with ids in ``started_in``,
-        first and last), in the order they began."""
+        """The stored change points (found at predictions with ids in ``found_in``, first
+        and last), in the order they began."""
         c = ChangePointRow
         query = select(c).order_by(c.started_id)
         if endpoint is not None:
             query = query.where(c.endpoint == endpoint)
-        if started_in is not None:
-            query = query.where(c.started_id >= started_in[0], c.started_id <= started_in[1])
+        if found_in is not None:
+            query = query.where(c.detected_id >= found_in[0], c.detected_id <= found_in[1])
         with self.database.reading() as session:
             return [_as(ChangePoint, row) for row in session.scalars(query).all()]
+
+    def request_ids(self, ids: Sequence[int]) -> dict[int, str]:
+        """The request ids of the logged predictions ``ids`` (those still in the log)."""
+        p = PredictionRow
+        with self.database.reading() as session:
+            rows = session.execute(select(p.id, p.request_id).where(p.id.in_(set(ids)))).all()
+        return {int(id): str(request_id) for id, request_id in rows}
 
 
 def record(item: Any) -> dict[str, Any]:

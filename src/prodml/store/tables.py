@@ -279,6 +279,7 @@ class AlertRow(Base):
     fired_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
     deliveries: Mapped[dict[str, Any]]
+    resolved_window_id: Mapped[int | None] = mapped_column(BIG_KEY, default=None)
 
 
 class ChangePointRow(Base):
