@@ -164,10 +164,13 @@ def _section(
             "",
             "**On this machine** the two workers share its two cores with the scheduler, this "
             "process and other engineers' test runs, so a speed-up near 2x is the ceiling and "
-            "less is expected; each side ran once, with one thread per process (scikit-learn's "
+            "less is expected (load average over the last 15 minutes at the end: "
+            f"{os.getloadavg()[2]:.1f}); each side ran once, with one thread per process "
+            "(scikit-learn's "
             "OpenMP threads limited to 1 in the single process too, as Dask does in its "
             "workers: on two busy cores, two OpenMP threads in one process contended so badly "
-            "that a first run measured the one-process search 15x slower, not a fair "
+            "that a first run (at 200,000 rows) measured the one-process search 15x slower, "
+            "not a fair "
             "baseline).",
             "",
             "**On a real cluster** both jobs are embarrassingly parallel, a candidate or a part "
