@@ -1,4 +1,5 @@
-"""Search on a Dask cluster: the same child runs and the same choice as in one process."""
+"""Search on a Dask cluster or local processes: the same child runs, progress and choice
+as in one process."""
 
 from __future__ import annotations
 
@@ -43,16 +44,21 @@ def _search(
         return best, project.runs(parent=best.id)
 
 
-def test_search_on_two_dask_workers_equals_one_process(
-    cluster: LocalCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("kind", ["dask", "local"])
+def test_search_in_parallel_equals_one_process(
+    kind: str, cluster: LocalCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """On two Dask workers, or two local processes (executor: {kind: local, n_jobs: 2})."""
     monkeypatch.delenv("PRODML_DATABASE_URL", raising=False)
     monkeypatch.delenv("PRODML_ARTIFACTS_URL", raising=False)
-    dask = ExecutorSettings(kind="dask", address=cluster.scheduler_address)
+    parallel = {
+        "dask": ExecutorSettings(kind="dask", address=cluster.scheduler_address),
+        "local": ExecutorSettings(kind="local", n_jobs=2),
+    }[kind]
     local_seen: list[tuple[int, int, Candidate]] = []
-    dask_seen: list[tuple[int, int, Candidate]] = []
-    local_best, local_children = _search(tmp_path / "local", ONE_PROCESS, local_seen)
-    dask_best, dask_children = _search(tmp_path / "dask", dask, dask_seen)
+    parallel_seen: list[tuple[int, int, Candidate]] = []
+    local_best, local_children = _search(tmp_path / "one", ONE_PROCESS, local_seen)
+    parallel_best, parallel_children = _search(tmp_path / kind, parallel, parallel_seen)
 
     def scores(children: list[Run]) -> dict[str, float]:
         return {
@@ -60,16 +66,16 @@ def test_search_on_two_dask_workers_equals_one_process(
             for c in children
         }
 
-    assert len(dask_children) == 5 and scores(dask_children) == scores(local_children)
-    assert all(c.status == "finished" and c.kind == "candidate" for c in dask_children)
+    assert len(parallel_children) == 5 and scores(parallel_children) == scores(local_children)
+    assert all(c.status == "finished" and c.kind == "candidate" for c in parallel_children)
     # progress: one report per candidate, in the grid's order, as in one process
-    assert [(done, total) for done, total, _ in dask_seen] == [(i, 5) for i in range(1, 6)]
-    assert [c.params for *_, c in dask_seen] == [c.params for *_, c in local_seen]
-    assert [c.score for *_, c in dask_seen] == [c.score for *_, c in local_seen]
-    chosen = (dask_best.model_spec or {})["search"]["best_params"]
+    assert [(done, total) for done, total, _ in parallel_seen] == [(i, 5) for i in range(1, 6)]
+    assert [c.params for *_, c in parallel_seen] == [c.params for *_, c in local_seen]
+    assert [c.score for *_, c in parallel_seen] == [c.score for *_, c in local_seen]
+    chosen = (parallel_best.model_spec or {})["search"]["best_params"]
     assert chosen == (local_best.model_spec or {})["search"]["best_params"]
 
     def quality(run: Run) -> dict[str, float]:
         return {k: v for k, v in (run.metrics or {}).items() if not k.endswith("seconds")}
 
-    assert quality(dask_best) == pytest.approx(quality(local_best), rel=1e-12)
+    assert quality(parallel_best) == pytest.approx(quality(local_best), rel=1e-12)
