@@ -340,9 +340,19 @@ def show_pass(done: Pass) -> None:
     """What a monitor pass stored: its windows, drifted features, change points, alerts."""
     if not done.windows:
         console.print(f"{escape(done.endpoint)}: no new closed window")
-    table = Table(title=f"{done.endpoint}: new windows", title_justify="left")
-    for column in ("window", "model", "from", "to", "rows", "p99 s", "errors", "drift share"):
-        table.add_column(column)
+    table = FittedTable(
+        [
+            Column("window", "id"),
+            Column("model", "id", drop=2),
+            Column("from", "id", drop=4),
+            Column("to", "id", drop=3),
+            Column("rows", "number"),
+            Column("p99 s", "number", drop=1),
+            Column("errors", "number"),
+            Column("drift share", "number"),
+        ],
+        title=f"{done.endpoint}: new windows",
+    )
     for w in done.windows:
         m = w.metrics
         table.add_row(
@@ -356,7 +366,7 @@ def show_pass(done: Pass) -> None:
             "too few rows" if m.get("too_few_rows") else _share(m.get("drift_share")),
         )
     if done.windows:
-        console.print(table)
+        table.print()
         drifted = sorted({s.column for s in done.scores if s.drifted and s.kind == "drift"})
         if drifted:
             console.print(f"[yellow]drifted features:[/] {escape(', '.join(drifted))}")
