@@ -63,3 +63,8 @@ def test_unreachable_scheduler_names_the_setting_and_the_fix() -> None:
         running(settings),
     ):
         pass
+
+
+def test_dask_without_an_address_starts_a_local_cluster_of_n_jobs_workers() -> None:
+    with running(ExecutorSettings(kind="dask", n_jobs=1)) as run:
+        assert run.n_jobs == 1 and list(run(pow, range(3), 3)) == [3**i for i in range(3)]
