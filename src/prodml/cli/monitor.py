@@ -16,7 +16,7 @@ from prodml.cli import app
 from prodml.cli.data import app as data_app
 from prodml.cli.deploy import canary_dict
 from prodml.cli.render import Column, FittedTable, console, fmt, print_json
-from prodml.cli.shell import JsonOption, ProjectOption, reporting
+from prodml.cli.shell import JsonOption, ProjectOption, WideOption, reporting
 from prodml.config import window_seconds
 
 if TYPE_CHECKING:
@@ -83,6 +83,7 @@ def monitor(
         ),
     ] = False,
     json: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
     """Cut the prediction log into closed windows (monitor.window: a duration such as 1h, or a
     number of predictions such as 5000) and store, for each, its metrics and every drift
@@ -118,7 +119,7 @@ def monitor(
             if json:
                 print_json({**done.to_dict(), "canaries": [canary_dict(c) for c in looked]})
             else:
-                show_pass(done)
+                show_pass(done, wide)
                 for canary in looked:
                     console.print(f"canary {escape(canary.endpoint)}: {escape(canary.summary)}")
             if interval is None:
@@ -162,6 +163,7 @@ def monitor_a_file(
         Path | None, typer.Option(help="Write a self-contained HTML page (works offline).")
     ] = None,
     json: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
     """prodml monitor FILE: the file's rows as if they had been served one after another,
     in windows (the last one partial), each with its metrics, drift against the reference
@@ -183,7 +185,7 @@ def monitor_a_file(
         return
     if html is not None:
         console.print(f"wrote [bold]{escape(str(html))}[/]")
-    show_file(found)
+    show_file(found, wide)
 
 
 @data_app.command(
@@ -195,6 +197,7 @@ def drift(
     second: Annotated[Path, typer.Argument(help="Another: the data compared with it (B).")],
     project: ProjectOption = Path("."),
     json: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
     """The drift of B from A, column by column, by the monitor's rule (monitor.drift: KS or
     chi-square and an effect large enough to matter, unless it names another); the columns
@@ -233,7 +236,7 @@ def drift(
             fmt(score.p_adjusted),
             "[yellow]yes[/]" if score.drifted else "no",
         )
-    table.print()
+    table.print(wide)
 
 
 @monitor_app.command()
@@ -247,6 +250,7 @@ def report(
         int | None, typer.Option(min=1, help="Only the newest N windows.", show_default="all")
     ] = None,
     json: JsonOption = False,
+    wide: WideOption = False,
 ) -> None:
     """Every window with its rows, accuracy, drift, drifted features, the alerts fired on
     it and the changes in the error rate found in it; then each change point, named by
@@ -265,7 +269,7 @@ def report(
     if html is not None:
         html.write_text(render(found), encoding="utf-8")
         console.print(f"wrote [bold]{escape(str(html))}[/]")
-    show_report(found)
+    show_report(found, wide)
 
 
 @app.command(
@@ -336,7 +340,7 @@ def _interval(text: str) -> float:
         raise prodml.ConfigError(f"--every {exc}") from None
 
 
-def show_pass(done: Pass) -> None:
+def show_pass(done: Pass, wide: bool = False) -> None:
     """What a monitor pass stored: its windows, drifted features, change points, alerts."""
     if not done.windows:
         console.print(f"{escape(done.endpoint)}: no new closed window")
@@ -366,7 +370,7 @@ def show_pass(done: Pass) -> None:
             "too few rows" if m.get("too_few_rows") else _share(m.get("drift_share")),
         )
     if done.windows:
-        table.print()
+        table.print(wide)
         drifted = sorted({s.column for s in done.scores if s.drifted and s.kind == "drift"})
         if drifted:
             console.print(f"[yellow]drifted features:[/] {escape(', '.join(drifted))}")
@@ -383,7 +387,7 @@ def show_pass(done: Pass) -> None:
         console.print(f"realized performance updated in {done.updated} window(s) from feedback")
 
 
-def show_file(found: FileReport) -> None:
+def show_file(found: FileReport, wide: bool = False) -> None:
     """A monitored file's windows, by rows, and the change points found in it."""
     table = FittedTable(
         [
@@ -404,7 +408,7 @@ def show_file(found: FileReport) -> None:
             _share(w["drift_share"]),
             escape(note),
         )
-    table.print()
+    table.print(wide)
     for point in found.change_points:
         console.print(
             f"[yellow]error rate changed[/] ({point['detector']}): began at row "
@@ -429,7 +433,7 @@ def show_performance(windows: list[Window]) -> None:
     console.print(table)
 
 
-def show_report(found: dict[str, Any]) -> None:
+def show_report(found: dict[str, Any], wide: bool = False) -> None:
     """The monitoring report: windows, change points, alert history."""
     windows = found["windows"]
     if not windows:
@@ -466,7 +470,7 @@ def show_report(found: dict[str, Any]) -> None:
             escape(", ".join(sorted(drifted.get(w["id"], [])))),
             style="yellow" if w["alerts"] else None,
         )
-    table.print()
+    table.print(wide)
     for p in found["change_points"]:
         console.print(
             f"[yellow]error rate changed[/] ({p['detector']}): began at request "
@@ -494,7 +498,7 @@ def show_report(found: dict[str, Any]) -> None:
             "[red]firing[/]" if resolved is None else resolved[:19].replace("T", " "),
         )
     if found["alerts"]:
-        history.print()
+        history.print(wide)
 
 
 def _share(value: Any) -> str:
