@@ -94,12 +94,13 @@ def batch_entries(
     times = _times(rows, roles.time, first_row)
     found = []
     records: list[dict[str, Any]] = inputs.to_dict("records")  # type: ignore[assignment]
+    answers = [_plain(v) for v in rows[PREDICTION].tolist()]
+    shares = rows[probabilities].to_numpy(dtype=float).tolist() if probabilities else None
+    key = "value" if model.regression else "label"
     for k, record in enumerate(records):
-        said = _plain(rows[PREDICTION].iat[k])
-        outputs: dict[str, Any] = {"value" if model.regression else "label": said}
-        if probabilities:
-            shares = rows[probabilities].iloc[k].to_numpy(dtype=float).tolist()
-            outputs["probabilities"] = dict(zip(classes, shares, strict=True))
+        outputs: dict[str, Any] = {key: answers[k]}
+        if shares is not None:
+            outputs["probabilities"] = dict(zip(classes, shares[k], strict=True))
         found.append(
             entry(
                 ids[k],
