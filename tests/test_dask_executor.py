@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from dask.distributed import LocalCluster
 
+import prodml
 from prodml.config import ExecutorSettings, parse_settings
 from prodml.errors import ConfigError
 from prodml.executor import DASK_ADDRESS_ENV, running
@@ -68,3 +70,26 @@ def test_unreachable_scheduler_names_the_setting_and_the_fix() -> None:
 def test_dask_without_an_address_starts_a_local_cluster_of_n_jobs_workers() -> None:
     with running(ExecutorSettings(kind="dask", n_jobs=1)) as run:
         assert run.n_jobs == 1 and list(run(pow, range(3), 3)) == [3**i for i in range(3)]
+
+
+@pytest.mark.parametrize("action", ["search", "predict"])
+def test_the_project_file_s_executor_runs_search_and_predict(tmp_path: Path, action: str) -> None:
+    """``Project.search`` and ``Project.predict`` go where prodml.yaml's executor says: an
+    unreachable scheduler there stops them with its one line."""
+    folder = prodml.init(tmp_path / "bc", example="breast-cancer")
+    with prodml.Project(folder) as project:
+        project.register(project.fit().id, force=True, reason="a test of the executor")
+        parts = tmp_path / "parts"
+        parts.mkdir()
+        project.load_data().X.head(20).to_parquet(parts / "part-0.parquet")
+    file = folder / "prodml.yaml"
+    text = file.read_text(encoding="utf-8")
+    file.write_text(text + "executor: {kind: dask, address: 'tcp://127.0.0.1:1'}\n")
+    with (
+        prodml.Project(folder) as project,
+        pytest.raises(ConfigError, match=r"executor\.address 'tcp://127\.0\.0\.1:1' cannot be "),
+    ):
+        if action == "search":
+            project.search()
+        else:
+            project.predict(parts, tmp_path / "scored")

@@ -216,6 +216,7 @@ class Project:
                 chunk_rows=chunk_rows,
                 on_chunk=on_chunk,
                 unseen=self.settings.serve.unseen,
+                executor=self.settings.executor,
             )
             return workspace.runs.finish(
                 run_id,
@@ -425,7 +426,14 @@ class Project:
         spec = self.settings.model
         data, split, estimator = self._prepare(spec)
         return search(
-            self._workspace(), estimator, spec, data, split, self.settings.search, on_candidate
+            self._workspace(),
+            estimator,
+            spec,
+            data,
+            split,
+            self.settings.search,
+            on_candidate,
+            executor=self.settings.executor,
         )
 
     def sanity(self, rows: int = 100) -> SanityResult:
