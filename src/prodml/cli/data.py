@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -17,7 +17,9 @@ from prodml.cli.render import Column, FittedTable, console, fmt, print_json
 from prodml.cli.render import errors as stderr
 from prodml.cli.shell import JsonOption, ProjectOption, WideOption, reporting
 from prodml.data import SPLIT_NAMES
-from prodml.data.profile import CategoricalProfile, NumericProfile, profile_file
+
+if TYPE_CHECKING:  # the profile's module loads numpy and pandas: only when a command runs
+    from prodml.data.profile import CategoricalProfile, NumericProfile
 
 app = typer.Typer(
     help="The data side: anomalies, the split, labelers' agreement and HLP, data set diffs.",
@@ -223,6 +225,8 @@ def profile(
     column its kind, missing values, range, mean and standard deviation, or its most
     frequent values; what prodml saves as a model's reference profile. The JSON leaves
     out the row sample the profile keeps for drift tests."""
+    from prodml.data.profile import profile_file
+
     with reporting():
         found = profile_file(file, chunk_rows, column or None)
     if json:
@@ -250,6 +254,8 @@ def profile(
 
 def _values(profiled: NumericProfile | CategoricalProfile) -> str:
     """A column's values in a phrase: the range, mean and deviation, or the top three."""
+    from prodml.data.profile import CategoricalProfile
+
     if isinstance(profiled, CategoricalProfile):
         top = list(profiled.shares().items())[:3]
         more = len(profiled.counts) - len(top) + (profiled.other > 0)
@@ -265,7 +271,9 @@ def _values(profiled: NumericProfile | CategoricalProfile) -> str:
 
 def _instant(seconds: float) -> str:
     """A datetime profile's number (seconds since 1970 UTC) as ISO 8601 text."""
-    return "-" if math.isnan(seconds) else str(pd.Timestamp(seconds, unit="s"))
+    if math.isnan(seconds):
+        return "-"
+    return str(datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None))
 
 
 @app.command(
