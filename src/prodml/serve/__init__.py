@@ -15,6 +15,7 @@ One request's path, module by module::
     service      endpoints, their batchers, the model thread, the log's answers
     deferral     who decides each row (the endpoint's automation); review items of a batch
     fallback     a rule that answers when the model fails, behind a breaker
+    stand_in     the rule in the place of a model that never loaded
     shadow_drops     a shadow's dropped copies, in its endpoint's deployment events
     batcher      adaptive micro-batching with a bounded queue (503 when full)
     predictor    one model call a batch on a frame from frame
@@ -52,6 +53,7 @@ __all__ = [
     "service",
     "shadow_drops",
     "source",
+    "stand_in",
     "sticky",
     "validation",
 ]
