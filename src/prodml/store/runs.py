@@ -292,19 +292,9 @@ class Runs:
         artifacts = session.scalars(
             select(ArtifactRow).where(ArtifactRow.run_id == row.id).order_by(ArtifactRow.id)
         ).all()
-        values = {name: getattr(row, name) for name in RECORDED}
-        return Run(
-            id=row.id,
-            parent_id=row.parent_id,
-            project=row.project,
-            kind=row.kind,
-            status=row.status,
-            started_at=as_utc(row.started_at) or row.started_at,
-            ended_at=as_utc(row.ended_at),
-            host=row.host,
-            pid=row.pid,
-            error=row.error,
-            artifacts=tuple(
+        return as_run(
+            row,
+            tuple(
                 SavedArtifact(
                     trusted=tuple(a.trusted.get("types", ())),
                     **{
@@ -314,8 +304,25 @@ class Runs:
                 )
                 for a in artifacts
             ),
-            **values,
         )
+
+
+def as_run(row: RunRow, artifacts: tuple[SavedArtifact, ...] = ()) -> Run:
+    """The run of ``row``, with ``artifacts`` (none: a page of runs does not show them)."""
+    return Run(
+        id=row.id,
+        parent_id=row.parent_id,
+        project=row.project,
+        kind=row.kind,
+        status=row.status,
+        started_at=as_utc(row.started_at) or row.started_at,
+        ended_at=as_utc(row.ended_at),
+        host=row.host,
+        pid=row.pid,
+        error=row.error,
+        artifacts=artifacts,
+        **{name: getattr(row, name) for name in RECORDED},
+    )
 
 
 def _checked(recorded: dict[str, Any]) -> dict[str, Any]:

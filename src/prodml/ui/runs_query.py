@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, func, select
 
 from prodml.errors import ConfigError, did_you_mean, listing
 from prodml.store.database import Database
-from prodml.store.runs import RECORDED, Run, as_utc
+from prodml.store.runs import Run, as_run
 from prodml.store.tables import RunRow
 
 KINDS = ("fit", "search", "candidate", "sanity", "batch")
@@ -120,7 +120,7 @@ def run_page(database: Database, project: str, query: RunQuery) -> RunPage:
             .limit(query.per_page)
         ).all()
         rows = {row.id: row for row in session.scalars(select(RunRow).where(RunRow.id.in_(ids)))}
-        runs = [_run(rows[run_id]) for run_id in ids]
+        runs = [as_run(rows[run_id]) for run_id in ids]
     names = sorted({name for run in runs for name in run.metrics or {}} | set(query.metrics))
     return RunPage(runs, int(total), query, names)
 
@@ -142,23 +142,6 @@ def _conditions(project: str, query: RunQuery) -> list[ColumnElement[bool]]:
         end = datetime.combine(query.until + timedelta(days=1), time(), UTC)
         found.append(RunRow.started_at < end)
     return found
-
-
-def _run(row: RunRow) -> Run:
-    """The run of ``row``, without its artifacts (a page of runs does not show them)."""
-    return Run(
-        id=row.id,
-        parent_id=row.parent_id,
-        project=row.project,
-        kind=row.kind,
-        status=row.status,
-        started_at=as_utc(row.started_at) or row.started_at,
-        ended_at=as_utc(row.ended_at),
-        host=row.host,
-        pid=row.pid,
-        error=row.error,
-        **{name: getattr(row, name) for name in RECORDED},
-    )
 
 
 def _date(name: str, text: str | None) -> date | None:
