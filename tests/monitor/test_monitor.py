@@ -35,6 +35,7 @@ from prodml.store.database import Database
 from prodml.store.log_columns import LogColumns
 from prodml.store.monitoring import Logged, Monitoring
 from prodml.store.review import NewItem, ReviewQueue
+from prodml.store.runs import utc_now
 
 FEATURES = ["x1", "x2", "x3", "c1", "c2"]
 SHIFT_AT, CONCEPT_AT, ROWS = 3_000, 4_500, 6_000
@@ -594,3 +595,22 @@ def test_alerts_are_checked_on_windows_feedback_changed_and_history_is_kept(
     again = monitor.run("toy")
     assert again.updated >= 1 and again.fired == []
     assert len(store.alerts("toy")) == 1
+
+
+def test_a_shadow_s_copies_are_not_read_into_the_endpoint_s_windows(store: Monitoring) -> None:
+    """A shadow's copies, logged between the primary's rows, are no answers: read with
+    them, every switch of model closed a window (windows of 50 to 90 rows for 200)."""
+    rows = []
+    for i in range(30):
+        rows.append(entry(f"r{i}", "ep", "ep", 1, {"x": float(i)}, {"value": 1.0}, 0.001))
+        copy = entry(f"r{i}", "ep", "ep", 2, {"x": float(i)}, {"value": 2.0}, 0.001, "shadow")
+        rows.append(copy)
+    log = PredictionLog(store.database)
+    log.write(rows).result()
+    log.close()
+
+    read = list(store.logged("ep"))
+    windows = cut(store.log_columns("ep", chunk=7), 10, utc_now())
+
+    assert [(r.request_id, r.model_version) for r in read] == [(f"r{i}", 1) for i in range(30)]
+    assert [len(rows) for rows, _ in windows] == [10, 10, 10]

@@ -183,7 +183,9 @@ class Monitoring:
     # --- the prediction log and its errors ------------------------------------------------
 
     def logged(self, endpoint: str, after_id: int = 0, chunk: int = 20_000) -> Iterator[Logged]:
-        """The predictions of ``endpoint`` with an id above ``after_id``, oldest first."""
+        """The predictions ``endpoint`` answered with an id above ``after_id``, oldest first;
+        not a shadow's copies (nobody was answered with them, and read between the
+        primary's rows they would cut its windows short at every switch of model)."""
         for rows, streams in self._log_rows(endpoint, after_id, chunk):
             yield from (_logged(row, streams[row[1]]) for row in rows)
 
@@ -197,7 +199,7 @@ class Monitoring:
     def _log_rows(
         self, endpoint: str, after_id: int, chunk: int
     ) -> Iterator[tuple[list[LogRow], dict[int, Stream]]]:
-        streams = self.streams(endpoint)
+        streams = {k: s for k, s in self.streams(endpoint).items() if s.role != "shadow"}
         if not streams:
             return
         query = _LOG.format(", ".join("?" * len(streams)))
