@@ -5,7 +5,7 @@
 >>> project = prodml.Project(prodml.init(tempfile.mkdtemp() + "/bc", example="breast-cancer"))
 >>> app = create_app(RunSource(project, project.fit().id), log=None)
 >>> [route.path for route in app.routes][:4]
-['/health/live', '/health/ready', '/metrics', '/openapi.json']
+['/health/live', '/health/ready', '/metrics', '/docs']
 >>> project.close()
 """
 
