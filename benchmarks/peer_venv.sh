@@ -37,3 +37,15 @@ print(" ".join(pin(n) for n in sys.argv[1:]))' "$name" scikit-learn numpy scipy 
     "$venv/bin/pip" install --quiet --disable-pip-version-check $pins "$@" 2>&1 \
         | { grep -v "^WARNING: Location" || true; } >&2
 }
+
+# Evidently's environment, shared by the drift and monitor benchmarks: Evidently 0.7.23
+# with pandas 2 (it does not import under pandas 3); sets $evidently_python.
+evidently_venv() {
+    peer_venv evidently evidently "evidently==0.7.23"
+    evidently_python=$venvs/evidently/bin/python
+    if ! "$evidently_python" -c "import evidently" 2>/dev/null; then
+        echo "installing pandas 2 in $venvs/evidently (one time)" >&2
+        "$venvs/evidently/bin/pip" install --quiet --disable-pip-version-check "pandas>=2.2,<3" 2>&1 \
+            | { grep -v "^WARNING: Location" || true; } >&2
+    fi
+}

@@ -17,13 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=benchmarks/peer_venv.sh
 source benchmarks/peer_venv.sh
-peer_venv evidently evidently "evidently==0.7.23"
-evidently_python=$venvs/evidently/bin/python
-if ! "$evidently_python" -c "import evidently" 2>/dev/null; then
-    echo "installing pandas 2 in $venvs/evidently (one time)" >&2
-    "$venvs/evidently/bin/pip" install --quiet --disable-pip-version-check "pandas>=2.2,<3" 2>&1 \
-        | { grep -v "^WARNING: Location" || true; } >&2
-fi
+evidently_venv
 
 start=$SECONDS  # from here: the one-time install is not counted
 work=$(mktemp -d)
