@@ -326,7 +326,12 @@ class Project:
         ``close``: the open window too, as a partial one."""
         name = self.endpoint(endpoint)
         if self._monitor is None:
-            self._monitor = Monitor(self.monitoring, self.settings.monitor, self._reference)
+            self._monitor = Monitor(
+                self.monitoring,
+                self.settings.monitor,
+                self._reference,
+                positive_class=self.settings.data.positive_class,
+            )
         return self._monitor.run(name, close=close)
 
     def endpoint(self, endpoint: str | None = None) -> str:

@@ -15,7 +15,14 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, recall_score
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    f1_score,
+    mean_absolute_error,
+    recall_score,
+    roc_auc_score,
+)
 from sqlalchemy import text
 
 from prodml.config import MonitorSettings
@@ -614,3 +621,20 @@ def test_a_shadow_s_copies_are_not_read_into_the_endpoint_s_windows(store: Monit
 
     assert [(r.request_id, r.model_version) for r in read] == [(f"r{i}", 1) for i in range(30)]
     assert [len(rows) for rows, _ in windows] == [10, 10, 10]
+
+
+def test_a_window_s_pr_auc_is_of_the_configured_positive_class(store: Monitoring) -> None:
+    """data.positive_class 0 sorts first among the model's classes 0 and 1."""
+    reference, stream, labels = planted()
+    ids = log_stream(store, stream.head(2_000))
+    store.add_feedback(list(zip(ids, labels[:2_000].tolist(), strict=True)), "test")
+    settings = MonitorSettings(window=1_000)
+    Monitor(store, settings, lambda name, version, run: reference, positive_class=0).run("toy")
+    _, confidence = model(stream.head(2_000))
+    for w in store.windows("toy"):
+        rows = slice(w.first_id - 1, w.last_id)
+        y, p0 = labels[rows], 1 - confidence[rows]  # the logged probability of "0"
+        pr = average_precision_score(y, p0, pos_label=0)
+        assert w.metrics["pr_auc"] == pytest.approx(pr, abs=1e-12)
+        assert w.metrics["roc_auc"] == pytest.approx(roc_auc_score(y == 0, p0), abs=1e-12)
+        assert abs(pr - average_precision_score(y, 1 - p0, pos_label=1)) > 0.01

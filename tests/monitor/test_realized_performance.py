@@ -141,3 +141,29 @@ def test_roc_and_pr_auc_of_more_classes_are_scikit_learns_one_vs_rest_macro(seed
     pr = average_precision_score(binarized, shares[kept], average="macro")
     assert (found["roc_auc"], found["pr_auc"]) == (pytest.approx(roc), pytest.approx(pr))
     assert "roc_auc" not in performance(rows(["cat"], ["dog"]), 1, "classification")
+
+
+@pytest.mark.parametrize("positive", ["benign", 0])
+def test_roc_and_pr_auc_are_of_the_project_s_positive_class_when_it_sorts_first(
+    positive: object,
+) -> None:
+    """data.positive_class, not the second class of the model's (sorted) order; given as
+    the project file gives it (0 for a logged "0")."""
+    rng = np.random.default_rng(11)
+    classes = ["benign", "malignant"] if positive == "benign" else ["0", "1"]
+    truth = rng.choice(classes, 300, p=[0.35, 0.65])
+    shares = probable(truth, classes, rng)
+
+    found = performance(logged(truth, classes, shares), 300, "classification", positive)
+
+    chosen = str(positive)
+    pr = average_precision_score(truth, shares[:, 0], pos_label=chosen)
+    assert found["pr_auc"] == pytest.approx(pr, abs=1e-12)
+    assert found["roc_auc"] == pytest.approx(
+        roc_auc_score(truth == chosen, shares[:, 0]), abs=1e-12
+    )
+    second = average_precision_score(truth, shares[:, 1], pos_label=classes[1])
+    assert abs(pr - second) > 0.01  # the two classes' areas differ: the test can tell them
+    # a positive class the model does not have: the second of its two, as before
+    other = performance(logged(truth, classes, shares), 300, "classification", "neither")
+    assert other["pr_auc"] == pytest.approx(second, abs=1e-12)

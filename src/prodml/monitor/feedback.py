@@ -103,14 +103,17 @@ class ErrorStream:
         )
 
 
-def performance(labelled: Sequence[Labelled], rows: int, task: Task) -> dict[str, Any]:
+def performance(
+    labelled: Sequence[Labelled], rows: int, task: Task, positive_class: Any = None
+) -> dict[str, Any]:
     """Realized performance of a window of ``rows`` predictions, of which ``labelled`` have
     feedback: accuracy, recall and F1 per class, or MAE for regression; with deferral,
     ``automatic_accuracy`` (of the rows the model decided) and ``human_agreement`` (the
     share of rows people decided whose label is the one the model suggested); with the
-    logged probabilities, ``roc_auc`` and ``pr_auc``: of the second class of two (the
-    model's order, as scikit-learn takes a binary target's positive class), one-vs-rest
-    macro of more.
+    logged probabilities, ``roc_auc`` and ``pr_auc``: of ``positive_class``
+    (``data.positive_class``) when the model has that class, else of the second class of
+    two (the model's order, as scikit-learn takes a binary target's positive class), and
+    one-vs-rest macro of more.
 
     Recall and F1 come from the counts, as scikit-learn's ``average=None,
     zero_division=0`` gives them (a class never seen nor predicted has neither), without
@@ -151,12 +154,13 @@ def performance(labelled: Sequence[Labelled], rows: int, task: Task) -> dict[str
             found[key] = float(right[decided == who].mean())
     found.update({f"recall.{c}": float(v) for c, v in zip(classes, recall, strict=True)})
     found.update({f"f1.{c}": float(v) for c, v in zip(classes, f1, strict=True)})
-    return found | _areas(labelled, texts[: len(labelled)])
+    return found | _areas(labelled, texts[: len(labelled)], positive_class)
 
 
-def _areas(labelled: Sequence[Labelled], truth: list[str]) -> dict[str, float]:
+def _areas(labelled: Sequence[Labelled], truth: list[str], positive_class: Any) -> dict[str, float]:
     """ROC-AUC and PR-AUC (:func:`~prodml.evaluate.metrics.auc`) of the rows that logged
-    the probability of each class, the classes in the order the model logged them."""
+    the probability of each class, the classes in the order the model logged them; of
+    ``positive_class`` if it is one of them (compared as text, as labels are)."""
     logged: list[tuple[dict[str, float], str]] = [
         (row.outputs["probabilities"], t)
         for row, t in zip(labelled, truth, strict=True)
@@ -166,7 +170,8 @@ def _areas(labelled: Sequence[Labelled], truth: list[str]) -> dict[str, float]:
         return {}
     classes = list(logged[0][0])
     matrix = [[shares.get(c, 0.0) for c in classes] for shares, _ in logged]
-    return auc([t for _, t in logged], matrix, classes)
+    positive = None if positive_class is None else label_text(positive_class)
+    return auc([t for _, t in logged], matrix, classes, positive if positive in classes else None)
 
 
 def predicted_label(row: Logged | Labelled) -> Any:

@@ -253,9 +253,12 @@ def monitor_file(
             if roles.target is not None and roles.target in head.columns:
                 _feedback(store, source, roles)
             first_id = 1  # a new store's log: row 0 is its first prediction
-            done = Monitor(store, settings, lambda name, v, run: against).run(
-                served.name, close=True
-            )
+            done = Monitor(
+                store,
+                settings,
+                lambda name, v, run: against,
+                positive_class=project.settings.data.positive_class,
+            ).run(served.name, close=True)
             found = report_of(done, str(file), ref, rows, first_id)
             found.page = monitor_report(store, served.name, against)
         finally:

@@ -142,7 +142,10 @@ class Monitor:
         *,
         detectors: Sequence[Callable[[], Detector]] = DETECTORS,
         now: Callable[[], datetime] = utc_now,
+        positive_class: str | int | None = None,
     ) -> None:
+        """``positive_class``: the class whose ROC and PR AUC a window has
+        (``data.positive_class``; without it, the second of the model's two classes)."""
         for rule in settings.alerts:
             check_metric(rule.metric)
         self.store = store
@@ -151,6 +154,7 @@ class Monitor:
         self._references: dict[tuple[str, int, str | None], Reference] = {}
         self._thresholds: dict[tuple[int, int], dict[str, Threshold]] = {}
         self.detectors = detectors
+        self.positive_class = positive_class
         self._streams: dict[str, ErrorStream] = {}
         self.now = now
 
@@ -386,7 +390,7 @@ class Monitor:
             start = int(np.searchsorted(ids, window.first_id, side="left"))
             end = int(np.searchsorted(ids, window.last_id, side="right"))
             task = self.reference(window.model_name, window.model_version, window.run_id).task
-            found = performance(labelled[start:end], window.rows, task)
+            found = performance(labelled[start:end], window.rows, task, self.positive_class)
             found["concept_change"] = sum(window.first_id <= p <= window.last_id for p in points)
             if any(window.metrics.get(key) != value for key, value in found.items()):
                 self.store.update_metrics(window.id, {**window.metrics, **found})
