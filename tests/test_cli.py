@@ -652,7 +652,7 @@ def test_evaluate_errors_are_one_line(fitted: tuple[Path, dict[str, Any]], tmp_p
     line = error_line(prodml_command("evaluate", "--sign-off", ":note", cwd=folder))
     assert "names nobody" in line and "name: note" in line
     unsigned = error_line(prodml_command("evaluate", "--sign-off", "Ana Ruiz", cwd=folder))
-    assert "--sign-off 'Ana Ruiz' has no note" in unsigned and '"name: note"' in unsigned
+    assert "sign-off 'Ana Ruiz' has no note" in unsigned and '"name: note"' in unsigned
     missing = error_line(prodml_command("evaluate", "--data", "nowhere.csv", cwd=folder))
     assert "--data 'nowhere.csv' does not exist" in missing
 

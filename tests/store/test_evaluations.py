@@ -239,7 +239,7 @@ def test_a_second_sign_off_is_refused_saying_who_signed_when(
 
 def test_signing_an_unknown_evaluation_is_refused_naming_it(evaluations: Evaluations) -> None:
     with pytest.raises(NotFoundError, match=r"^evaluation 'nosuchone' is not in the store$"):
-        evaluations.sign("nosuchone", SignOff.parse("ana"))
+        evaluations.sign("nosuchone", SignOff.parse("ana: ok"))
 
 
 @pytest.mark.parametrize(
@@ -247,8 +247,6 @@ def test_signing_an_unknown_evaluation_is_refused_naming_it(evaluations: Evaluat
     [
         ("Ana Ruiz: checked the slices", "Ana Ruiz", "checked the slices"),
         ("  Ana Ruiz  :   checked  ", "Ana Ruiz", "checked"),
-        ("ana", "ana", ""),
-        ("ana:", "ana", ""),
         ("ana: ratio 3:1 is fine", "ana", "ratio 3:1 is fine"),
     ],
 )
@@ -259,18 +257,31 @@ def test_sign_off_parse_reads_name_and_note(text: str, by: str, note: str) -> No
 def test_sign_off_parse_stamps_the_current_time_in_utc() -> None:
     before = datetime.now(UTC)
 
-    at = SignOff.parse("ana").at
+    at = SignOff.parse("ana: ok").at
 
     assert at.utcoffset() == timedelta(0)
     assert before <= at <= datetime.now(UTC)
 
 
-@pytest.mark.parametrize("text", ["", "   ", ": looks fine", " :"])
-def test_sign_off_without_a_name_is_refused_showing_the_form(text: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "names nobody"),
+        ("   ", "names nobody"),
+        (": looks fine", "names nobody"),
+        (" :", "names nobody"),
+        ("ana", "has no note"),
+        ("ana:", "has no note"),
+        ("  ana  :\t", "has no note"),
+    ],
+)
+def test_sign_off_without_a_name_or_a_note_is_refused_showing_the_form(
+    text: str, problem: str
+) -> None:
     with pytest.raises(DataError) as caught:
         SignOff.parse(text)
     assert str(caught.value) == (
-        f"sign-off {text!r} names nobody; give who signs and a note, as "
+        f"sign-off {text!r} {problem}; give who signs and what they checked, as "
         '"name: note", e.g. "Ana Ruiz: checked the slices"'
     )
 
@@ -278,7 +289,7 @@ def test_sign_off_without_a_name_is_refused_showing_the_form(text: str) -> None:
 def test_sign_off_with_a_name_too_long_for_the_store_is_refused() -> None:
     with pytest.raises(DataError, match=r"names someone longer than 200; give who signs"):
         SignOff.parse("a" * 201 + ": note")
-    assert SignOff.parse("a" * 200).by == "a" * 200
+    assert SignOff.parse("a" * 200 + ": note").by == "a" * 200
 
 
 # --- migrations ------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -387,6 +388,18 @@ def test_errors_name_the_key_and_the_fix(project: prodml.Project, rewrite: Rewri
         sliced.evaluate()
     with pytest.raises(DataError, match="sign-off"):
         project.evaluate(sign_off="  ")
+
+
+@pytest.mark.parametrize("sign_off", ["Ana Ruiz", "Ana Ruiz:", "Ana Ruiz:   \t"])
+def test_a_sign_off_without_a_note_is_refused_and_nothing_is_stored(
+    project: prodml.Project, sign_off: str
+) -> None:
+    project.fit()
+    with pytest.raises(
+        DataError, match="^" + re.escape(f"sign-off {sign_off!r} has no note; give who signs")
+    ):
+        project.evaluate(sign_off=sign_off)
+    assert project.evaluations() == []
 
 
 def _jsonable(value: Any) -> Any:

@@ -35,17 +35,25 @@ class SignOff:
 
     @classmethod
     def parse(cls, text: str, now: datetime | None = None) -> SignOff:
-        """Read ``"name: note"``; the note may be left out.
+        """Read ``"name: note"``: who signs and what they checked, both required.
 
-        >>> SignOff.parse("ana").note
-        ''
+        The one check of a sign-off, for the library and the CLI alike.
+
+        >>> SignOff.parse("ana: slices checked").note
+        'slices checked'
         """
         name, _, note = text.partition(":")
         name, note = name.strip(), note.strip()
-        if not name or len(name) > MAX_SIGNER:
-            problem = "names nobody" if not name else f"names someone longer than {MAX_SIGNER}"
+        problem = None
+        if not name:
+            problem = "names nobody"
+        elif len(name) > MAX_SIGNER:
+            problem = f"names someone longer than {MAX_SIGNER}"
+        elif not note:
+            problem = "has no note"
+        if problem is not None:
             raise DataError(
-                f"sign-off {text!r} {problem}; give who signs and a note, as "
+                f"sign-off {text!r} {problem}; give who signs and what they checked, as "
                 '"name: note", e.g. "Ana Ruiz: checked the slices"'
             )
         return cls(by=name, note=note, at=now or utc_now())
