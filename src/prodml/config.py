@@ -661,6 +661,44 @@ class DeploySettings(_Frozen):
     canary: CanarySettings = CanarySettings()
 
 
+#: How retraining builds its training set (see :mod:`prodml.retrain.training`).
+Strategy = Literal["all", "window", "weighted"]
+
+
+class RetrainSettings(_Frozen):
+    """``retrain:``: how ``prodml retrain`` builds a candidate, and who promotes it."""
+
+    strategy: Strategy = Field(
+        "all",
+        description="all: every row; window: the newest only; weighted: recent ones count more",
+    )
+    window: str | int | None = Field(
+        None, description="strategy window: a duration (90d, 12h) or a number of newest rows"
+    )
+    half_life: str = Field("30d", description="strategy weighted: a row's weight halves per age")
+    holdout: float = Field(
+        0.2, gt=0.0, lt=1.0, description="the newest share of labelled history kept to evaluate"
+    )
+    promote: Literal["manual", "canary"] = Field(
+        "manual", description="manual: a person promotes the shadow; canary: a canary starts"
+    )
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str | int | None) -> str | int | None:
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"{value} is not a number of rows; give 1 or more, or a duration")
+        if isinstance(value, str):
+            window_seconds(value)
+        return value
+
+    @field_validator("half_life")
+    @classmethod
+    def _half_life(cls, value: str) -> str:
+        window_seconds(value)
+        return value
+
+
 class ExecutorSettings(_Frozen):
     """Where parallel work (search candidates, partitions to score or profile) runs:
     ``local`` processes on this machine, or ``dask`` workers (``pip install 'prodml[dask]'``).
@@ -696,6 +734,7 @@ class Settings(_Frozen):
     log: LogSettings = LogSettings()
     serve: ServeSettings = ServeSettings()
     deploy: DeploySettings = DeploySettings()
+    retrain: RetrainSettings = RetrainSettings()
     store: StoreSettings = StoreSettings()
     executor: ExecutorSettings = ExecutorSettings()
 
