@@ -76,7 +76,7 @@ from prodml.store.log_format import (
     encode_value,
     microseconds,
 )
-from prodml.store.review import item_rows
+from prodml.store.review import ItemRow, item_rows
 
 logger = logging.getLogger("prodml.serve")
 
@@ -494,7 +494,7 @@ class Service:
         reviews = None
         if decided is not None and decided.reviewed:
 
-            def reviews() -> list[dict[str, Any]]:  # runs on the log's thread
+            def reviews() -> list[ItemRow]:  # runs on the log's thread
                 ids = [i for job in group for i in job.request_ids]
                 items = review_items(decided, automation, served, predictions, ids)
                 return item_rows(items, datetime.now(UTC))
