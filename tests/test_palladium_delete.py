@@ -5,9 +5,11 @@ again; a deleted run takes its files, evaluations and search candidates with it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +19,11 @@ from typer.testing import CliRunner
 
 import prodml
 from prodml.cli import app
+from prodml.deploy.changes import who
 from prodml.errors import DeploymentError, NotFoundError, StoreError
 from prodml.registry import Registry
 from prodml.store.evaluations import Evaluations
-from prodml.store.runs import Runs
+from prodml.store.runs import RUN_HISTORY, Runs
 from prodml.store.tables import EvaluationRow, RunRow
 
 runner = CliRunner()
@@ -111,10 +114,7 @@ def test_a_deleted_versions_number_is_not_given_again(folder: Path) -> None:
     _, second, third = run_ids(folder)
     ok(folder, "models", "register", second)
     said = ok(folder, "models", "delete", "breast-cancer:2")
-    assert said == (
-        f"Deleted breast-cancer:2. Its run {second} stays, with its files: prodml runs "
-        f"delete {second} removes them."
-    )
+    assert said == f"Deleted breast-cancer:2 and its run {second} with its 5 artifact files."
     registered = json.loads(ok(folder, "models", "register", third, "--json"))
     assert registered["ref"] == "breast-cancer:3"
 
@@ -129,19 +129,26 @@ def test_a_reference_without_a_version_is_refused(folder: Path) -> None:
 def test_a_run_that_a_version_came_from_is_kept_until_the_version_goes(folder: Path) -> None:
     first, second, _ = run_ids(folder)
     ok(folder, "models", "register", second)
-    ok(folder, "models", "delete", "breast-cancer:2")
+    said = ok(folder, "models", "delete", "breast-cancer:2", "--keep-run")
+    assert said == (
+        f"Deleted breast-cancer:2. Its run {second} stays, with its files (--keep-run): "
+        f"prodml runs delete {second} removes them."
+    )
     assert error_line(folder, "runs", "delete", first[:6]) == (
         f"error: run {first} is registered as breast-cancer:1; delete the model versions "
         "first (prodml models delete breast-cancer:1), then the run"
     )
     files = folder / ".prodml" / "artifacts" / second
     assert (files / "model.skops").is_file()
-    said = ok(folder, "runs", "delete", second)
+    said = ok(folder, "runs", "delete", second, "--reason", "a leaky feature")
     assert said == f"Deleted run {second} (fit, finished) and its 5 artifact files."
     assert not files.exists()
     assert f"run '{second}' is not in the store" in error_line(folder, "runs", "show", second)
     with prodml.Project(folder) as project:
         assert Evaluations(project.runs_store.database).list(second) == []
+        last = project.registry.events(RUN_HISTORY)[-1]
+    assert (last.action, last.reason, last.actor) == ("run deleted", "a leaky feature", who())
+    assert last.detail is not None and last.detail["run"] == second
 
 
 def test_a_search_is_deleted_with_its_candidates(folder: Path) -> None:
@@ -185,3 +192,96 @@ def test_deleting_on_each_store_removes_the_rows_and_files(
     assert registry.register(run, name).version == 3
     with runs.database.reading() as session:
         assert session.scalar(select(func.count()).where(EvaluationRow.run_id == run_id)) == 1
+
+
+def files_of(runs: Runs, run_id: str) -> dict[str, bytes]:
+    folder = Path(runs.artifacts.root) / run_id
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def fitted(runs: Runs, name: str, metrics: dict[str, float]) -> str:
+    """A finished fit of project ``name`` with two artifacts and ``metrics``."""
+    run_id = runs.start(name, "fit", model_spec={"factory": "sklearn.dummy.DummyClassifier"})
+    saved = (
+        runs.artifacts.save(run_id, "model", {"w": 1}),
+        runs.artifacts.save(run_id, "profile", {}),
+    )
+    runs.finish(run_id, artifacts=saved, metrics=metrics)
+    return run_id
+
+
+def test_a_deleted_run_leaves_an_event_of_who_when_and_what_it_had(
+    runs: Runs, registry: Registry, name: str
+) -> None:
+    metrics = {"train.accuracy": 1.0, "test.accuracy": 0.75, "test.f1": 0.5}
+    run_id = fitted(runs, name, metrics)
+    kept = files_of(runs, run_id)
+    before = datetime.now(UTC)
+
+    deleted = runs.delete(run_id[:8], actor="ana", reason="trained on last year's data")
+
+    assert deleted.id == run_id and not (Path(runs.artifacts.root) / run_id).exists()
+    [happened] = [e for e in registry.events(RUN_HISTORY) if (e.detail or {}).get("run") == run_id]
+    assert (happened.action, happened.actor, happened.reason, happened.version) == (
+        "run deleted",
+        "ana",
+        "trained on last year's data",
+        None,
+    )
+    assert before <= happened.at <= datetime.now(UTC)
+    assert happened.detail is not None
+    assert happened.detail["model"] == {"factory": "sklearn.dummy.DummyClassifier"}
+    assert happened.detail["metrics"] == {"test.accuracy": 0.75, "test.f1": 0.5}
+    assert (happened.detail["project"], happened.detail["kind"]) == (name, "fit")
+    assert happened.detail["artifacts"] == {
+        "model": hashlib.sha256(kept["model.json"]).hexdigest(),
+        "profile": hashlib.sha256(kept["profile.json"]).hexdigest(),
+    }
+    assert registry.events(name) == []  # no endpoint's history is touched
+
+
+def test_a_refused_run_deletion_leaves_no_event(runs: Runs, registry: Registry, name: str) -> None:
+    run_id = runs.start(name, "fit")
+    with pytest.raises(StoreError, match="is running"):
+        runs.delete(run_id, actor="ana")
+    assert [e for e in registry.events(RUN_HISTORY) if (e.detail or {}).get("run") == run_id] == []
+
+
+def test_deleting_a_version_removes_its_runs_files_once_no_version_needs_them(
+    runs: Runs, registry: Registry, name: str
+) -> None:
+    shared = fitted(runs, name, {"test.accuracy": 0.9})
+    other = fitted(runs, name, {"test.accuracy": 0.8})
+    run = runs.get(shared)
+    registry.register(run, name)  # {name}:1
+    registry.register(run, f"{name}-b")  # the same run's files, another name
+    registry.register(runs.get(other), name)  # {name}:2
+    untouched = files_of(runs, other)
+
+    first = registry.delete(f"{name}:1", actor="ana", reason="superseded")
+    assert (first.run, first.kept_for) == (None, (f"{name}-b:1",))
+    assert sorted(files_of(runs, shared)) == ["model.json", "profile.json"]
+    assert runs.get(shared).artifacts == run.artifacts
+
+    last = registry.delete(f"{name}-b:1", actor="ana")
+    assert last.run is not None and last.run.id == shared and last.kept_for == ()
+    assert not (Path(runs.artifacts.root) / shared).exists()
+    with pytest.raises(NotFoundError, match=f"run '{shared}' is not in the store"):
+        runs.get(shared)
+    assert files_of(runs, other) == untouched
+    assert registry.load(registry.get(f"{name}:2")) == {"w": 1}
+    [gone] = [e for e in registry.events(RUN_HISTORY) if (e.detail or {}).get("run") == shared]
+    assert (gone.actor, gone.reason) == ("ana", f"{name}-b:1 was deleted")
+
+
+def test_a_version_deleted_with_keep_run_keeps_the_run_and_its_files(
+    runs: Runs, registry: Registry, name: str
+) -> None:
+    run_id = fitted(runs, name, {"test.accuracy": 0.9})
+    registry.register(runs.get(run_id), name)
+    kept = files_of(runs, run_id)
+
+    deleted = registry.delete(f"{name}:1", keep_run=True)
+
+    assert (deleted.version.ref, deleted.run, deleted.kept_for) == (f"{name}:1", None, ())
+    assert files_of(runs, run_id) == kept and runs.get(run_id).status == "finished"

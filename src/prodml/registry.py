@@ -82,6 +82,16 @@ class ModelVersion:
         return f"{self.name}:{self.version}"
 
 
+@dataclass(frozen=True)
+class Deletion:
+    """A deleted version, and its run: deleted with it (``run``), or kept because other
+    versions come from it (``kept_for``) or because the caller asked to keep it (neither)."""
+
+    version: ModelVersion
+    run: Run | None
+    kept_for: tuple[str, ...]
+
+
 #: How a candidate is served beside the primary: a copy of the traffic (``shadow``), a
 #: share of it (``canary``), or none until it is promoted (``blue-green``).
 Mode = Literal["shadow", "canary", "blue-green"]
@@ -220,12 +230,21 @@ class Registry:
             return _version(row)
 
     def delete(
-        self, ref: str, *, actor: str | None = None, reason: str | None = None
-    ) -> ModelVersion:
+        self,
+        ref: str,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+        keep_run: bool = False,
+    ) -> Deletion:
         """Delete the version ``name:3``: refused while an endpoint serves it (as primary
         or candidate) or keeps it as the primary a rollback brings back. The deletion is
-        an event of the name's history, and the number is never given again; the run it
-        came from stays (``prodml runs delete`` removes the run and its files)."""
+        an event of the name's history, and the number is never given again.
+
+        The run it came from goes too, with its files (artifacts, evaluations, a search's
+        candidates; an event of its own), unless ``keep_run`` or another version, of any
+        name, still comes from it: a file is never removed while a run or version that
+        remains refers to it."""
         name, _, wanted = ref.partition(":")
         if not wanted.isdecimal():
             raise NotFoundError(
@@ -254,7 +273,24 @@ class Registry:
                     name, utc_now(), "deleted", version.version, detail, actor=actor, reason=reason
                 )
             )
-        return version
+        if keep_run:
+            return Deletion(version, None, ())
+        because = f"{version.ref} was deleted" + (f": {reason}" if reason else "")
+        try:
+            run = self.runs.delete(version.run_id, actor=actor, reason=because)
+        except StoreError:  # another version comes from the run (Runs.delete checks)
+            return Deletion(version, None, tuple(self._from_run(version.run_id)))
+        return Deletion(version, run, ())
+
+    def _from_run(self, run_id: str) -> list[str]:
+        """The versions registered from run ``run_id``, as ``name:version``."""
+        with self.database.reading() as session:
+            rows = session.execute(
+                select(ModelVersionRow.name, ModelVersionRow.version)
+                .where(ModelVersionRow.run_id == run_id)
+                .order_by(ModelVersionRow.name, ModelVersionRow.version)
+            ).all()
+        return [f"{name}:{number}" for name, number in rows]
 
     def deployment(self, endpoint: str) -> Deployment:
         """The deployment behind an endpoint."""

@@ -173,32 +173,61 @@ def show(
 
 @app.command(
     epilog="Examples:  prodml models delete loans:2    "
-    'prodml models delete loans:2 --reason "superseded by loans:3" --json'
+    'prodml models delete loans:2 --reason "superseded by loans:3" --json    '
+    "prodml models delete loans:2 --keep-run"
 )
 def delete(
     ref: Annotated[str, typer.Argument(help="name:VERSION, the version to delete.")],
     reason: ReasonOption = None,
+    keep_run: Annotated[
+        bool,
+        typer.Option(
+            "--keep-run",
+            help="Keep the run the version came from, with its files, to register or "
+            "compare it later (prodml runs delete RUN removes it then).",
+        ),
+    ] = False,
     project: ProjectOption = Path("."),
     json: JsonOption = False,
 ) -> None:
-    """Delete a registered version; its number is never given again.
+    """Delete a registered version and the files nothing else needs; its number is never
+    given again.
 
     Refused while an endpoint serves it (as primary or candidate) or keeps it as the
-    primary prodml rollback brings back. The deletion is an event of the model's history,
-    with who and --reason. The run it came from stays, with its files: prodml runs delete
-    RUN removes them once no version comes from it.
+    primary prodml rollback brings back. The run it came from goes too, with its artifact
+    files, evaluations and a search's candidates, unless --keep-run or another version (of
+    any name) comes from that run: then the run and every file stay. Only files under this
+    store's artifact folder are removed. Each deletion is an event with who and --reason.
     """
     from prodml.deploy.changes import who
 
     with reporting(), prodml.Project(project) as opened:
-        deleted = opened.registry.delete(ref, actor=who(), reason=reason)
+        deleted = opened.registry.delete(ref, actor=who(), reason=reason, keep_run=keep_run)
+    version, run = deleted.version, deleted.run
     if json:
-        print_json(version_dict(deleted, []))
+        print_json(
+            {
+                **version_dict(version, []),
+                "run_deleted": run is not None,
+                "artifacts_removed": [] if run is None else [a.uri for a in run.artifacts],
+                "run_kept_for": list(deleted.kept_for),
+            }
+        )
         return
-    console.print(
-        f"Deleted [bold]{escape(deleted.ref)}[/]. Its run {deleted.run_id} stays, with its "
-        f"files: [bold]prodml runs delete {deleted.run_id}[/] removes them."
-    )
+    said = f"Deleted [bold]{escape(version.ref)}[/]"
+    if run is not None:
+        files = len(run.artifacts)
+        console.print(f"{said} and its run {run.id} with its {files} artifact files.")
+    elif deleted.kept_for:
+        console.print(
+            f"{said}. Its run {version.run_id} stays, with its files: "
+            f"{escape(', '.join(deleted.kept_for))} also come from it."
+        )
+    else:
+        console.print(
+            f"{said}. Its run {version.run_id} stays, with its files (--keep-run): "
+            f"[bold]prodml runs delete {version.run_id}[/] removes them."
+        )
 
 
 @app.command(

@@ -22,7 +22,7 @@ from prodml.cli.render import (
     split_warnings,
     status,
 )
-from prodml.cli.shell import JsonOption, ProjectOption, WideOption, reporting
+from prodml.cli.shell import JsonOption, ProjectOption, ReasonOption, WideOption, reporting
 
 app = typer.Typer(
     help="What was tried: list runs, show one, compare several.",
@@ -153,19 +153,27 @@ def compare(
     console.print(comparison_table(comparison, only_differences=diff))
 
 
-@app.command(epilog="Examples:  prodml runs delete 3f2a    prodml runs delete 3f2a --json")
+@app.command(
+    epilog="Examples:  prodml runs delete 3f2a    "
+    'prodml runs delete 3f2a --reason "wrong data" --json'
+)
 def delete(
     run: Annotated[str, typer.Argument(help="Run id or a unique prefix.")],
+    reason: ReasonOption = None,
     project: ProjectOption = Path("."),
     json: JsonOption = False,
 ) -> None:
     """Delete a run and its files: artifacts, evaluations and, for a search, its candidates.
 
     Refused while the run is under way, and while a model version is registered from it:
-    delete those first with prodml models delete NAME:VERSION.
+    delete those first with prodml models delete NAME:VERSION. The deletion is an event
+    of the store, with who, when, --reason and what the run had (its model, parameters,
+    data, test metrics and the SHA-256 of each file).
     """
+    from prodml.deploy.changes import who
+
     with reporting(), prodml.Project(project) as opened:
-        deleted = opened.runs_store.delete(run)
+        deleted = opened.runs_store.delete(run, actor=who(), reason=reason)
     if json:
         print_json(run_dict(deleted))
         return

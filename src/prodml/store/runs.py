@@ -23,7 +23,13 @@ from sqlalchemy.orm import Session
 from prodml.errors import NotFoundError, StoreError, did_you_mean, listing
 from prodml.store.artifacts import ArtifactStore, SavedArtifact
 from prodml.store.database import Database
-from prodml.store.tables import ArtifactRow, EvaluationRow, ModelVersionRow, RunRow
+from prodml.store.tables import (
+    ArtifactRow,
+    DeploymentEventRow,
+    EvaluationRow,
+    ModelVersionRow,
+    RunRow,
+)
 
 Status = Literal["running", "finished", "failed"]
 Kind = Literal["fit", "search", "candidate", "sanity", "batch"]
@@ -45,6 +51,11 @@ RECORDED = (
     "environment",
     "input_schema",
 )
+
+#: The history in the store's events that deleted runs are recorded in: a name no model or
+#: endpoint can take (``prodml.registry.NAME`` allows no parentheses), so
+#: ``Registry.events(RUN_HISTORY)`` lists them.
+RUN_HISTORY = "(runs)"
 
 #: What a run row and a Run have in common beside RECORDED (a run's parent is not copied).
 _RUN_FIELDS = ("id", "project", "kind", "status", "started_at", "ended_at", "host", "pid", "error")
@@ -182,10 +193,12 @@ class Runs:
             row.status, row.ended_at, row.error = "failed", utc_now(), error
         self.artifacts.remove_run(run_id)
 
-    def delete(self, ref: str) -> Run:
+    def delete(self, ref: str, *, actor: str | None = None, reason: str | None = None) -> Run:
         """Delete a run (by id or unique prefix) with its search candidates, evaluations
         and files; refused while it runs, or while a model version is registered from it
-        (its lineage). Returns the run as it was."""
+        (its lineage). The deletion is an event of :data:`RUN_HISTORY`: who (``actor``),
+        when, why, and what the run had (its model, data, metrics, artifacts' SHA-256s), in
+        the transaction that deletes it. Returns the run as it was."""
         run = self.get(ref)
         with self.database.session() as session:
             row = session.get(RunRow, run.id, with_for_update=True)
@@ -212,6 +225,16 @@ class Runs:
                 session.execute(delete(table).where(table.run_id.in_(ids)))
             session.execute(delete(RunRow).where(RunRow.parent_id == run.id))
             session.delete(row)
+            session.add(
+                DeploymentEventRow(
+                    endpoint=RUN_HISTORY,
+                    at=utc_now(),
+                    action="run deleted",
+                    detail=jsonable(_what_it_had(run, candidates=len(ids) - 1)),
+                    actor=actor,
+                    reason=reason,
+                )
+            )
         for run_id in ids:
             self.artifacts.remove_run(run_id)
         return run
@@ -323,6 +346,29 @@ def as_run(row: RunRow, artifacts: tuple[SavedArtifact, ...] = ()) -> Run:
         artifacts=artifacts,
         **{name: getattr(row, name) for name in RECORDED},
     )
+
+
+def _what_it_had(run: Run, candidates: int) -> dict[str, Any]:
+    """What the event of a run's deletion keeps of it: enough to say what was lost.
+
+    Its metrics are summed up by those on the test split, when it has any.
+    """
+    metrics = run.metrics or {}
+    tested = {k: v for k, v in metrics.items() if k.startswith("test.")}
+    return {
+        "run": run.id,
+        "project": run.project,
+        "kind": run.kind,
+        "status": run.status,
+        "started_at": run.started_at.isoformat(),
+        "model": run.model_spec,
+        "params": run.params,
+        "data": run.data_source,
+        "data_fingerprint": run.data_fingerprint,
+        "metrics": tested or metrics,
+        "artifacts": {a.name: a.sha256 for a in run.artifacts},
+        "candidates": candidates,
+    }
 
 
 def _checked(recorded: dict[str, Any]) -> dict[str, Any]:
