@@ -73,7 +73,7 @@ def test_yaml_dates_become_midnight(tmp_path: Path) -> None:
             with_(modle={}),
             r"^unknown key 'modle' in the top level of prodml.yaml; allowed keys are: "
             r"project, task, data, model, search, baselines, evaluate, labels, monitor, log, serve, "
-            r"deploy, \.\.\. \(14 in all\); did you mean 'model'\?$",
+            r"deploy, \.\.\. \(15 in all\); did you mean 'model'\?$",
         ),
         (
             with_(task="clasification"),

@@ -389,6 +389,41 @@ class DriftSettings(_Frozen):
     share: float = Field(0.5, gt=0.0, le=1.0, description="drifted features share: dataset drift")
 
 
+class RetrainTriggers(_Frozen):
+    """``monitor.retrain:``: when a monitor pass retrains the endpoint's model into a shadow
+    candidate (see :mod:`prodml.retrain.triggers`): an alert rule firing for ``windows``
+    windows in a row, a schedule (``every``), or ``labels`` new feedback labels since the
+    last retrain; at most once a ``cooldown`` and ``daily_budget`` times a UTC day. After
+    ``stop_after`` failed candidates in a row it stops, and an alert says so, until a
+    version that passes its audit is registered (``prodml retrain`` by a person)."""
+
+    alert: str | None = Field(
+        None, description="an alert rule of monitor.alerts, by its name (prodml alerts list)"
+    )
+    windows: int = Field(1, ge=1, description="windows in a row the alert fires on, at least")
+    every: str | None = Field(None, description="a schedule: this long after the last retrain")
+    labels: int | None = Field(None, ge=1, description="new feedback labels since the last one")
+    cooldown: str = Field("1h", description="at least this long between triggered retrains")
+    daily_budget: int = Field(2, ge=1, description="triggered retrains a UTC day, at most")
+    stop_after: int = Field(3, ge=1, description="failed candidates in a row before it stops")
+
+    @field_validator("every", "cooldown")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            window_seconds(value)
+        return value
+
+    @model_validator(mode="after")
+    def _something_to_wait_for(self) -> RetrainTriggers:
+        if self.alert is None and self.every is None and self.labels is None:
+            raise ValueError(
+                "give at least one trigger: alert (a rule's name), every (e.g. 7d) or "
+                "labels (e.g. 1000), e.g. {alert: drift_share > 0.3, windows: 2}"
+            )
+        return self
+
+
 class MonitorSettings(_Frozen):
     """``monitor:``: the windows the prediction log is read in, drift, alerts, webhooks."""
 
@@ -404,6 +439,9 @@ class MonitorSettings(_Frozen):
     drift: DriftSettings = DriftSettings()
     alerts: tuple[AlertRule, ...] = ()
     webhooks: tuple[str, ...] = Field((), description="URLs that get each alert as a JSON POST")
+    retrain: RetrainTriggers | None = Field(
+        None, description="when a pass retrains the model into a shadow; unset: never"
+    )
 
     @field_validator("window")
     @classmethod
@@ -417,6 +455,21 @@ class MonitorSettings(_Frozen):
         except ValueError as exc:
             raise ValueError(f"{exc}, or a number of predictions such as 5000") from None
         return value
+
+    @model_validator(mode="after")
+    def _retrain_alert_is_a_rule(self) -> MonitorSettings:
+        name = None if self.retrain is None else self.retrain.alert
+        rules = [rule.label for rule in self.alerts]
+        if name is not None and name not in rules:
+            raise ValueError(
+                f"retrain.alert '{name}' is not an alert rule of monitor.alerts; "
+                + (
+                    f"they are: {listing(rules)}{did_you_mean(name, rules)}"
+                    if rules
+                    else "add it there first, e.g. alerts: [{metric: drift_share, above: 0.3}]"
+                )
+            )
+        return self
 
     @property
     def seconds(self) -> float | None:

@@ -2,7 +2,8 @@
 tables and the base style.
 
 The evaluation page (:mod:`prodml.evaluate.html`) and the monitoring page
-(:mod:`prodml.monitor.html`) are built from these. Functions return markup as strings;
+(:mod:`prodml.monitor.html`) are built from these; newer pages are Jinja2 templates beside
+the dashboard's (:func:`template`). Functions return markup as strings;
 arguments named ``content``, ``body``, ``text`` or ``cells`` are markup already (escape what
 came from the data with :func:`escape` first), while attribute values and ``title`` strings
 are escaped here.
@@ -13,10 +14,15 @@ are escaped here.
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 from collections.abc import Iterable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = [
     "BASE_STYLE",
@@ -30,6 +36,7 @@ __all__ = [
     "section",
     "svg",
     "table",
+    "template",
     "tr",
 ]
 
@@ -188,3 +195,27 @@ def table(head: Iterable[str], rows: Iterable[str], cls: str = "") -> str:
         body = f"<tbody>\n{body}\n</tbody>"
     attr = f' class="{cls}"' if cls else ""
     return scroll(f"<table{attr}>\n<thead>{tr(head, tag='th')}</thead>\n{body}\n</table>")
+
+
+#: The dashboard's templates; a page of its own (``--html``) is one of them that extends none.
+TEMPLATES = Path(__file__).parent / "ui" / "templates"
+
+
+def template(name: str, **context: Any) -> str:
+    """Template ``name`` of :data:`TEMPLATES` rendered with ``context``, every value
+    escaped unless marked safe; a name the template uses and ``context`` lacks is an error
+    (see :func:`prodml.retrain.backtest.render_html`)."""
+    return _environment().get_template(name).render(**context)
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    import jinja2  # only a page that is written loads it
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )

@@ -47,6 +47,10 @@ from prodml.monitor.monitor import Monitor, Pass, Reference
 from prodml.monitor.reference import load_reference
 from prodml.monitor.report import monitor_report
 from prodml.registry import Deployment, ModelVersion, Registry
+from prodml.retrain.backtest import POINTS, Backtest, OnFit, replay
+from prodml.retrain.candidate import Retrained, retrain
+from prodml.retrain.training import Strategy
+from prodml.retrain.triggers import retrain_if_due
 from prodml.store.artifacts import ArtifactStore
 from prodml.store.database import Database
 from prodml.store.datasets import Dataset as DatasetRecord
@@ -322,8 +326,9 @@ class Project:
 
     def monitor(self, endpoint: str | None = None, *, close: bool = False) -> Pass:
         """One pass of the monitor over ``endpoint``'s prediction log (``monitor.endpoint``,
-        else the project's name): new windows, realized performance, change points, alerts;
-        ``close``: the open window too, as a partial one."""
+        else the project's name): new windows, realized performance, change points, alerts,
+        then a retrain if ``monitor.retrain`` calls for one (see
+        :mod:`prodml.retrain.triggers`); ``close``: the open window too, as a partial one."""
         name = self.endpoint(endpoint)
         if self._monitor is None:
             self._monitor = Monitor(
@@ -332,7 +337,9 @@ class Project:
                 self._reference,
                 positive_class=self.settings.data.positive_class,
             )
-        return self._monitor.run(name, close=close)
+        done = self._monitor.run(name, close=close)
+        done.retrain = retrain_if_due(self, name, self._monitor)  # monitor.retrain's triggers
+        return done
 
     def endpoint(self, endpoint: str | None = None) -> str:
         """The endpoint monitoring watches: ``endpoint``, else ``monitor.endpoint``, else the
@@ -441,11 +448,62 @@ class Project:
             executor=self.settings.executor,
         )
 
+    def retrain(
+        self,
+        name: str | None = None,
+        *,
+        strategy: Strategy | None = None,
+        since: datetime | None = None,
+        window: timedelta | int | str | None = None,
+        half_life: timedelta | str | None = None,
+        trigger: dict[str, Any] | None = None,
+    ) -> Retrained:
+        """Fit model ``name`` (the project's) again on the data plus the labelled prediction
+        log up to now (``strategy``, ``window``, ``half_life``: ``retrain:`` by default),
+        audit it beside the primary on the newest labelled rows and the test split,
+        register it, and deploy it as a shadow when it passes; ``trigger`` (None: a person)
+        is kept in the run's lineage. See :mod:`prodml.retrain.candidate`."""
+        return retrain(
+            self,
+            name,
+            strategy=strategy,
+            since=since,
+            window=window,
+            half_life=half_life,
+            trigger=trigger,
+        )
+
     def sanity(self, rows: int = 100) -> SanityResult:
         """Can the model overfit ``rows`` training examples? The first check to make."""
         spec = self.settings.model
         data, split, estimator = self._prepare(spec)
         return sanity_check(self._workspace(), estimator, spec, data, split, rows)
+
+    def backtest(
+        self,
+        endpoint: str | None = None,
+        *,
+        points: int = POINTS,
+        horizon: str | int | None = None,
+        since: datetime | None = None,
+        window: str | int | None = None,
+        half_life: str | None = None,
+        on_fit: OnFit | None = None,
+    ) -> Backtest:
+        """Which retraining strategy suits this project? Each one trained at ``points``
+        moments of the labelled history on what was known then, scored on what came next
+        (``horizon``: a duration or rows; by default up to the next point); see
+        :mod:`prodml.retrain.backtest`."""
+        return replay(
+            self,
+            endpoint,
+            points=points,
+            horizon=horizon,
+            since=since,
+            window=window,
+            half_life=half_life,
+            on_fit=on_fit,
+        )
 
     def runs(self, limit: int | None = None, parent: str | None = None) -> list[Run]:
         """This project's runs, newest first (top-level ones, or a run's children)."""

@@ -71,7 +71,10 @@ def _write_project(
             "split": split,
         },
         "model": model
-        or {"factory": "sklearn.linear_model.LogisticRegression", "params": {"max_iter": 200}},
+        or {
+            "factory": "sklearn.ensemble.HistGradientBoostingClassifier",
+            "params": {"max_iter": 30, "categorical_features": "from_dtype", "random_state": 0},
+        },
         "evaluate": {"min_count": 5, "audit": list(audit)},
         "store": {"database": database_url, "artifacts": str(folder / "artifacts")},
     }
@@ -98,10 +101,11 @@ def _log_rows(
     prefix: str = "r",
 ) -> list[str]:
     """Log each row of ``frame`` as the server logs an answer of ``endpoint`` (the
-    project's name) at the row's ``at`` time; the request ids (``prefix`` and the row's
-    position; a shadow's copy has its request's id)."""
+    project's name) at the row's ``at`` time; the request ids (the project's name, ``prefix``
+    and the row's position: unique in a store the tests share; a shadow's copy has its
+    request's id)."""
     name = endpoint or project.name
-    ids = [f"{prefix}{i}" for i in range(len(frame))]
+    ids = [f"{project.name}-{prefix}{i}" for i in range(len(frame))]
     records: list[dict[str, Any]] = frame[[*FEATURES, "region"]].to_dict("records")  # type: ignore[assignment]
     rows = [
         entry(

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -69,6 +69,9 @@ from prodml.store.monitoring import (
 )
 from prodml.store.review import ReviewQueue
 from prodml.store.runs import utc_now
+
+if TYPE_CHECKING:
+    from prodml.retrain.triggers import Triggered
 
 logger = logging.getLogger("prodml.monitor")
 _NO_END = 2**63 - 1  # the highest log id
@@ -117,6 +120,7 @@ class Pass:
     resolved: list[Alert] = field(default_factory=list)
     change_points: list[ChangePoint] = field(default_factory=list)
     updated: int = 0  # windows whose realized performance changed
+    retrain: Triggered | None = None  # a retrain triggered or held (prodml.retrain.triggers)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (datetimes as ISO 8601 text)."""
@@ -128,6 +132,7 @@ class Pass:
             "resolved": [record(a) for a in self.resolved],
             "change_points": [record(c) for c in self.change_points],
             "updated": self.updated,
+            "retrain": None if self.retrain is None else self.retrain.to_dict(),
         }
 
 
@@ -441,10 +446,17 @@ class Monitor:
         return fired, resolved
 
     def _fire(self, endpoint: str, rule: AlertRule, window: Window) -> Alert:
-        """Fire ``rule`` on ``window``: to the log, the store and every webhook."""
+        """Fire ``rule`` on ``window``."""
         value = window.metrics.get(rule.metric)
-        alert = self.store.fire(endpoint, rule.label, rule.metric, value, window.id)
-        logger.warning("%s: alert %s fired (value %.4g)", endpoint, rule.label, value)
+        return self.alert(endpoint, rule.label, rule.metric, value, window.id)
+
+    def alert(
+        self, endpoint: str, label: str, metric: str, value: float | None, window_id: int
+    ) -> Alert:
+        """Fire the alert ``label`` on window ``window_id``: to the log, the store and
+        every webhook (a rule's, or another part of the monitor's, such as a retrain's)."""
+        alert = self.store.fire(endpoint, label, metric, value, window_id)
+        logger.warning("%s: alert %s fired (value %.4g)", endpoint, label, value)
         if self.settings.webhooks:
             deliveries = deliver(list(self.settings.webhooks), _payload(alert))
             self.store.delivered(alert.id, [d.to_dict() for d in deliveries])

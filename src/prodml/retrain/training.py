@@ -52,7 +52,17 @@ from prodml.store.tables import FeedbackRow, PredictionRow
 if TYPE_CHECKING:
     from prodml.project import Project
 
-__all__ = ["LOGGED_AT", "RECEIVED_AT", "Strategy", "TrainingSet", "build", "labelled_history"]
+__all__ = [
+    "LOGGED_AT",
+    "RECEIVED_AT",
+    "Strategy",
+    "TrainingSet",
+    "as_window",
+    "build",
+    "labelled_history",
+    "labels_like",
+    "time_column",
+]
 
 #: The time column of the rows when the project has no ``data.time``: when each logged
 #: row was predicted (a data row's is missing).
@@ -188,7 +198,7 @@ def build(
     data = data.assign(**{time: _times(data[time]) if time in data.columns else unknown})
     history = history.assign(**{time: _times(history[time])})
     if len(history) and target in data.columns and target in history.columns:
-        history = history.assign(**{target: _like(history[target], data[target])})
+        history = history.assign(**{target: labels_like(history[target], data[target])})
     kept = [c for c in data.columns if c in history.columns]
     frame = pd.concat(
         [data.assign(_from_log=False), history[kept].assign(_from_log=True)], ignore_index=True
@@ -255,14 +265,14 @@ def _half_life(half_life: timedelta | None, settings: Settings) -> timedelta:
     return half_life or timedelta(seconds=window_seconds(settings.retrain.half_life))
 
 
-def as_window(value: str | int | None) -> timedelta | int | None:
+def as_window(value: timedelta | str | int | None) -> timedelta | int | None:
     """A window as given on the command line or in prodml.yaml: ``90d`` (a duration) or
     ``5000`` (rows).
 
     >>> as_window("90d"), as_window("5000")
     (datetime.timedelta(days=90), 5000)
     """
-    if value is None or isinstance(value, int):
+    if value is None or isinstance(value, int | timedelta):
         return value
     if value.strip().isdigit():
         return int(value)
@@ -277,7 +287,9 @@ def _times(column: pd.Series) -> pd.Series:
     return pd.to_datetime(column, utc=True)
 
 
-def _like(labels: pd.Series, target: pd.Series) -> pd.Series:
+def labels_like(labels: pd.Series, target: pd.Series) -> pd.Series:
+    """Feedback labels as the data's target type where they can be (feedback may give
+    1.0 for a class 1), else as they are."""
     try:
         return labels.astype(target.dtype)
     except (TypeError, ValueError):

@@ -120,40 +120,56 @@ class Database:
             yield session
 
     @contextlib.contextmanager
-    def queued(self, name: str) -> Iterator[None]:
-        """Hold the lock file ``<database>.<name>.lock`` (SQLite only) while the block runs.
+    def queued(self, name: str, *, wait: bool = True) -> Iterator[bool]:
+        """Hold the lock file ``<database>.<name>.lock`` (SQLite only) while the block runs;
+        with ``wait=False``, the block is told False at once when another holds it.
 
         Writers in several processes that take it around their transactions queue in the
         kernel and are woken the moment it is free; SQLite's own busy handler instead sleeps
         up to 100 ms between tries, which is the tail latency of a busy server.
         """
         if self.file is None:
-            yield
+            yield True
             return
         with Path(f"{self.file}.{name}.lock").open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            yield
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            yield True
 
     @contextlib.contextmanager
-    def exclusive(self, name: str) -> Iterator[None]:
+    def exclusive(self, name: str, *, wait: bool = True) -> Iterator[bool]:
         """Run the block in one process at a time, among all that share this database:
         the lock file ``<database>.<name>.lock`` on SQLite, a session advisory lock
-        (keyed by ``name``) on PostgreSQL; either is let go if the process dies."""
+        (keyed by ``name``) on PostgreSQL; either is let go if the process dies. With
+        ``wait=False`` the block runs at once and is told whether it holds the lock.
+
+        >>> import tempfile
+        >>> db = Database(f"sqlite:///{tempfile.mkdtemp()}/prodml.db")
+        >>> with db.exclusive("retrain", wait=False) as held:
+        ...     with db.exclusive("retrain", wait=False) as again:
+        ...         held, again
+        (True, False)
+        """
         if self.is_sqlite:
-            with self.queued(name):
-                yield
+            with self.queued(name, wait=wait) as held:
+                yield held
             return
         key = int.from_bytes(
             hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True
         )
         with self.engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            take = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
+            held = conn.execute(text(f"SELECT {take}(:key)"), {"key": key}).scalar() is not False
             conn.commit()
             try:
-                yield
+                yield held
             finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-                conn.commit()
+                if held:
+                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    conn.commit()
 
     def revision(self) -> str | None:
         """The migration the schema is at."""

@@ -31,17 +31,22 @@ def fit_into(
     split: Split,
     extra: dict[str, float] | None = None,
     searched: Usage | None = None,
+    *,
+    fit_params: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
 ) -> Run:
     """Fit ``model`` for the running run ``run_id``, score it and close the run.
 
     After a search (``searched``: what its candidates took), the run's time is the whole
     search's, this refit's included, and the refit's own is its metric
-    ``search.refit_seconds``.
+    ``search.refit_seconds``. ``fit_params`` go to ``model.fit`` (a retrained model's
+    ``sample_weight``); ``params`` are recorded beside the model's (its lineage).
     """
-    workspace.runs.record(run_id, split=split.to_record(), params=parameters(model))
+    recorded = {**parameters(model), **(params or {})}
+    workspace.runs.record(run_id, split=split.to_record(), params=recorded)
     train = data.rows(split.rows("train"))
     with measure() as usage:
-        fit(model, train)
+        fit(model, train, fit_params)
     scores = {**score_splits(model, data, split), **(extra or {})}
     if searched is not None:
         scores["search.refit_seconds"] = usage.wall_seconds
@@ -109,10 +114,10 @@ def classes(model: Any) -> dict[str, list[Any] | None]:
     return {"classes": None if known is None else np.asarray(known).tolist()}
 
 
-def fit(model: Any, data: Dataset) -> None:
+def fit(model: Any, data: Dataset, fit_params: dict[str, Any] | None = None) -> None:
     """``model.fit`` on a data set, with a failure explained in one line."""
     try:
-        model.fit(data.X, data.y)
+        model.fit(data.X, data.y, **(fit_params or {}))
     except (ValueError, TypeError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(
