@@ -164,6 +164,14 @@ def test_bad_inputs_are_400_naming_the_input(
         assert answer.status == 400, (says, answer.body)
         assert set(answer.json()) == {"error"}
         assert says in answer.json()["error"], answer.json()
+    two = {
+        **good,
+        "purpose": {**good["purpose"], "data": ["yacht"]},
+        "home_ownership": {**good["home_ownership"], "data": ["castle"]},
+    }
+    said = http.post(url, {"inputs": list(two.values())}).json()["error"]
+    assert said.startswith("2 fields do not fit the model's input: (1) row 0, field "), said
+    assert "field 'purpose': 'yacht'" in said and "field 'home_ownership': 'castle'" in said
     body = json.dumps({"inputs": list(good.values())}).encode()
     ok = http.call(url, "POST", body, content_type=None)
     assert ok.status == 200, ok.body  # no Content-Type needed

@@ -53,7 +53,7 @@ from prodml.serve.http import (
 from prodml.serve.predictor import Predictor
 from prodml.serve.rejection import Rejected, shown
 from prodml.serve.request_ids import new_ids
-from prodml.serve.validation import Row
+from prodml.serve.validation import Row, combined
 
 if TYPE_CHECKING:
     from prodml.serve.service import Answered, Service
@@ -239,7 +239,7 @@ def _rows(inputs: Any, predictor: Predictor) -> list[Row]:
                 f"[batch, {len(names)}]",
                 name,
             )
-    columns = []
+    columns, problems = [], []
     batch: int | None = None
     for position, column in enumerate(predictor.served.schema.columns):
         if column.name not in given:
@@ -258,7 +258,12 @@ def _rows(inputs: Any, predictor: Predictor) -> list[Row]:
                 400, f"input '{column.name}' has {shape[0]} rows but the inputs before it {batch}"
             )
         batch = shape[0]
-        columns.append(checker.column(position, data, text=datatype == "BYTES"))
+        try:
+            columns.append(checker.column(position, data, text=datatype == "BYTES"))
+        except Rejected:  # every bad value of every column, in one refusal
+            problems += checker.column_problems(position, data, text=datatype == "BYTES")
+    if problems:
+        raise combined(problems)
     return list(zip(*columns, strict=True))
 
 
