@@ -16,10 +16,48 @@ import pytest
 from starlette.testclient import TestClient
 
 import prodml
-from prodml.deploy.keys import Keys
+from prodml.deploy.keys import ROLES, Keys
 from prodml.ui.access import SESSION_COOKIE
-from prodml.ui.app import create_ui
+from prodml.ui.app import PAGES, create_ui
 from prodml.ui.secret import FILE
+
+#: Every route of the dashboard and the least role that may use it (None: anyone, to sign
+#: in and out). A new route fails the first test below until it is added here, with its role.
+ACCESS: dict[tuple[str, str], str | None] = {
+    ("GET", "/"): "viewer",
+    ("GET", "/signin"): None,
+    ("POST", "/signin"): None,
+    ("POST", "/signout"): None,
+    ("GET", "/runs"): "viewer",
+    ("GET", "/runs/compare"): "viewer",
+    ("GET", "/runs/{run}"): "viewer",
+    ("GET", "/runs/{run}/evaluations/{evaluation}"): "viewer",
+    ("POST", "/runs/{run}/register"): "operator",
+    ("GET", "/models"): "viewer",
+    ("GET", "/deployments/{endpoint}"): "viewer",
+    ("GET", "/deployments/{endpoint}/compare"): "viewer",
+    ("POST", "/deployments/{endpoint}/{action}"): "operator",
+    ("GET", "/review"): "viewer",
+    ("POST", "/review/next"): "reviewer",
+    ("GET", "/review/{request_id}"): "viewer",
+    ("POST", "/review/{request_id}/answer"): "reviewer",
+    ("GET", "/alerts"): "viewer",
+    ("GET", "/monitoring"): "viewer",
+    ("GET", "/monitoring/{endpoint}/windows/{window:int}"): "viewer",
+    ("GET", "/monitoring/{endpoint}/report"): "viewer",
+    ("GET", "/live"): "viewer",
+    ("GET", "/live/numbers"): "viewer",
+}
+#: What the path parameters are filled with (the objects need not exist: the role is
+#: checked before the object is looked up).
+FILLED = {
+    "{run}": "0123abcd",
+    "{evaluation}": "4567ef01",
+    "{endpoint}": "breast-cancer",
+    "{action}": "promote",
+    "{request_id}": "r1",
+    "{window:int}": "1",
+}
 
 LOOPBACK = ("127.0.0.1", 50000)
 ELSEWHERE = ("192.0.2.7", 50000)
@@ -223,3 +261,43 @@ def test_prodml_serve_shows_the_dashboard_at_ui_when_asked(store: Any) -> None:
     with urllib.request.urlopen(f"{store.url}/ui/runs") as answer:
         assert answer.status == 200
         assert "<h1>Runs" in answer.read().decode()
+
+
+def filled(path: str) -> str:
+    for name, value in FILLED.items():
+        path = path.replace(name, value)
+    return "/ui" + path
+
+
+def test_every_dashboard_route_has_its_role_pinned() -> None:
+    served = {
+        (method, route.path)
+        for routes in PAGES
+        for route in routes
+        for method in (route.methods or ()) - {"HEAD"}
+    }
+    assert served == set(ACCESS), (
+        f"routes without a pinned role: {sorted(served - set(ACCESS))}; "
+        f"pinned routes gone: {sorted(set(ACCESS) - served)}"
+    )
+
+
+def test_each_route_refuses_a_visitor_without_a_key_and_a_key_of_a_lower_role(
+    browser: TestClient, guarded: tuple[prodml.Project, dict[str, str]]
+) -> None:
+    guarded_routes = {route: role for route, role in ACCESS.items() if role is not None}
+    for method, path in guarded_routes:
+        answer = browser.request(method, filled(path), data={"csrf": "none"})
+        assert answer.status_code == 401, (method, path, answer.status_code)
+    for signed_as in ("viewer", "reviewer"):
+        browser.cookies.clear()
+        sign_in(browser, guarded[1][signed_as])
+        token = csrf(browser.get("/ui/").text)
+        for (method, path), role in guarded_routes.items():
+            answer = browser.request(method, filled(path), data={"csrf": token})
+            lower = ROLES.index(signed_as) < ROLES.index(role)
+            if lower:
+                assert answer.status_code == 403, (signed_as, method, path, answer.status_code)
+                assert f"needs {role}" in text(answer)
+            else:
+                assert answer.status_code not in (401, 403), (signed_as, method, path)
