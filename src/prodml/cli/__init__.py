@@ -76,6 +76,7 @@ from prodml.cli import (  # noqa: E402, F401
     log,
     monitor,
     predict,
+    retrain,
     review,
     serve,
     store,
