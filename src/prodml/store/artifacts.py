@@ -37,9 +37,7 @@ from typing import Any
 
 import fsspec
 import numpy as np
-import skops.io as sio
 from fsspec.implementations.local import LocalFileSystem
-from skops.io.exceptions import UntrustedTypesFoundException
 
 from prodml.errors import IntegrityError, StoreError, listing
 
@@ -82,6 +80,7 @@ class ArtifactStore:
             np.save(buffer, obj, allow_pickle=False)
             data, fmt, trusted = buffer.getvalue(), "npy", ()
         else:
+            sio = _skops()
             data, fmt = sio.dumps(obj), "skops"
             trusted = tuple(sio.get_untrusted_types(data=data))
         path = f"{self.root}/{run_id}/{name}.{fmt}"
@@ -120,14 +119,6 @@ class ArtifactStore:
             )
         try:
             return _decoded(artifact, data)
-        except UntrustedTypesFoundException:
-            found = sio.get_untrusted_types(data=data)
-            raise StoreError(
-                f"artifact {artifact.uri} holds types not recorded when it was saved: "
-                f"{listing(t for t in found if t not in artifact.trusted)}; only the types "
-                f"recorded at save time load (recorded: {listing(artifact.trusted) or 'none'}). "
-                "prodml did not write this file: restore the original, or fit the model again"
-            ) from None
         except (zipfile.BadZipFile, KeyError, ValueError, UnicodeDecodeError) as exc:
             found = _content(data)
             never = "; prodml never loads pickles" if "pickl" in found else ""
@@ -199,13 +190,33 @@ class ArtifactStore:
 _FORMATS = {"npy": "a plain numpy array", "json": "a JSON file", "skops": "a skops file"}
 
 
+def _skops() -> Any:
+    """skops.io, imported when a model is saved or loaded: the import takes a second or more
+    (it lists scikit-learn's estimators), which a command that reads no model (prodml
+    monitor, runs list) would pay for nothing."""
+    import skops.io
+    import skops.io.exceptions  # skops.io.exceptions, an attribute once imported
+
+    return skops.io
+
+
 def _decoded(artifact: SavedArtifact, data: bytes) -> Any:
     if artifact.format == "npy":
         return np.load(io.BytesIO(data), allow_pickle=False)
     if artifact.format == "json":
         return json.loads(data)
     if artifact.format == "skops":
-        return sio.loads(data, trusted=list(artifact.trusted))
+        sio = _skops()
+        try:
+            return sio.loads(data, trusted=list(artifact.trusted))
+        except sio.exceptions.UntrustedTypesFoundException:
+            found = sio.get_untrusted_types(data=data)
+            raise StoreError(
+                f"artifact {artifact.uri} holds types not recorded when it was saved: "
+                f"{listing(t for t in found if t not in artifact.trusted)}; only the types "
+                f"recorded at save time load (recorded: {listing(artifact.trusted) or 'none'}). "
+                "prodml did not write this file: restore the original, or fit the model again"
+            ) from None
     raise StoreError(f"artifact {artifact.name} has unknown format '{artifact.format}'")
 
 
