@@ -1,0 +1,84 @@
+"""The report pages rendered from templates (``report_*.html``): every string from the data
+appears escaped, as text a parser reads back, never as markup."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from typing import Any
+
+from prodml.deploy.html import render as render_comparison
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+class Texts(HTMLParser):
+    """The tags of a page and its texts, character references decoded."""
+
+    def __init__(self, markup: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.texts: list[str] = []
+        self.feed(markup)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+
+    def handle_data(self, data: str) -> None:
+        self.texts.append(data)
+
+
+def assert_escaped(markup: str, places: int) -> None:
+    """``HOSTILE`` is in ``markup`` only escaped, and reads back as text exactly ``places`` times."""
+    page = Texts(markup)
+    assert "script" not in page.tags and "<script" not in markup.lower()
+    assert markup.count("&lt;script&gt;alert(1)&lt;/script&gt;") == places
+    assert sum(text.count(HOSTILE) for text in page.texts) == places
+
+
+def arm(version: int, role: str) -> dict[str, Any]:
+    return {
+        "version": version,
+        "role": role,
+        "answers": 4,
+        "predicted": {HOSTILE: 3, "benign": 1},
+        "latency_ms": {"p50": 1.0, "p95": 2.5},
+        "errors": 0,
+        "error_rate": 0.0,
+        "labelled": 2,
+        "accuracy": 0.5,
+        "interval": [0.09, 0.91],
+    }
+
+
+def test_the_comparison_page_escapes_names_labels_outputs_and_slices() -> None:
+    canary: dict[str, Any] = {
+        "endpoint": HOSTILE,
+        "kind": "canary",
+        "since": "2026-11-22T10:00:00+00:00",
+        "until": None,
+        "primary": arm(1, "primary"),
+        "candidate": arm(2, "canary"),
+        "deltas": {"accuracy": 0.0},
+        "drift": {HOSTILE: {"method": "chi2", "score": 1.5, "p_value": 0.2, "drifted": False}},
+        "slices": [
+            {
+                "name": HOSTILE,
+                "rows": {"primary": 4, "candidate": 4},
+                "labelled": {"primary": 2, "candidate": 2},
+                "accuracy": {"primary": 0.5, "candidate": 0.5},
+                "sufficient": False,
+            }
+        ],
+        "unsliced": [HOSTILE],
+        "min_count": 30,
+    }
+    # the title, the heading (twice), the answers by class, the drift, the slice, the reason
+    assert_escaped(render_comparison(canary), 7)
+    shadow = {**canary, "kind": "shadow", "pairs": 4, "agreement": 0.75, "interval": None}
+    shadow["confusion"] = {HOSTILE: {HOSTILE: 2, "benign": 1}, "benign": {"benign": 1}}
+    shadow["slices"] = [
+        {**canary["slices"][0], "agreement": 0.5, "interval": [0.1, 0.9], "sufficient": True}
+    ]
+    # the confusion's labels once as a column and once as a row
+    assert_escaped(render_comparison(shadow), 8)
