@@ -5,6 +5,8 @@ options it cannot take are refused naming the option, the value and what is allo
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from collections.abc import Iterator
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -15,6 +17,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score
 from sqlalchemy import bindparam, update
+from typer.main import get_command
 from typer.testing import CliRunner
 
 import prodml
@@ -260,3 +263,13 @@ def test_help_teaches_the_exit_codes_and_gives_examples() -> None:
     for example in ("prodml retrain --backtest", "prodml retrain loans --strategy window"):
         assert example in text
     assert "all|window|weighted" in text
+
+
+def test_the_readme_s_retrain_commands_parse() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    lines = re.findall(r"^prodml retrain (.*?)\s+#", readme, flags=re.M)
+    assert len(lines) == 2
+    command = get_command(app).commands["retrain"]  # type: ignore[attr-defined]
+    for line in lines:
+        context = command.make_context("retrain", shlex.split(line))
+        assert context.params["backtest"] == ("--backtest" in line)

@@ -41,7 +41,9 @@ def retrain(
     name: Annotated[
         str | None,
         typer.Argument(
-            help="The model, and the endpoint of the same name.", show_default="the project's"
+            help="The model, and the endpoint of the same name.",
+            metavar="NAME",
+            show_default="the project's",
         ),
     ] = None,
     strategy: Annotated[
@@ -54,7 +56,11 @@ def retrain(
         ),
     ] = None,
     since: Annotated[
-        datetime | None, typer.Option(help="Leave out rows older than this time (UTC).")
+        datetime | None,
+        typer.Option(
+            help="Leave out rows older than this time (UTC): 2026-01-01 or 2026-01-01T12:00:00.",
+            metavar="DATE",
+        ),
     ] = None,
     window: Annotated[
         str | None,
@@ -120,8 +126,8 @@ def retrain(
         if backtest:
             _backtest(name, project, points, horizon, since, window, half_life, html, json, wide)
             return
-        opened = prodml.Project(project)
-        with contextlib.nullcontext() if json else console.status("retraining..."):
+        spinner = contextlib.nullcontext() if json else console.status("retraining...")
+        with prodml.Project(project) as opened, spinner:
             done = opened.retrain(
                 name,
                 strategy=_strategy(strategy),
@@ -246,11 +252,8 @@ def scores_table(scores: Scores) -> FittedTable:
 
 
 def _verdict(done: Retrained) -> None:
+    """Passed or failed, where the candidate went (or why nowhere), and the next command."""
     model = escape(done.model)
-    if not done.passed:
-        console.print("[bold red]Failed its audit[/]: registered, not deployed.")
-    for reason in done.reasons:
-        console.print(f"  {escape(reason)}")
     if done.shadow is not None:
         console.print(
             f"[bold green]Passed its audit[/]: deployed as the {done.mode} of endpoint "
@@ -266,8 +269,12 @@ def _verdict(done: Retrained) -> None:
                 f"Next: [bold]prodml deployments compare {model}[/], then [bold]prodml "
                 f"promote {model}[/]"
             )
-    elif done.passed:
-        console.print("[bold green]Passed its audit[/]: registered, not deployed.")
+        return
+    verdict = "[bold green]Passed its audit[/]" if done.passed else "[bold red]Failed its audit[/]"
+    console.print(f"{verdict}: registered, not deployed.")
+    for reason in done.reasons:
+        console.print(f"  {escape(reason)}")
+    if done.passed:
         console.print(f"Next: [bold]prodml deployments {model}[/]")
     else:
         console.print(f"Next: [bold]prodml evaluate {done.run_id[:8]}[/] to see why")
@@ -286,17 +293,19 @@ def _backtest(
     wide: bool,
 ) -> None:
     """``--backtest``: the replay under a progress bar, then its table (or JSON)."""
-    opened = prodml.Project(folder)
-    with Progress(
-        TextColumn("backtest"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("fits"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=json,
-        transient=True,
-    ) as progress:
+    with (
+        prodml.Project(folder) as opened,
+        Progress(
+            TextColumn("backtest"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("fits"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=json,
+            transient=True,
+        ) as progress,
+    ):
         task = progress.add_task("", total=None)
         found = opened.backtest(
             name,
