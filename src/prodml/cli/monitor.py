@@ -22,6 +22,7 @@ from prodml.config import window_seconds
 if TYPE_CHECKING:
     from prodml.monitor.files import FileReport
     from prodml.monitor.monitor import Pass
+    from prodml.retrain.triggers import Triggered
     from prodml.store.monitoring import Alert, Window
 
 EndpointOption = Annotated[
@@ -96,7 +97,9 @@ def monitor(
     profile (the held-out rows of its fit): KS or chi-square at every window size, unless
     monitor.drift.method names another; see docs of prodml.monitor.drift. With --every, each
     pass then prunes the prediction log as log.retention says. Each pass also checks every
-    canary (see prodml deployments check NAME) and rolls back, advances or holds it.
+    canary (see prodml deployments check NAME) and rolls back, advances or holds it; with
+    monitor.retrain set, it ends by retraining the model into a shadow candidate when a
+    trigger is due, and says what triggered it and what came of it, or why it waits.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -109,25 +112,37 @@ def monitor(
                 "would cut a partial window)"
             )
         interval = _interval(every) if every is not None else None
-        opened = prodml.Project(project)
-        while True:
-            with console.status("reading the prediction log...", spinner="dots") as status:
-                if json:
-                    status.stop()
-                done = opened.monitor(endpoint, close=close)
-                looked = [opened.check_canary(name) for name in opened.canaries()]
+        with prodml.Project(project) as opened:
+            _passes(opened, endpoint, close, interval, json, wide)
+
+
+def _passes(
+    opened: prodml.Project,
+    endpoint: str | None,
+    close: bool,
+    interval: float | None,
+    json: bool,
+    wide: bool,
+) -> None:
+    """One monitor pass, or one every ``interval`` seconds until Ctrl-C."""
+    while True:
+        with console.status("reading the prediction log...", spinner="dots") as status:
             if json:
-                print_json({**done.to_dict(), "canaries": [canary_dict(c) for c in looked]})
-            else:
-                show_pass(done, wide)
-                for canary in looked:
-                    console.print(f"canary {escape(canary.endpoint)}: {escape(canary.summary)}")
-            if interval is None:
-                return
-            retention = opened.settings.log.retention
-            if retention.age is not None or retention.rows is not None:
-                opened.prune_log()  # after the pass: nothing is pruned before it is read
-            time.sleep(interval)
+                status.stop()
+            done = opened.monitor(endpoint, close=close)
+            looked = [opened.check_canary(name) for name in opened.canaries()]
+        if json:
+            print_json({**done.to_dict(), "canaries": [canary_dict(c) for c in looked]})
+        else:
+            show_pass(done, wide)
+            for canary in looked:
+                console.print(f"canary {escape(canary.endpoint)}: {escape(canary.summary)}")
+        if interval is None:
+            return
+        retention = opened.settings.log.retention
+        if retention.age is not None or retention.rows is not None:
+            opened.prune_log()  # after the pass: nothing is pruned before it is read
+        time.sleep(interval)
 
 
 @monitor_app.command(
@@ -385,6 +400,16 @@ def show_pass(done: Pass, wide: bool = False) -> None:
         console.print(f"[green]alert resolved:[/] {escape(alert.rule)}")
     if done.updated:
         console.print(f"realized performance updated in {done.updated} window(s) from feedback")
+    if done.retrain is not None:
+        console.print(f"[{_retrain_style(done.retrain)}]{escape(done.retrain.summary)}[/]")
+
+
+def _retrain_style(triggered: Triggered) -> str:
+    """Green for a candidate in place, red for a failed one, yellow for a held retrain."""
+    if not triggered.ran:
+        return "yellow"
+    passed = triggered.error is None and (triggered.outcome or {}).get("passed")
+    return "bold green" if passed else "bold red"
 
 
 def show_file(found: FileReport, wide: bool = False) -> None:
