@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from prodml.deploy.html import render as render_comparison
+from prodml.evaluate.html import render_html as render_evaluation
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -82,3 +83,29 @@ def test_the_comparison_page_escapes_names_labels_outputs_and_slices() -> None:
     ]
     # the confusion's labels once as a column and once as a row
     assert_escaped(render_comparison(shadow), 8)
+
+
+def test_the_evaluation_page_escapes_names_labels_slices_and_notes() -> None:
+    evaluation = {
+        "project": HOSTILE,
+        "run": "ab12",
+        "task": "classification",
+        "labels": ["x", HOSTILE],
+        "confusion": [[3, 1], [0, 4]],
+        "metrics": {"accuracy": 0.875, HOSTILE: 0.5},
+        "warnings": [HOSTILE],
+        "baselines": [{"name": HOSTILE, "kind": HOSTILE, "metrics": {"accuracy": 0.5}}],
+        "slices": [{"name": HOSTILE, "count": 8, "value": 0.875, "reference": 0.9,
+                    "reference_name": HOSTILE, "interval": [0.5, 0.98], "sufficient": True}],
+        "golden": {"file": HOSTILE, "count": 1,
+                   "failures": [{"id": HOSTILE, "expected": "x", "predicted": HOSTILE}]},
+        "audit": {"passed": False, "rules": [{"rule": HOSTILE, "value": 0.5, "passed": False,
+                                               "reason": HOSTILE}]},
+        "sign_off": {"by": HOSTILE, "note": HOSTILE, "at": "2026-11-22T10:05:00+00:00"},
+    }  # fmt: skip
+    # the title and heading; the warning; the headline card; the confusion's tooltips (four
+    # times in three cells: its drawn labels are clipped) and the per-class row; the
+    # baseline's name and kind; the slice's name and reference, and in the chart its name
+    # and tooltip; the golden file, id and answer; the rule and its reason; who signed off
+    # and the note
+    assert_escaped(render_evaluation(evaluation), 22)

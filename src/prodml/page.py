@@ -1,9 +1,11 @@
 """The building blocks of prodml's offline HTML pages: escaping, elements, SVG, sections,
 tables and the base style.
 
-The evaluation page (:mod:`prodml.evaluate.html`) and the monitoring page
-(:mod:`prodml.monitor.html`) are built from these; newer pages are Jinja2 templates beside
-the dashboard's (:func:`template`). Functions return markup as strings;
+The monitoring page (:mod:`prodml.monitor.html`), its charts (:mod:`prodml.monitor.charts`)
+and the evaluation page's deferral section (:mod:`prodml.evaluate.deferral`) are built from
+these; the other pages are Jinja2 templates beside the dashboard's (:func:`template`), the
+report pages (``report_*.html``) on a frame of their own (``_report.html``) with
+:data:`BASE_STYLE`. Functions return markup as strings;
 arguments named ``content``, ``body``, ``text`` or ``cells`` are markup already (escape what
 came from the data with :func:`escape` first), while attribute values and ``title`` strings
 are escaped here.
