@@ -4,13 +4,14 @@ options it cannot take are refused naming the option, the value and what is allo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shlex
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -168,6 +169,10 @@ def labelled_a_day_later(project: prodml.Project, ids: list[str], times: pd.Seri
         )
 
 
+#: Makes the toy project with these ``retrain:`` settings and a labelled history.
+History = Callable[[dict[str, Any]], prodml.Project]
+
+
 @pytest.fixture
 def history(
     tmp_path: Path,
@@ -176,27 +181,33 @@ def history(
     toy_data: ToyData,
     log_rows: LogRows,
     give_feedback: GiveFeedback,
-) -> Iterator[prodml.Project]:
-    """The toy project with retrain.window 20d, and 200 answers labelled a day after each."""
-    folder = write_project(tmp_path / "history", database_url, retrain={"window": "20d"})
-    with prodml.Project(folder) as project:
-        serve_and_label(project, toy_data, log_rows, give_feedback, rows=200)
-        served = toy_data(200, seed=5, start=SERVED)
-        ids = [f"{project.name}-r{i}" for i in range(200)]
-        labelled_a_day_later(project, ids, served["at"])
-        yield project
+) -> Iterator[History]:
+    """The toy project with ``retrain:`` settings, and 200 answers labelled a day after each."""
+    with contextlib.ExitStack() as opened:
+
+        def make(retrain: dict[str, Any]) -> prodml.Project:
+            folder = write_project(tmp_path / "history", database_url, retrain=retrain)
+            project = opened.enter_context(prodml.Project(folder))
+            serve_and_label(project, toy_data, log_rows, give_feedback, rows=200)
+            served = toy_data(200, seed=5, start=SERVED)
+            ids = [f"{project.name}-r{i}" for i in range(200)]
+            labelled_a_day_later(project, ids, served["at"])
+            return project
+
+        yield make
 
 
 def test_backtest_json_equals_project_backtest_and_the_table_shows_it(
-    history: prodml.Project, tmp_path: Path
+    history: History, tmp_path: Path
 ) -> None:
-    result = invoke(history.path, "retrain", "--backtest", "--points", "4", "--json")
+    project = history({"window": "20d"})
+    result = invoke(project.path, "retrain", "--backtest", "--points", "4", "--json")
     assert result.exit_code == 0, result.output
-    found = history.backtest(points=4)
+    found = project.backtest(points=4)
     assert json.loads(result.stdout) == json.loads(json.dumps(found.to_dict()))
     assert found.strategies == ("all", "window", "weighted") and found.skipped == {}
     page = tmp_path / "backtest.html"
-    shown = invoke(history.path, "retrain", "--backtest", "--points", "4", "--html", str(page))
+    shown = invoke(project.path, "retrain", "--backtest", "--points", "4", "--html", str(page))
     assert shown.exit_code == 0, shown.output
     fits_80_columns(shown.stdout)
     rows = table_rows(shown.stdout)
@@ -220,6 +231,29 @@ def test_backtest_json_equals_project_backtest_and_the_table_shows_it(
     assert f"Best: {' and '.join(found.winners)} (mean accuracy {found.mean[best]:.4f})" in text
     written = page.read_text(encoding="utf-8")
     assert all(f">{s}<" in written for s in found.strategies)
+
+
+def test_a_strategy_the_project_cannot_replay_is_skipped_with_why(history: History) -> None:
+    project = history({})
+    shown = invoke(project.path, "retrain", "--backtest", "--points", "3")
+    assert shown.exit_code == 0, shown.output
+    fits_80_columns(shown.stdout)
+    text = " ".join(shown.stdout.split())
+    assert "window skipped: no window is set: give --window 90d (a duration) or --window 5000" in (
+        text
+    )
+    header = next(line for line in shown.stdout.splitlines() if line.startswith("┃"))
+    assert [cell.strip() for cell in header.strip("┃").split("┃")] == [
+        "cutoff (UTC)",
+        "scored",
+        "all",
+        "weighted",
+        "winner",
+    ]
+    given = invoke(project.path, "retrain", "--backtest", "--points", "3", "--window", "400")
+    found = project.backtest(points=3, window="400")
+    assert found.strategies == ("all", "window", "weighted")
+    assert table_rows(given.stdout)[-1][2:5] == [f"{found.mean[s]:.4f}" for s in found.strategies]
 
 
 @pytest.mark.parametrize(
