@@ -109,7 +109,9 @@ def test_the_tables_show_the_json_s_scores_and_fit_80_columns(
     assert f"Next: prodml deployments compare {toy.name}, then prodml promote {toy.name}" in text
     # the same training set fits the same model again: the second run's JSON has its numbers
     again = invoke(toy.path, "retrain", "--json")
+    assert again.exit_code == 0, again.output
     found = json.loads(again.stdout)
+    assert f"fingerprint {found['training_set']['fingerprint'][:12]}" in text
     expected = [
         (metric, value, scores["primary"][metric])
         for scores in found["scores"]
@@ -145,12 +147,13 @@ def test_a_candidate_that_fails_its_audit_exits_1_and_says_why(
         assert result.exit_code == 1, result.output
         fits_80_columns(result.stdout)
         text = " ".join(result.stdout.split())
-        accuracy = project.registry.load(project.registry.get(f"{project.name}:2"))
+        candidate = project.registry.load(project.registry.get(f"{project.name}:2"))
         data = project.load_data()
         test = data.rows(np.flatnonzero(project.split(data).assignment == 2))
-        score = accuracy_score(test.y, accuracy.predict(test.X))
+        score = accuracy_score(test.y, candidate.predict(test.X))
         assert "Failed its audit: registered, not deployed." in text
         assert f"original test split: accuracy is {score:.3f}, below the minimum 0.970" in text
+        assert f"Next: prodml evaluate {project.runs()[0].id[:8]} to see why" in text
         assert project.registry.deployment(project.name).candidate is None
 
 
