@@ -274,7 +274,7 @@ def test_every_dashboard_route_has_its_role_pinned() -> None:
         (method, route.path)
         for routes in PAGES
         for route in routes
-        for method in (route.methods or ()) - {"HEAD"}
+        for method in (route.methods or set()) - {"HEAD"}
     }
     assert served == set(ACCESS), (
         f"routes without a pinned role: {sorted(served - set(ACCESS))}; "
