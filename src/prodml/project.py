@@ -47,8 +47,9 @@ from prodml.monitor.monitor import Monitor, Pass, Reference
 from prodml.monitor.reference import load_reference
 from prodml.monitor.report import monitor_report
 from prodml.registry import Deployment, ModelVersion, Registry
-from prodml.retrain.backtest import POINTS, Backtest, OnFit, replay
+from prodml.retrain.backtest import Backtest, OnFit, replay
 from prodml.retrain.candidate import Retrained, retrain
+from prodml.retrain.spans import POINTS
 from prodml.retrain.training import Strategy
 from prodml.retrain.triggers import retrain_if_due
 from prodml.store.artifacts import ArtifactStore

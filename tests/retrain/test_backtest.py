@@ -18,7 +18,8 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from prodml.config import Settings, parse_settings
 from prodml.errors import ConfigError, DataError
-from prodml.retrain.backtest import as_horizon, backtest, render_html
+from prodml.retrain.backtest import backtest, render_html
+from prodml.retrain.spans import rows_or_duration
 from prodml.retrain.training import RECEIVED_AT
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -134,10 +135,20 @@ def test_a_horizon_of_a_duration_or_of_rows_scores_those_after_each_point() -> N
     history = history_of(rows("classification", 60, START, 30, 0.5, seed=4))
     chosen = settings("classification", "sklearn.linear_model.LogisticRegression", window=30)
     by_time = backtest(
-        data, history, chosen, LogisticRegression(), points=3, horizon=as_horizon("3d")
+        data,
+        history,
+        chosen,
+        LogisticRegression(),
+        points=3,
+        horizon=rows_or_duration("3d", "--horizon"),
     )
     by_rows = backtest(
-        data, history, chosen, LogisticRegression(), points=3, horizon=as_horizon("7")
+        data,
+        history,
+        chosen,
+        LogisticRegression(),
+        points=3,
+        horizon=rows_or_duration("7", "--horizon"),
     )
     for timed, counted in zip(by_time.points, by_rows.points, strict=True):
         after = history[history["at"] > timed.cutoff]
@@ -177,7 +188,7 @@ def test_too_little_labelled_history_names_the_counts_and_prodml_feedback() -> N
 
 def test_a_horizon_that_is_neither_a_duration_nor_rows_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"--horizon '30x' is not a duration"):
-        as_horizon("30x")
+        rows_or_duration("30x", "--horizon")
 
 
 def test_the_html_page_holds_the_table_s_numbers() -> None:

@@ -17,10 +17,8 @@ import prodml
 from prodml.cli import app
 from prodml.cli.render import Column, FittedTable, console, fmt, print_json
 from prodml.cli.shell import JsonOption, ProjectOption, WideOption, reporting
-from prodml.config import window_seconds
 from prodml.errors import ConfigError
-from prodml.retrain.backtest import POINTS, STRATEGIES, as_horizon, render_html, score_text
-from prodml.retrain.training import as_window
+from prodml.retrain.spans import POINTS, STRATEGIES, duration, rows_or_duration, score_text
 
 if TYPE_CHECKING:
     from prodml.config import Strategy
@@ -162,12 +160,8 @@ def _check(strategy: str | None, backtest: bool, only: list[str]) -> None:
 def _parsed(window: str | None, half_life: str | None, horizon: str | None) -> None:
     """Refuse a window, half-life or horizon not understood, before anything is loaded."""
     _window(window)
-    as_horizon(horizon)
-    if half_life is not None:
-        try:
-            window_seconds(half_life.strip())
-        except ValueError as exc:
-            raise ConfigError(f"--half-life {exc}") from None
+    rows_or_duration(horizon, "--horizon", 200)
+    duration(half_life, "--half-life")
 
 
 def _strategy(value: str | None) -> Strategy | None:
@@ -186,9 +180,7 @@ def _window(value: str | None) -> timedelta | int | None:
     if value is None:
         return None
     with contextlib.suppress(ConfigError):
-        found = as_window(value)
-        if found:  # not 0 rows
-            return found
+        return rows_or_duration(value, "--window")
     raise ConfigError(
         f"--window {value!r} is neither a duration nor a number of rows; give a number and "
         "a unit (s, m, h, d) such as 90d, or the newest rows to keep, such as 5000"
@@ -317,6 +309,8 @@ def _backtest(
             on_fit=lambda done, total: progress.update(task, completed=done, total=total),
         )
     if html is not None:
+        from prodml.retrain.backtest import render_html
+
         html.write_text(render_html(found, opened.name), encoding="utf-8")
     if json:
         print_json(found.to_dict())

@@ -35,7 +35,7 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import has_fit_parameter
 
-from prodml.config import Settings, Strategy, window_seconds
+from prodml.config import Settings, Strategy
 from prodml.data.dataset import Dataset, prepare
 from prodml.errors import ConfigError, DataError
 from prodml.evaluate.evaluation import RARE_POSITIVE
@@ -43,30 +43,24 @@ from prodml.evaluate.metrics import metrics
 from prodml.executor import running
 from prodml.model.factory import build as build_model
 from prodml.page import BASE_STYLE, template
-from prodml.retrain.training import as_window, build, labelled_history, time_column
+from prodml.retrain.spans import POINTS, STRATEGIES, duration, rows_or_duration, score_text
+from prodml.retrain.training import build, labelled_history, time_column
 from prodml.tracking.fit import fit
 
 if TYPE_CHECKING:
     from prodml.project import Project
 
 __all__ = [
-    "POINTS",
     "ROWS_PER_POINT",
-    "STRATEGIES",
     "Backtest",
     "OnFit",
     "Point",
-    "as_horizon",
     "backtest",
     "render_html",
     "replay",
     "schedule",
-    "score_text",
 ]
 
-STRATEGIES: tuple[Strategy, ...] = ("all", "window", "weighted")
-#: Points by default.
-POINTS = 5
 #: Labelled rows a backtest needs for each part of the history its points cut: of 5
 #: points (6 parts), 30.
 ROWS_PER_POINT = 5
@@ -128,16 +122,16 @@ def replay(
     name = project.endpoint(endpoint)
     now = datetime.now(UTC)
     if isinstance(half_life, str):
-        half_life = timedelta(seconds=_seconds(half_life, "--half-life"))
+        half_life = duration(half_life, "--half-life")
     return backtest(
         project.load_data("backtesting").frame,
         labelled_history(project, name, cutoff=now),
         project.settings,
         build_model(project.settings.model, project.path),
         points=points,
-        horizon=as_horizon(horizon),
+        horizon=rows_or_duration(horizon, "--horizon", 200),
         since=since,
-        window=window if isinstance(window, timedelta) else as_window(window),
+        window=rows_or_duration(window, "--window"),
         half_life=half_life,
         endpoint=name,
         on_fit=on_fit,
@@ -263,31 +257,6 @@ def schedule(
     return cutoffs, [cutoff + pd.Timedelta(horizon) for cutoff in cutoffs]
 
 
-def as_horizon(value: str | int | timedelta | None) -> timedelta | int | None:
-    """``--horizon`` as given: ``30d`` (a duration), ``200`` (rows), or None (to the next point).
-
-    >>> as_horizon("7d"), as_horizon("200"), as_horizon(None)
-    (datetime.timedelta(days=7), 200, None)
-    """
-    if value is None or isinstance(value, timedelta):
-        return value
-    if isinstance(value, int) or value.strip().isdigit():
-        rows = int(value)
-        if rows < 1:
-            raise ConfigError(f"--horizon {rows} is not a number of rows; give 1 or more")
-        return rows
-    return timedelta(seconds=_seconds(value, "--horizon", ", or a number of rows such as 200"))
-
-
-def score_text(value: float | None) -> str:
-    """A score as the table and the HTML page show it: four decimals, a dash for none.
-
-    >>> score_text(0.8), score_text(None)
-    ('0.8000', '—')
-    """
-    return "—" if value is None else f"{value:.4f}"
-
-
 def render_html(found: Backtest, project: str = "") -> str:
     """The backtest as one self-contained HTML page (template ``backtest.html``): no
     script, no font, no URL.
@@ -351,7 +320,7 @@ def _strategies(
 ) -> tuple[tuple[Strategy, ...], dict[str, str]]:
     """The strategies to replay, and why the others are not."""
     skipped = {}
-    if window is None and as_window(settings.retrain.window) is None:
+    if window is None and rows_or_duration(settings.retrain.window, "retrain.window") is None:
         skipped["window"] = (
             "no window is set: give --window 90d (a duration) or --window 5000 (the newest "
             "rows), or set retrain.window in prodml.yaml"
@@ -411,13 +380,6 @@ def _best(scores: dict[str, float | None], better: Literal["higher", "lower"]) -
 def _mean(values: Sequence[float | None]) -> float | None:
     known = [v for v in values if v is not None]
     return float(np.mean(known)) if known else None
-
-
-def _seconds(text: str, option: str, alternative: str = "") -> float:
-    try:
-        return window_seconds(text.strip())
-    except ValueError as exc:
-        raise ConfigError(f"{option} {exc}{alternative}") from None
 
 
 def _horizon_text(horizon: timedelta | int | None) -> str:

@@ -32,16 +32,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from prodml.config import Settings, Strategy, window_seconds
+from prodml.config import Settings, Strategy
 from prodml.data.dataset import Dataset, prepare
 from prodml.data.split import DEV, TEST, TRAIN, Split
 from prodml.errors import ConfigError, DeploymentError, ProdmlError
 from prodml.evaluate.metrics import metrics
 from prodml.model.factory import build as build_model
+from prodml.retrain.spans import duration, rows_or_duration
 from prodml.retrain.training import (
     LOGGED_AT,
     RECEIVED_AT,
-    as_window,
     build,
     labelled_history,
     labels_like,
@@ -130,8 +130,8 @@ def retrain(
         strategy,
         cutoff=cutoff,
         since=since,
-        window=as_window(window),
-        half_life=_duration(half_life),
+        window=rows_or_duration(window, "--window"),
+        half_life=duration(half_life, "--half-life"),
     )
     if built.rows == 0:
         raise ConfigError(
@@ -330,15 +330,6 @@ def _lineage(
         "retrain.half_life": None if half_life is None else str(half_life),
         "retrain.newest_rows": held,
     }
-
-
-def _duration(value: timedelta | str | None) -> timedelta | None:
-    if value is None or isinstance(value, timedelta):
-        return value
-    try:
-        return timedelta(seconds=window_seconds(value))
-    except ValueError as exc:
-        raise ConfigError(f"--half-life {exc}") from None
 
 
 def _json(value: Any) -> str:

@@ -42,9 +42,10 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
-from prodml.config import Settings, Strategy, window_seconds
+from prodml.config import Settings, Strategy
 from prodml.data.fingerprint import fingerprint
 from prodml.errors import ConfigError
+from prodml.retrain.spans import duration, rows_or_duration
 from prodml.store.log_columns import LogColumns
 from prodml.store.log_format import microseconds
 from prodml.store.tables import FeedbackRow, PredictionRow
@@ -57,7 +58,6 @@ __all__ = [
     "RECEIVED_AT",
     "Strategy",
     "TrainingSet",
-    "as_window",
     "build",
     "labelled_history",
     "labels_like",
@@ -258,28 +258,11 @@ def _weights(times: pd.Series, cutoff: datetime, half_life: timedelta) -> np.nda
 def _window_setting(window: timedelta | int | None, settings: Settings) -> timedelta | int | None:
     if window is not None:
         return window
-    return as_window(settings.retrain.window)
+    return rows_or_duration(settings.retrain.window, "retrain.window")
 
 
 def _half_life(half_life: timedelta | None, settings: Settings) -> timedelta:
-    return half_life or timedelta(seconds=window_seconds(settings.retrain.half_life))
-
-
-def as_window(value: timedelta | str | int | None) -> timedelta | int | None:
-    """A window as given on the command line or in prodml.yaml: ``90d`` (a duration) or
-    ``5000`` (rows).
-
-    >>> as_window("90d"), as_window("5000")
-    (datetime.timedelta(days=90), 5000)
-    """
-    if value is None or isinstance(value, int | timedelta):
-        return value
-    if value.strip().isdigit():
-        return int(value)
-    try:
-        return timedelta(seconds=window_seconds(value.strip()))
-    except ValueError as exc:
-        raise ConfigError(f"window {exc}, or a number of rows such as 5000") from None
+    return half_life or duration(settings.retrain.half_life, "retrain.half_life")
 
 
 def _times(column: pd.Series) -> pd.Series:

@@ -43,14 +43,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import distinct, func, select
 
-from prodml.config import RetrainTriggers, window_seconds
+from prodml.config import RetrainTriggers
 from prodml.errors import NotFoundError, ProdmlError
 from prodml.registry import event
+from prodml.retrain.spans import duration
 from prodml.store.runs import utc_now
 from prodml.store.tables import FeedbackRow, LogStreamRow, PredictionRow
 
@@ -150,7 +151,7 @@ def decide(settings: RetrainTriggers, history: History, now: datetime) -> Decisi
     if settings.labels is not None and history.labels >= settings.labels:
         due.append("labels")
         evidence.update(labels=history.labels)
-    every = _duration(settings.every)
+    every = duration(settings.every, "monitor.retrain.every")
     if every is not None and (history.since is None or now - history.since >= every):
         due.append("schedule")
         evidence.update(every=settings.every)
@@ -183,7 +184,7 @@ def _held(settings: RetrainTriggers, history: History, now: datetime) -> str | N
         return f"the endpoint has a candidate, {history.candidate}; promote or stop it first"
     if history.triggered:
         last = max(history.triggered)
-        cooldown = timedelta(seconds=window_seconds(settings.cooldown))
+        cooldown = duration(settings.cooldown, "monitor.retrain.cooldown")
         if now - last < cooldown:
             next_at = last + cooldown
             shown = f"{next_at:%H:%M}" if next_at.date() == now.date() else f"{next_at:%m-%d %H:%M}"
@@ -198,10 +199,6 @@ def _held(settings: RetrainTriggers, history: History, now: datetime) -> str | N
             f"monitor.retrain.daily_budget {settings.daily_budget}; the next may be tomorrow"
         )
     return None
-
-
-def _duration(text: str | None) -> timedelta | None:
-    return None if text is None else timedelta(seconds=window_seconds(text))
 
 
 # --- the store ---------------------------------------------------------------------------
