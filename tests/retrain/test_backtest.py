@@ -203,3 +203,18 @@ def test_the_html_page_holds_the_table_s_numbers() -> None:
             assert f"{point.scores[strategy]:.4f}" in page
     for value in found.mean.values():
         assert value is not None and f"{value:.4f}" in page
+
+
+def test_a_strategy_left_with_no_rows_to_learn_from_is_not_scored_and_the_others_are() -> None:
+    data = rows("classification", 40, START - timedelta(days=60), 30, 1.0, seed=11)
+    history = history_of(rows("classification", 40, START, 20, 0.5, seed=12))
+    chosen = settings("classification", "sklearn.linear_model.LogisticRegression")
+    # a window of one second before each cutoff holds no row: nothing to fit
+    found = backtest(
+        data, history, chosen, LogisticRegression(), points=2, window=timedelta(seconds=1)
+    )
+    for point in found.points:
+        assert point.rows_trained["window"] == 0 and point.scores["window"] is None
+        assert point.rows_trained["all"] > 0 and point.scores["all"] is not None
+        assert "window" not in point.winners
+    assert found.mean["window"] is None and "window" not in found.winners

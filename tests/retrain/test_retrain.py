@@ -13,7 +13,7 @@ import pytest
 from sklearn.metrics import accuracy_score
 
 import prodml
-from prodml.errors import ConfigError
+from prodml.errors import ConfigError, DeploymentError
 from prodml.evaluate.metrics import metrics
 
 if TYPE_CHECKING:
@@ -148,3 +148,33 @@ def test_metrics_side_by_side_match_a_direct_computation_on_the_test_split(
     assert done.scores[-1].candidate == metrics(
         "classification", test.y, candidate.predict(test.X), data.labels
     )
+
+
+def test_retraining_an_endpoint_that_serves_nothing_is_refused_before_anything_is_made(
+    toy: prodml.Project,
+) -> None:
+    toy.evaluate(toy.fit().id)  # fitted and audited, never registered: no endpoint
+    runs = len(toy.runs())
+    with pytest.raises(DeploymentError, match=rf"endpoint {toy.name} serves nothing yet"):
+        toy.retrain()
+    assert toy.registry.versions(toy.name) == [] and len(toy.runs()) == runs
+
+
+def test_without_labelled_predictions_the_candidate_learns_from_the_data_alone(
+    toy: prodml.Project,
+) -> None:
+    run = toy.fit()
+    toy.evaluate(run.id)
+    toy.register(run.id)
+    done = toy.retrain()
+    test_rows = (toy.split(toy.load_data()).assignment == 2).sum()
+    assert (done.training_set["rows_from_log"], done.training_set["rows_from_data"]) == (
+        0,
+        400 - test_rows,
+    )
+    assert [s.data for s in done.scores] == ["original test split"]
+    data = toy.load_data()
+    test = data.rows(np.flatnonzero(toy.split(data).assignment == 2))
+    predicted = toy.load_model(done.run_id).predict(test.X)
+    assert done.scores[0].candidate["accuracy"] == accuracy_score(test.y, predicted)
+    assert (done.passed, done.mode) == (True, "shadow")

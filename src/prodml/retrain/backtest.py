@@ -189,7 +189,9 @@ def backtest(
         for p, cutoff in enumerate(cutoffs)
         for strategy in strategies
     }
-    fits = [key for key in builds if len(scored[key[0]])]
+    # a point with nothing to score, or a strategy left with no rows to learn from (a
+    # narrow window), is not fitted: its score is None, shown as a dash
+    fits = [key for key in builds if len(scored[key[0]]) and builds[key].rows]
     predicted: dict[tuple[int, Strategy], np.ndarray] = {}
     with running(settings.executor) as run:
         jobs = (_job(builds[key], history.iloc[scored[key[0]]], settings) for key in fits)

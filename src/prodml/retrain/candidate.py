@@ -117,6 +117,13 @@ def retrain(
     strategy = strategy or options.strategy
     model = build_model(settings.model, project.path)
     fit_params = _weighting(model, settings) if strategy == "weighted" else {}
+    primary = _primary(project, name)
+    if primary is None:  # its version 1 would open the endpoint: never straight to primary
+        raise DeploymentError(
+            f"endpoint {name} serves nothing yet, so there is no primary to retrain beside "
+            f"and no prediction log to learn from; fit, evaluate and register a first version "
+            f"(prodml fit; prodml evaluate; prodml models register), then retrain"
+        )
     cutoff = utc_now()
     data = project.load_data("retraining")
     split = project.split(data)
@@ -151,7 +158,6 @@ def retrain(
         run = fit_into(
             workspace, run_id, model, dataset, fitted, fit_params=fit_params, params=lineage
         )
-    primary = _primary(project, name)
     subject = Subject(
         run=run,
         model=model,
@@ -159,7 +165,7 @@ def retrain(
         assignment=assignment,
         settings=settings,
         root=project.path,
-        previous=None if primary is None else (primary[1], primary[2]),
+        previous=(primary[1], primary[2]),
     )
     evaluations = Evaluations(project.runs_store.database)
     scores = []
@@ -171,7 +177,7 @@ def retrain(
     version = project.registry.register(run, name)
     mode, endpoint = None, None
     if passed:
-        mode, endpoint, why = _deploy(project, version, primary, strategy, trigger)
+        mode, endpoint, why = _deploy(project, version, strategy, trigger)
         reasons += why
     return Retrained(
         run_id=run.id,
@@ -184,7 +190,7 @@ def retrain(
         reasons=reasons,
         shadow=endpoint,
         mode=mode,
-        primary=None if primary is None else primary[0].ref,
+        primary=primary[0].ref,
         scores=scores,
     )
 
@@ -236,6 +242,7 @@ def _whole(
     if len(newest):
         newest = newest.assign(**{target: labels_like(newest[target], data.frame[target])})
     parts = [frame, newest[[c for c in frame.columns if c in newest.columns]], test]
+    parts = [p for p in parts if len(p)]  # an empty one would turn the target's type to object
     parts = [
         p.assign(**{time: pd.to_datetime(p[time], utc=True)}) if time in p else p for p in parts
     ]
@@ -261,16 +268,14 @@ def _judged(
     name: str,
     dataset: Dataset,
     part: int,
-    primary: tuple[ModelVersion, Any, Any] | None,
+    primary: tuple[ModelVersion, Any, Any],
 ) -> Scores:
     """The candidate evaluated (and audited) on one part of ``dataset``, beside the
     primary's metrics there."""
     rows = dataset.rows(np.flatnonzero(subject.assignment == part))
     labels = list(dataset.labels)
     mine = metrics(dataset.task, rows.y, subject.model.predict(rows.X), labels)
-    theirs = None
-    if primary is not None:
-        theirs = metrics(dataset.task, rows.y, primary[2].predict(rows.X), labels)
+    theirs = metrics(dataset.task, rows.y, primary[2].predict(rows.X), labels)
     try:
         on = None if part == TEST else _named(rows, name)
         evaluation: Evaluation = evaluate_run(subject, evaluations, on)
@@ -287,20 +292,10 @@ def _named(rows: Dataset, name: str) -> Dataset:
 def _deploy(
     project: Project,
     version: ModelVersion,
-    primary: tuple[ModelVersion, Any, Any] | None,
     strategy: Strategy,
     trigger: dict[str, Any] | None,
 ) -> tuple[str | None, str | None, list[str]]:
     """Deploy a passing candidate beside the primary: (mode, endpoint, why not)."""
-    if primary is None:
-        return (
-            None,
-            None,
-            [
-                f"not deployed: endpoint {version.name} serves nothing yet; deploy a primary "
-                f"first (prodml deploy {version.ref})"
-            ],
-        )
     mode: Mode = "canary" if project.settings.retrain.promote == "canary" else "shadow"
     why = "retrained by " + ("a person" if trigger is None else f"trigger {_json(trigger)}")
     deployer = project.deployer(None if trigger is None else "prodml retrain")

@@ -200,9 +200,10 @@ def build(
     if len(history) and target in data.columns and target in history.columns:
         history = history.assign(**{target: labels_like(history[target], data[target])})
     kept = [c for c in data.columns if c in history.columns]
-    frame = pd.concat(
-        [data.assign(_from_log=False), history[kept].assign(_from_log=True)], ignore_index=True
-    )
+    parts = [data.assign(_from_log=False)]
+    if len(history):  # an empty one would turn the target's type to object
+        parts.append(history[kept].assign(_from_log=True))
+    frame = pd.concat(parts, ignore_index=True)
     frame = frame[~(frame[time] > cutoff)]
     frame = frame.sort_values(time, kind="stable", na_position="first")
     if since is not None:
