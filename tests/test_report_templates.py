@@ -8,6 +8,7 @@ from typing import Any
 
 from prodml.deploy.html import render as render_comparison
 from prodml.evaluate.html import render_html as render_evaluation
+from prodml.monitor.html import render as render_monitoring
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -109,3 +110,61 @@ def test_the_evaluation_page_escapes_names_labels_slices_and_notes() -> None:
     # and tooltip; the golden file, id and answer; the rule and its reason; who signed off
     # and the note
     assert_escaped(render_evaluation(evaluation), 22)
+
+
+def test_the_monitoring_page_escapes_the_endpoint_rules_columns_and_categories() -> None:
+    window = {
+        "id": 1,
+        "model": HOSTILE,
+        "rows": 10,
+        "starts_at": "2026-11-22T01:00:00+00:00",
+        "ends_at": "2026-11-22T01:59:59+00:00",
+        "metrics": {"error_rate": 0.1},
+    }
+    drift = {
+        "window_id": 1,
+        "kind": "drift",
+        "column": HOSTILE,
+        "method": "psi",
+        "score": 0.3,
+        "p_value": None,
+        "threshold": 0.2,
+        "threshold_on": "score",
+        "drifted": True,
+    }
+    alert = {
+        "rule": HOSTILE,
+        "metric": "error_rate",
+        "value": 0.1,
+        "window_id": 1,
+        "fired_at": "2026-11-22T01:59:59+00:00",
+        "resolved_at": None,
+        "deliveries": {
+            "webhooks": [
+                {
+                    "url": "https://hooks.example.com/T0",
+                    "ok": False,
+                    "attempts": 1,
+                    "status": 500,
+                    "error": HOSTILE,
+                }
+            ]
+        },
+    }
+    monitoring = {
+        "endpoint": HOSTILE,
+        "generated_at": "2026-11-22T10:00:00+00:00",
+        "windows": [window],
+        "scores": [drift, {**drift, "kind": "skew"}],
+        "alerts": [alert],
+        "change_points": [{"detector": HOSTILE, "started_id": 1, "detected_id": 2,
+                           "started_at": "2026-11-22T01:10:00+00:00",
+                           "detected_at": "2026-11-22T01:20:00+00:00"}],
+        "distributions": {HOSTILE: {"kind": "categorical", "categories": [HOSTILE, "b"],
+                                    "reference": [0.5, 0.5], "current": [0.9, 0.1]}},
+    }  # fmt: skip
+    # the title and heading; the model; the rule and the webhook's error; the detector; the
+    # drift chart's caption, title, tooltip; the heat map's row; the skew's row; the
+    # distribution's caption and title, and its bins' tooltips: the first names it twice (the
+    # bins' labels are clipped)
+    assert_escaped(render_monitoring(monitoring), 16)

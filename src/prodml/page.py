@@ -1,14 +1,14 @@
-"""The building blocks of prodml's offline HTML pages: escaping, elements, SVG, sections,
-tables and the base style.
+"""What prodml's offline HTML pages share: the base style, Jinja2 templates, how numbers and
+coordinates are shown, and the building blocks of markup built in Python.
 
-The monitoring page (:mod:`prodml.monitor.html`), its charts (:mod:`prodml.monitor.charts`)
-and the evaluation page's deferral section (:mod:`prodml.evaluate.deferral`) are built from
-these; the other pages are Jinja2 templates beside the dashboard's (:func:`template`), the
-report pages (``report_*.html``) on a frame of their own (``_report.html``) with
-:data:`BASE_STYLE`. Functions return markup as strings;
-arguments named ``content``, ``body``, ``text`` or ``cells`` are markup already (escape what
-came from the data with :func:`escape` first), while attribute values and ``title`` strings
-are escaped here.
+The report pages (``prodml evaluate --html``, ``prodml monitor report --html``,
+``prodml deployments compare --html``, ``prodml retrain --backtest --html``) are Jinja2
+templates beside the dashboard's (:func:`template`), the first three on a frame of their
+own (``_report.html``), each with :data:`BASE_STYLE` inline. The evaluation page's deferral
+section (:mod:`prodml.evaluate.deferral`) is still markup built here: functions return
+markup as strings; arguments named ``content``, ``body``, ``text`` or ``cells`` are markup
+already (escape what came from the data with :func:`escape` first), while attribute values
+and ``title`` strings are escaped here.
 
 >>> el("a", escape("R&D"), href="?q=1&r=2", class_="link")
 '<a href="?q=1&amp;r=2" class="link">R&amp;D</a>'
@@ -29,16 +29,15 @@ if TYPE_CHECKING:
 __all__ = [
     "BASE_STYLE",
     "clip",
-    "document",
     "el",
     "escape",
     "missing",
-    "muted",
     "scroll",
     "section",
     "svg",
     "table",
     "template",
+    "tenth",
     "tr",
 ]
 
@@ -55,27 +54,6 @@ svg text { fill: #1f2328; text-anchor: middle; dominant-baseline: central; }
 svg .start { text-anchor: start; } svg .end { text-anchor: end; } svg .tick { fill: #59636e; }
 svg .grid { stroke: #eaeef2; }
 """
-
-
-def document(title: str, style: str, sections: Iterable[str]) -> str:
-    """A whole page: ``title`` (text), an inline ``style`` and the non-empty ``sections``.
-
-    >>> print(document("A & B", "", ["<p>one</p>", ""]).split("<body>")[1])
-    <BLANKLINE>
-    <main>
-    <p>one</p>
-    </main>
-    </body>
-    </html>
-    <BLANKLINE>
-    """
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape(title)}</title>\n<style>{style}</style>\n</head>\n<body>\n<main>\n"
-        + "\n".join(s for s in sections if s)
-        + "\n</main>\n</body>\n</html>\n"
-    )
 
 
 def escape(value: Any) -> str:
@@ -105,6 +83,15 @@ def clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def tenth(value: float) -> float:
+    """``value`` to the tenth: an SVG coordinate, to the tenth of a pixel.
+
+    >>> tenth(12.345), tenth(3)
+    (12.3, 3)
+    """
+    return round(value, 1)
+
+
 def el(tag: str, content: str | None = None, **attrs: Any) -> str:
     """An element around ``content`` (markup), or empty (``<tag/>``) when it is None.
 
@@ -116,7 +103,7 @@ def el(tag: str, content: str | None = None, **attrs: Any) -> str:
     """
     pairs = ""
     for key, value in attrs.items():
-        shown = round(value, 1) if isinstance(value, float) else escape(value)
+        shown = tenth(value) if isinstance(value, float) else escape(value)
         pairs += f' {key.rstrip("_").replace("_", "-")}="{shown}"'
     return f"<{tag}{pairs}/>" if content is None else f"<{tag}{pairs}>{content}</{tag}>"
 
@@ -155,11 +142,6 @@ def scroll(content: str) -> str:
 def section(ident: str, title: str, body: str) -> str:
     """A page section: its id, its heading (markup) and its body (markup)."""
     return f'<section id="{ident}">\n<h2>{title}</h2>\n{body}\n</section>'
-
-
-def muted(text: str) -> str:
-    """A paragraph of ``text`` (markup) in grey: a note, or what is missing and why."""
-    return f'<p class="muted">{text}</p>'
 
 
 def tr(cells: Iterable[str], cls: str = "", tag: str = "td") -> str:

@@ -23,8 +23,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from markupsafe import Markup
-
 from prodml.monitor.charts import moment
 from prodml.page import BASE_STYLE, template
 
@@ -60,20 +58,20 @@ def render(comparison: Mapping[str, Any]) -> str:
     )
 
 
-def _how(c: Mapping[str, Any]) -> Markup:
-    """How the two were compared, over which period (:func:`moment` gives markup)."""
+def _how(c: Mapping[str, Any]) -> str:
+    """How the two were compared, over which period."""
     until = "on (going on)" if c.get("until") is None else f"to {moment(c['until'])}"
-    period = Markup(f"from {moment(c['since'])} {until}")
+    period = f"from {moment(c['since'])} {until}"
     if c["kind"] == "shadow":
-        return Markup(
-            "Paired: both answered the same {:,} requests, {}; each pair is compared request "
-            "by request."
-        ).format(c.get("pairs", 0), period)
+        return (
+            f"Paired: both answered the same {c.get('pairs', 0):,} requests, {period}; each "
+            "pair is compared request by request."
+        )
     first, second = c["primary"]["answers"], c["candidate"]["answers"]
-    return Markup(
-        "Over the same period, {}: each answered requests of its own ({:,} and {:,}), so "
-        "nothing is paired."
-    ).format(period, first, second)
+    return (
+        f"Over the same period, {period}: each answered requests of its own ({first:,} and "
+        f"{second:,}), so nothing is paired."
+    )
 
 
 def _sides(c: Mapping[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from typing import Any
 from markupsafe import Markup
 
 from prodml.evaluate.deferral import section_of
-from prodml.page import BASE_STYLE, clip, missing, template
+from prodml.page import BASE_STYLE, clip, missing, template, tenth
 
 #: The slice chart shows this many slices, highest priority first; the table shows all.
 MAX_CHART_SLICES = 30
@@ -125,10 +125,10 @@ def _confusion(report: Mapping[str, Any]) -> dict[str, Any]:
     cell, longest = max(36, min(64, 520 // n)), max(len(s) for s in shown)
     rotate = 7 * longest > cell
     left, top = 44 + 7 * longest, 40 + (6 * longest if rotate else 14)
-    columns = [(_at(left + j * cell + cell / 2), top - 10, name) for j, name in enumerate(shown)]
+    columns = [(tenth(left + j * cell + cell / 2), top - 10, name) for j, name in enumerate(shown)]
     rows = [
         (
-            _at(top + (i + 0.5) * cell),
+            tenth(top + (i + 0.5) * cell),
             shown[i],
             [_cell(labels, i, j, counts, (left, top), cell) for j in range(len(counts))],
         )
@@ -141,7 +141,7 @@ def _confusion(report: Mapping[str, Any]) -> dict[str, Any]:
         "left": left,
         "cell": cell,
         "rotate": rotate,
-        "axis": (_at(left + middle), _at(top + middle)),
+        "axis": (tenth(left + middle), tenth(top + middle)),
         "columns": columns,
         "rows": rows,
     }
@@ -157,7 +157,7 @@ def _cell(
     return {
         "x": x,
         "y": y,
-        "middle": (_at(x + size / 2), _at(y + size / 2)),
+        "middle": (tenth(x + size / 2), tenth(y + size / 2)),
         "text": text,
         "tip": f"true {labels[i]}, predicted {labels[j]}: {text} ({share:.1%} of row)",
         "shade": f"{max(share, 0.03):.3f}",  # a faint tint keeps empty cells visible
@@ -248,7 +248,7 @@ def _slice_chart(report: Mapping[str, Any]) -> dict[str, Any] | None:
     hi = hi if hi > lo else lo + 1.0
 
     def x(v: Any) -> float:
-        return _at(_LABEL_W + (float(v) - lo) / (hi - lo) * _PLOT_W)
+        return tenth(_LABEL_W + (float(v) - lo) / (hi - lo) * _PLOT_W)
 
     height = _TOP + _ROW_H * len(slices) + 6
     return {
@@ -275,7 +275,7 @@ def _slice_row(
     bar = whisker = reference = None
     if not missing(value):
         a, b = sorted((x(0.0), x(value)))
-        bar = (a, _at(b - a))
+        bar = (a, tenth(b - a))
     if interval and not any(missing(v) for v in interval):
         a, b = x(interval[0]), x(interval[1])
         whisker = f"M{a:.1f} {mid}H{b:.1f}M{a:.1f} {mid - 4}v8M{b:.1f} {mid - 4}v8"
@@ -331,8 +331,3 @@ def _sign_off(report: Mapping[str, Any]) -> dict[str, str] | None:
         "at": _when(sign["at"]) if sign.get("at") else "",
         "note": sign.get("note") or "",
     }
-
-
-def _at(value: float) -> float:
-    """A coordinate, to the tenth of a pixel."""
-    return round(value, 1)

@@ -1,5 +1,6 @@
-"""The charts of the monitoring page, as inline SVG, and how the page writes numbers and
-times: a latency in ms, a share in %, a count with thousands separators.
+"""The charts of the monitoring page as drawings (what ``report_monitor.html`` draws as
+inline SVG: coordinates, ticks, tooltips), and how the page writes numbers and times: a
+latency in ms, a share in %, a count with thousands separators.
 
 >>> number(0.0123, "error_rate"), number(0.0421, "latency_p99_seconds"), number(15000, "rows")
 ('1.2%', '42.1 ms', '15,000')
@@ -15,7 +16,7 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
-from prodml.page import clip, el, escape, missing, svg
+from prodml.page import clip, missing, tenth
 
 __all__ = ["bars", "line_chart", "moment", "not_number", "number"]
 
@@ -51,11 +52,11 @@ def not_number(value: Any) -> bool:
 
 
 def number(value: Any, key: str = "") -> str:
-    """A number for people, escaped: 0.312, 12.3 ms, 33.3%, 1,500; a dash when undefined."""
+    """A number for people: 0.312, 12.3 ms, 33.3%, 1,500; a dash when undefined."""
     if missing(value):
         return "—"
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return escape(value)
+        return str(value)
     if key.endswith("_seconds"):
         return f"{value * 1000:.1f} ms" if abs(value) < 1 else f"{value:.2f} s"
     if key in _COUNT:
@@ -100,7 +101,7 @@ def moment(value: Any, short: bool = False) -> str:
     try:
         moment = datetime.fromisoformat(str(value))
     except ValueError:
-        return escape(value or "—")
+        return str(value or "—")
     if short:
         return moment.strftime("%m-%d %H:%M")
     zone = moment.strftime("%z")
@@ -115,9 +116,9 @@ def line_chart(
     series: Sequence[tuple[str, Sequence[Any]]],
     threshold: Sequence[Any] = (),
     drifted: Sequence[bool] = (),
-) -> str:
+) -> dict[str, Any]:
     """Values by window, one line per series (gaps where undefined), an optional dashed
-    threshold, drifted points larger and red."""
+    threshold, drifted points larger and red; ``label`` is its title."""
     n, top = len(windows), _T + (18 if len(series) > 1 else 0)
     known = [float(v) for _, values in series for v in values if not not_number(v)]
     known += [float(t) for t in threshold if not not_number(t)]
@@ -131,44 +132,57 @@ def line_chart(
     def y(v: Any) -> float:
         return _H - _B - (float(v) - lo) / (hi - lo) * (_H - _B - top)
 
-    parts = _y_axis(lo, hi, _L, _W - _R, y, key)
-    for i in _labelled(n):
-        parts.append(
-            el("text", f"#{escape(windows[i].get('id'))}", class_="tick", x=x(i), y=_H - 10)
-        )
+    dashed = None
     if any(not not_number(t) for t in threshold):
         dashed = _path([(x(i), None if not_number(t) else y(t)) for i, t in enumerate(threshold)])
-        parts.append(el("path", class_="threshold", d=dashed))
+    lines = []
     for s, (name, values) in enumerate(series):
         line = _path([(x(i), None if not_number(v) else y(v)) for i, v in enumerate(values)])
-        parts.append(el("path", class_=f"line s{s}", d=line))
-        for i, v in enumerate(values):
-            bad = i < len(drifted) and drifted[i]
-            if not_number(v) or not (bad or n <= _MARKED):
-                continue
-            when = moment(windows[i].get("ends_at"))
-            at = f"window #{escape(windows[i].get('id'))} (ending {when})"
-            tip = f"{escape(name)}, {at}: {number(v, key)}"
-            title = el("title", tip + (" drifted" if bad else ""))
-            cls = "point drifted" if bad else f"point s{s}"
-            parts.append(el("circle", title, class_=cls, cx=x(i), cy=y(v), r=4.5 if bad else 2.5))
-    for s, (name, _) in enumerate(series if len(series) > 1 else ()):
-        left = _L + 8 + 70 * s
-        parts.append(el("line", class_=f"line s{s}", x1=left, y1=_T, x2=left + 22, y2=_T))
-        parts.append(el("text", escape(name), class_="start", x=left + 26, y=_T))
-    return svg(_W, _H, parts, title=label, role="img")
+        marked = [(i, v, i < len(drifted) and drifted[i]) for i, v in enumerate(values)]
+        points = [
+            _point(name, windows[i], number(v, key), (x(i), y(v)), s, bad)
+            for i, v, bad in marked
+            if not not_number(v) and (bad or n <= _MARKED)
+        ]
+        lines.append({"cls": f"s{s}", "d": line, "points": points})
+    return {
+        "label": label,
+        "width": _W,
+        "height": _H,
+        "axis": _y_axis(lo, hi, _L, _W - _R, y, key),
+        "ticks": [(tenth(x(i)), _H - 10, f"#{windows[i].get('id')}") for i in _labelled(n)],
+        "threshold": dashed,
+        "lines": lines,
+        "legend": [
+            {"cls": f"s{s}", "x": _L + 8 + 70 * s, "y": _T, "name": name}
+            for s, (name, _) in enumerate(series if len(series) > 1 else ())
+        ],
+    }
+
+
+def _point(
+    name: str, window: Mapping[str, Any], shown: str, at: tuple[float, float], s: int, bad: bool
+) -> dict[str, Any]:
+    """A marked point of series ``s``: where, how large, and its tooltip."""
+    when = f"window #{window.get('id')} (ending {moment(window.get('ends_at'))})"
+    return {
+        "cls": "point drifted" if bad else f"point s{s}",
+        "x": tenth(at[0]),
+        "y": tenth(at[1]),
+        "r": 4.5 if bad else 2.5,
+        "tip": f"{name}, {when}: {shown}" + (" drifted" if bad else ""),
+    }
 
 
 def _y_axis(
     lo: float, hi: float, left: float, right: float, y: Callable[[float], float], key: str
-) -> list[str]:
+) -> dict[str, Any]:
     """Grid lines at the bottom, middle and top of a plot, labelled on its left."""
-    parts = []
-    for tick in (lo, (lo + hi) / 2, hi):
-        cls = "base" if tick == lo else "grid"
-        parts.append(el("line", class_=cls, x1=left, y1=y(tick), x2=right, y2=y(tick)))
-        parts.append(el("text", _tick(tick, key), class_="tick end", x=left - 6, y=y(tick)))
-    return parts
+    lines = [
+        ("base" if tick == lo else "grid", tenth(y(tick)), _tick(tick, key))
+        for tick in (lo, (lo + hi) / 2, hi)
+    ]
+    return {"left": tenth(left), "right": tenth(right), "lines": lines}
 
 
 def _labelled(n: int) -> list[int]:
@@ -194,7 +208,7 @@ def _path(points: Sequence[tuple[float, float | None]]) -> str:
     return "".join(d) or "M0 0"
 
 
-def bars(name: str, dist: Mapping[str, Any]) -> str:
+def bars(name: str, dist: Mapping[str, Any]) -> dict[str, Any]:
     """Reference and current shares side by side, per bin (labelled by its edges) or per
     category (labelled below, at an angle)."""
     reference, current = list(dist.get("reference") or []), list(dist.get("current") or [])
@@ -206,9 +220,7 @@ def bars(name: str, dist: Mapping[str, Any]) -> str:
         labels = [str(c) for c in dist.get("categories") or []]
     labels += [f"bin {i + 1}" for i in range(len(labels), n)]
     if not n:
-        return svg(
-            200, 30, [el("text", "no values", x=100, y=15)], title=f"{name}: no values", role="img"
-        )
+        return {"label": f"{name}: no values", "width": 200, "height": 30, "bins": None}
     longest = 0 if numeric else max(len(clip(label, 16)) for label in labels)
     top, width = 10, _BAR_L + n * _BIN_W + 20
     height = top + _BAR_H + (24 if numeric else 16 + 5 * longest)
@@ -217,31 +229,29 @@ def bars(name: str, dist: Mapping[str, Any]) -> str:
     def y(share: float) -> float:
         return top + _BAR_H - share / hi * _BAR_H
 
-    parts, bar, base = (
-        _y_axis(0.0, hi, _BAR_L, width - 20, y, "share"),
-        (_BIN_W - 8) / 2,
-        top + _BAR_H,
-    )
+    bar, base, bins = (_BIN_W - 8) / 2, top + _BAR_H, []
     for i in range(n):
         left = _BAR_L + i * _BIN_W + 4
         ref, cur = float(reference[i]), float(current[i]) if i < len(current) else 0.0
-        g = [
-            el(
-                "title",
-                f"{escape(name)} {escape(labels[i])}: reference {ref:.1%}, current {cur:.1%}",
-            )
+        rects = [
+            (cls, tenth(at), tenth(y(share)), tenth(bar), tenth(base - y(share)))
+            for at, cls, share in ((left, "reference", ref), (left + bar, "current", cur))
         ]
-        for at, cls, share in ((left, "reference", ref), (left + bar, "current", cur)):
-            g.append(el("rect", class_=cls, x=at, y=y(share), width=bar, height=base - y(share)))
-        parts.append(el("g", "".join(g), class_="bin"))
-        if not numeric:
-            turn = f"translate({left + bar:.1f} {base + 8}) rotate(-40)"
-            parts.append(el("text", escape(clip(labels[i], 16)), class_="end", transform=turn))
+        turn = f"translate({left + bar:.1f} {base + 8}) rotate(-40)"
+        tip = f"{name} {labels[i]}: reference {ref:.1%}, current {cur:.1%}"
+        label = None if numeric else (turn, clip(labels[i], 16))
+        bins.append({"tip": tip, "rects": rects, "label": label})
     step = 2 if n > 8 else 1  # every other edge when there are many, so that they fit
-    for i, edge in enumerate(edges if numeric else []):
-        if i % step == 0:
-            x = _BAR_L + i * _BIN_W
-            parts.append(el("text", _short(edge), class_="tick", x=x, y=base + 12))
     kind = "bin" if numeric else "category"
-    label = f"{name}: share of rows per {kind}, reference and current"
-    return svg(width, height, parts, title=label, role="img")
+    return {
+        "label": f"{name}: share of rows per {kind}, reference and current",
+        "width": width,
+        "height": height,
+        "axis": _y_axis(0.0, hi, _BAR_L, width - 20, y, "share"),
+        "bins": bins,
+        "edges": [
+            (_BAR_L + i * _BIN_W, base + 12, _short(edge))
+            for i, edge in enumerate(edges if numeric else [])
+            if i % step == 0
+        ],
+    }
