@@ -23,6 +23,7 @@ from sqlalchemy import text
 from prodml.config import MonitorSettings
 from prodml.data.profile import ProfileBuilder
 from prodml.data.schema import infer_schema
+from prodml.monitor.detectors import ADWIN
 from prodml.monitor.monitor import Monitor, Reference
 from prodml.monitor.window import cut, inputs_frame
 from prodml.serve.prediction_log import Entry, PredictionLog
@@ -35,7 +36,7 @@ from prodml.store.log_format import (
     encode_probabilities,
     microseconds,
 )
-from prodml.store.monitoring import Logged, Monitoring
+from prodml.store.monitoring import Labelled, Logged, Monitoring
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 CLASSES = (0, 1)
@@ -338,3 +339,55 @@ def kept(store: Monitoring) -> tuple[list[Any], ...]:
             for a in store.alerts("toy")
         ),
     )
+
+
+def test_a_new_monitor_each_pass_carries_on_where_the_last_one_stopped(tmp_path: Path) -> None:
+    """As ``prodml monitor --once`` runs: a new monitor (a new process) for every pass
+    resumes the change detectors from the store and reads only the labels that came since,
+    and keeps what one monitor reading everything in one pass keeps; a state saved by
+    detectors of other settings is not resumed (the stream is read from its start)."""
+    reference, entries, labels = served(3_000, seed=5)
+    settings = MonitorSettings.model_validate({"window": 200})
+    once = Counting(Database(f"sqlite:///{tmp_path / 'once'}.db"))
+    one = Monitoring(Database(f"sqlite:///{tmp_path / 'one'}.db"))
+
+    def fresh(store: Monitoring, **options: Any) -> Monitor:
+        return Monitor(store, settings, lambda name, version, run: reference, **options)
+
+    for part in np.array_split(np.arange(len(entries)), 15):
+        write(once, [entries[i] for i in part])
+        fresh(once).run("toy")
+        once.add_feedback([labels[i] for i in part], "test")
+        once.read.clear()
+        assert fresh(once).run("toy").updated == 1  # the window labelled
+        assert fresh(once).run("toy").updated == 0  # nothing new
+        # the new labels (then those of the windows they fall in), then none: never all
+        assert once.read[0] == len(part) and max(once.read) == len(part)
+        assert once.read[-1] == 0
+    write(one, entries)
+    one.add_feedback(labels, "test")
+    fresh(one).run("toy")
+    assert kept(once) == kept(one)
+    assert {c.detector for c in once.change_points("toy")} == {"page_hinkley", "adwin"}
+
+    once.read.clear()
+    fresh(once, detectors=[lambda: ADWIN(delta=0.0001)]).run("toy")
+    assert once.read == [len(labels)]  # nothing new, but read again from the start
+    saved = once.saved_stream("toy")
+    assert saved is not None and saved.detectors[0]["settings"]["delta"] == 0.0001
+    assert saved.detectors[0]["read"]["_seen"] == len(labels)
+    for store in (once, one):
+        store.database.dispose()
+
+
+class Counting(Monitoring):
+    """The store, counting the labelled predictions each read of them returns."""
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        self.read: list[int] = []
+
+    def labelled(self, *args: Any, **kwargs: Any) -> list[Labelled]:
+        found = super().labelled(*args, **kwargs)
+        self.read.append(len(found))
+        return found

@@ -3,9 +3,10 @@
 Both take one value at a time (usually 1.0 for a wrong prediction and 0.0 for a right
 one, as feedback arrives) and answer :class:`Detection` when the stream's mean has
 changed, with the index where the change is estimated to have begun. Both follow one
-:class:`Detector` protocol (``name``, ``update``, ``reset``), and :func:`scan` runs a
-whole sequence through one. After a detection a detector carries on with what came after
-the change, so a later change is found too.
+:class:`Detector` protocol (``name``, ``update``, ``reset``, and ``state``/``restore``:
+what it has read, as JSON, so that another process carries on where it stopped), and
+:func:`scan` runs a whole sequence through one. After a detection a detector carries on
+with what came after the change, so a later change is found too.
 
 >>> import random
 >>> rng = random.Random(7)
@@ -63,6 +64,53 @@ class Detector(Protocol):
         """Forget everything: the next value is index 0 of a fresh stream."""
         ...
 
+    def state(self) -> dict[str, Any]:
+        """Its settings and what it has read, JSON-ready."""
+        ...
+
+    def restore(self, state: dict[str, Any]) -> bool:
+        """Carry on from ``state`` (of :meth:`state`): True, unless it was saved by a
+        detector of other settings (then nothing changes)."""
+        ...
+
+
+class _Resumable:
+    """``state`` and ``restore`` of a detector whose settings are its public attributes
+    and whose reading is its private ones (numbers, lists of numbers, deques).
+
+    >>> first, second = ADWIN(), ADWIN()
+    >>> values = [float(i % 7 == 0) for i in range(500)] + [1.0] * 200
+    >>> import json
+    >>> _ = [first.update(v) for v in values[:400]]
+    >>> second.restore(json.loads(json.dumps(first.state())))
+    True
+    >>> [second.update(v) for v in values[400:]] == [first.update(v) for v in values[400:]]
+    True
+    >>> ADWIN(delta=0.01).restore(first.state())
+    False
+    """
+
+    def state(self) -> dict[str, Any]:
+        fields = vars(self)
+        return {
+            "settings": {k: v for k, v in fields.items() if not k.startswith("_")},
+            "read": {
+                k: list(v) if isinstance(v, collections.deque) else v
+                for k, v in fields.items()
+                if k.startswith("_")
+            },
+        }
+
+    def restore(self, state: dict[str, Any]) -> bool:
+        if state.get("settings") != self.state()["settings"]:
+            return False
+        for key, value in state["read"].items():
+            now = getattr(self, key)
+            setattr(
+                self, key, collections.deque(value) if isinstance(now, collections.deque) else value
+            )
+        return True
+
 
 def scan(detector: Detector, values: Iterable[float]) -> list[Detection]:
     """Reset ``detector``, feed it ``values`` in order and return every detection.
@@ -79,7 +127,7 @@ def scan(detector: Detector, values: Iterable[float]) -> list[Detection]:
     return found
 
 
-class PageHinkley:
+class PageHinkley(_Resumable):
     """The Page-Hinkley test (Page 1954) for an increase in the mean, e.g. the error rate.
 
     After value x_T, with x̄_T the mean of the values since the last (re)start,
@@ -213,7 +261,7 @@ class PageHinkley:
         return best_k
 
 
-class ADWIN:
+class ADWIN(_Resumable):
     """ADWIN, adaptive windowing (Bifet and Gavaldà 2007), with exponential histograms.
 
     The window holds the values since the last change, summarised in buckets of 1, 2, 4,

@@ -28,6 +28,7 @@ True
 
 from __future__ import annotations
 
+import zlib
 from array import array
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -38,7 +39,7 @@ import numpy as np
 from prodml.config import Task
 from prodml.evaluate.metrics import auc
 from prodml.monitor.detectors import Detector
-from prodml.store.monitoring import ChangePoint, Labelled, Logged
+from prodml.store.monitoring import ChangePoint, Labelled, Logged, SavedStream
 
 EPOCH, MICROSECOND = datetime(1970, 1, 1, tzinfo=UTC), timedelta(microseconds=1)
 
@@ -61,6 +62,31 @@ class ErrorStream:
         """Whether ``rows`` (labels received since the last read) come after all that was
         read, so that the detectors can carry on with them."""
         return all(row.id > self.through for row in rows)
+
+    def saved(self) -> SavedStream:
+        """What the stream has read, for :meth:`resume` in another process."""
+        return SavedStream(
+            self.mark,
+            [d.state() for d in self._detectors],
+            _packed(self._ids),
+            _packed(self._times),
+        )
+
+    def resume(self, saved: SavedStream) -> bool:
+        """Carry on from ``saved`` (of :meth:`saved`): True, unless it was saved by other
+        detectors or settings; then the stream is left fresh, to be read from the start."""
+        if len(saved.detectors) == len(self._detectors) and all(
+            detector.restore(state)
+            for detector, state in zip(self._detectors, saved.detectors, strict=True)
+        ):
+            self.mark, self._ids, self._times = (
+                saved.mark,
+                _unpacked(saved.ids),
+                _unpacked(saved.times),
+            )
+            return True
+        self.restart()
+        return False
 
     def restart(self) -> None:
         """Forget what was read: the next rows are read from the start of the stream."""
@@ -101,6 +127,17 @@ class ErrorStream:
         return ChangePoint(
             endpoint, detector, self._ids[started], self._ids[detected], at(started), at(detected)
         )
+
+
+def _packed(values: array[int]) -> bytes:
+    """Increasing int64s, delta-coded and compressed: a few bytes each."""
+    deltas = np.diff(np.frombuffer(values, dtype=np.int64), prepend=0)
+    return zlib.compress(deltas.tobytes(), 1)
+
+
+def _unpacked(packed: bytes) -> array[int]:
+    deltas = np.frombuffer(zlib.decompress(packed), dtype=np.int64)
+    return array("q", np.cumsum(deltas).tobytes())
 
 
 def performance(

@@ -336,8 +336,13 @@ class Monitor:
         store and log the change points it finds, and recompute realized performance of
         the windows that changed: new ones, and those that got labels or change points.
         Returns (the first log id of each window updated, new change points)."""
-        everything = endpoint not in self._streams  # this monitor's first pass over it
-        stream = self._streams.setdefault(endpoint, ErrorStream(self.detectors))
+        stream = self._streams.get(endpoint)
+        everything = stream is None  # this monitor's first pass over it: carry on from
+        if stream is None:  # where the last process's stopped, if it kept its streams
+            stream = self._streams[endpoint] = ErrorStream(self.detectors)
+            saved = self.store.saved_stream(endpoint)
+            everything = saved is None or not stream.resume(saved)
+        mark = stream.mark
         received = self.store.labelled(endpoint, feedback_after=stream.mark)
         if not stream.extends(received):  # a label for a prediction already read
             stream.restart()
@@ -373,7 +378,10 @@ class Monitor:
                     if window.id not in found and inside.any():
                         found[window.id] = window
             changed = sorted(found.values(), key=lambda w: w.id)
-        return self._performance(endpoint, changed, received if everything else None), points
+        updated = self._performance(endpoint, changed, received if everything else None)
+        if everything or stream.mark != mark:  # once the windows it touched are stored
+            self.store.save_stream(endpoint, stream.saved())
+        return updated, points
 
     def _performance(
         self, endpoint: str, windows: Sequence[Window], labelled: Sequence[Labelled] | None

@@ -39,6 +39,7 @@ from prodml.store.tables import (
     DriftScoreRow,
     FeedbackRow,
     LogStreamRow,
+    MonitorStreamRow,
     MonitorWindowRow,
     PredictionRow,
     RequestErrorRow,
@@ -93,6 +94,18 @@ class Logged:
     latency_seconds: float
     run_id: str | None = None  # the run whose model answered (version 0: served with --run)
     decided_by: str = "model"  # or person, fallback (see prodml.serve.deferral)
+
+
+@dataclass(frozen=True)
+class SavedStream:
+    """What an error stream had read at the end of a pass (see
+    :class:`prodml.monitor.feedback.ErrorStream`): the newest feedback row read, each
+    detector's state, and the ids and times read, packed."""
+
+    mark: int
+    detectors: list[dict[str, Any]]
+    ids: bytes
+    times: bytes
 
 
 @dataclass(frozen=True)
@@ -540,6 +553,25 @@ class Monitoring:
                     session.add(ChangePointRow(**asdict(point), found_at=utc_now()))
                     new.append(point)
         return new
+
+    def save_stream(self, endpoint: str, saved: SavedStream) -> None:
+        """Keep what ``endpoint``'s error stream has read, in place of what was kept."""
+        with self.database.session() as session:
+            row = session.get(MonitorStreamRow, endpoint, with_for_update=True)
+            if row is None:
+                row = MonitorStreamRow(endpoint=endpoint)
+                session.add(row)
+            row.mark, row.detectors = saved.mark, {"detectors": saved.detectors}
+            row.ids, row.times, row.saved_at = saved.ids, saved.times, utc_now()
+
+    def saved_stream(self, endpoint: str) -> SavedStream | None:
+        """What :meth:`save_stream` kept of ``endpoint``'s error stream, if anything."""
+        with self.database.reading() as session:
+            row = session.get(MonitorStreamRow, endpoint)
+            if row is None:
+                return None
+            detectors = row.detectors["detectors"]
+            return SavedStream(row.mark, detectors, bytes(row.ids), bytes(row.times))
 
     def change_points(
         self, endpoint: str | None = None, *, found_in: tuple[int, int] | None = None

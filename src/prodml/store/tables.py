@@ -298,6 +298,22 @@ class ChangePointRow(Base):
     found_at: Mapped[datetime]
 
 
+class MonitorStreamRow(Base):
+    """How far the monitor's change detectors have read an endpoint's error stream, so
+    that a new process (``prodml monitor --once``) carries on instead of reading every
+    label again: the newest feedback row read, each detector's state, and the id and
+    time of each prediction read (delta-coded int64s, zlib-compressed)."""
+
+    __tablename__ = "monitor_streams"
+
+    endpoint: Mapped[str] = mapped_column(String(200), primary_key=True)
+    mark: Mapped[int] = mapped_column(BigInteger)
+    detectors: Mapped[dict[str, Any]]
+    ids: Mapped[bytes] = mapped_column(LargeBinary)
+    times: Mapped[bytes] = mapped_column(LargeBinary)
+    saved_at: Mapped[datetime]
+
+
 class ApiKeyRow(Base):
     """An API key: its public id, a unique name, its role and the SHA-256 of its secret
     (see :mod:`prodml.deploy.keys`)."""
