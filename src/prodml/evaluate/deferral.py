@@ -1,13 +1,14 @@
 """The evaluation page's deferral section: coverage against error, what each confidence
 threshold would leave to people (see :mod:`prodml.automation`), as a chart and a table.
+This module lays them out; the template ``report_evaluation.html`` draws them.
 
->>> html = section_of({"deferral": [{"threshold": 0.9, "coverage": 0.5, "automatic": 50,
+>>> found = deferral({"deferral": [{"threshold": 0.9, "coverage": 0.5, "automatic": 50,
 ...     "errors": 1, "error": 0.02, "upper": 0.09}, {"threshold": 0.5, "coverage": 1.0,
 ...     "automatic": 100, "errors": 10, "error": 0.1, "upper": 0.16}]})
->>> "<svg" in html and "50%" in html
+>>> found["rows"][0], found["series"][0]["path"]
+(['0.900', '50% (50)', '1', '2.00%', '9.00%'], 'M338.0,197.3 L624.0,106.4')
+>>> deferral({"deferral": None}) is None
 True
->>> section_of({"deferral": None})
-''
 """
 
 from __future__ import annotations
@@ -15,42 +16,34 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from prodml.page import el, escape, scroll, section, svg, table, tr
+__all__ = ["deferral"]
 
 # The chart, in pixels: width, height, and the plot's margins (left, right, top, bottom).
 _W, _H, _L, _R, _T, _B = 640, 260, 52, 16, 20, 40
 _SERIES = (("error", "error among automatic decisions", "s0"), ("upper", "its 95% bound", "s1"))
 
 
-def section_of(report: Mapping[str, Any]) -> str:
-    """The section, or nothing for a model without probabilities."""
+def deferral(report: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The section's table and chart, or None for a model without probabilities."""
     points: Sequence[Mapping[str, Any]] = report.get("deferral") or []
     if not points:
-        return ""
-    head = ["threshold", "automatic", "errors", "error", "95% bound"]
+        return None
     rows = [
-        tr(
-            [
-                f"{p['threshold']:.3f}",
-                f"{p['coverage']:.0%} ({p['automatic']:,})",
-                f"{p['errors']:,}",
-                f"{p['error']:.2%}",
-                f"{p['upper']:.2%}",
-            ]
-        )
+        [
+            f"{p['threshold']:.3f}",
+            f"{p['coverage']:.0%} ({p['automatic']:,})",
+            f"{p['errors']:,}",
+            f"{p['error']:.2%}",
+            f"{p['upper']:.2%}",
+        ]
         for p in points
     ]
-    note = el(
-        "p",
-        "Answers at or above a threshold would be the model's; the rest go to a person. "
-        "<code>prodml automation NAME partial --target-error E</code> picks the lowest "
-        "threshold whose 95% bound (on the dev split) meets the target.",
+    return {"head": ["threshold", "automatic", "errors", "error", "95% bound"], "rows": rows} | (
+        _chart(points)
     )
-    body = f"{note}\n{scroll(_chart(points))}\n{table(head, rows)}"
-    return section("deferral", "Deferral: coverage against error", body)
 
 
-def _chart(points: Sequence[Mapping[str, Any]]) -> str:
+def _chart(points: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     top = max(float(p["upper"]) for p in points) * 1.1 or 1.0
 
     def x(coverage: float) -> float:
@@ -59,18 +52,25 @@ def _chart(points: Sequence[Mapping[str, Any]]) -> str:
     def y(rate: float) -> float:
         return _H - _B - (_H - _B - _T) * rate / top
 
-    parts = [
-        el("line", class_="grid", x1=_L, y1=y(0), x2=_W - _R, y2=y(0)),
-        el("text", "share decided by the model", class_="axis", x=_W / 2, y=_H - 6),
-        el("text", f"{top:.0%}", class_="tick", x=_L - 6, y=y(top) + 4, text_anchor="end"),
-        el("text", "0%", class_="tick", x=_L - 6, y=y(0) + 4, text_anchor="end"),
+    series = [
+        {
+            "name": name,
+            "cls": cls,
+            "path": " ".join(
+                f"{'M' if i == 0 else 'L'}{x(float(p['coverage'])):.1f},{y(float(p[key])):.1f}"
+                for i, p in enumerate(points)
+            ),
+        }
+        for key, name, cls in _SERIES
     ]
-    for share in (0.0, 0.5, 1.0):
-        parts.append(el("text", f"{share:.0%}", class_="tick", x=x(share), y=_H - _B + 16))
-    for key, name, cls in _SERIES:
-        line = " ".join(
-            f"{'M' if i == 0 else 'L'}{x(float(p['coverage'])):.1f},{y(float(p[key])):.1f}"
-            for i, p in enumerate(points)
-        )
-        parts.append(el("path", el("title", escape(name)), class_=f"line {cls}", d=line))
-    return svg(_W, _H, parts, title="coverage against error", role="img")
+    return {
+        "width": _W,
+        "height": _H,
+        "left": _L,
+        "right": _W - _R,
+        "zero": y(0),
+        "top": (f"{top:.0%}", y(top) + 4),
+        "ticks": [(f"{share:.0%}", x(share)) for share in (0.0, 0.5, 1.0)],
+        "tick_y": _H - _B + 16,
+        "series": series,
+    }

@@ -17,9 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from markupsafe import Markup
-
-from prodml.evaluate.deferral import section_of
+from prodml.evaluate.deferral import deferral
 from prodml.page import BASE_STYLE, clip, missing, template, tenth
 
 #: The slice chart shows this many slices, highest priority first; the table shows all.
@@ -49,7 +47,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         baselines=_baselines(report),
         priority=_priority(report),
         chart=_slice_chart(report),
-        deferral=Markup(section_of(report)),  # markup, its strings escaped there
+        deferral=deferral(report),
         golden=_golden(report),
         audit=_audit(report),
         sign_off=_sign_off(report),
