@@ -225,6 +225,8 @@ def _human(rows: Dataset, settings: Settings, root: Path) -> Predictions | None:
         examples, labels = given["id"], given["label"]
     at = positions(examples, ids)
     known = (at >= 0) & labels.notna().to_numpy()
+    if not known.any():  # e.g. logged requests, whose ids are the server's: no HLP here
+        return None
     return Predictions(HLP, "hlp", labels.to_numpy(dtype=object)[known], rows=at[known])
 
 
