@@ -35,6 +35,9 @@ from prodml.errors import IntegrityError
 
 PRODML = Path(sys.executable).parent / "prodml"
 TIMEOUT = 180  # seconds for one command; a fit of the examples takes a few
+#: The tour's thirteen steps fit about twenty models and serve thousands of requests: about
+#: a minute on a quiet machine, three or four when others' tests share its two cores.
+DEMO_TIMEOUT = 360
 
 Result = subprocess.CompletedProcess[str]
 
@@ -45,14 +48,14 @@ def child_env(**extra: str) -> dict[str, str]:
     return {**env, "NO_COLOR": "1", "COLUMNS": "120", **extra}
 
 
-def prodml_command(*args: str, cwd: Path, columns: int = 120) -> Result:
+def prodml_command(*args: str, cwd: Path, columns: int = 120, timeout: float = TIMEOUT) -> Result:
     return subprocess.run(
         [str(PRODML), *args],
         cwd=cwd,
         env=child_env(COLUMNS=str(columns)),
         capture_output=True,
         text=True,
-        timeout=TIMEOUT,
+        timeout=timeout,
         check=False,
     )
 
@@ -657,14 +660,30 @@ def test_evaluate_errors_are_one_line(fitted: tuple[Path, dict[str, Any]], tmp_p
     assert "--data 'nowhere.csv' does not exist" in missing
 
 
+#: What became of step 13's canary, and the two versions' accuracy on its requests.
+VERDICT = (
+    r"(won|promoted with no guard|rolled back|still a canary)\W[^%]*?the [\d,]+ requests: "
+    r"loans:4 (\d+\.\d)% right, loans:1 (\d+\.\d)%"
+)
+#: The endpoint's primary and candidate after each verdict.
+VERDICT_STATE = {
+    "won": (4, None),
+    "promoted with no guard": (4, None),
+    "rolled back": (1, None),
+    "still a canary": (1, 4),
+}
+
+
 def test_demo_runs_every_step_and_writes_the_report(tmp_path: Path) -> None:
     result = succeeded(
-        prodml_command("demo", "--dir", str(tmp_path / "tour"), cwd=tmp_path, columns=80)
+        prodml_command(
+            "demo", "--dir", str(tmp_path / "tour"), cwd=tmp_path, columns=80, timeout=DEMO_TIMEOUT
+        )
     )
     readable(result.stdout, 80)  # every table of the tour, at 80 columns
 
-    for step in range(1, 13):
-        assert f"Step {step}/12" in result.stdout
+    for step in range(1, 14):
+        assert f"Step {step}/13" in result.stdout
     assert "fleiss_kappa" in result.stdout and "Human-level performance: 0.88" in result.stdout
     assert "Baselines side by side" in result.stdout
     assert "rules:rules.py:approve_if_income" in result.stdout
@@ -689,9 +708,8 @@ def test_demo_runs_every_step_and_writes_the_report(tmp_path: Path) -> None:
     assert "Not sliced" not in compared
     assert "having loaded 0 models" in out
     with prodml.Project(tmp_path / "tour") as project:
-        deployment = project.registry.deployment("loans")
-        last = [e for e in project.registry.events("loans") if e.action == "rollback"][-1]
-    assert (deployment.primary, deployment.candidate) == (1, None)
+        events = project.registry.events("loans")
+        last = [e for e in events if e.action == "rollback"][-1]
     assert (last.action, last.version, last.actor) == ("rollback", 3, "canary")
     assert last.reason is not None and last.detail is not None
     guards = last.detail["guards"]
@@ -701,11 +719,31 @@ def test_demo_runs_every_step_and_writes_the_report(tmp_path: Path) -> None:
     # step 12: partial automation for a 5% target; people answered from the queue
     assert "prodml automation loans partial --target-error 0.05" in out
     with prodml.Project(tmp_path / "tour") as project:
-        automation = project.registry.deployment("loans").automation
         answered = project.review_queue.items("loans", open_only=False, limit=100_000)
-    assert automation is not None and automation["level"] == "partial"
+    levels = [(e.detail or {}).get("level") for e in events if e.action == "automation"]
+    assert levels == ["partial", "full"]  # step 13 gives the model every answer back
     assert sum(item.done_at is not None for item in answered) == 5
     assert re.search(r"the model decided [\d,]+ \(\d+%\), [\d,]+ went to people", out)
+    # step 13: the drift alert for two windows in a row retrained loans:4 into a shadow,
+    # which went out as a canary and was promoted by its guards
+    assert "retrain triggered (alert drift_share > 0.3 for 2 window(s)): loans:4 passed" in out
+    retrained = [e for e in events if e.action == "retrain-triggered"]
+    assert len(retrained) == 1 and (retrained[0].detail or {})["rule"] == "drift_share > 0.3"
+    moves = [e.action for e in events if e.version == 4]
+    assert moves.index("shadow") < moves.index("canary"), moves
+    with prodml.Project(tmp_path / "tour") as project:
+        deployment = project.registry.deployment("loans")
+        params = project.run(project.registry.get("loans:4").run_id).params or {}
+    # retrain: {strategy: window, window: 1d}: the day's labelled log, none of the data
+    assert (params["retrain.strategy"], params["retrain.rows_from_data"]) == ("window", 0)
+    # the guards decide (they may find harm); the verdict says what they did, and whether
+    # it won is the two versions on the same labelled requests
+    verdict = re.search(VERDICT, out)
+    assert verdict is not None, out[-2000:]
+    if verdict[1] in ("won", "promoted with no guard"):
+        assert (verdict[1] == "won") == (float(verdict[2]) > float(verdict[3]))
+    candidate = None if deployment.candidate is None else deployment.candidate.version
+    assert (deployment.primary, candidate) == VERDICT_STATE[verdict[1]], moves
 
 
 # --- data -----------------------------------------------------------------------------------

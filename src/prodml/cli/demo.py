@@ -23,7 +23,7 @@ from prodml.cli.shell import reporting
 from prodml.evaluate.html import render_html
 
 BASELINE = "sklearn.dummy.DummyClassifier"
-STEPS = 12
+STEPS = 13
 #: Applications sent from each side of the loans data's shift in step 10.
 TRAFFIC = 1_000
 
@@ -41,8 +41,9 @@ def demo(
     label (agreement, HLP, disputed examples), checks that the model can learn, fits the majority
     baseline and the model, searches hyperparameters, compares the runs and evaluates
     the best one (baselines, slices, the audit), serves and monitors it, then deploys: a
-    shadow, a rollback and a canary the guards roll back, saying what each step does.
-    Nothing is downloaded; it takes a minute or two.
+    shadow, a rollback and a canary the guards roll back; hands the model the applications
+    it is sure of; and, when the world drifts, retrains it into a shadow, then a canary.
+    It says what each step does. Nothing is downloaded; it takes a minute or two.
     """
     started = time.perf_counter()
     target = folder or Path(tempfile.mkdtemp(prefix="prodml-demo-")) / "loans"
@@ -187,6 +188,22 @@ def demo(
 
             automation_step(url, project)
 
+            _step(
+                13,
+                "Retrain: back again when the world drifts",
+                "New applications keep coming from after the shift, and their decisions "
+                "come back. With monitor.retrain in prodml.yaml, the pass that sees the drift "
+                "alert fire for two windows in a row retrains the model on the newest "
+                "labelled data (retrain: the log of the last day), audits it beside the "
+                "primary and deploys it as a shadow, never as the primary. Then it is "
+                "tried as a canary on the shifted traffic: "
+                "its guards promote it or roll it back, and the two versions' accuracy on "
+                "the labelled requests says whether it won.",
+            )
+            from prodml.cli.demo_retrain import retrain_step
+
+            retrain_step(url, target)
+
     console.print(Rule())
     console.print(f"Done in {time.perf_counter() - started:.0f}s. What to run next:")
     console.print(f"  [bold]cd {target}[/]")
@@ -198,6 +215,7 @@ def demo(
     console.print("  [bold]prodml alerts list[/]          the alerts the monitor fired")
     console.print("  [bold]prodml deployments loans[/]    what serves, and every change: who, why")
     console.print("  [bold]prodml review list[/]          what waits for a person")
+    console.print("  [bold]prodml retrain --backtest[/]   which retraining strategy, on the log")
     console.print("  [bold]prodml init my-project[/]      start your own project")
     console.print(
         f"Open the dashboard: [bold]prodml ui --project {target}[/], then http://127.0.0.1:8100/ui/"
