@@ -733,7 +733,12 @@ class RetrainSettings(_Frozen):
         0.2, gt=0.0, lt=1.0, description="the newest share of labelled history kept to evaluate"
     )
     promote: Literal["manual", "canary"] = Field(
-        "manual", description="manual: a person promotes the shadow; canary: a canary starts"
+        "manual",
+        description="manual: a person promotes the shadow; canary: once it has answered "
+        "shadow_requests copies without an error, it goes out as a canary",
+    )
+    shadow_requests: int = Field(
+        500, ge=1, description="promote canary: copies a retrained shadow answers first"
     )
 
     @field_validator("window")

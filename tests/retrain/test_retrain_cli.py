@@ -106,7 +106,10 @@ def test_the_tables_show_the_json_s_scores_and_fit_80_columns(
     assert f"({400 - test_rows} from the data, 48 from the log)" in text  # not the test split
     assert "from the log), 2026-01-01 00:00 to 2026-02-02 23:00" in text
     assert f"deployed as the shadow of endpoint {toy.name}" in text
-    assert f"Next: prodml deployments compare {toy.name}, then prodml promote {toy.name}" in text
+    assert (
+        f"Next: prodml deployments compare {toy.name}, then prodml deploy {toy.name}:2 --canary "
+        f"or prodml promote {toy.name}"
+    ) in text
     # the same training set fits the same model again: the second run's JSON has its numbers
     again = invoke(toy.path, "retrain", "--json")
     assert again.exit_code == 0, again.output

@@ -67,8 +67,7 @@ def retrain_step(url: str, folder: Path) -> None:
         wait_until(lambda: model_loads(url) > loads, "the server to load the shadow")
         ref = str(outcome["ref"])
         _in_shadow(url, project, rows.iloc[LABELLED : LABELLED + SHADOW][sent], ref)
-        project.deployer().stop(ENDPOINT, reason="demo: from shadow to canary")
-        project.deployer().deploy(
+        project.deployer().deploy(  # from shadow to canary, in one change
             ref,
             "canary",
             ramp=RAMP,

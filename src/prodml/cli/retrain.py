@@ -109,8 +109,10 @@ def retrain(
     The training set has the labels received up to now (no leakage), ordered by the time
     column; the newest labelled rows are held out, and the candidate is scored on them and
     on the original test split beside the primary. It is registered either way; a
-    candidate that passes goes beside the primary as a shadow (a canary with
-    retrain.promote: canary), for prodml promote or the canary's guards to decide.
+    candidate that passes goes beside the primary as a shadow. A person moves it on
+    (prodml deploy NAME:V --canary, prodml promote NAME), or, with retrain.promote:
+    canary, a monitor pass sends it out as a canary once it has answered
+    retrain.shadow_requests copies, and the canary's guards decide.
 
     With --backtest, each strategy is trained at several moments of the labelled history
     on what was known then and scored on what came next: one table, a row per moment.
@@ -251,16 +253,11 @@ def _verdict(done: Retrained) -> None:
             f"[bold green]Passed its audit[/]: deployed as the {done.mode} of endpoint "
             f"[bold]{escape(done.shadow)}[/], beside its primary {escape(done.primary or '')}."
         )
-        if done.mode == "canary":
-            console.print(
-                f"Next: [bold]prodml deployments {model}[/] (its guards advance it or roll it "
-                "back on each monitor pass)"
-            )
-        else:
-            console.print(
-                f"Next: [bold]prodml deployments compare {model}[/], then [bold]prodml "
-                f"promote {model}[/]"
-            )
+        console.print(
+            f"Next: [bold]prodml deployments compare {model}[/], then [bold]prodml deploy "
+            f"{escape(done.ref or '')} --canary[/] or [bold]prodml promote {model}[/] "
+            "(with retrain.promote: canary, a monitor pass sends it out as a canary)"
+        )
         return
     verdict = "[bold green]Passed its audit[/]" if done.passed else "[bold red]Failed its audit[/]"
     console.print(f"{verdict}: registered, not deployed.")

@@ -88,7 +88,8 @@ class Deployer:
         """Serve version ``ref`` (``name:3``) of a model: as the primary of a new endpoint
         (no ``mode``), or as the candidate beside the endpoint's primary: a ``shadow``
         seeing a ``sample`` of the traffic, a ``canary`` taking the ``ramp``'s shares, or
-        ``blue-green`` (loaded, no traffic until :meth:`promote`)."""
+        ``blue-green`` (loaded, no traffic until :meth:`promote`). A version in shadow
+        goes out as a canary in one change (``mode="canary"``)."""
         if mode is not None and mode not in MODES:
             raise ConfigError(f"deployment mode {mode!r} is not one of: {', '.join(MODES)}")
         if not 0 < sample <= 1:
@@ -120,7 +121,12 @@ class Deployer:
                     f"{version.ref} beside it with --shadow, --canary or --blue-green, then "
                     f"prodml promote {endpoint}"
                 )
-            if row.candidate_version is not None:
+            widened = (row.candidate_version, row.mode, mode) == (
+                version.version,
+                "shadow",
+                "canary",
+            )
+            if row.candidate_version is not None and not widened:  # a shadow may go canary
                 raise DeploymentError(
                     f"endpoint {endpoint} already has a {row.mode} candidate, "
                     f"{endpoint}:{row.candidate_version}; promote it (prodml promote "

@@ -14,10 +14,9 @@ What the candidate learns from and what it is judged on (see :func:`retrain`):
 
 The candidate passes when its audit passes on the test split and, where the newest
 labelled rows could be evaluated, on them too. It is registered either way (a failed one
-says why); a passing one is deployed beside the endpoint's primary as a ``shadow``
-(``retrain.promote: manual``: a person promotes it), or, with ``retrain.promote:
-canary``, straight away as a canary, whose guards then advance it or roll it back on
-each monitor pass (the canary path of :mod:`prodml.deploy.canary`).
+says why); a passing one is deployed beside the endpoint's primary as a ``shadow``, never
+as the primary: who moves it on is ``retrain.promote``'s (see
+:mod:`prodml.retrain.promotion`).
 """
 
 from __future__ import annotations
@@ -38,6 +37,7 @@ from prodml.data.split import DEV, TEST, TRAIN, Split
 from prodml.errors import ConfigError, DeploymentError, ProdmlError
 from prodml.evaluate.metrics import metrics
 from prodml.model.factory import build as build_model
+from prodml.retrain.promotion import ACTOR
 from prodml.retrain.spans import duration, rows_or_duration
 from prodml.retrain.training import (
     LOGGED_AT,
@@ -54,7 +54,7 @@ from prodml.tracking.fit import fit_into
 
 if TYPE_CHECKING:
     from prodml.project import Project
-    from prodml.registry import Mode, ModelVersion
+    from prodml.registry import ModelVersion
 
 #: The names of the two data sets a candidate is judged on.
 NEWEST, TEST_SPLIT = "newest labelled", "original test split"
@@ -87,7 +87,7 @@ class Retrained:
     passed: bool
     reasons: list[str]  # why it failed its audit, or was not deployed
     shadow: str | None  # the endpoint it was deployed on (as mode), else None
-    mode: str | None = None  # shadow, or canary (retrain.promote: canary)
+    mode: str | None = None  # shadow when deployed (see prodml.retrain.promotion)
     primary: str | None = None  # the endpoint's primary it was compared with (name:version)
     scores: list[Scores] = field(default_factory=list)
 
@@ -295,15 +295,15 @@ def _deploy(
     strategy: Strategy,
     trigger: dict[str, Any] | None,
 ) -> tuple[str | None, str | None, list[str]]:
-    """Deploy a passing candidate beside the primary: (mode, endpoint, why not)."""
-    mode: Mode = "canary" if project.settings.retrain.promote == "canary" else "shadow"
+    """Deploy a passing candidate beside the primary, as a shadow: (mode, endpoint, why
+    not)."""
     why = "retrained by " + ("a person" if trigger is None else f"trigger {_json(trigger)}")
-    deployer = project.deployer(None if trigger is None else "prodml retrain")
+    deployer = project.deployer(None if trigger is None else ACTOR)
     try:
-        deployer.deploy(version.ref, mode, reason=f"{why}, strategy {strategy}")
+        deployer.deploy(version.ref, "shadow", reason=f"{why}, strategy {strategy}")
     except DeploymentError as exc:
         return None, None, [f"not deployed: {exc}"]
-    return mode, version.name, []
+    return "shadow", version.name, []
 
 
 def _lineage(

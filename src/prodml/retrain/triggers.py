@@ -51,6 +51,7 @@ from sqlalchemy import distinct, func, select
 from prodml.config import RetrainTriggers
 from prodml.errors import NotFoundError, ProdmlError
 from prodml.registry import event
+from prodml.retrain.promotion import widen
 from prodml.retrain.spans import duration
 from prodml.store.runs import utc_now
 from prodml.store.tables import FeedbackRow, LogStreamRow, PredictionRow
@@ -216,6 +217,7 @@ class Triggered:
     outcome: dict[str, Any] | None = None
     error: str | None = None
     stopped: bool = False  # this retrain's failure stopped the triggers
+    shadow: str | None = None  # what became of a retrained shadow (prodml.retrain.promotion)
 
     @property
     def ran(self) -> bool:
@@ -223,7 +225,12 @@ class Triggered:
 
     @property
     def summary(self) -> str:
-        """One line: what triggered a retrain and what came of it, or why it waits."""
+        """What triggered a retrain and what came of it, or why it waits; and what became
+        of a retrained shadow: a line each."""
+        lines = [self._retrained()] if self.due else []
+        return "\n".join(lines + ([self.shadow] if self.shadow else []))
+
+    def _retrained(self) -> str:
         because = ", ".join(_because(kind, self.evidence) for kind in self.due)
         if not self.ran:
             return f"retrain due ({because}), held: {self.held}"
@@ -244,6 +251,7 @@ class Triggered:
             "outcome": self.outcome,
             "error": self.error,
             "stopped": self.stopped,
+            "shadow": self.shadow,
         }
 
 
@@ -266,25 +274,35 @@ def _outcome(outcome: dict[str, Any]) -> str:
 
 
 def retrain_if_due(project: Project, endpoint: str, monitor: Monitor) -> Triggered | None:
-    """At the end of a monitor pass over ``endpoint``: retrain if ``monitor.retrain`` says
-    a retrain is due and nothing holds it (None: nothing is due, or no triggers are set).
-    One process at a time among those sharing the store; a pass that finds another
-    retraining leaves it to that one."""
+    """At the end of a monitor pass over ``endpoint``: move a retrained shadow on
+    (``retrain.promote``, :func:`prodml.retrain.promotion.widen`), then retrain if
+    ``monitor.retrain`` says a retrain is due and nothing holds it (None: nothing done,
+    nothing due). One process at a time among those sharing the store; a pass that finds
+    another at it leaves it to that one."""
     settings = project.settings.monitor.retrain
-    if settings is None:
-        return None
     with project.runs_store.database.exclusive(LOCK, wait=False) as holds:
         if not holds:
             return None
-        now = utc_now()
-        history = read_history(project, endpoint, settings)
-        decision = decide(settings, history, now)
-        _resolve_stop(project, endpoint, monitor, history, settings)
-        if not decision.fires:
-            if decision.due:
-                return Triggered(endpoint, decision.due, decision.evidence, decision.held)
-            return None
+        shadow = widen(project, endpoint)
+        found = None if settings is None else _due(project, endpoint, monitor, settings)
+        if shadow is not None:
+            found = found or Triggered(endpoint)
+            found.shadow = shadow
+        return found
+
+
+def _due(
+    project: Project, endpoint: str, monitor: Monitor, settings: RetrainTriggers
+) -> Triggered | None:
+    """Retrain if a trigger is due and nothing holds it (see :func:`retrain_if_due`)."""
+    history = read_history(project, endpoint, settings)
+    decision = decide(settings, history, utc_now())
+    _resolve_stop(project, endpoint, monitor, history, settings)
+    if decision.fires:
         return _retrain(project, endpoint, monitor, decision, history, settings)
+    if decision.due:
+        return Triggered(endpoint, decision.due, decision.evidence, decision.held)
+    return None
 
 
 def _retrain(
