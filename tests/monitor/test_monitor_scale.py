@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -391,3 +393,27 @@ class Counting(Monitoring):
         found = super().labelled(*args, **kwargs)
         self.read.append(len(found))
         return found
+
+
+def test_two_passes_at_once_store_each_window_once(tmp_path: Path) -> None:
+    """Two monitors (two processes' worth: each its own connections and lock file handle)
+    run a pass over the same new log at the same moment: one waits for the other, and the
+    windows are those of one pass (they raised a unique-constraint error)."""
+    reference, entries, labels = served(2_000, seed=7)
+    settings = MonitorSettings.model_validate({"window": 200})
+    stores = [Monitoring(Database(f"sqlite:///{tmp_path / 'shared'}.db")) for _ in range(2)]
+    write(stores[0], entries)
+    stores[0].add_feedback(labels, "test")
+    monitors = [Monitor(s, settings, lambda name, version, run: reference) for s in stores]
+    start = threading.Barrier(2)
+
+    def one_pass(monitor: Monitor) -> int:
+        start.wait()
+        return len(monitor.run("toy").windows)
+
+    with ThreadPoolExecutor(2) as pool:
+        found = sorted(pool.map(one_pass, monitors))
+    assert found == [0, 10]  # one pass stored the ten windows, the other found none new
+    assert len(stores[0].windows("toy")) == 10
+    for store in stores:
+        store.database.dispose()

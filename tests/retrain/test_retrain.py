@@ -178,3 +178,24 @@ def test_without_labelled_predictions_the_candidate_learns_from_the_data_alone(
     predicted = toy.load_model(done.run_id).predict(test.X)
     assert done.scores[0].candidate["accuracy"] == accuracy_score(test.y, predicted)
     assert (done.passed, done.mode) == (True, "shadow")
+
+
+def test_the_lineage_names_the_window_and_half_life_prodml_yaml_gave(
+    tmp_path: Path,
+    database_url: str,
+    write_project: WriteProject,
+    toy_data: ToyData,
+    log_rows: LogRows,
+    give_feedback: GiveFeedback,
+) -> None:
+    folder = write_project(
+        tmp_path / "set", database_url, retrain={"strategy": "window", "window": 100}
+    )
+    with prodml.Project(folder) as project:
+        serve_and_label(project, toy_data, log_rows, give_feedback)
+        done = project.retrain()
+        params = project.run(done.run_id).params or {}
+        assert (params["retrain.window"], params["retrain.half_life"]) == ("100", None)
+        weighted = project.retrain(strategy="weighted")
+        params = project.run(weighted.run_id).params or {}
+        assert (params["retrain.window"], params["retrain.half_life"]) == (None, "30d")

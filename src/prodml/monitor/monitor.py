@@ -165,7 +165,12 @@ class Monitor:
 
     def run(self, endpoint: str, *, close: bool = False) -> Pass:
         """One pass over ``endpoint``'s log (see the module docstring); ``close``: score
-        the open window as well, as a partial one."""
+        the open window as well, as a partial one. One pass at a time among the processes
+        that share the store: a second waits, then finds what the first stored."""
+        with self.store.database.exclusive("monitor"):
+            return self._run(endpoint, close)
+
+    def _run(self, endpoint: str, close: bool) -> Pass:
         done = Pass(endpoint)
         window = self.settings.window if isinstance(self.settings.window, int) else None
         size: int | float = window or self.settings.seconds or 0.0

@@ -143,13 +143,22 @@ def retrain(
     if built.rows == 0:
         raise ConfigError(
             f"retraining {name} with strategy {strategy} left no rows to learn from "
-            f"(--since {since}, --window {window}); widen them"
+            f"(--since {since}, --window or retrain.window {window or options.window}, "
+            f"before {cutoff:%Y-%m-%d %H:%M} UTC); widen them"
         )
     whole, assignment = _whole(built.frame, newest, data, split, settings)
     dataset = prepare(
         whole, settings.data, settings.task, f"{data.source} + {name}'s labelled log", "retraining"
     )
-    lineage = _lineage(built.summary(), trigger, name, since, window, half_life, held)
+    lineage = _lineage(
+        built.summary(),
+        trigger,
+        name,
+        since,
+        (window or options.window) if strategy == "window" else None,
+        (half_life or options.half_life) if strategy == "weighted" else None,
+        held,
+    )
     workspace = project._workspace()
     with workspace.tracked("fit", dataset, settings.model) as run_id:
         fitted = Split("retrain", assignment, {"holdout": options.holdout}, pd.DataFrame(), ())
