@@ -28,12 +28,15 @@ def serve_and_label(
     log_rows: LogRows,
     give_feedback: GiveFeedback,
     rows: int = 60,
+    *,
+    force: bool = False,
 ) -> list[str]:
-    """Fit, evaluate and register version 1, which opens the endpoint as its primary; log ``rows`` answers
-    from February on, and label them all."""
+    """Fit, evaluate and register version 1, which opens the endpoint as its primary (when
+    its audit passed, or with ``force``); log ``rows`` answers from February on, and label
+    them all."""
     run = project.fit()
     project.evaluate(run.id)
-    project.register(run.id)  # the first version opens the endpoint (its audit passed)
+    project.register(run.id, force=force, reason="a primary to compare with" if force else None)
     served = toy_data(rows, seed=5, start=SERVED)
     ids = log_rows(project, served)
     give_feedback(project, dict(zip(ids, served["y"].tolist(), strict=True)))
@@ -119,13 +122,9 @@ def test_a_candidate_that_fails_its_audit_is_registered_not_deployed_and_says_wh
         tmp_path / "strict", database_url, audit=[{"metric": "accuracy", "min": 0.97}]
     )
     with prodml.Project(folder) as project:
-        run = project.fit()
-        evaluation = project.evaluate(run.id)
-        project.register(run.id, force=True, reason="the first one, to have a primary")
-        assert not evaluation.passed  # 5% of the toy data's labels are flipped: below 0.97
-        served = toy_data(60, seed=5, start=SERVED)
-        ids = log_rows(project, served)
-        give_feedback(project, dict(zip(ids, served["y"].tolist(), strict=True)))
+        serve_and_label(project, toy_data, log_rows, give_feedback, force=True)
+        # 5% of the toy data's labels are flipped: below 0.97
+        assert project.registry.get(f"{project.name}:1").audit_passed is False
         done = project.retrain()
         assert (done.version, done.passed, done.shadow) == (2, False, None)
         accuracy = done.scores[-1].candidate["accuracy"]

@@ -140,12 +140,7 @@ def test_a_candidate_that_fails_its_audit_exits_1_and_says_why(
         tmp_path / "strict", database_url, audit=[{"metric": "accuracy", "min": 0.97}]
     )
     with prodml.Project(folder) as project:
-        run = project.fit()
-        project.evaluate(run.id)
-        project.register(run.id, force=True, reason="a primary to compare with")
-        served = toy_data(60, seed=5, start=SERVED)
-        ids = log_rows(project, served)
-        give_feedback(project, dict(zip(ids, served["y"].tolist(), strict=True)))
+        serve_and_label(project, toy_data, log_rows, give_feedback, force=True)
         result = invoke(folder, "retrain")
         assert result.exit_code == 1, result.output
         fits_80_columns(result.stdout)
