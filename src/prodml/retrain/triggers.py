@@ -280,6 +280,8 @@ def retrain_if_due(project: Project, endpoint: str, monitor: Monitor) -> Trigger
     nothing due). One process at a time among those sharing the store; a pass that finds
     another at it leaves it to that one."""
     settings = project.settings.monitor.retrain
+    if settings is None and project.settings.retrain.promote == "manual":
+        return None  # nothing to do at any pass: no lock taken
     with project.runs_store.database.exclusive(LOCK, wait=False) as holds:
         if not holds:
             return None
