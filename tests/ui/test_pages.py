@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import html
 import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,10 @@ from typer.testing import CliRunner
 
 import prodml
 from prodml.cli import app
+from prodml.serve.demo import records, send
+from prodml.ui.app import create_ui
 from prodml.ui.render import number, percent
+from prodml.ui.server_metrics import scraped
 
 _VOID = {
     "area",
@@ -321,3 +327,83 @@ def test_live_page_counts_what_the_log_holds(client: TestClient, store: Any) -> 
     assert sum(int(row["requests"].replace(",", "")) for row in shown.values()) == logged
     assert set(shown) == {"1:primary", "2:shadow"}
     assert client.get("/ui/live?span=2h").status_code == 422
+
+
+# The live page's "Servers now" reads each server's /metrics: the dashboard's own inside
+# prodml serve (serve.ui: true), and another server's over HTTP for prodml ui --server URL.
+# Each is checked against the requests the test sends between two looks; a server that
+# does not answer is a row saying so, not an error of the page.
+NUMBERS = "/ui/live/numbers?endpoint=loans&span=1m"
+#: requests of 5 rows each this test sends between its two looks
+SENT = 7
+
+
+def _count(row: dict[str, str], field: str) -> int:
+    return int(row[field].replace(",", ""))
+
+
+def _bad_request(url: str) -> int:
+    """A request whose record misses every column: the status the server answers."""
+    body = json.dumps({"records": [{}]}).encode()
+    request = urllib.request.Request(
+        f"{url}/predict", body, {"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        return refused.code
+
+
+def _sends_and_counts(
+    look: Callable[[], dict[str, str]], store: Any, project: prodml.Project, in_flight: int
+) -> None:
+    rows = records(project.load_data().X.head(SENT * 5))
+    before = look()
+    send(store.url, rows, per_request=5)
+    assert _bad_request(store.url) == 422
+    after = look()
+    assert _count(after, "requests") - _count(before, "requests") == SENT + 1
+    assert _count(after, "errors") - _count(before, "errors") == 1
+    assert (after["breaker"], after["load"]) == ("closed", "ok")
+    assert _count(after, "in_flight") == in_flight
+
+
+def test_the_dashboard_in_prodml_serve_shows_its_own_server(
+    store: Any, project: prodml.Project
+) -> None:
+    def look() -> dict[str, str]:
+        with urllib.request.urlopen(store.url + NUMBERS, timeout=10) as answer:
+            row: dict[str, str] = cells(answer.read().decode(), "servers")["this server"]
+            return row
+
+    _sends_and_counts(look, store, project, in_flight=0)  # the page is not a request counted
+
+
+def test_prodml_ui_shows_another_servers_metrics(store: Any, project: prodml.Project) -> None:
+    ui = create_ui(project, [scraped(store.url), scraped("http://127.0.0.1:1")])
+    with TestClient(ui, client=("127.0.0.1", 50000)) as client:
+
+        def look() -> dict[str, str]:
+            page = client.get(NUMBERS)
+            assert page.status_code == 200
+            row: dict[str, str] = cells(page.text, "servers")[store.url]
+            return row
+
+        _sends_and_counts(look, store, project, in_flight=1)  # the look at /metrics itself
+        down = cells(client.get(NUMBERS).text, "servers")["http://127.0.0.1:1"]
+        assert down["error"].startswith("not answering: ")
+
+
+def test_without_a_server_the_page_says_how_to_add_one(client: TestClient) -> None:
+    page = client.get(NUMBERS).text
+    assert 'id="servers"' not in page
+    assert "prodml ui --server http://HOST:PORT" in page
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:8000", "ftp://127.0.0.1:8000", "http://h:1/x"])
+def test_prodml_ui_refuses_an_address_that_is_not_a_servers(address: str) -> None:
+    result = CliRunner().invoke(app, ["ui", "--server", address])
+    assert result.exit_code == 1
+    assert f"--server {address!r} is not a server's address" in " ".join(result.output.split())
+    assert "Dashboard at" not in result.output

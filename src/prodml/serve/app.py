@@ -81,8 +81,9 @@ def create_app(
     served_routes: list[BaseRoute] = [*starlette_routes(routes, keys)]
     if ui is not None:
         from prodml.ui.app import mount  # the dashboard, only when asked for
+        from prodml.ui.server_metrics import MetricsSource
 
-        served_routes.append(mount(ui))
+        served_routes.append(mount(ui, [MetricsSource("this server", metrics.exposition)]))
     app = Starlette(
         routes=served_routes,
         exception_handlers={HTTPException: unrouted},

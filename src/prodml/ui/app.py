@@ -18,6 +18,7 @@ the state does not allow, 422 a value that is not allowed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
@@ -44,6 +45,7 @@ from prodml.ui.access import SESSION_COOKIE, SESSION_SECONDS
 from prodml.ui.pages import alerts, live, models, monitoring, overview, review, runs, signin
 from prodml.ui.render import FOLDER, MOUNT_NAME, page
 from prodml.ui.secret import session_secret
+from prodml.ui.server_metrics import MetricsSource
 from prodml.ui.state import Dashboard
 
 if TYPE_CHECKING:
@@ -79,9 +81,10 @@ PAGES = (
 )
 
 
-def dashboard_app(project: Project) -> Starlette:
-    """The dashboard's pages for ``project``, at the root of the app (mount it)."""
-    board = Dashboard.open(project)
+def dashboard_app(project: Project, servers: Sequence[MetricsSource] = ()) -> Starlette:
+    """The dashboard's pages for ``project``, at the root of the app (mount it); the live
+    page reads the ``/metrics`` of ``servers``."""
+    board = Dashboard.open(project, servers)
     routes: list[BaseRoute] = [route for routes in PAGES for route in routes]
     routes.append(Mount("/static", StaticFiles(directory=FOLDER / "static"), name="static"))
     app = Starlette(
@@ -103,14 +106,14 @@ def dashboard_app(project: Project) -> Starlette:
     return app
 
 
-def mount(project: Project) -> Mount:
+def mount(project: Project, servers: Sequence[MetricsSource] = ()) -> Mount:
     """The dashboard of ``project`` mounted at ``/ui``, to add to an app's routes."""
-    return Mount(PREFIX, app=dashboard_app(project), name=MOUNT_NAME)
+    return Mount(PREFIX, app=dashboard_app(project, servers), name=MOUNT_NAME)
 
 
-def create_ui(project: Project) -> Starlette:
+def create_ui(project: Project, servers: Sequence[MetricsSource] = ()) -> Starlette:
     """``prodml ui``'s app: the dashboard at ``/ui``, and ``/`` sending there."""
-    return Starlette(routes=[Route("/", _to_dashboard), mount(project)])
+    return Starlette(routes=[Route("/", _to_dashboard), mount(project, servers)])
 
 
 def _to_dashboard(request: Request) -> Response:

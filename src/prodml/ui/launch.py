@@ -7,12 +7,14 @@ would see everything and could deploy), as ``prodml serve`` does for its admin r
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from pathlib import Path
 
 from prodml.deploy.keys import Keys, is_loopback
 from prodml.errors import KeysError
 from prodml.project import Project
 from prodml.ui.app import PREFIX, create_ui
+from prodml.ui.server_metrics import MetricsSource
 
 
 def check_host(host: str, keys: Keys) -> None:
@@ -43,14 +45,20 @@ def url(host: str, port: int) -> str:
     return f"http://{shown}:{port}{PREFIX}/"
 
 
-def run(folder: Path, host: str = "127.0.0.1", port: int = 8100) -> None:
-    """Show the dashboard of the project in ``folder`` on ``host``:``port`` until Ctrl-C."""
+def run(
+    folder: Path,
+    host: str = "127.0.0.1",
+    port: int = 8100,
+    servers: Sequence[MetricsSource] = (),
+) -> None:
+    """Show the dashboard of the project in ``folder`` on ``host``:``port`` until Ctrl-C,
+    its live page reading the ``/metrics`` of ``servers``."""
     import uvicorn
 
     project = Project(folder)
     try:
         check_host(host, Keys(project.runs_store.database))
-        app = create_ui(project)
+        app = create_ui(project, servers)
         with contextlib.suppress(KeyboardInterrupt):
             uvicorn.run(
                 app,

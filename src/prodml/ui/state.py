@@ -7,6 +7,7 @@ the thread pool share one engine instead of racing to open it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ from starlette.requests import Request
 
 from prodml.deploy.keys import Keys
 from prodml.ui.access import Access
+from prodml.ui.server_metrics import MetricsSource
 
 if TYPE_CHECKING:
     from prodml.project import Project
@@ -21,16 +23,18 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Dashboard:
-    """The project a dashboard shows, and who may see and change it."""
+    """The project a dashboard shows, who may see and change it, and the servers whose
+    ``/metrics`` the live page reads."""
 
     project: Project
     access: Access
+    servers: tuple[MetricsSource, ...] = ()
 
     @classmethod
-    def open(cls, project: Project) -> Dashboard:
+    def open(cls, project: Project, servers: Sequence[MetricsSource] = ()) -> Dashboard:
         # opened now, once: handlers in the thread pool would otherwise race to open them
         project.registry, project.monitoring, project.review_queue  # noqa: B018
-        return cls(project, Access(Keys(project.runs_store.database)))
+        return cls(project, Access(Keys(project.runs_store.database)), tuple(servers))
 
     def endpoints(self) -> list[str]:
         """Every endpoint with a deployment or logged predictions, by name."""

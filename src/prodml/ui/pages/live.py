@@ -44,6 +44,7 @@ def _live(request: Request, template: str) -> Response:
         spans=SPANS,
         refresh=REFRESH_SECONDS,
         traffic=None if endpoint is None else traffic(database, endpoint, SPANS[span]),
+        servers=[] if endpoint is None else [server.now(endpoint) for server in board.servers],
     )
 
 
