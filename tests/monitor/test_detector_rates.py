@@ -31,12 +31,13 @@ CHANGE = 5_000
 
 
 def false_alarms(detector: Detector, rate: float, length: int, seed: int) -> int:
-    """Alarms raised on ``length`` values of a stable error rate, read a million at a time."""
+    """Alarms raised on ``length`` values of a stable error rate, read a million at a time
+    (as the monitor reads a pass's labels: :meth:`Detector.read`)."""
     rng = np.random.default_rng(seed)
     count = 0
     for start in range(0, length, 1_000_000):
         chunk = (rng.random(min(1_000_000, length - start)) < rate).astype(float)
-        count += sum(detector.update(value) is not None for value in chunk.tolist())
+        count += len(detector.read(chunk))
     return count
 
 

@@ -178,7 +178,8 @@ def test_page_hinkley_forgetting_factor_matches_a_hand_computation() -> None:
 def test_page_hinkley_forgetting_only_ever_lowers_the_statistic() -> None:
     # river forgets m_T but not its minimum: on a stable stream m_T settles near
     # -delta / (1 - alpha) while the minimum keeps falling, and the gap grows past the
-    # statistic without forgetting. Here PH_T itself is shrunk, so it never does.
+    # statistic without forgetting. Here PH_T itself is shrunk, so it never does (but for
+    # rounding: the two are summed in different forms).
     values = bernoulli(6, (0.3, 200_000))
     remembering = PageHinkley(alpha=1.0, threshold=1e9)
     forgetting = PageHinkley(alpha=1 - 1e-4, threshold=1e9)
@@ -187,7 +188,7 @@ def test_page_hinkley_forgetting_only_ever_lowers_the_statistic() -> None:
     for value in values:
         remembering.update(value)
         forgetting.update(value)
-        assert forgetting.statistic <= remembering.statistic
+        assert forgetting.statistic <= remembering.statistic + 1e-12
         highest = max(highest, forgetting.statistic)
 
     assert 0.0 < highest < 100.0  # it moved, and never reached the default threshold

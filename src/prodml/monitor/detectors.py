@@ -1,12 +1,19 @@
 """Streaming change detectors for the error stream: Page-Hinkley and ADWIN.
 
-Both take one value at a time (usually 1.0 for a wrong prediction and 0.0 for a right
+Both read a stream of values (usually 1.0 for a wrong prediction and 0.0 for a right
 one, as feedback arrives) and answer :class:`Detection` when the stream's mean has
 changed, with the index where the change is estimated to have begun. Both follow one
-:class:`Detector` protocol (``name``, ``update``, ``reset``, and ``state``/``restore``:
-what it has read, as JSON, so that another process carries on where it stopped), and
-:func:`scan` runs a whole sequence through one. After a detection a detector carries on
-with what came after the change, so a later change is found too.
+:class:`Detector` protocol (``name``, ``read`` and ``update``, ``reset``, and
+``state``/``restore``: what it has read, as JSON, so that another process carries on
+where it stopped), and :func:`scan` runs a whole sequence through one. After a detection
+a detector carries on with what came after the change, so a later change is found too.
+
+``read`` takes an array of values at a time and works on it with numpy (a million
+values in a fraction of a second, where one Python call a value took seconds);
+``update`` is ``read`` of one value. Either way a detector finds the same changes at the
+same values, whatever the stream's cut into arrays: the running sums are summed in the
+stream's order, so the numbers are the same to the bit on an error stream (0s and 1s,
+where every sum is exact) and agree to rounding on any other.
 
 >>> import random
 >>> rng = random.Random(7)
@@ -22,13 +29,20 @@ from __future__ import annotations
 
 import collections
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
 
 from prodml.errors import ConfigError, DataError
 
 __all__ = ["ADWIN", "Detection", "Detector", "PageHinkley", "scan"]
+
+#: Checks of ADWIN's window made at once (each over every bucket boundary), and values of
+#: Page-Hinkley's read at once: enough to spend the time in numpy, not in Python.
+_CHECKS, _MOST_BLOCK = 2048, 65_536
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +70,10 @@ class Detector(Protocol):
     @property
     def name(self) -> str: ...
 
+    def read(self, values: Sequence[float] | np.ndarray) -> list[Detection]:
+        """Take the next values, in order; the detections among them."""
+        ...
+
     def update(self, value: float) -> Detection | None:
         """Take the next value; a :class:`Detection` if a change is found at it."""
         ...
@@ -75,13 +93,14 @@ class Detector(Protocol):
 
 
 class _Resumable:
-    """``state`` and ``restore`` of a detector whose settings are its public attributes
-    and whose reading is its private ones (numbers, lists of numbers, deques).
+    """What both detectors share: ``update`` as ``read`` of one value, and ``state`` and
+    ``restore`` of a detector whose settings are its public attributes and whose reading
+    is its private ones (numbers, lists of numbers, deques).
 
     >>> first, second = ADWIN(), ADWIN()
     >>> values = [float(i % 7 == 0) for i in range(500)] + [1.0] * 200
     >>> import json
-    >>> _ = [first.update(v) for v in values[:400]]
+    >>> _ = first.read(values[:400])
     >>> second.restore(json.loads(json.dumps(first.state())))
     True
     >>> [second.update(v) for v in values[400:]] == [first.update(v) for v in values[400:]]
@@ -89,6 +108,13 @@ class _Resumable:
     >>> ADWIN(delta=0.01).restore(first.state())
     False
     """
+
+    def read(self, values: Sequence[float] | np.ndarray) -> list[Detection]:
+        raise NotImplementedError
+
+    def update(self, value: float) -> Detection | None:
+        found = self.read([value])
+        return found[0] if found else None
 
     def state(self) -> dict[str, Any]:
         fields = vars(self)
@@ -102,12 +128,18 @@ class _Resumable:
         }
 
     def restore(self, state: dict[str, Any]) -> bool:
-        if state.get("settings") != self.state()["settings"]:
+        """As the protocol says; a state of other fields (saved by an older prodml, which
+        kept other sums) is refused the same way as one of other settings."""
+        now = self.state()
+        if state.get("settings") != now["settings"] or set(state["read"]) != set(now["read"]):
             return False
         for key, value in state["read"].items():
-            now = getattr(self, key)
             setattr(
-                self, key, collections.deque(value) if isinstance(now, collections.deque) else value
+                self,
+                key,
+                collections.deque(value)
+                if isinstance(getattr(self, key), collections.deque)
+                else value,
             )
         return True
 
@@ -119,12 +151,7 @@ def scan(detector: Detector, values: Iterable[float]) -> list[Detection]:
     []
     """
     detector.reset()
-    found = []
-    for value in values:
-        detection = detector.update(value)
-        if detection is not None:
-            found.append(detection)
-    return found
+    return detector.read(values if isinstance(values, np.ndarray) else list(values))
 
 
 class PageHinkley(_Resumable):
@@ -211,44 +238,89 @@ class PageHinkley(_Resumable):
 
     def _restart(self) -> None:
         self._count = 0
-        self._mean = 0.0
+        self._total = 0.0  # of the values since the last (re)start
         self._statistic = 0.0
         self._fired = False
+        # PH_T read in blocks (see _block): within one, PH_T = alpha**j (sum_j - low_j)
+        # after its j-th value, sum_j the block's first PH_T plus the sum of
+        # alpha**-i (x_i - x̄_i - delta) over its values, low_j the least of 0 and sum_1..j
+        self._sum = 0.0
+        self._low = 0.0
         # The values since the last minimum of m_T (at most ``memory`` of them), and the
         # number and total of those before them, for the change-point estimate.
         self._recent: collections.deque[float] = collections.deque()
         self._before_count = 0
         self._before_total = 0.0
 
-    def update(self, value: float) -> Detection | None:
-        x = _finite(self.name, value, self._seen)
-        if self._fired:
-            self._restart()
-        index = self._seen
-        self._seen += 1
-        self._count += 1
-        self._mean += (x - self._mean) / self._count
-        statistic = self.alpha * self._statistic + (x - self._mean - self.delta)
+    def read(self, values: Sequence[float] | np.ndarray) -> list[Detection]:
+        x = _finite(self.name, values, self._seen)
+        found = []
+        done = 0
+        while done < x.size:
+            if self._fired:
+                self._restart()
+            # PH_T = max(0, alpha PH_{T-1} + y_T) is, scaled by alpha**-j, the textbook
+            # running sum minus its running minimum: cumulative sums, a block at a time
+            block = _block(self.alpha)
+            part = x[done : done + block - self._count % block]
+            taken, detection = self._read_block(part)
+            done += taken
+            if detection is not None:
+                found.append(detection)
+        return found
+
+    def _read_block(self, x: np.ndarray) -> tuple[int, Detection | None]:
+        """Read ``x`` (all in one block) up to its first detection; how many values were
+        read, and the detection."""
+        block = _block(self.alpha)
+        at = self._count % block + 1 + np.arange(x.size)  # j: the place in the block
+        counts = self._count + 1 + np.arange(x.size)
+        totals = _running(self._total, x)
+        rising = x - totals / counts - self.delta
+        up, down = _powers(self.alpha, block)
+        sums = _running(self._sum, rising * up[at])
+        lows = np.minimum.accumulate(np.concatenate(([self._low], sums)))[1:]
+        statistics = (sums - lows) * down[at]
+        over = (counts >= self.min_instances) & (statistics > self.threshold)
+        end = int(np.argmax(over)) + 1 if over.any() else x.size
+        last = end - 1
+        index = self._seen + last
+        self._seen += end
+        self._count = int(counts[last])
+        self._total = float(totals[last])
+        self._statistic = float(statistics[last])
+        self._sum, self._low = float(sums[last]), float(lows[last])
+        if self._count % block == 0:  # the block is full: the next starts from PH_T
+            self._sum, self._low = self._statistic, 0.0
+        minima = np.flatnonzero(sums[:end] <= lows[:end])  # PH_T = 0: a new minimum of m_T
+        tail = x[:end]
+        if minima.size:
+            self._before_count = int(counts[minima[-1]])
+            self._before_total = float(totals[minima[-1]])
+            self._recent.clear()
+            tail = x[minima[-1] + 1 : end]
+        self._remember(tail)
+        if not over.any():
+            return end, None
+        self._fired = True
+        started = index + 1 - len(self._recent) + self._split()
+        return end, Detection(self.name, index, started)
+
+    def _remember(self, values: np.ndarray) -> None:
+        """Add ``values`` to the recent ones, moving the oldest past ``memory`` before."""
         recent = self._recent
-        if statistic <= 0.0:  # a new minimum of m_T
-            statistic = 0.0
-            self._before_count = self._count
-            self._before_total = self._mean * self._count
-            recent.clear()
-        else:
-            if len(recent) == self.memory:
-                self._before_count += 1
-                self._before_total += recent.popleft()
-            recent.append(x)
-        self._statistic = statistic
-        if self._count >= self.min_instances and statistic > self.threshold:
-            self._fired = True
-            return Detection(self.name, index, index + 1 - len(recent) + self._split())
-        return None
+        over = len(recent) + values.size - self.memory
+        if over > 0:
+            old = min(over, len(recent))
+            dropped = [recent.popleft() for _ in range(old)] + values[: over - old].tolist()
+            self._before_count += over
+            self._before_total = float(_running(self._before_total, np.array(dropped))[-1])
+            values = values[over - old :]
+        recent.extend(values.tolist())
 
     def _split(self) -> int:
         """Offset in the recent values of the least-squares start of an increase."""
-        n, total = self._count, self._mean * self._count
+        n, total = self._count, self._total
         n0, u0 = self._before_count, self._before_total
         best, best_k = 0.0, 0
         for k, x in enumerate(self._recent):
@@ -351,13 +423,23 @@ class ADWIN(_Resumable):
         self._totals: list[list[float]] = [[]]
         self._squares_of: list[list[float]] = [[]]
 
-    def update(self, value: float) -> Detection | None:
-        x = _finite(self.name, value, self._seen)
-        index = self._seen
-        self._seen += 1
-        self._insert(x)
-        if self._seen % self.clock or self._width < 2 * self.min_window:
-            return None
+    def read(self, values: Sequence[float] | np.ndarray) -> list[Detection]:
+        x = _finite(self.name, values, self._seen)
+        found = []
+        done = 0
+        while done < x.size:
+            part = x[done : done + self.clock * _CHECKS]
+            hit = self._first_check(part)
+            end = part.size if hit is None else hit + 1
+            self._insert(part[:end])
+            done += end
+            if hit is not None and (detection := self._cut()) is not None:
+                found.append(detection)
+        return found
+
+    def _cut(self) -> Detection | None:
+        """At a check that found a split: cut the window there, then shrink it as in the
+        paper (see the class docstring)."""
         best = self._significant_split()
         if best is None:
             return None
@@ -366,43 +448,113 @@ class ADWIN(_Resumable):
             self._drop_oldest()
         while self._width >= 2 * self.min_window and self._significant_split() is not None:
             self._drop_oldest()
-        return Detection(self.name, index, self._seen - self._width)
+        return Detection(self.name, self._seen - 1, self._seen - self._width)
+
+    def _first_check(self, x: np.ndarray) -> int | None:
+        """The place in ``x`` of the first check, if ``x`` were inserted, at which some
+        split of the window differs by more than ε_cut (:meth:`_significant_split`, every
+        check of ``x`` at once: the buckets at each follow from counts alone)."""
+        after = np.arange(1, x.size + 1)  # values inserted at each place
+        widths = self._width + after
+        checked = ((self._seen + after) % self.clock == 0) & (widths >= 2 * self.min_window)
+        places = np.flatnonzero(checked)
+        if not places.size:
+            return None
+        widths, inserted = widths[places], after[places]
+        # every boundary of every bucket at each check, oldest first: (row, slot) columns
+        counts = self._bucket_counts(inserted)
+        rows = len(counts)
+        sizes = 1 << np.arange(rows - 1, -1, -1)  # the oldest row first
+        held = np.stack(counts[::-1], axis=1)  # checks x rows
+        before = np.cumsum(held * sizes, axis=1) - held * sizes  # values in older rows
+        slot = np.arange(1, self.max_buckets + 1)
+        n0 = (before[:, :, None] + slot * sizes[:, None]).reshape(places.size, -1)
+        exists = (slot <= held[:, :, None]).reshape(places.size, -1)
+        n1 = widths[:, None] - n0
+        valid = exists & (n0 >= self.min_window) & (n1 >= self.min_window)
+        # W0's total: the buckets' totals, then the new values, summed in order
+        leaves = [
+            (1 << r, t) for r in range(len(self._totals) - 1, -1, -1) for t in self._totals[r]
+        ]
+        ends = np.cumsum(np.array([size for size, _ in leaves] + [1] * x.size, dtype=np.int64))
+        sums = _running(0.0, np.concatenate(([t for _, t in leaves], x)))
+        u0 = sums[np.minimum(np.searchsorted(ends, n0), ends.size - 1)]
+        totals = _running(self._total, x)[places][:, None]
+        kept = np.where(valid, n0, 1), np.where(valid, n1, 1)
+        gap = np.abs(u0 / kept[0] - (totals - u0) / kept[1])
+        variance = (self._squares_after(x)[places] / widths)[:, None]
+        log_term = self._log_term(widths)[:, None]
+        shift = self.min_window - 1
+        m_recip = 1.0 / np.maximum(kept[0] - shift, 1) + 1.0 / np.maximum(kept[1] - shift, 1)
+        bound = np.sqrt(2.0 * m_recip * variance * log_term) + 2.0 / 3.0 * log_term * m_recip
+        significant = (valid & (gap > bound)).any(axis=1)
+        return int(places[np.argmax(significant)]) if significant.any() else None
+
+    def _bucket_counts(self, inserted: np.ndarray) -> list[np.ndarray]:
+        """Buckets in each row (newest row first) after ``inserted`` more values: a row of
+        ``have`` buckets merges its two oldest when a value reaching it makes
+        ``max_buckets`` + 1, so ``max_buckets`` + 1 - ``have`` values in, then every second."""
+        counts = []
+        reaching, row = inserted, 0
+        while row < len(self._totals) or reaching.any():
+            have = len(self._totals[row]) if row < len(self._totals) else 0
+            first = self.max_buckets + 1 - have
+            merged = np.where(reaching >= first, 1 + (reaching - first) // 2, 0)
+            counts.append(have + reaching - 2 * merged)
+            reaching, row = merged, row + 1
+        return counts
+
+    def _squares_after(self, x: np.ndarray) -> np.ndarray:
+        """The window's sum of squared deviations after each value of ``x`` is inserted:
+        each adds width · (x - mean)² / (width + 1), width and mean before it."""
+        widths = self._width + np.arange(x.size)
+        totals = _running(self._total, x)
+        deviation = x - np.concatenate(([self._total], totals[:-1])) / np.maximum(widths, 1)
+        added = np.where(widths > 0, widths * deviation * deviation / (widths + 1), 0.0)
+        return _running(self._squares, added)
 
     def cut_bound(self, n0: int, n1: int, variance: float) -> float:
         """ε_cut for a split into ``n0`` older and ``n1`` newer values of a window whose
         variance is ``variance``."""
-        return self._bound(n0, n1, variance, self._log_term(n0 + n1))
+        return self._bound(n0, n1, variance, float(self._log_term(n0 + n1)))
 
-    def _log_term(self, width: int) -> float:
-        return math.log(2.0 * math.log(width) / self.delta)
+    def _log_term(self, width: Any) -> Any:
+        """ln(2 ln(width) / δ), of a width or an array of them (numpy's log either way: the
+        same number for the same width)."""
+        return np.log(2.0 * np.log(width) / self.delta)
 
     def _bound(self, n0: int, n1: int, variance: float, log_term: float) -> float:
         shift = self.min_window - 1
         m_recip = 1.0 / (n0 - shift) + 1.0 / (n1 - shift)
         return math.sqrt(2.0 * m_recip * variance * log_term) + 2.0 / 3.0 * log_term * m_recip
 
-    def _insert(self, x: float) -> None:
-        width = self._width
-        if width:
-            deviation = x - self._total / width
-            self._squares += width * deviation * deviation / (width + 1)
-        self._width = width + 1
-        self._total += x
+    def _insert(self, x: np.ndarray) -> None:
+        """Add ``x`` to the window: each value a bucket of its own in the newest row, and
+        in each row, as ``max_buckets`` + 1 are reached, the two oldest merged into one
+        of the next (pairs of a row's buckets in their order: all merges at once)."""
+        self._seen += x.size
+        self._squares = float(self._squares_after(x)[-1])
+        self._width += x.size
+        self._total = float(_running(self._total, x)[-1])
         totals, squares = self._totals, self._squares_of
-        totals[0].append(x)
-        squares[0].append(0.0)
+        new_totals, new_squares = x, np.zeros(x.size)
         row = 0
-        while len(totals[row]) > self.max_buckets:
-            size = 1 << row
-            older, newer = totals[row][0], totals[row][1]
-            gap = (older - newer) / size
-            merged = squares[row][0] + squares[row][1] + size * gap * gap / 2.0
-            del totals[row][:2], squares[row][:2]
-            if row + 1 == len(totals):
+        while new_totals.size:
+            if row == len(totals):
                 totals.append([])
                 squares.append([])
-            totals[row + 1].append(older + newer)
-            squares[row + 1].append(merged)
+            have = len(totals[row])
+            first = self.max_buckets + 1 - have
+            merges = 0 if new_totals.size < first else 1 + (new_totals.size - first) // 2
+            line = np.concatenate((totals[row], new_totals))
+            spread = np.concatenate((squares[row], new_squares))
+            older, newer = line[0 : 2 * merges : 2], line[1 : 2 * merges : 2]
+            size = 1 << row
+            gap = (older - newer) / size
+            new_squares = spread[0 : 2 * merges : 2] + spread[1 : 2 * merges : 2]
+            new_squares += size * gap * gap / 2.0
+            new_totals = older + newer
+            totals[row], squares[row] = line[2 * merges :].tolist(), spread[2 * merges :].tolist()
             row += 1
 
     def _significant_split(self) -> int | None:
@@ -410,7 +562,7 @@ class ADWIN(_Resumable):
         split that best separates two means."""
         width, total = self._width, self._total
         variance = self._squares / width
-        log_term = self._log_term(width)
+        log_term = float(self._log_term(width))
         significant = False
         best, best_n0 = -1.0, 0
         for n0, u0 in self._splits():
@@ -469,11 +621,38 @@ def _integer(owner: str, name: str, value: int, least: int) -> int:
     return value
 
 
-def _finite(detector: str, value: float, index: int) -> float:
-    x = float(value)
-    if not math.isfinite(x):
+def _finite(detector: str, values: Sequence[float] | np.ndarray, first: int) -> np.ndarray:
+    """``values`` as an array of floats; a DataError naming the first that is not a finite
+    number (``first``: the index of the first value in the stream), before any is read."""
+    x = np.asarray(values, dtype=np.float64).reshape(-1)
+    bad = ~np.isfinite(x)
+    if bad.any():
+        at = int(np.argmax(bad))
         raise DataError(
-            f"{detector} got {value!r} at index {index}; the stream must hold finite "
-            "numbers (drop or fill missing feedback before it reaches the detector)"
+            f"{detector} got {float(x[at])!r} at index {first + at}; the stream must hold "
+            "finite numbers (drop or fill missing feedback before it reaches the detector)"
         )
     return x
+
+
+def _running(start: float, values: np.ndarray) -> np.ndarray:
+    """``start`` plus the values, summed one at a time in order (as a loop would: numpy's
+    cumulative sum is sequential), after each value."""
+    return np.cumsum(np.concatenate(([start], values)))[1:]
+
+
+@lru_cache(maxsize=8)
+def _block(alpha: float) -> int:
+    """Values a block of Page-Hinkley's reading holds: alpha**-j stays below 2**40."""
+    return (
+        _MOST_BLOCK
+        if alpha == 1.0
+        else max(1, min(_MOST_BLOCK, int(40 * math.log(2) / -math.log(alpha))))
+    )
+
+
+@lru_cache(maxsize=8)
+def _powers(alpha: float, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """alpha**-j and alpha**j for j = 0 .. block: the same numbers at every call."""
+    places = np.arange(block + 1, dtype=np.float64)
+    return np.power(alpha, -places), np.power(alpha, places)

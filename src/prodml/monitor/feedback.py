@@ -105,20 +105,16 @@ class ErrorStream:
             self.mark = max(self.mark, max(row.feedback_id for row in rows))
         if not detect or not self._detectors:
             return []
-        found: list[list[ChangePoint]] = [[] for _ in self._detectors]
-        for row in rows:
-            self._ids.append(row.id)
-            self._times.append((row.created_at - EPOCH) // MICROSECOND)
-            error = float(label_text(predicted_label(row)) != label_text(row.truth))
-            for detector, points in zip(self._detectors, found, strict=True):
-                detection = detector.update(error)
-                if detection is not None:
-                    points.append(
-                        self._point(
-                            endpoint, detector.name, detection.started_at, detection.detected_at
-                        )
-                    )
-        return [point for points in found for point in points]
+        self._ids.extend(row.id for row in rows)
+        self._times.extend((row.created_at - EPOCH) // MICROSECOND for row in rows)
+        errors = np.array(
+            [label_text(predicted_label(row)) != label_text(row.truth) for row in rows], dtype=float
+        )
+        return [
+            self._point(endpoint, detector.name, detection.started_at, detection.detected_at)
+            for detector in self._detectors
+            for detection in detector.read(errors)
+        ]
 
     def _point(self, endpoint: str, detector: str, started: int, detected: int) -> ChangePoint:
         def at(index: int) -> datetime:
