@@ -24,6 +24,7 @@ from prodml.serve.rejection import Rejected
 from prodml.serve.service import Answered, Service
 from prodml.serve.source import Lineup, RunSource, Served
 from prodml.store.database import Database
+from prodml.store.monitoring import Monitoring
 
 OPTIONS = ServeOptions(reload_seconds=0.02, freeze_gc=False)
 
@@ -63,6 +64,17 @@ class Exploding(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def predict_proba(self, X: Any) -> Any:
         if (np.asarray(X)[:, 0] < 0).any():
             raise ArithmeticError("the model's own failure")
+        return np.full((len(X), 2), 0.5)
+
+
+class Doubling(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+    """A classifier that doubles its input in place before answering, as a transformer
+    with ``copy=False`` does."""
+
+    classes_ = np.array(["benign", "malignant"])
+
+    def predict_proba(self, X: Any) -> Any:
+        X *= 2
         return np.full((len(X), 2), 0.5)
 
 
@@ -119,6 +131,30 @@ def test_a_failed_commit_answers_503_not_200(served: Served, tmp_path: Path) -> 
         assert raised.value.status == 503
 
     run(service, scenario)
+    database.dispose()
+
+
+def test_the_log_keeps_the_inputs_sent_when_the_model_writes_to_its_own(
+    served: Served, tmp_path: Path
+) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'p.db'}")
+    doubling = Served("breast-cancer", "bc", 1, Doubling(), served.schema)
+    service = Service(Switchable(doubling), ["breast-cancer"], PredictionLog(database), OPTIONS)
+    names = [c.name for c in served.schema.columns]
+    sent = [[{name: float(i + j) + 0.5 for j, name in enumerate(names)}] * 2 for i in range(3)]
+
+    async def scenario() -> None:
+        predictor = service.predictor()
+
+        def submit(records: list[dict[str, Any]]) -> asyncio.Future[Answered]:
+            return service.submit(predictor, predictor.checker.records(records), ["a", "b"], 0.0)
+
+        await submit(sent[0])  # a batch of one request: the model gets its rows alone
+        await asyncio.gather(*map(submit, sent[1:]))  # one of two: their rows joined
+
+    run(service, scenario)
+    logged = [row.inputs for row in Monitoring(database).logged("breast-cancer")]
+    assert logged == [record for records in sent for record in records]
     database.dispose()
 
 

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from prodml.data.schema import Schema, infer_schema
-from prodml.serve.frame import FrameBuilder
+from prodml.serve.frame import FrameBuilder, matrix
 from prodml.serve.rejection import Rejected
-from prodml.serve.validation import RowChecker
+from prodml.serve.validation import FloatRows, RowChecker, joined
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +63,24 @@ def test_text_values_parse_as_csv_cells_do(checker: RowChecker) -> None:
     cells = {"income": " 41000.5", "years": "", "age": "33", "owner": "0", "region": "north",
              "seen": "2024-05-01"}  # fmt: skip
     assert checker.record(cells, 0, text=True) == (41000.5, None, 33, False, "north", "2024-05-01")
+
+
+def test_float_records_keep_one_matrix_and_the_model_gets_a_copy_of_it(numbers: Schema) -> None:
+    rng = np.random.default_rng(9)
+    checker = RowChecker(numbers)
+    parts = [
+        checker.records([dict(zip(checker.names, map(float, row), strict=True)) for row in values])
+        for values in (rng.normal(size=(3, 6)), rng.normal(size=(2, 6)))
+    ]
+    assert all(type(part) is FloatRows for part in parts)
+    rows = joined(parts)
+    assert type(rows) is FloatRows and rows == parts[0] + parts[1]
+    assert rows.matrix.tolist() == [list(row) for row in rows]  # the same floats, exactly
+    given = matrix(rows)
+    given *= 2  # a model may write to its input (a transformer with copy=False does)
+    assert rows.matrix.tolist() == [list(row) for row in rows]
+    mixed = joined([parts[0], [(1.0, 2.0, 3.0, 4.0, 5.0, 6)]])  # an int: no matrix
+    assert type(mixed) is list and matrix(mixed)[-1].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
 
 
 @pytest.mark.parametrize(

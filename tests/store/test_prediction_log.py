@@ -24,6 +24,7 @@ from prodml.serve import prediction_log
 from prodml.serve.prediction_log import Entry, PredictionLog, entry
 from prodml.store.database import Database
 from prodml.store.log_export import export_parquet
+from prodml.store.log_format import decode_inputs, encode_inputs, encode_matrix
 from prodml.store.log_retention import prune, stats
 from prodml.store.monitoring import Monitoring
 
@@ -98,6 +99,36 @@ def test_every_kind_of_value_reads_back_exactly_as_it_was_answered(store: Monito
     assert {r.created_at for r in logged} == {START}
     assert [r.latency_seconds for r in logged] == [0.25] * 4 + [0.5]
     assert store.endpoints() == ["e"]
+
+
+def test_groups_of_any_size_are_stored_whole_in_order_and_exactly(store: Monitoring) -> None:
+    # an SQLite store inserts up to 128 rows a statement, a group's rest by its binary
+    # digits (100: 64, 32, 4); every size must come out whole and in order
+    sizes = [1, 3, 64, 100, 128, 129, 300]
+    count = sum(sizes)
+    rows = numeric_rows(count)
+    log = PredictionLog(store.database)
+    try:
+        start = 0
+        for size in sizes:  # one group commit each
+            log.write(rows[start : start + size]).result()
+            start += size
+    finally:
+        log.close()
+    logged = list(store.logged("bc"))
+    assert [r.request_id for r in logged] == [f"r-{i}" for i in range(count)]
+    values = np.random.default_rng(0).normal(size=(count, len(FEATURES)))  # numeric_rows'
+    assert [list(r.inputs.values()) for r in logged] == values.tolist()
+    assert list(logged[0].inputs) == FEATURES
+
+
+def test_a_matrix_of_floats_is_encoded_as_its_rows_are_one_by_one() -> None:
+    values = np.array([[0.0, -0.0, 5e-324], [1.7976931348623157e308, -1e-300, 0.1]])
+    for matrix in (values, np.asfortranarray(values), values[::-1][::-1]):
+        assert encode_matrix(matrix) == [encode_inputs(row) for row in values.tolist()]
+    decoded = decode_inputs(encode_matrix(values)[1], ["a", "b", "c"])
+    assert decoded == {"a": 1.7976931348623157e308, "b": -1e-300, "c": 0.1}
+    assert encode_matrix(np.empty((0, 3))) == []
 
 
 def test_a_numeric_prediction_costs_at_most_one_and_a_half_times_its_raw_values(

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from prodml.data.schema import ColumnSchema, Schema
+from prodml.serve.validation import FloatRows
 
 Converter = Callable[[Sequence[Any]], Any]
 
@@ -38,13 +39,26 @@ class FrameBuilder:
 
     def __call__(self, rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
         if self.numbers_only:
-            return pd.DataFrame(np.array(rows, dtype=np.float64), columns=self.names, copy=False)
+            return pd.DataFrame(matrix(rows), columns=self.names, copy=False)
         columns = list(zip(*rows, strict=True)) if rows else [() for _ in self.names]
         arrays = {
             name: convert(values)
             for name, convert, values in zip(self.names, self._converters, columns, strict=True)
         }
         return pd.DataFrame(arrays, copy=False)
+
+
+def matrix(rows: Sequence[Sequence[Any]]) -> np.ndarray:
+    """Rows of numbers as a new float64 matrix, the model's own to change: a copy of the
+    check's matrix when the rows are :class:`~prodml.serve.validation.FloatRows` (a
+    memory copy, where converting each Python float again took a hundred times longer).
+
+    >>> matrix([(1.0, 2.0), (3, 4.5)]).tolist()
+    [[1.0, 2.0], [3.0, 4.5]]
+    """
+    if type(rows) is FloatRows:
+        return rows.matrix.copy()
+    return np.array(rows, dtype=np.float64)
 
 
 def _converter(column: ColumnSchema) -> Converter:

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import logging
 import queue
 import sqlite3
@@ -53,11 +54,13 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from sqlalchemy import Connection, Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from prodml.serve.validation import FloatRows
 from prodml.store.database import Database
 from prodml.store.log_format import (
     FORMAT_VERSION,
     Stream,
     encode_inputs,
+    encode_matrix,
     encode_outputs,
     microseconds,
 )
@@ -83,6 +86,9 @@ _INSERT = (
     "INSERT INTO predictions (stream_id, request_id, at_us, inputs, outputs, latency_us) "
     "VALUES ({0}, {0}, {0}, {0}, {0}, {0})"
 )
+#: The most rows one INSERT statement of an SQLite store takes (6 values each: 768 of
+#: the 999 variables the oldest SQLite allows a statement).
+SQLITE_ROWS = 128
 _ERRORS = insert(cast(Table, RequestErrorRow.__table__))
 _REVIEWS = object()  # review items, inserted by insert_items
 _STOP = object()
@@ -118,6 +124,20 @@ def entry(
         encode_outputs(outputs, stream),
         round(latency_seconds * 1e6),
     )
+
+
+def encoded_inputs(rows: Sequence[Sequence[Any]]) -> list[bytes]:
+    """The inputs of each of ``rows`` as :func:`entry` stores them: of
+    :class:`~prodml.serve.validation.FloatRows`, cut from their matrix in one pass.
+
+    >>> import numpy as np
+    >>> rows = [(0.5, 2.0), (1.0, -3.0)]
+    >>> encoded_inputs(FloatRows(rows, np.array(rows))) == encoded_inputs(rows)
+    True
+    """
+    if type(rows) is FloatRows:
+        return encode_matrix(rows.matrix)
+    return [encode_inputs(row) for row in rows]
 
 
 #: One object per stream, so that the log thread tells a batch's stream by identity.
@@ -251,9 +271,11 @@ class PredictionLog:
                     if not values:
                         continue
                     if statement is _INSERT:
-                        marker = "?" if self.database.is_sqlite else "%s"
                         resolved = self._resolve(connection, values, new)
-                        connection.exec_driver_sql(_INSERT.format(marker), resolved)
+                        if self.database.is_sqlite:
+                            _insert_sqlite(connection, resolved)
+                        else:
+                            connection.exec_driver_sql(_INSERT.format("%s"), resolved)
                     elif statement is _REVIEWS:
                         insert_items(connection, values)
                     else:
@@ -331,6 +353,30 @@ class PredictionLog:
             with contextlib.suppress(Exception):  # a broken connection is dropped either way
                 self._connection.close()
             self._connection = None
+
+
+def _insert_sqlite(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` into an SQLite store with a few statements of many rows each.
+
+    The driver's executemany steps a statement a row, and lets go of the GIL around each
+    step: under load the log thread then waited for the event loop once a row, and took a
+    third more CPU a row. A statement of up to SQLITE_ROWS rows instead, the rest of a
+    group in statements of its binary digits (100 rows: 64, 32 and 4), so that a handful
+    of statement texts, each compiled once and cached by the driver, serve every group.
+    """
+    start = 0
+    while start < len(rows):
+        size = min(SQLITE_ROWS, 1 << ((len(rows) - start).bit_length() - 1))
+        values = tuple(itertools.chain.from_iterable(rows[start : start + size]))
+        connection.exec_driver_sql(_sqlite_insert(size), values)
+        start += size
+
+
+@functools.cache
+def _sqlite_insert(rows: int) -> str:
+    """The INSERT of ``rows`` predictions into an SQLite store."""
+    head, values = _INSERT.format("?").split(" VALUES ")
+    return f"{head} VALUES {', '.join([values] * rows)}"
 
 
 def _stream_id(connection: Connection, stream: Stream) -> int:

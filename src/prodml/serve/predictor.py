@@ -42,7 +42,7 @@ import numpy as np
 import sklearn
 
 from prodml.data.schema import Schema
-from prodml.serve.frame import FrameBuilder
+from prodml.serve.frame import FrameBuilder, matrix
 from prodml.serve.metadata import MetadataFields
 from prodml.serve.source import Served
 from prodml.serve.validation import Row, RowChecker
@@ -106,7 +106,7 @@ class Predictor:
 
     def predict(self, rows: Sequence[Row]) -> Predictions:
         """One model call for all ``rows`` (checked tuples in schema order)."""
-        inputs = np.array(rows, dtype=np.float64) if self.takes_arrays else self.frame(rows)
+        inputs = matrix(rows) if self.takes_arrays else self.frame(rows)
         raw = self._call(inputs)
         if self._classes is None:
             return Predictions(None, None, np.asarray(raw, dtype=np.float64).tolist(), None)

@@ -61,16 +61,15 @@ from prodml.serve.fallback import Fallback, note_change
 from prodml.serve.metadata import Carried
 from prodml.serve.metrics import Metrics
 from prodml.serve.options import ServeOptions
-from prodml.serve.prediction_log import Entry, PredictionLog, log_stream
+from prodml.serve.prediction_log import Entry, PredictionLog, encoded_inputs, log_stream
 from prodml.serve.predictor import Predictions, Predictor
 from prodml.serve.registry_source import RegistrySource
 from prodml.serve.rejection import Rejected
 from prodml.serve.routing import Router, point, router
 from prodml.serve.shadow_drops import ShadowDrops
 from prodml.serve.source import Served, Source
-from prodml.serve.validation import Row
+from prodml.serve.validation import Row, joined
 from prodml.store.log_format import (
-    encode_inputs,
     encode_outputs,
     encode_probabilities,
     encode_value,
@@ -372,7 +371,7 @@ class Service:
     async def _predict(self, group: list[_Job], alone: bool = False) -> None:
         predictor = group[0].predictor
         served = predictor.served
-        rows = group[0].rows if len(group) == 1 else [r for job in group for r in job.rows]
+        rows = group[0].rows if len(group) == 1 else joined([job.rows for job in group])
         endpoint = self.endpoints[served.endpoint]
         # a shadow's answers go to nobody: no rule answers for it, it trips no breaker
         breaker = None if predictor.role == "shadow" else endpoint.breaker
@@ -484,11 +483,14 @@ class Service:
                 if job.metadata is not None:  # logged after the inputs, in a stream of both
                     rows = job.metadata.joined(rows)
                     columns = names + job.metadata.names
-                for i, (request_id, row) in enumerate(zip(job.request_ids, rows, strict=True)):
-                    decider = answer.decided_by(i) if deciders else None
-                    into = log_stream(served, predictor.role, columns, classes, decider)
+                inputs = encoded_inputs(rows)
+                into = log_stream(served, predictor.role, columns, classes)
+                for i, (request_id, blob) in enumerate(zip(job.request_ids, inputs, strict=True)):
+                    if deciders:
+                        decider = answer.decided_by(i)
+                        into = log_stream(served, predictor.role, columns, classes, decider)
                     outputs = encoded(predictions, answer.start + i)
-                    logged.append((into, request_id, at, encode_inputs(row), outputs, latency))
+                    logged.append((into, request_id, at, blob, outputs, latency))
             return logged
 
         reviews = None

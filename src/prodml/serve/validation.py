@@ -24,8 +24,9 @@ training range is let through (the model extrapolates) and counted by
 
 :meth:`RowChecker.records` checks a list of objects at once: when every column is a number
 and every value a finite float (the common case of a many-row request), with numpy rather
-than a function call a value; anything else goes through :meth:`~RowChecker.record`, whose
-refusals name the row and field.
+than a function call a value, and the rows come out as :class:`FloatRows`, which keep the
+float64 matrix that check made for the model's input and the prediction log; anything else
+goes through :meth:`~RowChecker.record`, whose refusals name the row and field.
 
 >>> from prodml.data.schema import infer_schema
 >>> import pandas as pd
@@ -50,7 +51,7 @@ import itertools
 import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -74,6 +75,41 @@ _EXPECTED = {
     "text": "text",
     "datetime": "an ISO 8601 datetime as text",
 }
+
+
+class FloatRows(list[Row]):
+    """Checked rows whose every value is a finite float, with the same values as one
+    C-ordered float64 ``matrix`` (a row of it a row of the list). The check makes that
+    matrix anyway; the model's input (:func:`~prodml.serve.frame.matrix`) and the
+    prediction log's bytes are then copied from it, where converting the tuples' Python
+    floats again cost each of them about 100 microseconds for 100 rows of 30 columns.
+    Nothing writes to the matrix: whoever needs to gets a copy.
+
+    >>> rows = FloatRows([(1.0, 2.0)], np.array([[1.0, 2.0]]))
+    >>> rows, rows.matrix.shape
+    ([(1.0, 2.0)], (1, 2))
+    """
+
+    def __init__(self, rows: Sequence[Row], matrix: np.ndarray) -> None:
+        super().__init__(rows)
+        self.matrix = matrix
+
+
+def joined(parts: Sequence[Sequence[Row]]) -> list[Row]:
+    """The rows of ``parts`` (the requests of a batch) in one list: :class:`FloatRows`
+    when every part is, its matrix the parts' stacked.
+
+    >>> one = FloatRows([(1.0,)], np.array([[1.0]]))
+    >>> both = joined([one, FloatRows([(2.0,)], np.array([[2.0]]))])
+    >>> type(both).__name__, both, both.matrix.ravel().tolist()
+    ('FloatRows', [(1.0,), (2.0,)], [1.0, 2.0])
+    >>> type(joined([one, [(3.0,)]])).__name__
+    'list'
+    """
+    rows = list(itertools.chain.from_iterable(parts))
+    if all(type(part) is FloatRows for part in parts):
+        return FloatRows(rows, np.concatenate([cast(FloatRows, p).matrix for p in parts]))
+    return rows
 
 
 class _Bad(Exception):
@@ -161,9 +197,9 @@ class RowChecker:
         pairs = zip(numbers, given, strict=True)
         return combined([p for i, row in pairs for p in self._problems(row, i, text, lists)])
 
-    def _floats(self, records: list[Any]) -> list[Row] | None:
-        """The rows of ``records`` when every column is a number and every value a finite
-        float, with the out-of-range values counted; None otherwise."""
+    def _floats(self, records: list[Any]) -> FloatRows | None:
+        """The rows of ``records``, with their matrix, when every column is a number and
+        every value a finite float, the out-of-range values counted; None otherwise."""
         if self._getter is None or not all(type(r) is dict for r in records):
             return None
         try:
@@ -172,13 +208,16 @@ class RowChecker:
             return None
         if set(map(type, itertools.chain.from_iterable(rows))) != {float}:
             return None
-        values: np.ndarray = np.array(rows)
+        # fromiter over the floats: a third faster than np.array of the tuples
+        size = len(rows) * len(self.names)
+        values = np.fromiter(itertools.chain.from_iterable(rows), np.float64, size)
+        values = values.reshape(len(rows), len(self.names))
         if not np.isfinite(values).all():
             return None
         outside = (values < self._low) | (values > self._high)
         for position in np.nonzero(outside)[1]:
             self._note(self.names[position])
-        return rows
+        return FloatRows(rows, values)
 
     def values(self, values: Any, index: int, text: bool = False) -> Row:
         """A row of values in the schema's column order (a list), checked."""

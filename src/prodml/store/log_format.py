@@ -37,12 +37,14 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 import orjson
 
 #: Bumped when the row format changes; a reader refuses a tag it does not know.
 FORMAT_VERSION = 1
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+_FLOAT = frozenset({float})
 
 
 @dataclass(frozen=True)
@@ -88,9 +90,27 @@ class Stream:
 
 def encode_inputs(values: Sequence[Any]) -> bytes:
     """A prediction's input values, in its stream's column order."""
-    if all(type(v) is float for v in values):
+    if _FLOAT.issuperset(map(type, values)):
         return b"d" + array("d", values).tobytes()
     return b"j" + orjson.dumps(list(values), option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def encode_matrix(matrix: np.ndarray) -> list[bytes]:
+    """The inputs of each row of a float64 matrix, as :func:`encode_inputs` writes a row
+    of floats: the tag and the values copied into one buffer at once, then cut a row a
+    piece (a tenth of the time of a call a row).
+
+    >>> encode_matrix(np.array([[0.5, 2.0], [1.0, -3.0]])) == [
+    ...     encode_inputs((0.5, 2.0)), encode_inputs((1.0, -3.0))]
+    True
+    """
+    rows, columns = matrix.shape
+    width = 1 + 8 * columns
+    tagged = np.empty((rows, width), np.uint8)
+    tagged[:, 0] = ord("d")
+    tagged[:, 1:] = np.ascontiguousarray(matrix, np.float64).view(np.uint8)
+    blob = tagged.tobytes()
+    return [blob[start : start + width] for start in range(0, len(blob), width)]
 
 
 def decode_inputs(blob: bytes, columns: Sequence[str]) -> dict[str, Any]:
