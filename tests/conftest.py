@@ -15,7 +15,6 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -23,6 +22,7 @@ from prodml.registry import Registry
 from prodml.store.artifacts import ArtifactStore
 from prodml.store.database import Database
 from prodml.store.runs import Runs
+from prodml.store.scratch import scratch_database
 
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -41,33 +41,21 @@ def fresh_postgres() -> Iterator[str]:
     if os.environ.get("PRODML_SKIP_POSTGRES") == "1":
         pytest.skip("PRODML_SKIP_POSTGRES=1: PostgreSQL tests are skipped")
     server = make_url(os.environ.get("PRODML_TEST_POSTGRES", DEFAULT_SERVER))
-    name = f"prodml_test_{uuid4().hex[:16]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    unreachable = None
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
-        unreachable = exc.orig
-    if unreachable is not None:
-        # Failed, not skipped: a suite that quietly skips its PostgreSQL half looks green.
-        admin.dispose()
-        pytest.fail(
-            f"cannot reach the PostgreSQL server at {server!r} to create a test database "
-            f"({unreachable}); start it, point PRODML_TEST_POSTGRES at one, or set "
-            "PRODML_SKIP_POSTGRES=1 to skip these tests",
-            pytrace=False,
-        )
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                {"n": name},
+    with contextlib.ExitStack() as stack:
+        unreachable = None
+        try:
+            url = stack.enter_context(scratch_database(server, "prodml_test_"))
+        except OperationalError as exc:
+            unreachable = exc.orig
+        if unreachable is not None:
+            # Failed, not skipped: a suite that quietly skips its PostgreSQL half looks green.
+            pytest.fail(
+                f"cannot reach the PostgreSQL server at {server!r} to create a test database "
+                f"({unreachable}); start it, point PRODML_TEST_POSTGRES at one, or set "
+                "PRODML_SKIP_POSTGRES=1 to skip these tests",
+                pytrace=False,
             )
-            conn.execute(text(f'DROP DATABASE "{name}"'))
-        admin.dispose()
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -12,13 +12,11 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, text
 
 #: seconds between two looks at the write-ahead log's size
 WAL_EVERY = 0.5
@@ -91,26 +89,6 @@ class WalPeak:
                 self.peak = max(self.peak, self.wal.stat().st_size)
             if self._stop.wait(WAL_EVERY):
                 return
-
-
-@contextlib.contextmanager
-def postgres_database(server: str) -> Iterator[str]:
-    """A new, empty database on the PostgreSQL ``server`` (an SQLAlchemy URL), its URL;
-    dropped at the end."""
-    name = f"prodml_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE "{name}"'))
-        admin.dispose()
 
 
 def postgres_size(url: str) -> int:

@@ -1,5 +1,6 @@
 """The system of record: the database, its tables and migrations, runs, artifacts, evaluations,
-the prediction log's format, bulk read, retention and export, the review queue."""
+the prediction log's format, bulk read, retention and export, the review queue, and
+throwaway PostgreSQL databases for tests and benchmarks."""
 
 #: The modules of this package; each names its public functions and classes.
 __all__ = [
@@ -14,5 +15,6 @@ __all__ = [
     "monitoring",
     "review",
     "runs",
+    "scratch",
     "tables",
 ]
