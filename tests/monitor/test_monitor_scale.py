@@ -30,6 +30,7 @@ from prodml.monitor.monitor import Monitor, Reference
 from prodml.monitor.window import cut, inputs_frame
 from prodml.serve.prediction_log import Entry, PredictionLog
 from prodml.store.database import Database
+from prodml.store.label_columns import LabelColumns
 from prodml.store.log_columns import LogColumns
 from prodml.store.log_format import (
     Stream,
@@ -38,7 +39,7 @@ from prodml.store.log_format import (
     encode_probabilities,
     microseconds,
 )
-from prodml.store.monitoring import Labelled, Logged, Monitoring
+from prodml.store.monitoring import Logged, Monitoring
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 CLASSES = (0, 1)
@@ -389,8 +390,8 @@ class Counting(Monitoring):
         super().__init__(database)
         self.read: list[int] = []
 
-    def labelled(self, *args: Any, **kwargs: Any) -> list[Labelled]:
-        found = super().labelled(*args, **kwargs)
+    def labelled_columns(self, *args: Any, **kwargs: Any) -> LabelColumns:
+        found = super().labelled_columns(*args, **kwargs)
         self.read.append(len(found))
         return found
 

@@ -4,7 +4,9 @@ ROC-AUC and PR-AUC from the logged probabilities."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,9 +21,15 @@ from sklearn.metrics import (
 from sklearn.preprocessing import label_binarize
 
 from prodml.monitor.feedback import performance
+from prodml.store.label_columns import LabelColumns
 from prodml.store.monitoring import Labelled
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def performance_of(labelled: Sequence[Labelled], *options: Any) -> dict[str, Any]:
+    """performance() of these rows, read into columns as the monitor reads them."""
+    return performance(LabelColumns.of(labelled), *options)
 
 
 def rows(said: list[object], truth: list[object]) -> list[Labelled]:
@@ -37,7 +45,7 @@ def test_recall_f1_and_accuracy_equal_scikit_learn(seed: int) -> None:
     n = int(rng.integers(1, 400))
     truth = rng.choice(["cat", "dog", "eel", "fox"], n, p=[0.5, 0.3, 0.2, 0.0]).tolist()
     said = rng.choice(["cat", "dog", "eel", "fox"], n, p=[0.4, 0.4, 0.0, 0.2]).tolist()
-    found = performance(rows(said, truth), 2 * n, "classification")
+    found = performance_of(rows(said, truth), 2 * n, "classification")
     classes = sorted(set(truth) | set(said))
     recall = recall_score(truth, said, labels=classes, average=None, zero_division=0)
     f1 = f1_score(truth, said, labels=classes, average=None, zero_division=0)
@@ -52,7 +60,7 @@ def test_recall_f1_and_accuracy_equal_scikit_learn(seed: int) -> None:
 
 
 def test_feedback_of_1_or_1_0_matches_a_logged_1() -> None:
-    found = performance(rows([1, 0, "1"], [1.0, "0", 1]), 3, "classification")
+    found = performance_of(rows([1, 0, "1"], [1.0, "0", 1]), 3, "classification")
     assert found["accuracy"] == 1.0
     assert found["recall.1"] == 1.0 and found["f1.0"] == 1.0
 
@@ -60,12 +68,12 @@ def test_feedback_of_1_or_1_0_matches_a_logged_1() -> None:
 def test_mae_equals_scikit_learn() -> None:
     rng = np.random.default_rng(3)
     said, truth = rng.normal(size=50), rng.normal(size=50)
-    found = performance(rows(said.tolist(), truth.tolist()), 50, "regression")
+    found = performance_of(rows(said.tolist(), truth.tolist()), 50, "regression")
     assert found["mae"] == pytest.approx(mean_absolute_error(truth, said), abs=1e-12)
 
 
 def test_a_window_without_labels_has_only_its_counts() -> None:
-    assert performance([], 10, "classification") == {"labelled": 0, "labelled_share": 0.0}
+    assert performance_of([], 10, "classification") == {"labelled": 0, "labelled_share": 0.0}
 
 
 def test_the_model_s_own_accuracy_and_people_s_agreement_are_split_by_who_decided() -> None:
@@ -79,15 +87,15 @@ def test_the_model_s_own_accuracy_and_people_s_agreement_are_split_by_who_decide
         for i, (s, t, d) in enumerate(zip(said, truth, decided, strict=True))
     ]
 
-    found = performance(labelled, n, "classification")
+    found = performance_of(labelled, n, "classification")
 
     for key, who in (("automatic_accuracy", "model"), ("human_agreement", "person")):
         mine = [i for i in range(n) if decided[i] == who]
         expected = accuracy_score([truth[i] for i in mine], [said[i] for i in mine])
         assert found[key] == pytest.approx(expected, abs=1e-12)
-    assert "automatic_accuracy" not in performance(labelled[:0], 1, "classification")
+    assert "automatic_accuracy" not in performance_of(labelled[:0], 1, "classification")
     only_people = [r for r in labelled if r.decided_by == "person"]
-    assert "automatic_accuracy" not in performance(only_people, n, "classification")
+    assert "automatic_accuracy" not in performance_of(only_people, n, "classification")
 
 
 def probable(truth: np.ndarray, classes: list[str], rng: np.random.Generator) -> np.ndarray:
@@ -115,7 +123,7 @@ def test_roc_and_pr_auc_of_two_classes_are_scikit_learns_of_the_second(seed: int
     truth = rng.choice(classes, 200, p=[0.3, 0.7])
     shares = probable(truth, classes, rng)
 
-    found = performance(logged(truth, classes, shares), 200, "classification")
+    found = performance_of(logged(truth, classes, shares), 200, "classification")
 
     assert found["roc_auc"] == pytest.approx(roc_auc_score(truth == "0", shares[:, 1]))
     assert found["pr_auc"] == pytest.approx(average_precision_score(truth == "0", shares[:, 1]))
@@ -134,13 +142,13 @@ def test_roc_and_pr_auc_of_more_classes_are_scikit_learns_one_vs_rest_macro(seed
     kept = np.ones(truth.size, dtype=bool)
     kept[::10] = False
 
-    found = performance(labelled, 300, "classification")
+    found = performance_of(labelled, 300, "classification")
 
     roc = roc_auc_score(truth[kept], shares[kept], multi_class="ovr", labels=classes)
     binarized = label_binarize(truth[kept], classes=classes)
     pr = average_precision_score(binarized, shares[kept], average="macro")
     assert (found["roc_auc"], found["pr_auc"]) == (pytest.approx(roc), pytest.approx(pr))
-    assert "roc_auc" not in performance(rows(["cat"], ["dog"]), 1, "classification")
+    assert "roc_auc" not in performance_of(rows(["cat"], ["dog"]), 1, "classification")
 
 
 @pytest.mark.parametrize("positive", ["benign", 0])
@@ -154,7 +162,7 @@ def test_roc_and_pr_auc_are_of_the_project_s_positive_class_when_it_sorts_first(
     truth = rng.choice(classes, 300, p=[0.35, 0.65])
     shares = probable(truth, classes, rng)
 
-    found = performance(logged(truth, classes, shares), 300, "classification", positive)
+    found = performance_of(logged(truth, classes, shares), 300, "classification", positive)
 
     chosen = str(positive)
     pr = average_precision_score(truth, shares[:, 0], pos_label=chosen)
@@ -165,5 +173,5 @@ def test_roc_and_pr_auc_are_of_the_project_s_positive_class_when_it_sorts_first(
     second = average_precision_score(truth, shares[:, 1], pos_label=classes[1])
     assert abs(pr - second) > 0.01  # the two classes' areas differ: the test can tell them
     # a positive class the model does not have: the second of its two, as before
-    other = performance(logged(truth, classes, shares), 300, "classification", "neither")
+    other = performance_of(logged(truth, classes, shares), 300, "classification", "neither")
     assert other["pr_auc"] == pytest.approx(second, abs=1e-12)

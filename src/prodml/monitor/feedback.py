@@ -11,11 +11,12 @@ detectors see the stream they would see if it were read in one go.
 
 >>> from datetime import UTC, datetime, timedelta
 >>> from prodml.monitor.detectors import ADWIN
+>>> from prodml.store.monitoring import Labelled
 >>> stream = ErrorStream([ADWIN])
 >>> def labelled(first, answers):
 ...     at = datetime(2026, 1, 1, tzinfo=UTC)
 ...     rows = enumerate(answers, first)
-...     return [Labelled(i, at, "m", 1, {"label": 1}, truth, i) for i, truth in rows]
+...     return LabelColumns.of([Labelled(i, at, "m", 1, {"label": 1}, t, i) for i, t in rows])
 >>> read_in_two = stream.feed("e", labelled(1, [1] * 300))
 >>> read_in_two += stream.feed("e", labelled(301, [0, 1] * 150))
 >>> read_in_two == ErrorStream([ADWIN]).feed("e", labelled(1, [1] * 300 + [0, 1] * 150))
@@ -39,7 +40,8 @@ import numpy as np
 from prodml.config import Task
 from prodml.evaluate.metrics import auc
 from prodml.monitor.detectors import Detector
-from prodml.store.monitoring import ChangePoint, Labelled, Logged, SavedStream
+from prodml.store.label_columns import LabelColumns, label_text
+from prodml.store.monitoring import ChangePoint, SavedStream
 
 EPOCH, MICROSECOND = datetime(1970, 1, 1, tzinfo=UTC), timedelta(microseconds=1)
 
@@ -58,10 +60,10 @@ class ErrorStream:
         """The last prediction id read (0: none)."""
         return self._ids[-1] if self._ids else 0
 
-    def extends(self, rows: Sequence[Labelled]) -> bool:
+    def extends(self, rows: LabelColumns) -> bool:
         """Whether ``rows`` (labels received since the last read) come after all that was
         read, so that the detectors can carry on with them."""
-        return all(row.id > self.through for row in rows)
+        return not len(rows) or int(rows.id.min()) > self.through
 
     def saved(self) -> SavedStream:
         """What the stream has read, for :meth:`resume` in another process."""
@@ -95,21 +97,17 @@ class ErrorStream:
         self.mark = 0
         self._ids, self._times = array("q"), array("q")
 
-    def feed(
-        self, endpoint: str, rows: Sequence[Labelled], *, detect: bool = True
-    ) -> list[ChangePoint]:
+    def feed(self, endpoint: str, rows: LabelColumns, *, detect: bool = True) -> list[ChangePoint]:
         """Read ``rows`` (after all that was read, in the order of the log); the change
         points the detectors found in them, by detector. ``detect=False`` (regression:
         no right or wrong) only moves the mark."""
-        if rows:
-            self.mark = max(self.mark, max(row.feedback_id for row in rows))
+        if len(rows):
+            self.mark = max(self.mark, int(rows.feedback_id.max()))
         if not detect or not self._detectors:
             return []
-        self._ids.extend(row.id for row in rows)
-        self._times.extend((row.created_at - EPOCH) // MICROSECOND for row in rows)
-        errors = np.array(
-            [label_text(predicted_label(row)) != label_text(row.truth) for row in rows], dtype=float
-        )
+        self._ids.frombytes(rows.id.astype(np.int64).tobytes())
+        self._times.frombytes(rows.at_us.astype(np.int64).tobytes())
+        errors = (rows.said_text != rows.truth_text).astype(float)
         return [
             self._point(endpoint, detector.name, detection.started_at, detection.detected_at)
             for detector in self._detectors
@@ -137,7 +135,7 @@ def _unpacked(packed: bytes) -> array[int]:
 
 
 def performance(
-    labelled: Sequence[Labelled], rows: int, task: Task, positive_class: Any = None
+    labelled: LabelColumns, rows: int, task: Task, positive_class: Any = None
 ) -> dict[str, Any]:
     """Realized performance of a window of ``rows`` predictions, of which ``labelled`` have
     feedback: accuracy, recall and F1 per class, or MAE for regression; with deferral,
@@ -153,23 +151,24 @@ def performance(
     its checks, which cost more than the sums on a window of a few hundred labels:
     recall = TP / (TP + FN), F1 = 2 TP / (2 TP + FP + FN).
 
-    >>> rows = [Labelled(i, None, "m", 1, {"label": said}, truth, i)
-    ...         for i, (said, truth) in enumerate([("a", "a"), ("a", "b"), ("b", "b"), ("c", "b")])]
+    >>> from prodml.store.monitoring import Labelled
+    >>> at = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> rows = LabelColumns.of([Labelled(i, at, "m", 1, {"label": said}, truth, i)
+    ...     for i, (said, truth) in enumerate([("a", "a"), ("a", "b"), ("b", "b"), ("c", "b")])])
     >>> performance(rows, 8, "classification")  # doctest: +NORMALIZE_WHITESPACE
     {'labelled': 4, 'labelled_share': 0.5, 'accuracy': 0.5, 'automatic_accuracy': 0.5,
      'recall.a': 1.0, 'recall.b': 0.3333333333333333, 'recall.c': 0.0,
      'f1.a': 0.6666666666666666, 'f1.b': 0.5, 'f1.c': 0.0}
     """
     found: dict[str, Any] = {"labelled": len(labelled), "labelled_share": len(labelled) / rows}
-    if not labelled:
+    if not len(labelled):
         return found
     if task == "regression":
-        truth = np.array([float(row.truth) for row in labelled])
-        values = np.array([float(predicted_label(row)) for row in labelled])
+        truth = np.array([float(value) for value in labelled.truth.tolist()])
+        values = np.array([float(value) for value in labelled.said.tolist()])
         return found | {"mae": float(np.mean(np.abs(truth - values)))}
-    texts = [label_text(row.truth) for row in labelled]
-    texts += [label_text(predicted_label(row)) for row in labelled]
-    classes, codes = np.unique(np.array(texts), return_inverse=True)
+    texts = np.concatenate((labelled.truth_text, labelled.said_text)).astype(str)
+    classes, codes = np.unique(texts, return_inverse=True)
     truth, said = codes[: len(labelled)], codes[len(labelled) :]
     right = truth == said
     hits = np.bincount(truth[right], minlength=len(classes))
@@ -181,39 +180,27 @@ def performance(
     found["accuracy"] = float(right.mean())
     # the model's own decisions (an audit sample's answers among them), and how often the
     # people deciding the deferred ones gave the label the model suggested
-    decided = np.array([row.decided_by for row in labelled])
+    decided = labelled.decided_by
     for key, who in (("automatic_accuracy", "model"), ("human_agreement", "person")):
         if (decided == who).any():
             found[key] = float(right[decided == who].mean())
     found.update({f"recall.{c}": float(v) for c, v in zip(classes, recall, strict=True)})
     found.update({f"f1.{c}": float(v) for c, v in zip(classes, f1, strict=True)})
-    return found | _areas(labelled, texts[: len(labelled)], positive_class)
+    return found | _areas(labelled, positive_class)
 
 
-def _areas(labelled: Sequence[Labelled], truth: list[str], positive_class: Any) -> dict[str, float]:
+def _areas(labelled: LabelColumns, positive_class: Any) -> dict[str, float]:
     """ROC-AUC and PR-AUC (:func:`~prodml.evaluate.metrics.auc`) of the rows that logged
     the probability of each class, the classes in the order the model logged them; of
     ``positive_class`` if it is one of them (compared as text, as labels are)."""
-    logged: list[tuple[dict[str, float], str]] = [
-        (row.outputs["probabilities"], t)
-        for row, t in zip(labelled, truth, strict=True)
-        if row.outputs.get("probabilities")
-    ]
-    if not logged:
+    logged = ~np.isnan(labelled.probabilities).all(axis=1)
+    if not labelled.classes or not logged.any():
         return {}
-    classes = list(logged[0][0])
-    matrix = [[shares.get(c, 0.0) for c in classes] for shares, _ in logged]
+    classes = list(labelled.classes)
     positive = None if positive_class is None else label_text(positive_class)
-    return auc([t for _, t in logged], matrix, classes, positive if positive in classes else None)
-
-
-def predicted_label(row: Logged | Labelled) -> Any:
-    """The class (or value) a logged prediction answered."""
-    return row.outputs.get("label", row.outputs.get("value"))
-
-
-def label_text(value: Any) -> str:
-    """A label as text: feedback may give 1 for a logged "1", or 1.0 for 1."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value)
+    return auc(
+        labelled.truth_text[logged],
+        labelled.probabilities[logged],
+        classes,
+        positive if positive in classes else None,
+    )

@@ -57,11 +57,11 @@ from prodml.monitor.window import (
     predicted,
     window_metrics,
 )
+from prodml.store.label_columns import LabelColumns
 from prodml.store.log_columns import LogColumns
 from prodml.store.monitoring import (
     Alert,
     ChangePoint,
-    Labelled,
     Monitoring,
     Score,
     Window,
@@ -348,15 +348,15 @@ class Monitor:
             saved = self.store.saved_stream(endpoint)
             everything = saved is None or not stream.resume(saved)
         mark = stream.mark
-        received = self.store.labelled(endpoint, feedback_after=stream.mark)
+        received = self.store.labelled_columns(endpoint, feedback_after=stream.mark)
         if not stream.extends(received):  # a label for a prediction already read
             stream.restart()
-            everything, received = True, self.store.labelled(endpoint)
+            everything, received = True, self.store.labelled_columns(endpoint)
         task = (
             self.reference(
-                received[0].model_name, received[0].model_version, received[0].run_id
+                received.model_name[0], int(received.model_version[0]), received.run_id[0]
             ).task
-            if received
+            if len(received)
             else None
         )
         points = self.store.add_change_points(
@@ -371,7 +371,9 @@ class Monitor:
                 point.started_at.isoformat(),
                 point.detected_id,
             )
-        touched = np.array([row.id for row in received] + [p.detected_id for p in points])
+        touched = np.concatenate(
+            (received.id, np.array([p.detected_id for p in points], dtype=np.int64))
+        )
         if everything:
             changed = self.store.windows(endpoint)
         else:  # the new windows, and the stored ones that got labels or change points
@@ -389,7 +391,7 @@ class Monitor:
         return updated, points
 
     def _performance(
-        self, endpoint: str, windows: Sequence[Window], labelled: Sequence[Labelled] | None
+        self, endpoint: str, windows: Sequence[Window], labelled: LabelColumns | None
     ) -> list[int]:
         """Store the realized performance of ``windows`` from their labelled predictions
         (``labelled``: all of the endpoint's, when already read); the first log id of
@@ -398,8 +400,8 @@ class Monitor:
             return []
         span = (min(w.first_id for w in windows), max(w.last_id for w in windows))
         if labelled is None:
-            labelled = self.store.labelled(endpoint, first_id=span[0], last_id=span[1])
-        ids = np.array([row.id for row in labelled], dtype=np.int64)
+            labelled = self.store.labelled_columns(endpoint, first_id=span[0], last_id=span[1])
+        ids = labelled.id
         # a change counts in the window where it was found, not in the one it began in:
         # an alert on concept_change fires when the change is known, never before it
         points = [p.detected_id for p in self.store.change_points(endpoint, found_in=span)]

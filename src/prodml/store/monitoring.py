@@ -18,12 +18,13 @@ from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from orjson import dumps, loads
+from orjson import dumps
 from sqlalchemy import Connection, DateTime, func, select, update
 from sqlalchemy.orm import Session
 
 from prodml.errors import NotFoundError
 from prodml.store.database import Database
+from prodml.store.label_columns import LabelColumns, label_values
 from prodml.store.log_columns import LogColumns, LogRow, answers
 from prodml.store.log_format import (
     Stream,
@@ -352,23 +353,14 @@ class Monitoring:
         predictions in the range or, after a mark, from the request ids labelled since:
         a read costs the rows it covers, not the size of the log or of the feedback (a
         join with the grouped feedback took seconds at a million labels, every pass)."""
-        streams = self.streams(endpoint)
-        if not streams:
-            return []
-        newer = feedback_after > 0
-        query = _LABELLED.format(_NEWER if newer else _IN_RANGE, ", ".join("?" * len(streams)))
-        # both ends of the feedback range: with one, SQLite scans the request_id index
-        parameters = [*([feedback_after + 1, _NO_END] if newer else []), *streams]
-        parameters += [first_id, _NO_END if last_id is None else last_id, feedback_after]
-        with self.database.reading() as session:
-            rows = _fetched(session, query, parameters)
+        rows, streams = self._labelled_rows(endpoint, first_id, last_id, feedback_after)
         outputs: list[dict[str, Any]] = [{}] * len(rows)
         for stream_id in {row[1] for row in rows}:  # decoded in bulk, stream by stream
             at = [i for i, row in enumerate(rows) if row[1] == stream_id]
             decoded = answers([rows[i][3] for i in at], streams[stream_id])
             for i, answer in zip(at, decoded, strict=True):
                 outputs[i] = answer
-        truths = _values([row[4] for row in rows])
+        truths = label_values([row[4] for row in rows])
         served = {
             i: (s.model_name, s.model_version, s.run_id, s.decider) for i, s in streams.items()
         }
@@ -381,6 +373,31 @@ class Monitoring:
                 Labelled(id, moment(at_us), name, version, answer, truth, feedback_id, run, decider)
             )
         return found
+
+    def labelled_columns(
+        self,
+        endpoint: str,
+        *,
+        first_id: int = 0,
+        last_id: int | None = None,
+        feedback_after: int = 0,
+    ) -> LabelColumns:
+        """What :meth:`labelled` reads, column by column and decoded in bulk."""
+        return LabelColumns.read(*self._labelled_rows(endpoint, first_id, last_id, feedback_after))
+
+    def _labelled_rows(
+        self, endpoint: str, first_id: int, last_id: int | None, feedback_after: int
+    ) -> tuple[list[Any], dict[int, Stream]]:
+        streams = self.streams(endpoint)
+        if not streams:
+            return [], streams
+        newer = feedback_after > 0
+        query = _LABELLED.format(_NEWER if newer else _IN_RANGE, ", ".join("?" * len(streams)))
+        # both ends of the feedback range: with one, SQLite scans the request_id index
+        parameters = [*([feedback_after + 1, _NO_END] if newer else []), *streams]
+        parameters += [first_id, _NO_END if last_id is None else last_id, feedback_after]
+        with self.database.reading() as session:
+            return _fetched(session, query, parameters), streams
 
     def _known(self, conn: Connection, request_ids: Sequence[str]) -> set[str]:
         known: set[str] = set()
@@ -651,11 +668,3 @@ def _fetched(session: Session, query: str, parameters: Sequence[Any]) -> list[An
         return list(cursor.fetchall())
     finally:
         cursor.close()
-
-
-def _values(labels: Sequence[Any]) -> list[Any]:
-    """The ``value`` of each feedback label as the driver gives them: JSON text on SQLite
-    (decoded in one go), already decoded by psycopg."""
-    if labels and isinstance(labels[0], str):
-        labels = loads(f"[{','.join(labels)}]")
-    return [label["value"] for label in labels]
