@@ -60,7 +60,6 @@ from benchmarks.serving.common import (
 )
 from benchmarks.shared import timed, versions
 from prodml.project import DATABASE_ENV
-from prodml.store.scratch import scratch_database
 
 #: the example's own model (a scaled logistic regression)
 WORKLOAD = WORKLOADS[0]
@@ -245,6 +244,9 @@ def described(kept: Store, durability: str | None, sizes: Sizes) -> dict[str, An
 def on_postgres(work: Path, server: str, sizes: Sizes) -> dict[str, Any]:
     """Measure 1 alone, the project's store a new database on the PostgreSQL ``server``
     (``PRODML_DATABASE_URL``, which the prodml commands and the server read)."""
+    # imported here: run.sh's "before" side runs this script on an older prodml without it
+    from prodml.store.scratch import scratch_database
+
     with scratch_database(server, "prodml_bench_") as url:
         os.environ[DATABASE_ENV] = url
         try:
