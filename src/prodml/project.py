@@ -76,13 +76,19 @@ STATE_FOLDER = ".prodml"
 
 
 class Project:
-    """Open the project in ``path`` (the folder holding ``prodml.yaml``)."""
+    """Open the project in ``path`` (the folder holding ``prodml.yaml``).
+
+    Its store is opened on first use and brought to the newest migration; with
+    ``migrate=False`` (what only reads: listings, reports, exports) it is left as it is
+    and refused while it lacks migrations, see :meth:`Database.for_reading`.
+    """
 
     _monitor: Monitor | None = None
 
-    def __init__(self, path: str | Path = ".") -> None:
+    def __init__(self, path: str | Path = ".", *, migrate: bool = True) -> None:
         self.path = Path(path).resolve()
         self.settings: Settings = load_settings(self.path)
+        self.migrate = migrate
 
     @property
     def name(self) -> str:
@@ -113,7 +119,8 @@ class Project:
 
     @cached_property
     def runs_store(self) -> Runs:
-        """The store of runs and artifacts (opened, and migrated, on first use)."""
+        """The store of runs and artifacts (opened, and migrated unless ``migrate`` is
+        False, on first use)."""
         state = self.path / STATE_FOLDER
         artifacts = (
             os.environ.get(ARTIFACTS_ENV)
@@ -122,7 +129,9 @@ class Project:
         )
         if "://" not in artifacts and not Path(artifacts).is_absolute():
             artifacts = str(self.path / artifacts)
-        runs = Runs(Database(self.database_url), ArtifactStore(artifacts))
+        url = self.database_url
+        database = Database(url) if self.migrate else Database.for_reading(url)
+        runs = Runs(database, ArtifactStore(artifacts))
         runs.reconcile(self.name)
         return runs
 

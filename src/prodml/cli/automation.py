@@ -70,7 +70,7 @@ def automation(
     deferred) and go to the review queue (prodml review); every change is an event, and
     every server applies it within seconds."""
     with reporting():
-        opened = prodml.Project(project)
+        opened = prodml.Project(project, migrate=level is not None)
         if level is not None:
             deployment = opened.automate(
                 endpoint,

@@ -51,7 +51,7 @@ def validate(
     when it is predict. Exit code 1 when there are errors, 0 with warnings only.
     """
     with reporting():
-        checked, anomalies = prodml.Project(project).validate(file, run)
+        checked, anomalies = prodml.Project(project, migrate=False).validate(file, run)
     errors = [a for a in anomalies if a.severity == "error"]
     if json:
         print_json({"run": checked.id, "anomalies": [_anomaly(a) for a in anomalies]})
@@ -86,7 +86,7 @@ def split(project: ProjectOption = Path("."), json: JsonOption = False) -> None:
     """Rows per split (train, dev, test) by label and by each metadata column, and the cells
     too small to measure (the balanced split fixes those)."""
     with reporting():
-        report = prodml.Project(project).split_report()
+        report = prodml.Project(project, migrate=False).split_report()
     if json:
         print_json(report)
         return
@@ -133,7 +133,7 @@ def labels(
     scratch" and "shallow scratch" into "scratch"); spelling variants collapse.
     """
     with reporting():
-        found = prodml.Project(project).labels(file, dawid_skene)
+        found = prodml.Project(project, migrate=False).labels(file, dawid_skene)
         written = None if output is None else found.write_consensus(output)
     report = found.to_dict()
     if json:
@@ -290,7 +290,7 @@ def diff(
     rule (a two-sample test and an effect large enough to matter). Numbers are tested on
     the rows, so while a data set's source still holds them."""
     with reporting():
-        found = prodml.Project(project).data_diff(first, second)
+        found = prodml.Project(project, migrate=False).data_diff(first, second)
     if json:
         print_json(found)
         return

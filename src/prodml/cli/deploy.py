@@ -179,7 +179,7 @@ def show(
     both arms' counts, the difference with its always-valid interval, and the smallest
     harm detectable at the traffic so far."""
     with reporting():
-        opened = prodml.Project(project)
+        opened = prodml.Project(project, migrate=False)
         registry = opened.registry
         canary = None
         if endpoint is not None and endpoint in opened.canaries():
@@ -247,7 +247,7 @@ def compare(
     prediction log, so only slices of the model's inputs can be cut).
     """
     with reporting():
-        found = prodml.Project(project).shadow_comparison(endpoint)
+        found = prodml.Project(project, migrate=False).shadow_comparison(endpoint)
         if html is not None:
             from prodml.deploy.html import render
 

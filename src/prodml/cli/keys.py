@@ -59,7 +59,7 @@ def create(
 def list_keys(project: ProjectOption = Path("."), json: JsonOption = False) -> None:
     """Every key: name, id, role, when it was created and revoked (never the key)."""
     with reporting():
-        found = _keys(project).list()
+        found = _keys(project, migrate=False).list()
         rows = [
             {
                 "name": k.name,
@@ -97,7 +97,7 @@ def _when(moment: datetime | None) -> str:
     return "-" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
-def _keys(project: Path) -> Keys:
+def _keys(project: Path, *, migrate: bool = True) -> Keys:
     from prodml.deploy.keys import Keys
 
-    return Keys(prodml.Project(project).runs_store.database)
+    return Keys(prodml.Project(project, migrate=migrate).runs_store.database)

@@ -36,7 +36,7 @@ def stats(project: ProjectOption = Path("."), json: JsonOption = False) -> None:
     """Predictions, labels and streams in the log, its time span, and the store's size per
     prediction (SQLite: the database file and its write-ahead log)."""
     with reporting():
-        found = prodml.Project(project).log_stats()
+        found = prodml.Project(project, migrate=False).log_stats()
         record = {
             "predictions": found.predictions,
             "feedback": found.feedback,
@@ -102,7 +102,9 @@ def export(
     Without --older-than, everything logged up to a few seconds ago.
     """
     with reporting():
-        written = prodml.Project(project).export_log(folder, older_than, prune_after=prune_after)
+        written = prodml.Project(project, migrate=prune_after).export_log(
+            folder, older_than, prune_after=prune_after
+        )
         rows = [{"file": str(w.path), "rows": w.rows} for w in written]
         if json:
             print_json({"format": to, "files": rows, "pruned": prune_after})

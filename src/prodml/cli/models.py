@@ -82,7 +82,7 @@ def list_models(
 ) -> None:
     """List registered versions, newest first: run, data, audit verdict, which is primary."""
     with reporting():
-        registry = prodml.Project(project).registry
+        registry = prodml.Project(project, migrate=False).registry
         versions = registry.versions(name)
         deployments = registry.deployments()
     if json:
@@ -131,7 +131,7 @@ def show(
 ) -> None:
     """Show one version: its lineage (run, data, schema, evaluation) and deployment events."""
     with reporting():
-        opened = prodml.Project(project)
+        opened = prodml.Project(project, migrate=False)
         registry = opened.registry
         version = registry.get(ref)
         run = opened.run(version.run_id)
@@ -261,7 +261,7 @@ def export_version(
     from prodml.registry_export import export_version as export_prodml
 
     write = export_mlflow if form == "mlflow" else export_prodml
-    with reporting(), prodml.Project(project) as opened:
+    with reporting(), prodml.Project(project, migrate=False) as opened:
         exported = write(opened.registry, ref, folder)
     if json:
         print_json(

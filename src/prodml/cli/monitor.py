@@ -191,7 +191,11 @@ def monitor_a_file(
         if json:
             status.stop()
         found = monitor_file(
-            prodml.Project(project), file, reference=reference, model=model, window=window
+            prodml.Project(project, migrate=False),
+            file,
+            reference=reference,
+            model=model,
+            window=window,
         )
     if html is not None:
         html.write_text(render(found.page), encoding="utf-8")
@@ -275,7 +279,7 @@ def report(
     from prodml.monitor.html import render
 
     with reporting():
-        found = prodml.Project(project).monitor_report(endpoint)
+        found = prodml.Project(project, migrate=False).monitor_report(endpoint)
     if last is not None:
         found = {**found, "windows": found["windows"][-last:]}
     if json:
@@ -326,7 +330,7 @@ def list_alerts(
 ) -> None:
     """The alerts fired, newest first, with the window and value that fired them."""
     with reporting():
-        found = prodml.Project(project).monitoring.alerts(endpoint, firing=firing)
+        found = prodml.Project(project, migrate=False).monitoring.alerts(endpoint, firing=firing)
     if json:
         from prodml.store.monitoring import record
 

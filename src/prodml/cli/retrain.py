@@ -283,7 +283,7 @@ def _backtest(
 ) -> None:
     """``--backtest``: the replay under a progress bar, then its table (or JSON)."""
     with (
-        prodml.Project(folder) as opened,
+        prodml.Project(folder, migrate=False) as opened,
         Progress(
             TextColumn("backtest"),
             BarColumn(),

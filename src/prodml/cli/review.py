@@ -53,7 +53,7 @@ def list_items(
     """Open items, highest priority first: why each is here, the model's suggestion,
     answers given of those asked, age and who holds it."""
     with reporting():
-        opened = prodml.Project(project)
+        opened = prodml.Project(project, migrate=False)
         found = opened.review_queue.items(endpoint, open_only=not every, limit=limit)
     if json:
         print_json([asdict(item) for item in found])
@@ -146,7 +146,7 @@ def export(
     from prodml.automation.label_studio import labeling_config, to_tasks
 
     with reporting():
-        queue = prodml.Project(project).review_queue
+        queue = prodml.Project(project, migrate=False).review_queue
         items = queue.items(endpoint, limit=1_000_000)
         tasks = to_tasks([{**asdict(i), "model": f"{i.endpoint}:{i.model_version}"} for i in items])
         file.write_text(json_module.dumps(tasks, indent=1, default=str), encoding="utf-8")

@@ -44,7 +44,7 @@ def list_runs(
 ) -> None:
     """List the project's runs, newest first."""
     with reporting():
-        opened = prodml.Project(project)
+        opened = prodml.Project(project, migrate=False)
         runs = opened.runs(limit=limit, parent=parent)
     if json:
         print_json([run_dict(r) for r in runs])
@@ -71,7 +71,7 @@ def show(
 ) -> None:
     """Show one run in full: where it ran, its data, split, parameters, metrics, artifacts."""
     with reporting():
-        opened = prodml.Project(project)
+        opened = prodml.Project(project, migrate=False)
         found = opened.run(run)
         children = opened.runs(parent=found.id)
     if json:
@@ -146,7 +146,7 @@ def compare(
 ) -> None:
     """Compare runs side by side: data, split, parameters and metrics; differences in yellow."""
     with reporting():
-        comparison = prodml.Project(project).compare(runs)
+        comparison = prodml.Project(project, migrate=False).compare(runs)
     if json:
         print_json(comparison.to_dict())
         return

@@ -22,8 +22,11 @@ if TYPE_CHECKING:
 
 store_app = typer.Typer(
     help="The store's schema: which migration it is at, and running the ones it lacks.\n\n"
-    "Every command brings the store to the newest migration when it opens it; these show "
-    "and run the migrations on their own (before a rollout, or on a shared PostgreSQL).",
+    "Commands that write (fit, serve, monitor, deploy, ui...) bring the store to the newest "
+    "migration when they open it; commands that only read (runs list, models show, monitor "
+    "report...) never change it, and stop on an older store until it is upgraded. These "
+    "show and run the migrations on their own (before a rollout, or on a shared "
+    "PostgreSQL).",
     epilog="Examples:  prodml store current    prodml store upgrade    prodml store current --json",
     no_args_is_help=True,
     rich_markup_mode="rich",

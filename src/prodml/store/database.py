@@ -3,9 +3,11 @@
 Opening a database brings its schema to the newest migration, under a lock so that two
 processes opening a new store at once do not both create it; ``migrate=False`` opens it as
 it is, to say where it stands (:meth:`Database.migrations`, ``prodml store current``)
-before :meth:`Database.upgrade` runs what is missing (``prodml store upgrade``). A
-database at a migration this prodml does not know was made by a newer prodml: opening it
-stops with a message that says so.
+before :meth:`Database.upgrade` runs what is missing (``prodml store upgrade``).
+:meth:`Database.for_reading` opens it for a process that only reads: never migrated (a
+read-only role cannot, and older servers may still serve from it), refused while it
+lacks migrations. A database at a migration this prodml does not know was made by a
+newer prodml: opening it stops with a message that says so.
 
 >>> import tempfile, pathlib
 >>> db = Database(f"sqlite:///{pathlib.Path(tempfile.mkdtemp()) / 'prodml.db'}")
@@ -22,6 +24,7 @@ import contextlib
 import fcntl
 import hashlib
 import sqlite3
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -92,6 +95,9 @@ class Database:
                 f"cannot create the folder for the database {self.url}: {exc.strerror} "
                 f"({exc.filename}); choose a writable place with PRODML_DATABASE_URL"
             ) from None
+        # A database dropped without dispose() (a command's Project is not closed) closes
+        # its pooled connections when collected, instead of leaving them to the driver.
+        weakref.finalize(self, self.engine.dispose)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         reader = self.engine.execution_options(prodml_read=True)
         self._readers = sessionmaker(reader, expire_on_commit=False)
@@ -104,6 +110,38 @@ class Database:
             except BaseException:
                 self.engine.dispose()  # no connection left for the garbage collector
                 raise
+
+    @classmethod
+    def for_reading(cls, url: str) -> Database:
+        """The database for a process that only reads: opened without migrating it, and
+        refused (a StoreError that says how to upgrade) while it lacks migrations or was
+        made by a newer prodml. One with no prodml table yet is created at the newest
+        migration: no older prodml serves from it, and it then reads as an empty store.
+
+        >>> import tempfile
+        >>> db = Database.for_reading(f"sqlite:///{tempfile.mkdtemp()}/prodml.db")
+        >>> db.migrations().pending
+        ()
+        """
+        database = cls(url, migrate=False)
+        try:
+            state = database.migrations()
+            if state.current is None:
+                database.upgrade()
+            elif state.newer:
+                raise _newer(state)
+            elif state.pending:
+                behind = len(state.pending)
+                raise StoreError(
+                    f"the store at {state.url} is at migration {state.current} and this "
+                    f"prodml needs {state.head} ({behind} migration{'s' * (behind > 1)} "
+                    "behind): run `prodml store upgrade` (back up first), or use the prodml "
+                    "that made it"
+                )
+        except BaseException:
+            database.dispose()
+            raise
+        return database
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
@@ -173,7 +211,7 @@ class Database:
 
     def revision(self) -> str | None:
         """The migration the schema is at."""
-        with self._opening(), self.engine.connect() as conn:
+        with self._opening(), self._looking() as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
     def migrations(self) -> Migrations:
@@ -186,9 +224,7 @@ class Database:
         head = self._script.get_current_head()
         assert head is not None  # the package ships its migrations
         with self._opening():
-            # SQLite: even the first look waits for the lock, because the first connection
-            # to a new file switches it to WAL, which fails rather than waits when another
-            # process is doing the same.
+            # SQLite: no look before the lock, as a look takes it anyway (see _looking).
             if not self.is_sqlite and self.revision() == head:
                 return []
             lock_file = (self.file or ":memory:") if self.is_sqlite else None
@@ -196,18 +232,21 @@ class Database:
                 current = MigrationContext.configure(conn).get_current_revision()
                 state = self._migrations(current)
                 if state.newer:
-                    raise StoreError(
-                        f"the database at {self.url} is at migration {current}, which this "
-                        f"prodml does not know (its newest is {head}): a newer prodml made "
-                        "it; upgrade prodml (pip install -U prodml) to open it, or point "
-                        "PRODML_DATABASE_URL at another store"
-                    )
+                    raise _newer(state)
                 if not state.pending:
                     return []
                 config = Config()
                 config.set_main_option("script_location", self._script.dir)
                 config.attributes["connection"] = conn
-                command.upgrade(config, "head")
+                try:
+                    command.upgrade(config, "head")
+                except DBAPIError as exc:
+                    raise StoreError(
+                        f"cannot migrate the store at {self.url} from "
+                        f"{current or 'no prodml tables'} to {head}: {_reason(exc)}; run "
+                        "`prodml store upgrade` as a role that may change its schema (e.g. "
+                        "its owner)"
+                    ) from None
                 conn.commit()
                 return list(state.pending)
 
@@ -231,18 +270,44 @@ class Database:
         return Migrations(self.url, current, head, tuple(pending))
 
     @contextlib.contextmanager
+    def _looking(self) -> Iterator[Connection]:
+        """A connection to look at the schema with. SQLite: under the migration lock, because
+        the first connection to a new file switches it to WAL, which fails rather than
+        waits when another process is doing the same."""
+        if not self.is_sqlite:
+            with self.engine.connect() as conn:
+                yield conn
+            return
+        with _migration_lock(self.file or ":memory:", self.engine) as conn:
+            yield conn
+
+    @contextlib.contextmanager
     def _opening(self) -> Iterator[None]:
         """A database the driver cannot open (no server, a file that is not a database)
         as one StoreError that says what to check."""
         try:
             yield
         except DBAPIError as exc:
-            reason = str(exc.orig).strip().splitlines()[0]
             raise StoreError(
-                f"cannot open the database at {self.url}: {reason}; check that the server "
+                f"cannot open the database at {self.url}: {_reason(exc)}; check that the server "
                 "runs, the URL (PRODML_DATABASE_URL or store.database) is right and the file "
                 "is a prodml database"
             ) from None
+
+
+def _reason(exc: DBAPIError) -> str:
+    """The first line of what the driver said."""
+    return str(exc.orig).strip().splitlines()[0]
+
+
+def _newer(state: Migrations) -> StoreError:
+    """The refusal of a database a newer prodml migrated."""
+    return StoreError(
+        f"the database at {state.url} is at migration {state.current}, which this prodml "
+        f"does not know (its newest is {state.head}): a newer prodml made it; upgrade "
+        "prodml (pip install -U prodml) to open it, or point PRODML_DATABASE_URL at "
+        "another store"
+    )
 
 
 def _first_sentence(doc: str) -> str:
@@ -292,6 +357,9 @@ def _migration_lock(sqlite_file: str | None, engine: Engine) -> Iterator[Connect
             try:
                 yield conn
             finally:
+                # a failed migration left the transaction aborted: end it first, or the
+                # unlock fails too and its error hides the migration's
+                conn.rollback()
                 conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
                 conn.commit()
         return
