@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from importlib import resources
 from importlib.metadata import version
@@ -24,8 +25,11 @@ from typer.testing import CliRunner
 
 import prodml
 from prodml.cli import app
+from prodml.config import load_settings
 from prodml.errors import StoreError
+from prodml.store.artifacts import ArtifactStore
 from prodml.store.database import Database
+from prodml.store.runs import Runs
 
 runner = CliRunner()
 #: the migrations shipped, from their files: the newest, and those after 0011
@@ -223,12 +227,20 @@ def test_a_reading_command_creates_a_new_store_at_the_newest_migration(
 def test_a_read_only_postgresql_role_reads_a_current_store_and_is_told_to_upgrade_an_older_one(
     project: Path, own_postgres_url: str, default_store: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    Database(own_postgres_url).dispose()
+    database = Database(own_postgres_url)
+    # a run whose process died without closing it: a writer would mark it failed
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    name = load_settings(project).project
+    run_id = Runs(database, ArtifactStore(str(project / "runs"))).start(name, "fit")
+    with database.engine.begin() as conn:
+        conn.execute(text("UPDATE runs SET pid = :p WHERE id = :i"), {"p": dead.pid, "i": run_id})
+    database.dispose()
     with reader_role(own_postgres_url) as reader:
         monkeypatch.setenv("PRODML_DATABASE_URL", reader)
         listed = invoke("runs", "list", "-C", str(project), "--json")
         assert listed.exit_code == 0, listed.output
-        assert listed.stdout == "[]\n"
+        assert [(r["id"], r["status"]) for r in json.loads(listed.stdout)] == [(run_id, "running")]
         alembic(command.downgrade, own_postgres_url, OLDER)
         refused(project, reader)
         for writer in (("fit",), ("store", "upgrade")):  # they migrate: the role may not

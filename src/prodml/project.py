@@ -11,6 +11,7 @@ Every CLI command is a call of this class, so a notebook can do the same::
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from prodml.automation.setting import automate, dev_curve
 from prodml.automation.threshold import Point
@@ -73,6 +75,8 @@ from prodml.tracking.workspace import Workspace, record_dataset
 DATABASE_ENV = "PRODML_DATABASE_URL"
 ARTIFACTS_ENV = "PRODML_ARTIFACTS_URL"
 STATE_FOLDER = ".prodml"
+
+logger = logging.getLogger("prodml")
 
 
 class Project:
@@ -132,7 +136,13 @@ class Project:
         url = self.database_url
         database = Database(url) if self.migrate else Database.for_reading(url)
         runs = Runs(database, ArtifactStore(artifacts))
-        runs.reconcile(self.name)
+        try:
+            runs.reconcile(self.name)
+        except (OperationalError, ProgrammingError):
+            if self.migrate:
+                raise
+            # a reader whose role may not write: its runs are shown as they are stored
+            logger.info("runs of dead processes not marked failed: the store is read-only")
         return runs
 
     @cached_property
