@@ -436,6 +436,12 @@ class MonitorSettings(_Frozen):
         ge=1,
         description="a window with fewer rows gets its software metrics but no drift verdict",
     )
+    min_labels: int = Field(
+        30,
+        ge=1,
+        description="a window with fewer labels keeps its realized performance (accuracy, "
+        "mae...), but alert rules on it are not judged there",
+    )
     drift: DriftSettings = DriftSettings()
     alerts: tuple[AlertRule, ...] = ()
     webhooks: tuple[str, ...] = Field((), description="URLs that get each alert as a JSON POST")

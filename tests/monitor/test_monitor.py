@@ -36,7 +36,7 @@ from prodml.monitor.drift import (
     learned_thresholds,
 )
 from prodml.monitor.monitor import Monitor, Reference
-from prodml.monitor.window import cut
+from prodml.monitor.window import Cutter
 from prodml.serve.prediction_log import PredictionLog, entry
 from prodml.store.database import Database
 from prodml.store.log_columns import LogColumns
@@ -293,11 +293,11 @@ def logged(i: int, at: datetime, version: int = 1) -> Logged:
 def cut_ids(rows: list[Logged], window: int | float, now: datetime, chunk: int) -> list[list[int]]:
     """The ids of each window ``cut`` closes, the log read ``chunk`` rows at a time."""
     chunks = [LogColumns.of(rows[start : start + chunk]) for start in range(0, len(rows), chunk)]
-    return [w.id.tolist() for w, _ in cut(chunks, window, now)]
+    return [w.id.tolist() for w, _ in Cutter(window, now).cut(chunks)]
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 5, 100])
-def test_count_windows_close_when_full_or_when_a_new_version_follows(chunk: int) -> None:
+def test_count_windows_close_when_full_or_when_their_version_goes_idle(chunk: int) -> None:
     rows = [logged(i, START, 1) for i in range(1, 8)] + [logged(i, START, 2) for i in range(8, 13)]
     windows = cut_ids(rows, 3, START, chunk)
     assert windows == [[1, 2, 3], [4, 5, 6], [7], [8, 9, 10]]
@@ -521,7 +521,7 @@ def test_a_window_records_the_review_queue_as_it_is_scored(store: Monitoring) ->
 def test_close_ends_the_open_window_of_predictions_as_a_partial_one(chunk: int) -> None:
     rows = [logged(i, START, 1) for i in range(1, 9)]
     chunks = [LogColumns.of(rows[s : s + chunk]) for s in range(0, len(rows), chunk)]
-    found = [(w.id.tolist(), part) for w, part in cut(chunks, 3, START, close=True)]
+    found = [(w.id.tolist(), part) for w, part in Cutter(3, START, close=True).cut(chunks)]
     assert found == [([1, 2, 3], False), ([4, 5, 6], False), ([7, 8], True)]
     assert cut_ids(rows, 3, START, chunk) == [[1, 2, 3], [4, 5, 6]]  # without: it waits
 
@@ -529,7 +529,8 @@ def test_close_ends_the_open_window_of_predictions_as_a_partial_one(chunk: int) 
 def test_close_ends_the_time_slots_not_yet_past_as_partial_ones() -> None:
     rows = [logged(i, START + timedelta(seconds=20 * i), 1) for i in range(6)]  # 0..100 s
     now = START + timedelta(seconds=66)  # the first minute is past, the second is not
-    found = [(w.id.tolist(), part) for w, part in cut([LogColumns.of(rows)], 60.0, now, close=True)]
+    cutter = Cutter(60.0, now, close=True)
+    found = [(w.id.tolist(), part) for w, part in cutter.cut([LogColumns.of(rows)])]
     assert found == [([0, 1, 2], False), ([3, 4, 5], True)]
 
 
@@ -617,7 +618,7 @@ def test_a_shadow_s_copies_are_not_read_into_the_endpoint_s_windows(store: Monit
     log.close()
 
     read = list(store.logged("ep"))
-    windows = cut(store.log_columns("ep", chunk=7), 10, utc_now())
+    windows = Cutter(10, utc_now()).cut(store.log_columns("ep", chunk=7))
 
     assert [(r.request_id, r.model_version) for r in read] == [(f"r{i}", 1) for i in range(30)]
     assert [len(rows) for rows, _ in windows] == [10, 10, 10]

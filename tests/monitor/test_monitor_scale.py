@@ -27,7 +27,7 @@ from prodml.data.profile import ProfileBuilder
 from prodml.data.schema import infer_schema
 from prodml.monitor.detectors import ADWIN
 from prodml.monitor.monitor import Monitor, Reference
-from prodml.monitor.window import cut, inputs_frame
+from prodml.monitor.window import Cutter, inputs_frame
 from prodml.serve.prediction_log import Entry, PredictionLog
 from prodml.store.database import Database
 from prodml.store.label_columns import LabelColumns
@@ -129,47 +129,73 @@ def _tags(store: Monitoring, column: str) -> set[str]:
         return {bytes(blob[:1]).decode() for blob in blobs}
 
 
-def cut_one_by_one(rows: list[Logged], window: int | float, now: datetime) -> list[list[int]]:
-    """The reference: windows cut a row at a time, as the monitor did before it read the
-    log in chunks (a window of predictions closes when full, one of time once its slot
-    ended GRACE_SECONDS before ``now``; either when another model follows)."""
-    windows: list[list[int]] = []
-    current: list[Logged] = []
+def cut_one_by_one(
+    rows: list[Logged], window: int | float, now: datetime, close: bool = False
+) -> list[tuple[list[int], bool]]:
+    """The reference: windows cut a row at a time, each of one model's rows (version and
+    run), with whether each is partial. A window of predictions closes when it holds
+    ``window`` rows, or as a partial one at the row that is the ``window``-th of other
+    models after its model's last; one of time when a later row of its model falls in
+    another slot, once its slot ended GRACE_SECONDS before ``now`` (the model's rows wait
+    for it before). At the end, with ``close``, every open window closes, partial; else
+    the windows of time already past. Windows come in the order they closed: by the row
+    that closed them, then by their first row."""
+    closed: list[tuple[float, int, list[int], bool]] = []  # closed at, first id, ids
+    current: dict[tuple[int, str | None], list[Logged]] = {}
+    last: dict[tuple[int, str | None], int] = {}  # the place of each model's last row
+    waiting: set[tuple[int, str | None]] = set()  # models whose open slot is not yet past
+    end = datetime.max.replace(tzinfo=UTC) if close else now
 
     def slot(at: datetime) -> int:
         return math.floor(at.timestamp() / window)
 
-    def past(key: int) -> bool:
-        return (key + 1) * window + 5.0 <= now.timestamp()
+    def past(key: int, at: datetime) -> bool:
+        return (key + 1) * window + 5.0 <= at.timestamp()
 
-    for r in rows:
-        first = current[0] if current else None
-        if first is not None and (r.model_version, r.run_id) != (first.model_version, first.run_id):
-            windows.append([x.id for x in current])
-            current = []
-        elif (
-            first is not None
-            and not isinstance(window, int)
-            and slot(r.created_at) != slot(first.created_at)
-        ):
-            if not past(slot(first.created_at)):
-                return windows
-            windows.append([x.id for x in current])
-            current = []
-        current.append(r)
-        if isinstance(window, int) and len(current) == window:
-            windows.append([x.id for x in current])
-            current = []
-    if current and not isinstance(window, int) and past(slot(current[0].created_at)):
-        windows.append([x.id for x in current])
-    return windows
+    def add(at: float, ids: list[Logged], partial: bool) -> None:
+        closed.append((at, ids[0].id, [x.id for x in ids], partial))
+
+    for place, r in enumerate(rows):
+        model = (r.model_version, r.run_id)
+        if isinstance(window, int):
+            for other, held in current.items():  # this row makes an idle model's window close
+                if held and other != model and place - last[other] == window:
+                    add(r.id, held, True)
+                    current[other] = []
+        held = current.setdefault(model, [])
+        moved = not isinstance(window, int) and held and model not in waiting
+        if moved and slot(r.created_at) != slot(held[0].created_at):  # to a later slot
+            if past(slot(held[0].created_at), end):
+                add(r.id, held, not past(slot(held[0].created_at), now))
+                held = current[model] = []
+            else:
+                waiting.add(model)
+        held.append(r)
+        last[model] = place
+        if isinstance(window, int) and len(held) == window:
+            add(r.id, held, False)
+            current[model] = []
+    for held in current.values():
+        if held and isinstance(window, int) and close:
+            add(math.inf, held, True)
+        elif held and not isinstance(window, int):
+            slots: dict[int, list[Logged]] = {}
+            for r in held:
+                slots.setdefault(slot(r.created_at), []).append(r)
+            for key, part in slots.items():
+                if not past(key, end):
+                    break
+                add(math.inf, part, not past(key, now))
+    return [(ids, partial) for _, _, ids, partial in sorted(closed, key=lambda c: c[:2])]
 
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("window", [7, 60.0])
+@pytest.mark.parametrize("close", [False, True])
 def test_windows_cut_from_chunks_are_those_cut_a_row_at_a_time(
-    seed: int, window: int | float
+    seed: int, window: int | float, close: bool
 ) -> None:
+    """Models take over from one another, and a canary's rows come between theirs."""
     rng = np.random.default_rng(seed)
     at, models, rows = START, [(1, "a"), (2, "b"), (0, "c"), (0, "d")], []
     version, run = models[0]
@@ -177,13 +203,20 @@ def test_windows_cut_from_chunks_are_those_cut_a_row_at_a_time(
         at += timedelta(seconds=float(rng.exponential(4.0)))
         if rng.random() < 0.03:  # another model serves from here
             version, run = models[int(rng.integers(len(models)))]
-        rows.append(Logged(i, f"r{i}", at, "m", version, {}, {"label": 1}, 0.9, 0.01, run))
+        served = models[int(rng.integers(len(models)))] if rng.random() < 0.15 else (version, run)
+        rows.append(
+            Logged(i, f"r{i}", at, "m", *served[:1], {}, {"label": 1}, 0.9, 0.01, served[1])
+        )
     for now in (START + timedelta(seconds=600), at + timedelta(seconds=120)):
-        expected = cut_one_by_one(rows, window, now)
+        expected = cut_one_by_one(rows, window, now, close)
         assert expected  # the case holds windows
+        if isinstance(window, int):
+            assert any(partial for _, partial in expected) and len(expected) > 300 // window
         for chunk in (1, 3, 16, 1_000):
             chunks = [LogColumns.of(rows[i : i + chunk]) for i in range(0, len(rows), chunk)]
-            assert [w.id.tolist() for w, _ in cut(chunks, window, now)] == expected, chunk
+            cutter = Cutter(window, now, close=close)
+            found = [(w.id.tolist(), partial) for w, partial in cutter.cut(chunks)]
+            assert found == expected, chunk
 
 
 def last_labels(store: Monitoring, endpoint: str) -> list[tuple[int, Any, int]]:
@@ -362,7 +395,14 @@ def test_a_new_monitor_each_pass_carries_on_where_the_last_one_stopped(tmp_path:
         fresh(once).run("toy")
         once.add_feedback([labels[i] for i in part], "test")
         once.read.clear()
-        assert fresh(once).run("toy").updated == 1  # the window labelled
+        stored = once.windows("toy")
+        assert fresh(once).run("toy").updated == sum(  # the windows labelled
+            any(
+                w.first_id <= i + 1 <= w.last_id and entries[i][0].model_version == w.model_version
+                for i in part  # log id i + 1
+            )
+            for w in stored
+        )
         assert fresh(once).run("toy").updated == 0  # nothing new
         # the new labels (then those of the windows they fall in), then none: never all
         assert once.read[0] == len(part) and max(once.read) == len(part)

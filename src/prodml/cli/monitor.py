@@ -90,12 +90,16 @@ def monitor(
     number of predictions such as 5000) and store, for each, its metrics and every drift
     score; update realized performance from feedback; fire and resolve alerts.
 
-    A window of time is closed a few seconds after its end, a window of predictions when it
-    is full; --close scores the open one too, marked partial. A window of fewer than
-    monitor.min_rows rows (default 100) gets its software metrics but no drift verdict
-    ("too few rows"). Drift is measured per feature against the model version's reference
-    profile (the held-out rows of its fit): KS or chi-square at every window size, unless
-    monitor.drift.method names another; see docs of prodml.monitor.drift. With --every, each
+    Each model's predictions (a canary's among its primary's) are cut into windows of their
+    own. A window of time is closed a few seconds after its end, a window of predictions
+    when it is full, or, marked partial, once a window of other models' predictions
+    follows its model's last; --close scores the open ones too, marked partial. A window
+    of fewer than monitor.min_rows rows (default 100) gets its software metrics but no
+    drift verdict ("too few rows"); one of fewer than monitor.min_labels labels (30)
+    keeps its accuracy, but rules on realized performance are not judged on it. Drift is
+    measured per feature against the model version's reference profile (the held-out
+    rows of its fit): KS or chi-square at every window size, unless monitor.drift.method
+    names another; see docs of prodml.monitor.drift. With --every, each
     pass then prunes the prediction log as log.retention says. Each pass also checks every
     canary (see prodml deployments check NAME) and rolls back, advances or holds it; with
     monitor.retrain set, it ends by retraining the model into a shadow candidate when a

@@ -2,22 +2,27 @@
 
 A pass (:meth:`Monitor.run`):
 
-1. cuts the predictions logged since the last stored window into closed windows
-   (:func:`prodml.monitor.window.cut`; with ``close``, the open one too, marked
-   ``partial``) and, for each, computes the software, input and output metrics, the drift
-   of every feature and of the outputs against the model version's reference profile,
-   and, for a version's first window, the training-serving skew against its training
-   rows; it stores the window and every score. A window of fewer than
+1. cuts the predictions not yet in a stored window into closed windows, each of one
+   model's predictions (:class:`prodml.monitor.window.Cutter`: a canary's rows among its
+   primary's get windows of their own; with ``close``, every open one too, marked
+   ``partial``), and keeps where the next pass reads from. For each window it computes
+   the software, input and output metrics, the drift of every feature and of the
+   outputs against the model version's reference profile, and, for a version's first
+   window, the training-serving skew against its training rows; it stores the window
+   and every score. A window of fewer than
    ``monitor.min_rows`` rows gets no drift verdict (``too_few_rows``): a handful of rows
    would be "drifted" on every feature;
 2. reads the feedback received since its last pass: the streaming detectors carry on
    over the error stream of the labelled predictions to find where the error rate
    changed (:mod:`prodml.monitor.feedback`), and realized performance (accuracy, recall
    and F1 per class, or MAE) is recomputed for the windows that got labels, change
-   points, or are new (for every window on a monitor's first pass);
+   points, or are new (for every window on a monitor's first pass), from the labelled
+   predictions of the window's model;
 3. checks the alert rules on the newest windows: a rule fires when its metric breaks its
    bound in that many windows in a row (to the log, the store and the webhooks), and is
-   resolved when the newest window keeps to it.
+   resolved when the newest window keeps to it. A rule on realized performance is not
+   judged on a window of fewer than ``monitor.min_labels`` labels (``too_few_labels``):
+   accuracy from a handful of labels is noise.
 """
 
 from __future__ import annotations
@@ -50,15 +55,16 @@ from prodml.monitor.webhooks import deliver
 from prodml.monitor.window import (
     METRICS,
     PREFIXED,
+    Cutter,
     bounds,
-    cut,
     inputs_frame,
     known_metric,
     predicted,
+    realized,
     window_metrics,
 )
 from prodml.store.label_columns import LabelColumns
-from prodml.store.log_columns import LogColumns
+from prodml.store.log_columns import LogColumns, by_model
 from prodml.store.monitoring import (
     Alert,
     ChangePoint,
@@ -74,7 +80,6 @@ if TYPE_CHECKING:
     from prodml.retrain.triggers import Triggered
 
 logger = logging.getLogger("prodml.monitor")
-_NO_END = 2**63 - 1  # the highest log id
 
 #: The streaming detectors a pass runs over the error stream, at their defaults.
 #: Page-Hinkley (alpha 1, threshold 100, twice river's 50): false alarms per million
@@ -174,9 +179,10 @@ class Monitor:
         done = Pass(endpoint)
         window = self.settings.window if isinstance(self.settings.window, int) else None
         size: int | float = window or self.settings.seconds or 0.0
-        logged = self.store.log_columns(endpoint, after_id=self.store.last_id(endpoint))
+        through = self.store.monitored_through(endpoint)
+        cutter = Cutter(size, self.now(), close=close, covered=self.store.covered(endpoint))
         newest: dict[int, Window | None] = {}  # each version's newest window, once read
-        for rows, part in cut(logged, size, self.now(), close=close):
+        for rows, part in cutter.cut(self.store.log_columns(endpoint, after_id=through)):
             version = int(rows.model_version[0])
             if version not in newest:
                 newest[version] = self.store.newest_window(endpoint, version)
@@ -184,12 +190,13 @@ class Monitor:
             newest[version] = stored
             done.windows.append(stored)
             done.scores.extend(scores)
+        if cutter.through is not None and cutter.through != through:
+            self.store.save_monitored_through(endpoint, cutter.through)
         updated, done.change_points = self._feedback(endpoint, done.windows)
         done.updated = len(updated)
-        changed = [w.first_id for w in done.windows] + updated
+        changed = [w.id for w in done.windows] + updated
         if done.windows:  # as stored now, with the performance the feedback gave them
-            span = (done.windows[0].first_id, done.windows[-1].last_id)
-            now = {w.id: w for w in self.store.windows(endpoint, covering=span)}
+            now = {w.id: w for w in self.store.windows(endpoint, since=done.windows[0].id)}
             done.windows = [now[w.id] for w in done.windows]
         done.fired, done.resolved = self._alerts(endpoint, min(changed, default=None))
         return done
@@ -222,7 +229,8 @@ class Monitor:
             before = previous.metrics.get("mean_confidence")
             if before is not None:
                 metrics["confidence_shift"] = metrics["mean_confidence"] - before
-        metrics.update(labelled=0, labelled_share=0.0, concept_change=0)  # until feedback
+        # until feedback
+        metrics.update(labelled=0, labelled_share=0.0, concept_change=0, too_few_labels=1)
         # the review queue as this window is scored: what waits for people, and how long
         size, age = ReviewQueue(self.store.database).backlog(endpoint)
         metrics.update(queue_size=size, queue_age_p95_seconds=age)
@@ -340,7 +348,7 @@ class Monitor:
         """Feed the labels received since the last pass to the endpoint's error stream,
         store and log the change points it finds, and recompute realized performance of
         the windows that changed: new ones, and those that got labels or change points.
-        Returns (the first log id of each window updated, new change points)."""
+        Returns (the ids of the windows updated, new change points)."""
         stream = self._streams.get(endpoint)
         everything = stream is None  # this monitor's first pass over it: carry on from
         if stream is None:  # where the last process's stopped, if it kept its streams
@@ -371,69 +379,84 @@ class Monitor:
                 point.started_at.isoformat(),
                 point.detected_id,
             )
-        touched = np.concatenate(
-            (received.id, np.array([p.detected_id for p in points], dtype=np.int64))
-        )
         if everything:
             changed = self.store.windows(endpoint)
         else:  # the new windows, and the stored ones that got labels or change points
-            found = {w.id: w for w in new}
-            if touched.size:
-                span = (int(touched.min()), int(touched.max()))
-                for window in self.store.windows(endpoint, covering=span):
-                    inside = (touched >= window.first_id) & (touched <= window.last_id)
-                    if window.id not in found and inside.any():
-                        found[window.id] = window
-            changed = sorted(found.values(), key=lambda w: w.id)
+            changed = self._touched(endpoint, new, received)
         updated = self._performance(endpoint, changed, received if everything else None)
         if everything or stream.mark != mark:  # once the windows it touched are stored
             self.store.save_stream(endpoint, stream.saved())
         return updated, points
 
+    def _touched(
+        self, endpoint: str, new: Sequence[Window], received: LabelColumns
+    ) -> list[Window]:
+        """The windows ``new``, and the stored ones that hold a prediction of ``received``
+        (of their model), by id: those whose labels changed, and those where this pass's
+        change points were found (each at a prediction received)."""
+        found = {w.id: w for w in new}
+        touched = {model: received.id[at] for model, at in by_model(received)}
+        if touched:
+            span = (
+                min(int(ids[0]) for ids in touched.values()),
+                max(int(ids[-1]) for ids in touched.values()),
+            )
+            for window in self.store.windows(endpoint, covering=span):
+                ids = touched.get(window.model, np.empty(0, dtype=np.int64))
+                if window.id not in found and _holds(ids, window.first_id, window.last_id):
+                    found[window.id] = window
+        return sorted(found.values(), key=lambda w: w.id)
+
     def _performance(
         self, endpoint: str, windows: Sequence[Window], labelled: LabelColumns | None
     ) -> list[int]:
         """Store the realized performance of ``windows`` from their labelled predictions
-        (``labelled``: all of the endpoint's, when already read); the first log id of
-        each window updated."""
+        (``labelled``: all of the endpoint's, when already read): those of each window's
+        model in its id range. Returns the ids of the windows updated."""
         if not windows:
             return []
         span = (min(w.first_id for w in windows), max(w.last_id for w in windows))
         if labelled is None:
             labelled = self.store.labelled_columns(endpoint, first_id=span[0], last_id=span[1])
-        ids = labelled.id
-        # a change counts in the window where it was found, not in the one it began in:
-        # an alert on concept_change fires when the change is known, never before it
-        points = [p.detected_id for p in self.store.change_points(endpoint, found_in=span)]
+        served = {model: labelled[at] for model, at in by_model(labelled)}  # in log order
+        # a change counts in the window where it was found, not in the one it began in (an
+        # alert on concept_change fires when the change is known, never before it), and in
+        # the window of the model that served the prediction it was found at
+        found_at = [p.detected_id for p in self.store.change_points(endpoint, found_in=span)]
         updated = []
         for window in windows:
-            start = int(np.searchsorted(ids, window.first_id, side="left"))
-            end = int(np.searchsorted(ids, window.last_id, side="right"))
+            own = served.get(window.model, labelled[0:0])
+            start = int(np.searchsorted(own.id, window.first_id, side="left"))
+            end = int(np.searchsorted(own.id, window.last_id, side="right"))
+            rows = own[start:end]
             task = self.reference(window.model_name, window.model_version, window.run_id).task
-            found = performance(labelled[start:end], window.rows, task, self.positive_class)
-            found["concept_change"] = sum(window.first_id <= p <= window.last_id for p in points)
+            found = performance(rows, window.rows, task, self.positive_class)
+            found["too_few_labels"] = int(len(rows) < self.settings.min_labels)
+            found["concept_change"] = int(np.isin(found_at, rows.id).sum())
             if any(window.metrics.get(key) != value for key, value in found.items()):
                 self.store.update_metrics(window.id, {**window.metrics, **found})
-                updated.append(window.first_id)
+                updated.append(window.id)
         return updated
 
     # --- alerts ----------------------------------------------------------------------------
 
     def _alerts(self, endpoint: str, first: int | None) -> tuple[list[Alert], list[Alert]]:
-        """Check the rules at each window from the one whose first prediction is ``first``
-        (the oldest new, or whose realized performance feedback changed) to the newest, in
-        turn (at the newest alone when none changed), so that an alert names the window
+        """Check the rules at each window from window ``first`` (the oldest new, or whose
+        realized performance feedback changed) to the newest, in the order they were
+        stored (at the newest alone when none changed), so that an alert names the window
         where its rule first broke, even when one pass stores several windows or feedback
         reaches old ones. Windows a rule's newest alert already covers (up to the one that
-        resolved it) are not checked for it again: history is never fired twice."""
+        resolved it) are not checked for it again: history is never fired twice. A rule on
+        realized performance is not judged on a window of fewer than ``monitor.min_labels``
+        labels: it neither fires nor is resolved there."""
         if not self.settings.alerts:
             return [], []
-        checked = (
-            self.store.windows(endpoint, covering=(first, _NO_END)) if first is not None else []
-        )
+        checked = self.store.windows(endpoint, since=first) if first is not None else []
         # the rules look back at most for_ windows from the first one checked
         reach = max(max(len(checked), 1) + rule.for_ - 1 for rule in self.settings.alerts)
         windows = self.store.windows(endpoint, newest=reach)
+        if not windows:  # none stored yet: nothing to judge
+            return [], []
         newest: dict[str, Alert] = {}
         for alert in self.store.alerts(endpoint):  # newest first
             newest.setdefault(alert.rule, alert)
@@ -444,11 +467,11 @@ class Monitor:
             open_alert = last if last is not None and last.resolved_at is None else None
             covered = 0 if last is None else max(last.window_id, last.resolved_window_id or 0)
             for k in at:
-                if windows[k].id <= covered:
+                if windows[k].id <= covered or not self._judged(rule, windows[k]):
                     continue
                 recent = windows[max(0, k + 1 - rule.for_) : k + 1]
                 breaking = len(recent) == rule.for_ and all(
-                    _breaks(rule, w.metrics) for w in recent
+                    self._judged(rule, w) and _breaks(rule, w.metrics) for w in recent
                 )
                 if breaking and open_alert is None:
                     open_alert = self._fire(endpoint, rule, windows[k])
@@ -459,6 +482,12 @@ class Monitor:
                     resolved.append(open_alert)
                     open_alert = None
         return fired, resolved
+
+    def _judged(self, rule: AlertRule, window: Window) -> bool:
+        """Whether ``rule`` is judged on ``window``: not a rule on realized performance
+        where fewer than ``monitor.min_labels`` of its predictions have labels."""
+        labels = window.metrics.get("labelled", 0)
+        return not realized(rule.metric) or labels >= self.settings.min_labels
 
     def _fire(self, endpoint: str, rule: AlertRule, window: Window) -> Alert:
         """Fire ``rule`` on ``window``."""
@@ -486,6 +515,12 @@ def check_metric(name: str) -> None:
             f"monitor.alerts metric '{name}' is not a window metric; choose one of: "
             f"{listing(allowed)}{did_you_mean(name, allowed)}"
         )
+
+
+def _holds(ids: np.ndarray, first: int, last: int) -> bool:
+    """Whether one of ``ids`` (sorted) is from ``first`` to ``last``."""
+    at = int(np.searchsorted(ids, first, side="left"))
+    return at < ids.size and int(ids[at]) <= last
 
 
 def _breaks(rule: AlertRule, metrics: dict[str, Any]) -> bool:

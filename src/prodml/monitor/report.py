@@ -7,6 +7,7 @@ distribution in the reference and in the newest window, side by side.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -66,10 +67,11 @@ def monitor_report(
     }
     if windows and reference is not None and reference.profile is not None:
         newest = windows[-1]
-        rows = [
+        read = store.logged(endpoint, after_id=newest.first_id - 1)
+        rows = [  # its model's: another's rows may lie between them
             r
-            for r in store.logged(endpoint, after_id=newest.first_id - 1)
-            if r.id <= newest.last_id
+            for r in itertools.takewhile(lambda r: r.id <= newest.last_id, read)
+            if r.model == newest.model
         ]
         found["distributions"] = distributions(
             reference.profile, inputs_frame(rows, reference.schema)

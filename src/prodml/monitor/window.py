@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from prodml.data.schema import Schema, validate
-from prodml.store.log_columns import LogColumns
+from prodml.store.log_columns import LogColumns, Model, by_model
 from prodml.store.monitoring import Logged
 
 #: The rows of a window: decoded one by one, or as columns.
@@ -70,6 +70,10 @@ PREFIXED = (
     "recall",
     "f1",
 )
+#: The realized performance metrics (and prefixes): measured on a window's labels, which
+#: may be a handful (see ``monitor.min_labels``).
+REALIZED = ("accuracy", "mae", "roc_auc", "pr_auc", "automatic_accuracy", "human_agreement")
+REALIZED_PREFIXED = ("recall", "f1")
 #: Seconds a time window waits after its end for predictions still being committed.
 GRACE_SECONDS = 5.0
 
@@ -80,67 +84,212 @@ def known_metric(name: str) -> bool:
     return name in METRICS or (bool(dot) and bool(rest) and prefix in PREFIXED)
 
 
-def cut(
-    chunks: Iterable[LogColumns], window: int | float, now: datetime, *, close: bool = False
-) -> Iterator[tuple[LogColumns, bool]]:
-    """The closed windows of the log read in ``chunks`` (oldest first, one model each), one
-    at a time, each with whether it is partial: only the chunk being read and the window
-    being filled are held in memory.
+def realized(name: str) -> bool:
+    """Whether metric ``name`` is realized performance, measured on labels.
+
+    >>> realized("accuracy"), realized("recall.1"), realized("drift_share")
+    (True, True, False)
+    """
+    return name in REALIZED or name.partition(".")[0] in REALIZED_PREFIXED
+
+
+class Cutter:
+    """Cuts an endpoint's log, read in chunks (oldest first), into the windows of each
+    model (version, or run for version 0), whatever other models' rows lie between its
+    rows: a canary's requests among its primary's get windows of their own, not a window
+    at every switch of model.
 
     ``window`` is a number of predictions (an int) or seconds (a float). A window of
-    predictions is closed when it is full; one of time once ``now`` is ``GRACE_SECONDS``
-    past its end (a later one waits for it: windows are stored in the log's order). Either
-    is closed early when another model (version, or run for version 0) follows it: its
-    model gets no more rows. With ``close``, the windows still open are closed as well, as
-    partial ones: the last rows of a window of predictions, and the time slots not yet past.
+    predictions is closed when it holds ``window`` rows of its model, or early, as a
+    partial one, when its model has gone idle: ``window`` rows of other models were read
+    after its last row. A window of time holds its model's rows of one time slot and is
+    closed once ``now`` is ``GRACE_SECONDS`` past the slot's end (a later slot of the same
+    model waits for it). With ``close``, every window still open is closed as well, as a
+    partial one. Rows of a model up to its id in ``covered`` are in stored windows already
+    (:meth:`~prodml.store.monitoring.Monitoring.covered`): they are skipped, though they
+    count towards other models' idleness.
+
+    :meth:`cut` yields the windows in the order they closed (a full window at its last
+    row, an idle one at the row that made its model idle), whatever the chunks, so that
+    a log read in one pass or in several gives the same windows in the same order. Only
+    the chunk being read and each model's open window are held in memory.
+
+    >>> from prodml.store.monitoring import Logged
+    >>> at = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> def row(i, version):
+    ...     return Logged(i, f"r{i}", at, "m", version, {}, {}, 0.9, 0)
+    >>> log = LogColumns.of([row(i, 2 if i % 3 == 0 else 1) for i in range(1, 13)])
+    >>> cutter = Cutter(3, at)
+    >>> [(rows.id.tolist(), partial) for rows, partial in cutter.cut([log])]
+    [([1, 2, 4], False), ([5, 7, 8], False), ([3, 6, 9], False)]
+    >>> cutter.through  # every row up to here is in a window: 10 to 12 wait for more
+    9
     """
-    pending: LogColumns | None = None
-    until = datetime.max.replace(tzinfo=UTC) if close else now
-    for chunk in chunks:
-        rows = chunk if pending is None else LogColumns.joined([pending, chunk])
-        ends, waiting = _ends(rows, window, until)
-        for start, end in itertools.pairwise([0, *ends]):
-            yield rows[start:end], _open(rows[start:end], window, now)
+
+    def __init__(
+        self,
+        window: int | float,
+        now: datetime,
+        *,
+        close: bool = False,
+        covered: Mapping[Model, int] | None = None,
+    ) -> None:
+        self.window = window
+        self.now = now
+        self.close = close
+        self._until = datetime.max.replace(tzinfo=UTC) if close else now
+        self._covered = dict(covered or {})
+        self._open: dict[Model, LogColumns] = {}  # each model's rows not yet in a window
+        self._last: dict[Model, int] = {}  # the place in the read of its last row
+        self._read = 0  # rows read, of every model
+        self._last_id = 0
+
+    @property
+    def through(self) -> int | None:
+        """Once :meth:`cut` is done, the id up to which every row read is in a window it
+        closed or in ``covered`` (None: it read nothing): where the next cut reads from."""
+        waiting = [int(rows.id[0]) for rows in self._open.values()]
         if waiting:
-            return
-        rest = rows[ends[-1] :] if ends else rows
-        pending = rest if len(rest) else None
-    if pending is None:
-        return
-    if isinstance(window, int):
-        if close:
-            yield pending, True
-    elif _past(_slot(pending.created_at(0), window), window, until):
-        yield pending, _open(pending, window, now)
+            return min(waiting) - 1
+        return self._last_id if self._read else None
+
+    def cut(self, chunks: Iterable[LogColumns]) -> Iterator[tuple[LogColumns, bool]]:
+        """The closed windows of the log read in ``chunks``, one at a time, each with
+        whether it is partial."""
+        for chunk in chunks:
+            if len(chunk):
+                yield from _in_order(self._chunk(chunk))
+        yield from _in_order(self._finish())
+
+    def _chunk(self, chunk: LogColumns) -> list[_Closed]:
+        """The windows the rows of ``chunk`` close."""
+        base = self._read
+        self._read += len(chunk)
+        self._last_id = int(chunk.id[-1])
+        closed: list[_Closed] = []
+        for model, at in by_model(chunk):
+            if model in self._covered:
+                at = at[chunk.id[at] > self._covered[model]]
+            if not at.size:
+                continue
+            rows = chunk if at.size == len(chunk) else chunk[at]
+            if isinstance(self.window, int):
+                closed += self._count(model, rows, self.window, base + at, chunk.id, base)
+            else:
+                closed += self._slots(model, rows)
+        if isinstance(self.window, int):  # the models that went idle at the chunk's end
+            for model in list(self._open):
+                idle_at = self._last[model] + self.window
+                if idle_at < self._read:
+                    rows = self._open.pop(model)
+                    closed.append((int(chunk.id[idle_at - base]), int(rows.id[0]), rows, True))
+        return closed
+
+    def _count(
+        self,
+        model: Model,
+        rows: LogColumns,
+        window: int,
+        places: np.ndarray,
+        ids: np.ndarray,
+        base: int,
+    ) -> list[_Closed]:
+        """The windows of ``window`` predictions that ``rows`` of ``model`` close
+        (``places``: theirs in the read; ``ids``: those of the chunk's rows, the first of
+        which is the read's ``base``-th)."""
+        held = self._open.pop(model, None)
+        before = len(held) if held is not None else 0
+        if held is not None:
+            rows = LogColumns.joined([held, rows])
+            places = np.concatenate(([self._last[model]], places))
+        # a row more than a window of other rows after its model's last one: idle between
+        idle = (np.flatnonzero(np.diff(places) - 1 >= window) + max(before, 1)).tolist()
+        last = np.concatenate((np.full(max(before - 1, 0), -1), places))  # by row of rows
+        closed: list[_Closed] = []
+        for start, end in itertools.pairwise([0, *idle, len(rows)]):
+            full = list(range(start + window, end + 1, window))
+            for stop in full:
+                window_rows = rows[stop - window : stop]
+                closed.append((int(window_rows.id[-1]), int(window_rows.id[0]), window_rows, False))
+            rest = full[-1] if full else start
+            if end < len(rows) and rest < end:  # its model went idle after it
+                # the row that made it idle: in this chunk, or the last would have seen it
+                idle_id = int(ids[int(last[end - 1]) + window - base])
+                closed.append((idle_id, int(rows.id[rest]), rows[rest:end], True))
+            elif end == len(rows) and rest < end:
+                self._open[model] = rows[rest:]
+        self._last[model] = int(places[-1])
+        return closed
+
+    def _slots(self, model: Model, rows: LogColumns) -> list[_Closed]:
+        """The windows of time ``rows`` of ``model`` close: each slot followed by a later
+        one of the same model, once past."""
+        held = self._open.pop(model, None)
+        if held is not None:
+            rows = LogColumns.joined([held, rows])
+        starts = _slot_starts(rows, self.window)
+        closed: list[_Closed] = []
+        for start, end in itertools.pairwise(starts):
+            if not _past(_slot(rows.created_at(start), self.window), self.window, self._until):
+                self._open[model] = rows[start:]
+                return closed
+            closed.append(
+                (
+                    int(rows.id[end]),
+                    int(rows.id[start]),
+                    rows[start:end],
+                    self._partial(rows[start:end]),
+                )
+            )
+        self._open[model] = rows[starts[-1] :]
+        return closed
+
+    def _finish(self) -> list[_Closed]:
+        """The windows still open that the end of the read closes: with ``close``, all of
+        them; else the windows of time already past."""
+        closed: list[_Closed] = []
+        for model, rows in list(self._open.items()):
+            if isinstance(self.window, int):
+                if self.close:
+                    closed.append((_LAST, int(rows.id[0]), self._open.pop(model), True))
+                continue
+            starts = [*_slot_starts(rows, self.window), len(rows)]
+            done = 0
+            for start, end in itertools.pairwise(starts):
+                if not _past(_slot(rows.created_at(start), self.window), self.window, self._until):
+                    break
+                closed.append(
+                    (_LAST, int(rows.id[start]), rows[start:end], self._partial(rows[start:end]))
+                )
+                done = end
+            if done == len(rows):
+                del self._open[model]
+            elif done:
+                self._open[model] = rows[done:]
+        return closed
+
+    def _partial(self, rows: LogColumns) -> bool:
+        """Whether a window of time cut from ``rows`` is not yet past at ``now``."""
+        return not _past(_slot(rows.created_at(0), self.window), self.window, self.now)
 
 
-def _open(rows: LogColumns, window: int | float, now: datetime) -> bool:
-    """Whether a window of time cut from ``rows`` is not yet past at ``now`` (a window of
-    predictions cut by :func:`_ends` is full, or closed by another model)."""
-    return not isinstance(window, int) and not _past(_slot(rows.created_at(0), window), window, now)
+#: A window closed: the id of the row that closed it, its first row's id, its rows, and
+#: whether it is partial.
+_Closed = tuple[int, int, LogColumns, bool]
+#: What closes the windows the end of a read closes: after every row.
+_LAST = 2**63 - 1
 
 
-def _ends(rows: LogColumns, window: int | float, now: datetime) -> tuple[list[int], bool]:
-    """Where the closed windows of ``rows`` end (exclusive), and whether a window of time
-    that is not yet past stops the cut before the last model's rows."""
-    model = (rows.model_version[1:] != rows.model_version[:-1]) | (
-        rows.run_id[1:] != rows.run_id[:-1]
-    )
-    if isinstance(window, int):
-        starts = [0, *(np.flatnonzero(model) + 1).tolist()]
-        ends: list[int] = []
-        for start, end in itertools.pairwise([*starts, len(rows)]):
-            ends.extend(range(start + window, end + 1, window))  # full
-            if end < len(rows) and (not ends or ends[-1] != end):
-                ends.append(end)  # closed early: another model follows
-        return ends, False
+def _in_order(closed: list[_Closed]) -> Iterator[tuple[LogColumns, bool]]:
+    """The windows, in the order they closed (at one row: the oldest first)."""
+    for _, _, rows, partial in sorted(closed, key=lambda c: (c[0], c[1])):
+        yield rows, partial
+
+
+def _slot_starts(rows: LogColumns, window: float) -> list[int]:
+    """Where each run of rows of one time slot starts."""
     slots = np.floor(rows.at_us / 1e6 / window)  # as _slot: seconds since 1970 / window
-    ends = []
-    for end in (np.flatnonzero(model | (slots[1:] != slots[:-1])) + 1).tolist():
-        if not model[end - 1] and not _past(int(slots[end - 1]), window, now):
-            return ends, True
-        ends.append(end)
-    return ends, False
+    return [0, *(np.flatnonzero(slots[1:] != slots[:-1]) + 1).tolist()]
 
 
 def _past(slot: int, seconds: float, now: datetime) -> bool:

@@ -69,8 +69,8 @@ class LabelColumns:
     def __len__(self) -> int:
         return int(self.id.size)
 
-    def __getitem__(self, rows: slice) -> LabelColumns:
-        """The rows ``rows`` (a slice), as columns."""
+    def __getitem__(self, rows: slice | np.ndarray) -> LabelColumns:
+        """The rows ``rows`` (a slice, or an array of places), as columns."""
         arrays = {f.name: getattr(self, f.name)[rows] for f in fields(self) if f.name != "classes"}
         return LabelColumns(**arrays, classes=self.classes)
 

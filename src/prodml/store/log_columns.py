@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,9 @@ from prodml.store.log_format import (
 if TYPE_CHECKING:
     from prodml.store.monitoring import Logged
 
+#: The model that answered a prediction: its name, version and run (version 0 is a model
+#: served with ``--run``: its run tells one from another).
+Model = tuple[str, int, str | None]
 #: A row of the log as the store reads it: id, stream id, request id, time (microseconds),
 #: inputs and outputs (encoded), latency (microseconds).
 LogRow = tuple[int, int, str, int, bytes, bytes, int]
@@ -74,8 +77,8 @@ class LogColumns:
     def __len__(self) -> int:
         return int(self.id.size)
 
-    def __getitem__(self, rows: slice) -> LogColumns:
-        """The rows ``rows`` (a slice), as columns."""
+    def __getitem__(self, rows: slice | np.ndarray) -> LogColumns:
+        """The rows ``rows`` (a slice, or an array of places), as columns."""
         arrays = {f.name: getattr(self, f.name)[rows] for f in fields(self) if f.name != "inputs"}
         return LogColumns(**arrays, inputs=self.inputs.iloc[rows].reset_index(drop=True))
 
@@ -130,7 +133,7 @@ class LogColumns:
             run_id=np.array([r.run_id for r in rows], dtype=object),
             decided_by=np.array([r.decided_by for r in rows], dtype=object),
             latency_seconds=np.array([r.latency_seconds for r in rows], dtype=np.float64),
-            inputs=pd.DataFrame.from_records([r.inputs for r in rows]),
+            inputs=pd.DataFrame.from_records([r.inputs for r in rows], index=range(len(rows))),
             label=_objects([_label(r.outputs) for r in rows]),
             confidence=np.array([_number(r.confidence) for r in rows], dtype=np.float64),
             valued=np.array(["value" in r.outputs for r in rows], dtype=bool),
@@ -148,6 +151,49 @@ class LogColumns:
         }
         inputs = pd.concat([p.inputs for p in parts], ignore_index=True)
         return cls(**arrays, inputs=inputs)
+
+
+class Served(Protocol):
+    """Rows with the model that answered each, column by column (:class:`LogColumns`, or
+    :class:`~prodml.store.label_columns.LabelColumns`)."""
+
+    @property
+    def model_name(self) -> np.ndarray: ...
+    @property
+    def model_version(self) -> np.ndarray: ...
+    @property
+    def run_id(self) -> np.ndarray: ...
+    def __len__(self) -> int: ...
+
+
+def by_model(rows: Served) -> list[tuple[Model, np.ndarray]]:
+    """The models that answered ``rows``, each with the places of its rows, in order
+    (a model's key is made once a run of its rows, not once a row).
+
+    >>> from prodml.store.log_format import encode_inputs, encode_probabilities
+    >>> def stream(version):
+    ...     return Stream("e", "m", version, None, "primary", ("x",), (0, 1))
+    >>> rows = [(i, v, f"r{i}", i, encode_inputs([1.0]), encode_probabilities([0.5, 0.5]), 1)
+    ...         for i, v in enumerate([1, 1, 2, 1, 2], 1)]
+    >>> read = LogColumns.read(rows, {1: stream(1), 2: stream(2)})
+    >>> [(model, at.tolist()) for model, at in by_model(read)]
+    [(('m', 1, None), [0, 1, 3]), (('m', 2, None), [2, 4])]
+    """
+    count = len(rows)
+    if not count:
+        return []
+    names, versions, runs = rows.model_name, rows.model_version, rows.run_id
+    switch = (versions[1:] != versions[:-1]) | (runs[1:] != runs[:-1]) | (names[1:] != names[:-1])
+    starts = np.concatenate(([0], np.flatnonzero(switch) + 1))
+    keys = [(str(names[k]), int(versions[k]), runs[k]) for k in starts.tolist()]
+    if len(starts) == 1:  # one model: the usual case
+        return [(keys[0], np.arange(count))]
+    models = list(dict.fromkeys(keys))
+    code = {model: k for k, model in enumerate(models)}
+    codes = np.repeat([code[key] for key in keys], np.diff(np.append(starts, count)))
+    order = np.argsort(codes, kind="stable")
+    ends = np.searchsorted(codes[order], np.arange(len(models) + 1))
+    return [(model, order[ends[k] : ends[k + 1]]) for k, model in enumerate(models)]
 
 
 def answers(blobs: Sequence[bytes], stream: Stream) -> list[dict[str, Any]]:

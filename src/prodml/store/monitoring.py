@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from prodml.errors import NotFoundError
 from prodml.store.database import Database
 from prodml.store.label_columns import LabelColumns, label_values
-from prodml.store.log_columns import LogColumns, LogRow, answers
+from prodml.store.log_columns import LogColumns, LogRow, Model, answers
 from prodml.store.log_format import (
     Stream,
     confidence,
@@ -40,6 +40,7 @@ from prodml.store.tables import (
     DriftScoreRow,
     FeedbackRow,
     LogStreamRow,
+    MonitorPositionRow,
     MonitorStreamRow,
     MonitorWindowRow,
     PredictionRow,
@@ -96,6 +97,11 @@ class Logged:
     run_id: str | None = None  # the run whose model answered (version 0: served with --run)
     decided_by: str = "model"  # or person, fallback (see prodml.serve.deferral)
 
+    @property
+    def model(self) -> Model:
+        """The model that answered it."""
+        return self.model_name, self.model_version, self.run_id
+
 
 @dataclass(frozen=True)
 class SavedStream:
@@ -127,7 +133,9 @@ class Labelled:
 
 @dataclass(frozen=True)
 class Window:
-    """A stored window of one endpoint's predictions and its metrics (flat names)."""
+    """A stored window of one endpoint's predictions and its metrics (flat names): the
+    predictions of its model with ids from ``first_id`` to ``last_id`` (another model's
+    between them are in windows of their own)."""
 
     id: int
     endpoint: str
@@ -140,6 +148,11 @@ class Window:
     rows: int
     metrics: dict[str, Any]
     run_id: str | None = None
+
+    @property
+    def model(self) -> Model:
+        """The model whose predictions it holds."""
+        return self.model_name, self.model_version, self.run_id
 
 
 @dataclass(frozen=True)
@@ -412,15 +425,38 @@ class Monitoring:
 
     # --- windows and drift scores ----------------------------------------------------------
 
-    def last_id(self, endpoint: str) -> int:
-        """The last prediction id any stored window of ``endpoint`` covers (0: none)."""
-        with self.database.session() as session:
+    def covered(self, endpoint: str) -> dict[Model, int]:
+        """The last prediction id the stored windows of each model of ``endpoint`` hold:
+        each model's windows follow one another, so they hold its every prediction up to
+        that id."""
+        w = MonitorWindowRow
+        query = (
+            select(w.model_name, w.model_version, w.run_id, func.max(w.last_id))
+            .where(w.endpoint == endpoint)
+            .group_by(w.model_name, w.model_version, w.run_id)
+        )
+        with self.database.reading() as session:
+            rows = session.execute(query).all()
+        return {(name, version, run): int(last) for name, version, run, last in rows}
+
+    def monitored_through(self, endpoint: str) -> int:
+        """The log id up to which every prediction of ``endpoint`` is in a stored window
+        (0: none yet): where the next pass starts reading."""
+        with self.database.reading() as session:
             found = session.scalar(
-                select(func.max(MonitorWindowRow.last_id)).where(
-                    MonitorWindowRow.endpoint == endpoint
-                )
+                select(MonitorPositionRow.through).where(MonitorPositionRow.endpoint == endpoint)
             )
             return int(found or 0)
+
+    def save_monitored_through(self, endpoint: str, through: int) -> None:
+        """Keep :meth:`monitored_through` of ``endpoint``, once the windows that hold those
+        predictions are stored."""
+        with self.database.session() as session:
+            row = session.get(MonitorPositionRow, endpoint, with_for_update=True)
+            if row is None:
+                session.add(MonitorPositionRow(endpoint=endpoint, through=through))
+            else:
+                row.through = through
 
     def add_window(self, window: Window, scores: Sequence[Score]) -> tuple[Window, list[Score]]:
         """Store a window and its scores (their ids are ignored); returns them with the id
@@ -451,15 +487,20 @@ class Monitoring:
         *,
         newest: int | None = None,
         covering: tuple[int, int] | None = None,
+        since: int | None = None,
     ) -> list[Window]:
         """The stored windows (of ``endpoint``), oldest first: only the ``newest`` ones,
-        or only those that hold predictions with ids in ``covering`` (first, last)."""
+        only those whose id range overlaps ``covering`` (first, last: each holds its own
+        model's predictions in its range, not every one), or only window ``since`` and
+        those stored after it."""
         w = MonitorWindowRow
         query = select(w).order_by(w.id.desc() if newest is not None else w.id)
         if endpoint is not None:
             query = query.where(w.endpoint == endpoint)
         if covering is not None:
             query = query.where(w.last_id >= covering[0], w.first_id <= covering[1])
+        if since is not None:
+            query = query.where(w.id >= since)
         with self.database.reading() as session:
             found = [_as(Window, row) for row in session.scalars(query.limit(newest)).all()]
         return found[::-1] if newest is not None else found

@@ -314,6 +314,18 @@ class MonitorStreamRow(Base):
     saved_at: Mapped[datetime]
 
 
+class MonitorPositionRow(Base):
+    """Where the monitor reads an endpoint's log from: every prediction up to ``through``
+    is in a stored window. The windows of the models that share an endpoint interleave
+    (a canary's rows among the primary's), so the newest window's last id is no such
+    place: rows of a model whose window is still open lie before it."""
+
+    __tablename__ = "monitor_positions"
+
+    endpoint: Mapped[str] = mapped_column(String(200), primary_key=True)
+    through: Mapped[int] = mapped_column(BigInteger)
+
+
 class ApiKeyRow(Base):
     """An API key: its public id, a unique name, its role and the SHA-256 of its secret
     (see :mod:`prodml.deploy.keys`)."""
