@@ -40,7 +40,9 @@ def retrain_step(url: str, folder: Path) -> None:
     with Project(folder) as project:
         project.automate(ENDPOINT, "full", reason="demo: the model answers while it is retrained")
         console.print(f"  [bold]prodml automation {ENDPOINT} full[/]: the model answers everything")
-        caught_up = project.monitor()  # steps 11 and 12's windows, before the triggers
+        # steps 11 and 12's windows, before the triggers; the open ones closed, so that the
+        # shifted traffic below fills windows of its own
+        caught_up = project.monitor(close=True)
         console.print(f"  prodml monitor: {len(caught_up.windows):,} windows of steps 11 and 12")
     _add_triggers(folder)
     console.print(
