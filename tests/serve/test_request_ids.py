@@ -6,17 +6,20 @@ from __future__ import annotations
 import time
 import uuid
 
-from prodml.serve.request_ids import new_ids
+import pytest
+
+from prodml.serve.request_ids import ARRAYS_FROM, new_ids
 
 
-def test_ids_are_unique_version_7_uuids_stamped_with_the_time() -> None:
+@pytest.mark.parametrize("count", [ARRAYS_FROM - 1, 100])  # made by Python, by numpy
+def test_ids_are_unique_version_7_uuids_stamped_with_the_time(count: int) -> None:
     before = time.time_ns() // 1_000_000
-    made = [new_ids(100) for _ in range(200)]
+    made = [new_ids(count) for _ in range(200)]
     after = time.time_ns() // 1_000_000
 
     texts = [text for batch in made for text in batch]
     ids = [uuid.UUID(text) for text in texts]
-    assert len(set(ids)) == 20_000
+    assert len(set(ids)) == 200 * count
     assert {(i.version, i.variant) for i in ids} == {(7, uuid.RFC_4122)}
     stamps = [i.int >> 80 for i in ids]  # unix_ts_ms: the first 48 bits
     assert before <= min(stamps) and max(stamps) <= after

