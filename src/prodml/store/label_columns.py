@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from orjson import loads
 
-from prodml.store.log_columns import _objects, _probabilities
+from prodml.store.log_columns import _objects, _probabilities, models
 from prodml.store.log_format import Stream, decode_outputs, microseconds
 
 if TYPE_CHECKING:
@@ -118,18 +118,12 @@ class LabelColumns:
         truth = _objects(label_values(labels))
         of = [streams[int(code)] for code in codes]
 
-        def per_row(value: Any) -> np.ndarray:
-            return _objects([value(stream) for stream in of])[row_of]
-
         classes, probabilities = _matrix(count, shares)
         return cls(
             id=np.array(ids, dtype=np.int64),
             at_us=np.array(at_us, dtype=np.int64),
             feedback_id=np.array(feedback_ids, dtype=np.int64),
-            model_name=per_row(lambda s: s.model_name),
-            model_version=per_row(lambda s: s.model_version).astype(np.int64),
-            run_id=per_row(lambda s: s.run_id),
-            decided_by=per_row(lambda s: s.decider),
+            **models(of, row_of),
             said=said,
             said_text=said_text,
             truth=truth,

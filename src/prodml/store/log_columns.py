@@ -105,16 +105,10 @@ class LogColumns:
                 [outputs[i] for i in where], stream
             )
 
-        def per_row(value: Callable[[Stream], Any]) -> np.ndarray:
-            return _objects([value(stream) for stream in of])[row_of]
-
         return cls(
             id=np.array(ids, dtype=np.int64),
             at_us=np.array(at_us, dtype=np.int64),
-            model_name=per_row(lambda s: s.model_name),
-            model_version=per_row(lambda s: s.model_version).astype(np.int64),
-            run_id=per_row(lambda s: s.run_id),
-            decided_by=per_row(lambda s: s.decider),
+            **models(of, row_of),
             latency_seconds=np.array(latency, dtype=np.int64) / 1e6,
             inputs=_inputs(inputs, [stream.columns for stream in of], row_of),
             label=label,
@@ -260,6 +254,23 @@ def _inputs(
         return pd.DataFrame(matrix, columns=list(names), copy=False)
     records = [decode_inputs(blob, columns[k]) for blob, k in zip(blobs, row_of, strict=True)]
     return pd.DataFrame.from_records(records)
+
+
+def models(of: Sequence[Stream], row_of: np.ndarray) -> dict[str, np.ndarray]:
+    """Each row's model name, version, run and decider, from the streams ``of`` that
+    ``row_of`` indexes (one a row): the columns :class:`LogColumns` and the labels share."""
+
+    def per_row(value: Callable[[Stream], Any]) -> np.ndarray:
+        column: np.ndarray = _objects([value(stream) for stream in of])[row_of]
+        return column
+
+    found: dict[str, np.ndarray] = {
+        "model_name": per_row(lambda s: s.model_name),
+        "model_version": per_row(lambda s: s.model_version).astype(np.int64),
+        "run_id": per_row(lambda s: s.run_id),
+        "decided_by": per_row(lambda s: s.decider),
+    }
+    return found
 
 
 def _objects(values: Sequence[Any]) -> np.ndarray:
