@@ -248,7 +248,8 @@ def test_a_read_only_postgresql_role_reads_a_current_store_and_is_told_to_upgrad
             assert result.exit_code == 1, result.output
             assert re.fullmatch(
                 rf"error: cannot migrate the store at \S+{reader.rsplit('@')[-1]} from "
-                rf"{OLDER} to {HEAD}: must be owner of table \w+; run `prodml store upgrade` "
+                rf"{OLDER} to {HEAD}: (must be owner of table|permission denied for schema) \w+; "
+                r"run `prodml store upgrade` "
                 r"as a role that may change its schema \(e\.g\. its owner\)",
                 " ".join(result.stderr.split()),
             ), result.stderr

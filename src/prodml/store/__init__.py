@@ -8,6 +8,7 @@ __all__ = [
     "database",
     "datasets",
     "evaluations",
+    "label_columns",
     "log_columns",
     "log_export",
     "log_format",
