@@ -118,6 +118,24 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
             yield Store(folder, url)
 
 
+@contextlib.contextmanager
+def canary(folder: Path) -> Iterator[prodml.Project]:
+    """breast-cancer in ``folder`` with two evaluated, registered versions, the second a
+    canary, open until the block ends."""
+    with prodml.Project(prodml.init(folder, example="breast-cancer")) as project:
+        for run in (project.fit(), project.fit()):
+            project.evaluate(run.id)
+            project.register(run.id)
+        project.deployer("tester").deploy("breast-cancer:2", "canary", reason="to try")
+        yield project
+
+
+@pytest.fixture(scope="session")
+def with_canary() -> Callable[[Path], contextlib.AbstractContextManager[prodml.Project]]:
+    """:func:`canary`, for a test module that needs a store of its own."""
+    return canary
+
+
 @pytest.fixture(scope="session")
 def serve() -> Callable[[Path], contextlib.AbstractContextManager[str]]:
     """:func:`serving`, for a test module that runs a server of its own."""

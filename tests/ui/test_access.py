@@ -8,7 +8,8 @@ import os
 import re
 import stat
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -66,14 +67,10 @@ ELSEWHERE = ("192.0.2.7", 50000)
 @pytest.fixture(scope="module")
 def guarded(
     tmp_path_factory: pytest.TempPathFactory,
+    with_canary: Callable[[Path], AbstractContextManager[prodml.Project]],
 ) -> Iterator[tuple[prodml.Project, dict[str, str]]]:
     """breast-cancer with two evaluated versions, the second a canary, and a key a role."""
-    folder = prodml.init(tmp_path_factory.mktemp("access") / "bc", example="breast-cancer")
-    with prodml.Project(folder) as project:
-        for run in (project.fit(), project.fit()):
-            project.evaluate(run.id)
-            project.register(run.id)
-        project.deployer("tester").deploy("breast-cancer:2", "canary", reason="to try")
+    with with_canary(tmp_path_factory.mktemp("access") / "bc") as project:
         keys = Keys(project.runs_store.database)
         made = {
             role: keys.create(f"{role}-ana", role)[1] for role in ("viewer", "reviewer", "operator")

@@ -7,7 +7,9 @@ are reached too; the project is one of this module's own, since they may change 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -52,17 +54,17 @@ PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
 
 
 @pytest.fixture(scope="module")
-def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+def board(
+    tmp_path_factory: pytest.TempPathFactory,
+    with_canary: Callable[[Path], AbstractContextManager[prodml.Project]],
+) -> Iterator[TestClient]:
     """breast-cancer with two audited versions, the second a canary, and no key: this
     machine's visitor may do everything."""
-    folder = prodml.init(tmp_path_factory.mktemp("fuzz") / "bc", example="breast-cancer")
-    with prodml.Project(folder) as project:
-        for run in (project.fit(), project.fit()):
-            project.evaluate(run.id)
-            project.register(run.id)
-        project.deployer("tester").deploy("breast-cancer:2", "canary", reason="to fuzz")
-        with TestClient(create_ui(project), client=LOOPBACK) as client:
-            yield client
+    with (
+        with_canary(tmp_path_factory.mktemp("fuzz") / "bc") as project,
+        TestClient(create_ui(project), client=LOOPBACK) as client,
+    ):
+        yield client
 
 
 def token(client: TestClient) -> str:
