@@ -12,7 +12,14 @@ for the servers to pick it up; ``--pairs`` pairs of ``--seconds`` phases alterna
 order (full-partial, partial-full...). A request sent after each phase checks the level
 in force (its ``X-Prodml-Decided-By``).
 
-    python -m benchmarks.serving.bench_automation [--seconds 15] [--pairs 3] [--output FILE]
+Requests a second on a 2-core machine shared with wrk move by 10% or more between two
+phases at the same level, more than the cost to find. So the cases are also counted in
+instructions, which other work does not move: ``--count-pairs`` pairs of phases on one
+more server run by callgrind (:mod:`benchmarks.serving.callgrind`), its level checked
+before each phase.
+
+    python -m benchmarks.serving.bench_automation [--seconds 15] [--pairs 3]
+        [--count-pairs 2] [--output FILE]
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import numpy as np
 import prodml
 from benchmarks.serving import load
 from benchmarks.serving.bench_prodml import prepare
+from benchmarks.serving.callgrind import Counter, under_callgrind
 from benchmarks.serving.common import (
     WORKERS,
     WORKLOADS,
@@ -52,6 +60,9 @@ WORKLOAD = WORKLOADS[0]
 SWITCH_SECONDS = 3.0
 TITLE = "## Serving with partial automation"
 REASON = "a benchmark: it measures deferral's cost"
+#: requests a phase under callgrind, and before it
+COUNT_REQUESTS, COUNT_WARM_UP = 300, 30
+LEVELS: tuple[Level, Level] = ("full", "partial")
 #: the goal of issue 13: partial costs at most this share of full's throughput
 GOAL = 0.05
 
@@ -59,7 +70,7 @@ GOAL = 0.05
 def decided_by(url: str, body: bytes) -> str:
     """Who decided one request's answer (the header ``X-Prodml-Decided-By``)."""
     sent = urllib.request.Request(f"{url}/invocations", body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(sent, timeout=60) as answer:
+    with urllib.request.urlopen(sent, timeout=600) as answer:
         return str(answer.headers.get("X-Prodml-Decided-By"))
 
 
@@ -70,6 +81,7 @@ class Case:
     queued too."""
 
     name: str
+    bodies: list[bytes]
     script: Path
     defer_below: float
     audit_sample: float
@@ -93,6 +105,7 @@ def cases(work: Path, folder: Path) -> tuple[list[Case], bytes]:
     return [
         Case(
             "every answer deferred",
+            [bodies[least]],
             load.lua_script(work / "unsure.lua", bodies[least]),
             (1 + float(confidence[least])) / 2,
             0.0,
@@ -100,12 +113,34 @@ def cases(work: Path, folder: Path) -> tuple[list[Case], bytes]:
         ),
         Case(
             "10% deferred, 1% audited",
+            bodies,
             load.lua_rotation(work / "rows.lua", bodies),
             tenth,
             0.01,
             float(np.mean(confidence < tenth)),
         ),
     ], bodies[least]
+
+
+def switch(folder: Path, level: Level, case: Case) -> None:
+    """Set the endpoint's level as ``prodml automation`` does: ``partial`` at the case's
+    threshold and audit sample."""
+    with prodml.Project(folder) as project:
+        if level == "partial":
+            project.automate(
+                project.name,
+                level,
+                defer_below=case.defer_below,
+                audit_sample=case.audit_sample,
+                reason=REASON,
+            )
+        else:
+            project.automate(project.name, level, reason=REASON)
+
+
+def orders(pairs: int) -> list[tuple[Level, Level]]:
+    """The levels of each pair, the order flipping each pair."""
+    return [("full", "partial") if n % 2 == 0 else ("partial", "full") for n in range(pairs)]
 
 
 def measured(
@@ -115,21 +150,10 @@ def measured(
     server's processes (process ``group``) spent a request, and what the rest of the
     machine spent meanwhile."""
     runs = []
-    for number in range(pairs):
+    for order in orders(pairs):
         pair: dict[str, Any] = {}
-        order: tuple[Level, Level] = ("full", "partial") if number % 2 == 0 else ("partial", "full")
         for level in order:
-            with prodml.Project(folder) as project:
-                if level == "partial":
-                    project.automate(
-                        project.name,
-                        level,
-                        defer_below=case.defer_below,
-                        audit_sample=case.audit_sample,
-                        reason=REASON,
-                    )
-                else:
-                    project.automate(project.name, level, reason=REASON)
+            switch(folder, level, case)
             time.sleep(SWITCH_SECONDS)
             print(f"  {case.name}: {level}, {seconds} s", file=sys.stderr)
             before, others = group_cpu(group), others_cpu(group)
@@ -143,6 +167,55 @@ def measured(
             }
         runs.append({"order": list(pair), **pair})
     return runs
+
+
+def counted(
+    url: str, counter: Counter, folder: Path, case: Case, check: bytes, requests: int, pairs: int
+) -> list[dict[str, Any]]:
+    """``pairs`` pairs of phases at full and at partial on a server under callgrind, each
+    ``requests`` requests sent one after another (the case's bodies in turn, after a
+    warm-up): the server's instructions a request, less its idle work during the phase."""
+    idle = counter.idle_rate()
+    runs = []
+    for order in orders(pairs):
+        pair: dict[str, Any] = {}
+        for level in order:
+            switch(folder, level, case)
+            expected = "model" if level == "full" else "person"  # the check's row: unsure
+            while decided_by(url, check) != expected:  # until the server applies it
+                time.sleep(0.5)
+            print(f"  {case.name}: {level}, {requests} requests counted", file=sys.stderr)
+            send(url, case.bodies, COUNT_WARM_UP)
+            instructions, seconds = counter.count(lambda: send(url, case.bodies, requests))
+            pair[level] = {
+                "instructions_per_request": (instructions - idle * seconds) / requests,
+                "idle_share": idle * seconds / instructions,
+            }
+        runs.append({"order": list(pair), **pair})
+    return runs
+
+
+def counted_on_one(
+    work: Path, project: Path, measured_cases: list[Case], check: bytes, pairs: int
+) -> dict[str, list[dict[str, Any]]]:
+    """:func:`counted` for each case, on one server (1 worker) under callgrind."""
+    if not pairs:
+        return {}
+    port = free_port()
+    command = [sys.executable, beside("prodml"), "serve", "--project", str(project)]
+    command = under_callgrind([*command, "--port", str(port), "--workers", "1"], work)
+    with server(command, work / "automation-callgrind.log", port) as (url, pid):
+        counter = Counter(pid, work)
+        return {
+            case.name: counted(url, counter, project, case, check, COUNT_REQUESTS, pairs)
+            for case in measured_cases
+        }
+
+
+def send(url: str, bodies: list[bytes], requests: int) -> None:
+    """``requests`` requests to /invocations, one after another, ``bodies`` in turn."""
+    for number in range(requests):
+        decided_by(url, bodies[number % len(bodies)])
 
 
 def cost(pair: dict[str, Any]) -> float:
@@ -207,17 +280,69 @@ def section(result: dict[str, Any], command: str) -> str:
         "",
         f"Deferred answers at `partial`: {shares}.",
         "",
+        *counted_lines(result["counted"]),
         f"Goal (issue 13): `partial` costs at most {GOAL:.0%} of `full`'s throughput "
         f"(median of the pairs): {'; '.join(verdicts)}. A positive cost is throughput lost.",
         "",
     ]
+    if result["counted"]:
+        counts = (
+            f"{case}: {instruction_cost(runs):+.1%}, "
+            f"{'met' if instruction_cost(runs) <= GOAL else 'not met'}"
+            for case, runs in result["counted"].items()
+        )
+        lines[-1:] = [f"In instructions a request (median of the pairs): {'; '.join(counts)}.", ""]
     return "\n".join(lines)
+
+
+def counted_lines(counted_cases: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The table of instructions a request, with what it measures; none without pairs."""
+    if not counted_cases:
+        return []
+    phases = [pair[level] for runs in counted_cases.values() for pair in runs for level in LEVELS]
+    idle = max(phase["idle_share"] for phase in phases)
+    lines = [
+        "The same cases counted in instructions: one more server (1 worker) run by "
+        "`valgrind --tool=callgrind` (`benchmarks/serving/callgrind.py`), "
+        f"{COUNT_REQUESTS} requests a phase sent one after another after "
+        f"{COUNT_WARM_UP} uncounted ones; the server's instructions (every thread) a "
+        "request, less what it runs while idle (the log's checkpoints, the deployment's "
+        f"refresh: at most {idle:.1%} of a phase's count). Unlike requests a second, this "
+        "count does not move with other work on the machine, so a cost of a few percent "
+        "shows; it leaves out waiting (locks, the disk), which a single-row server hardly "
+        "does.",
+        "",
+        "| case | pair (first) | full: instructions/req | partial: instructions/req | cost |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for case, runs in counted_cases.items():
+        for i, pair in enumerate(runs, 1):
+            full, partial = (pair[level]["instructions_per_request"] for level in LEVELS)
+            lines.append(
+                f"| {case} | {i} ({pair['order'][0]}) | {full:,.0f} | {partial:,.0f} "
+                f"| {partial / full - 1:+.1%} |"
+            )
+        lines.append(f"| {case} | **median** | | | **{instruction_cost(runs):+.1%}** |")
+    return [*lines, ""]
+
+
+def instruction_cost(runs: list[dict[str, Any]]) -> float:
+    """The median over the pairs of how many more instructions partial ran a request."""
+    return statistics.median(
+        float(pair["partial"]["instructions_per_request"])
+        / float(pair["full"]["instructions_per_request"])
+        - 1
+        for pair in runs
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=15, help="seconds of each phase")
     parser.add_argument("--pairs", type=int, default=3, help="pairs of phases")
+    parser.add_argument(
+        "--count-pairs", type=int, default=2, help="pairs of phases counted by callgrind (0: none)"
+    )
     parser.add_argument("--output", type=Path, default=Path("docs/benchmarks.md"))
     args = parser.parse_args()
     started = time.perf_counter()
@@ -238,16 +363,19 @@ def main() -> None:
                     case.name: measured(url, group, project, case, check, args.seconds, args.pairs)
                     for case in measured_cases
                 }
+        counted_cases = counted_on_one(work, project, measured_cases, check, args.count_pairs)
     result = {
         "versions": versions("prodml"),
         "commit": commit,
         "took": round(time.perf_counter() - started),
         "servers": servers,
+        "counted": counted_cases,
         "deferred": {case.name: case.deferred for case in measured_cases},
     }
     shown = "python -m benchmarks.serving.bench_automation"
-    if (args.seconds, args.pairs) != (15, 3):
+    if (args.seconds, args.pairs, args.count_pairs) != (15, 3, 2):
         shown += f" --seconds {args.seconds} --pairs {args.pairs}"
+        shown += f" --count-pairs {args.count_pairs}"
     text = args.output.read_text() if args.output.exists() else "# Benchmarks\n"
     args.output.write_text(replace_section(text, TITLE, section(result, shown)))
     print(f"done; see {args.output}", file=sys.stderr)
