@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from scipy.spatial import distance
+from scipy.stats._stats_py import _attempt_exact_2kssamp  # ks_2samp's exact p-value
 
 from prodml.data.profile import CategoricalProfile, ColumnProfile, _floats, _kind
 from prodml.errors import ConfigError, DataError, did_you_mean, listing
@@ -337,21 +338,35 @@ def _checked(
 
 
 def _ks(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
-    if max(ref.size, cur.size) <= 10_000:  # scipy's exact p-value: its own code, at this size
-        result = stats.ks_2samp(ref, cur)
-        return float(result.statistic), float(result.pvalue)
-    # scipy's asymptotic p-value
+    """``scipy.stats.ks_2samp(ref, cur)`` of two sorted samples, without sorting them again
+    or its checks (they took two thirds of its time): up to 10,000 rows a side, scipy's
+    own exact p-value, called as ks_2samp calls it (with D rounded to a multiple of
+    1 / lcm(n1, n2), as ks_2samp gives it); beyond, or where that fails, Smirnov's
+    asymptotic one."""
     d = _ks_statistic(ref, cur)
+    if max(ref.size, cur.size) <= 10_000:
+        n1, n2 = int(ref.size), int(cur.size)
+        exact, d, p_value = _attempt_exact_2kssamp(n1, n2, math.gcd(n1, n2), d, "two-sided")
+        if exact:
+            return float(d), float(p_value)
     m, n = sorted([float(ref.size), float(cur.size)], reverse=True)
-    return d, float(np.clip(stats.kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
+    return float(d), float(np.clip(stats.kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
 
 
 def _ks_statistic(ref: np.ndarray, cur: np.ndarray) -> float:
-    """scipy's D, from the two sorted samples without sorting again."""
-    both = np.concatenate([ref, cur])
-    differences = np.searchsorted(ref, both, "right") / ref.size
-    differences -= np.searchsorted(cur, both, "right") / cur.size
-    return max(float(np.clip(-differences.min(), 0, 1)), float(differences.max()))
+    """scipy's D, from the two sorted samples without sorting again, evaluated only where
+    it can be largest: at each value of the smaller sample (the difference of the two
+    distribution functions there) and just below it (as at the largest value of either
+    sample under it). Between two steps of one function the difference moves one way,
+    so its extremes over all values are among these, and they are the same floats:
+    searchsorted's counts over each side's size, subtracted, as scipy takes them."""
+    steps = ref if ref.size <= cur.size else cur
+    differences = [np.zeros(1)]  # at the largest value of all, both functions are 1
+    for side in ("left", "right"):
+        below = np.searchsorted(ref, steps, side) / ref.size
+        differences.append(below - np.searchsorted(cur, steps, side) / cur.size)
+    both = np.concatenate(differences)
+    return max(float(np.clip(-both.min(), 0, 1)), float(both.max()))
 
 
 def _wasserstein(ref: np.ndarray, cur: np.ndarray) -> float:
