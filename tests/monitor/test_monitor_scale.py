@@ -11,7 +11,7 @@ import math
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from prodml.monitor.monitor import Monitor, Reference
 from prodml.monitor.window import Cutter, inputs_frame
 from prodml.serve.prediction_log import Entry, PredictionLog
 from prodml.store.database import Database
-from prodml.store.label_columns import LabelColumns
+from prodml.store.label_columns import LabelColumns, LabelledLog
 from prodml.store.log_columns import LogColumns
 from prodml.store.log_format import (
     Stream,
@@ -280,6 +280,49 @@ def test_labels_read_by_range_or_mark_are_the_last_of_each_prediction(
                 logged.decided_by,
             )
     assert len(store.labelled(endpoint, feedback_after=marks[1])) > 0
+
+
+@pytest.mark.parametrize("chunk", [1, 37, 10_000])
+def test_labels_read_with_the_log_are_those_of_a_join_of_both_tables(
+    store: Monitoring, chunk: int
+) -> None:
+    """Labels arrive late, twice for some predictions, never for others, and for another
+    endpoint's: each row read with its last label (one read of the log) gives the labelled
+    predictions the store's own read of them gives, and a merge of both tables whole."""
+    endpoint, other = f"joined-{uuid4().hex}", f"other-{uuid4().hex}"
+    entries = mixed(endpoint, 300, seed=chunk)
+    write(store, entries + mixed(other, 40, seed=9))
+    ids = [entry[1] for entry in entries]
+    rng = np.random.default_rng(chunk)
+    for batch in range(3):  # later batches label earlier predictions again
+        chosen = rng.choice(len(ids), 120, replace=False)
+        store.add_feedback([(ids[i], int(rng.integers(2))) for i in chosen], f"batch {batch}")
+    store.add_feedback([(f"{other[:20]}-{at}", 1) for at in range(40)], "other")
+    labelled = LabelledLog()
+    read = LogColumns.joined(list(store.log_columns(endpoint, chunk=chunk, labels=labelled)))
+    joined = labelled.columns(store.streams(endpoint))
+
+    assert len(read) == 300 and not store.has_shadow(endpoint)
+    sql = store.labelled_columns(endpoint)
+    for field in fields(LabelColumns):
+        mine, theirs = getattr(joined, field.name), getattr(sql, field.name)
+        if field.name == "classes":
+            assert mine == theirs
+        elif field.name == "probabilities":
+            np.testing.assert_array_equal(mine, theirs)
+        else:
+            assert [(type(v), v) for v in mine.tolist()] == [
+                (type(v), v) for v in theirs.tolist()
+            ], field.name
+    with store.database.engine.connect() as connection:
+        predictions = pd.read_sql(text("SELECT id, request_id FROM predictions"), connection)
+        feedback = pd.read_sql(text("SELECT id, request_id, label FROM feedback"), connection)
+    last = feedback.sort_values("id").drop_duplicates("request_id", keep="last")
+    merged = predictions.merge(last, on="request_id", suffixes=("", "_feedback"))
+    merged = merged[merged["id"].isin(read.id)].sort_values("id")
+    assert len(merged) > 0 and joined.id.tolist() == merged["id"].tolist()
+    assert joined.feedback_id.tolist() == merged["id_feedback"].tolist()
+    assert joined.truth.tolist() == [_value(label) for label in merged["label"]]
 
 
 def served(rows: int, seed: int) -> tuple[Reference, list[Entry], list[tuple[str, int]]]:

@@ -63,7 +63,7 @@ from prodml.monitor.window import (
     realized,
     window_metrics,
 )
-from prodml.store.label_columns import LabelColumns
+from prodml.store.label_columns import LabelColumns, LabelledLog
 from prodml.store.log_columns import LogColumns, by_model
 from prodml.store.monitoring import (
     Alert,
@@ -180,9 +180,15 @@ class Monitor:
         window = self.settings.window if isinstance(self.settings.window, int) else None
         size: int | float = window or self.settings.seconds or 0.0
         through = self.store.monitored_through(endpoint)
+        stream, everything = self._error_stream(endpoint)
+        # a stream read from its start, over a log read from its start: its labels are
+        # matched to the log's rows as they are read
+        whole = stream.mark == 0 == through and not self.store.has_shadow(endpoint)
+        labels = LabelledLog() if whole else None
         cutter = Cutter(size, self.now(), close=close, covered=self.store.covered(endpoint))
         newest: dict[int, Window | None] = {}  # each version's newest window, once read
-        for rows, part in cutter.cut(self.store.log_columns(endpoint, after_id=through)):
+        read = self.store.log_columns(endpoint, after_id=through, labels=labels)
+        for rows, part in cutter.cut(read):
             version = int(rows.model_version[0])
             if version not in newest:
                 newest[version] = self.store.newest_window(endpoint, version)
@@ -192,7 +198,10 @@ class Monitor:
             done.scores.extend(scores)
         if cutter.through is not None and cutter.through != through:
             self.store.save_monitored_through(endpoint, cutter.through)
-        updated, done.change_points = self._feedback(endpoint, done.windows)
+        received = None if labels is None else labels.columns(self.store.streams(endpoint))
+        updated, done.change_points = self._feedback(
+            endpoint, done.windows, stream, everything, received
+        )
         done.updated = len(updated)
         changed = [w.id for w in done.windows] + updated
         if done.windows:  # as stored now, with the performance the feedback gave them
@@ -342,21 +351,33 @@ class Monitor:
 
     # --- feedback: realized performance and change points ---------------------------------
 
-    def _feedback(
-        self, endpoint: str, new: Sequence[Window]
-    ) -> tuple[list[int], list[ChangePoint]]:
-        """Feed the labels received since the last pass to the endpoint's error stream,
-        store and log the change points it finds, and recompute realized performance of
-        the windows that changed: new ones, and those that got labels or change points.
-        Returns (the ids of the windows updated, new change points)."""
+    def _error_stream(self, endpoint: str) -> tuple[ErrorStream, bool]:
+        """The endpoint's error stream, and whether it is read from its start: this
+        monitor's first pass over it carries on from where the last process's stopped,
+        if it kept its stream."""
         stream = self._streams.get(endpoint)
-        everything = stream is None  # this monitor's first pass over it: carry on from
-        if stream is None:  # where the last process's stopped, if it kept its streams
-            stream = self._streams[endpoint] = ErrorStream(self.detectors)
-            saved = self.store.saved_stream(endpoint)
-            everything = saved is None or not stream.resume(saved)
+        if stream is not None:
+            return stream, False
+        stream = self._streams[endpoint] = ErrorStream(self.detectors)
+        saved = self.store.saved_stream(endpoint)
+        return stream, saved is None or not stream.resume(saved)
+
+    def _feedback(
+        self,
+        endpoint: str,
+        new: Sequence[Window],
+        stream: ErrorStream,
+        everything: bool,
+        received: LabelColumns | None = None,
+    ) -> tuple[list[int], list[ChangePoint]]:
+        """Feed the labels received since the last pass (``received``, when the pass has
+        them already) to the endpoint's error ``stream`` (``everything``: read from its
+        start), store and log the change points it finds, and recompute realized
+        performance of the windows that changed: new ones, and those that got labels or
+        change points. Returns (the ids of the windows updated, new change points)."""
         mark = stream.mark
-        received = self.store.labelled_columns(endpoint, feedback_after=stream.mark)
+        if received is None:
+            received = self.store.labelled_columns(endpoint, feedback_after=stream.mark)
         if not stream.extends(received):  # a label for a prediction already read
             stream.restart()
             everything, received = True, self.store.labelled_columns(endpoint)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 from orjson import loads
 
 from prodml.store.log_columns import _objects, _probabilities, models
@@ -115,7 +116,7 @@ class LabelColumns:
             said[where] = answered
             said_text[where] = texts
             shares.extend((where[held], part, keys) for held, part, keys in matrices)
-        truth = _objects(label_values(labels))
+        truth, truth_text = _truths(labels)
         of = [streams[int(code)] for code in codes]
 
         classes, probabilities = _matrix(count, shares)
@@ -127,10 +128,41 @@ class LabelColumns:
             said=said,
             said_text=said_text,
             truth=truth,
-            truth_text=_texts(truth),
+            truth_text=truth_text,
             probabilities=probabilities,
             classes=classes,
         )
+
+
+class LabelledLog:
+    """The labelled predictions among the log's rows as a pass reads them, each row read
+    with its last label (see :meth:`~prodml.store.monitoring.Monitoring.log_columns`):
+    what :meth:`~prodml.store.monitoring.Monitoring.labelled_columns` reads, without
+    reading the log a second time when a pass reads all of it anyway.
+
+    >>> from prodml.store.log_format import encode_inputs, encode_probabilities
+    >>> stream = Stream("loans", "loans", 3, None, "primary", ("income",), (0, 1))
+    >>> blobs = encode_inputs([1.0]), encode_probabilities([0.2, 0.8])
+    >>> labelled = LabelledLog()
+    >>> labelled.match([(7, 1, "r1", 9, *blobs, 4, '{"value": 1}', 2),
+    ...                 (8, 1, "r2", 9, *blobs, 4, None, None)])
+    >>> read = labelled.columns({1: stream})
+    >>> read.id.tolist(), read.truth.tolist(), read.feedback_id.tolist()
+    ([7], [1], [2])
+    """
+
+    def __init__(self) -> None:
+        self._rows: list[LabelledRow] = []
+
+    def match(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Keep those of ``rows`` (of the log, each followed by its last label and that
+        label's id, None for none) that have a label."""
+        self._rows.extend((r[0], r[1], r[3], r[5], r[7], r[8]) for r in rows if r[8] is not None)
+
+    def columns(self, streams: Mapping[int, Stream]) -> LabelColumns:
+        """The labelled predictions kept, as columns (``streams``: each stream id's
+        stream)."""
+        return LabelColumns.read(self._rows, streams)
 
 
 def _shares(probabilities: Mapping[str, float], row: int) -> Share:
@@ -197,6 +229,18 @@ def label_values(labels: Sequence[Any]) -> list[Any]:
     if labels and isinstance(labels[0], str):
         labels = loads(f"[{','.join(labels)}]")
     return [label["value"] for label in labels]
+
+
+def _truths(labels: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The value of each feedback label (see :func:`label_values`) and its
+    :func:`label_text`; on SQLite each distinct label's JSON text decoded once (labels
+    repeat: a model's classes, a few values), then given to every row that has it."""
+    if not (labels and isinstance(labels[0], str)):
+        truth = _objects(label_values(labels))
+        return truth, _texts(truth)
+    codes, distinct = pd.factorize(np.array(labels, dtype=object))
+    values = _objects(label_values(distinct.tolist()))
+    return values[codes], _texts(values)[codes]
 
 
 def _texts(values: np.ndarray) -> np.ndarray:

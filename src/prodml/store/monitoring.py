@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from prodml.errors import NotFoundError
 from prodml.store.database import Database
-from prodml.store.label_columns import LabelColumns, label_values
+from prodml.store.label_columns import LabelColumns, LabelledLog, label_values
 from prodml.store.log_columns import LogColumns, LogRow, Model, answers
 from prodml.store.log_format import (
     Stream,
@@ -48,10 +48,16 @@ from prodml.store.tables import (
 )
 
 T = TypeVar("T")
-#: The log's rows as the monitor reads them ("?": parameters; see _fetched).
+#: The log's rows as the monitor reads them ("?": parameters; see _fetched), each with
+#: its last label and that label's id with _LAST_LABEL (null for none).
 _LOG = (
-    "SELECT id, stream_id, request_id, at_us, inputs, outputs, latency_us FROM predictions "
-    "WHERE stream_id IN ({}) AND id > ? ORDER BY id LIMIT ?"
+    "SELECT p.id, p.stream_id, p.request_id, p.at_us, p.inputs, p.outputs, p.latency_us{} "
+    "FROM predictions p{} WHERE p.stream_id IN ({}) AND p.id > ? ORDER BY p.id LIMIT ?"
+)
+_LAST_LABEL = (
+    ", f.label, f.id",
+    " LEFT JOIN feedback f ON f.id = "
+    "(SELECT max(g.id) FROM feedback g WHERE g.request_id = p.request_id)",
 )
 #: Labelled predictions with their last label, from the predictions in a range (or, with
 #: _NEWER, from the request ids labelled after a mark).
@@ -217,19 +223,30 @@ class Monitoring:
             yield from (_logged(row, streams[row[1]]) for row in rows)
 
     def log_columns(
-        self, endpoint: str, after_id: int = 0, chunk: int = 20_000
+        self,
+        endpoint: str,
+        after_id: int = 0,
+        chunk: int = 20_000,
+        *,
+        labels: LabelledLog | None = None,
     ) -> Iterator[LogColumns]:
-        """What :meth:`logged` reads, ``chunk`` rows at a time, column by column."""
-        for rows, streams in self._log_rows(endpoint, after_id, chunk):
+        """What :meth:`logged` reads, ``chunk`` rows at a time, column by column; with
+        ``labels``, each row is read with its last label, and the labelled ones are kept
+        there (in one read of the log: a second one, for :meth:`labelled_columns`, cost
+        more than the first). Not for an endpoint with a shadow: its labelled predictions
+        hold the shadow's, which this leaves out (see :meth:`has_shadow`)."""
+        for rows, streams in self._log_rows(endpoint, after_id, chunk, labels is not None):
+            if labels is not None:
+                labels.match(rows)
             yield LogColumns.read(rows, streams)
 
     def _log_rows(
-        self, endpoint: str, after_id: int, chunk: int
+        self, endpoint: str, after_id: int, chunk: int, labelled: bool = False
     ) -> Iterator[tuple[list[LogRow], dict[int, Stream]]]:
         streams = {k: s for k, s in self.streams(endpoint).items() if s.role != "shadow"}
         if not streams:
             return
-        query = _LOG.format(", ".join("?" * len(streams)))
+        query = _LOG.format(*(_LAST_LABEL if labelled else ("", "")), ", ".join("?" * len(streams)))
         while True:
             with self.database.reading() as session:
                 rows = _fetched(session, query, [*streams, after_id, chunk])
@@ -386,6 +403,10 @@ class Monitoring:
                 Labelled(id, moment(at_us), name, version, answer, truth, feedback_id, run, decider)
             )
         return found
+
+    def has_shadow(self, endpoint: str) -> bool:
+        """Whether a shadow has logged predictions of ``endpoint``."""
+        return any(stream.role == "shadow" for stream in self.streams(endpoint).values())
 
     def labelled_columns(
         self,
