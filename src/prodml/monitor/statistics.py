@@ -37,10 +37,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from scipy.spatial import distance
-from scipy.stats._stats_py import _attempt_exact_2kssamp  # ks_2samp's exact p-value
 
 from prodml.data.profile import CategoricalProfile, ColumnProfile, _floats, _kind
 from prodml.errors import ConfigError, DataError, did_you_mean, listing
+
+try:  # ks_2samp's own exact p-value (private: should a release move it, ks_2samp itself)
+    from scipy.stats._stats_py import _attempt_exact_2kssamp
+except ImportError:  # pragma: no cover - scipy 1.11 to 1.17 have it
+    _attempt_exact_2kssamp = None
 
 __all__ = [
     "BIN_VALUES",
@@ -343,6 +347,9 @@ def _ks(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
     own exact p-value, called as ks_2samp calls it (with D rounded to a multiple of
     1 / lcm(n1, n2), as ks_2samp gives it); beyond, or where that fails, Smirnov's
     asymptotic one."""
+    if max(ref.size, cur.size) <= 10_000 and _attempt_exact_2kssamp is None:
+        result = stats.ks_2samp(ref, cur)
+        return float(result.statistic), float(result.pvalue)
     d = _ks_statistic(ref, cur)
     if max(ref.size, cur.size) <= 10_000:
         n1, n2 = int(ref.size), int(cur.size)
