@@ -430,6 +430,11 @@ class MonitorSettings(_Frozen):
     window: str | int = Field(
         "1h", description="a duration (90s, 30m, 1h, 1d) or a number of predictions (5000)"
     )
+    lateness: str = Field(
+        "5s",
+        description="how long a window of time waits past its end for rows still to come "
+        "(by event time, or arrival); a row later than that is counted as late_rows",
+    )
     endpoint: str | None = Field(None, description="the endpoint to watch; unset: the project's")
     min_rows: int = Field(
         100,
@@ -462,6 +467,12 @@ class MonitorSettings(_Frozen):
             raise ValueError(f"{exc}, or a number of predictions such as 5000") from None
         return value
 
+    @field_validator("lateness")
+    @classmethod
+    def _lateness(cls, value: str) -> str:
+        window_seconds(value)
+        return value
+
     @model_validator(mode="after")
     def _retrain_alert_is_a_rule(self) -> MonitorSettings:
         name = None if self.retrain is None else self.retrain.alert
@@ -481,6 +492,11 @@ class MonitorSettings(_Frozen):
     def seconds(self) -> float | None:
         """The window's length in seconds, or None for a window of a number of predictions."""
         return None if isinstance(self.window, int) else window_seconds(self.window)
+
+    @property
+    def lateness_seconds(self) -> float:
+        """``lateness`` in seconds."""
+        return window_seconds(self.lateness)
 
 
 def window_seconds(text: str) -> float:

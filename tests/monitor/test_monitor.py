@@ -293,7 +293,7 @@ def logged(i: int, at: datetime, version: int = 1) -> Logged:
 def cut_ids(rows: list[Logged], window: int | float, now: datetime, chunk: int) -> list[list[int]]:
     """The ids of each window ``cut`` closes, the log read ``chunk`` rows at a time."""
     chunks = [LogColumns.of(rows[start : start + chunk]) for start in range(0, len(rows), chunk)]
-    return [w.id.tolist() for w, _ in Cutter(window, now).cut(chunks)]
+    return [w.id.tolist() for w, _, _ in Cutter(window, now).cut(chunks)]
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 5, 100])
@@ -304,11 +304,17 @@ def test_count_windows_close_when_full_or_when_their_version_goes_idle(chunk: in
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 4, 100])
-def test_time_windows_close_after_their_end_and_the_grace(chunk: int) -> None:
+def test_time_windows_close_once_the_log_or_the_clock_is_past_their_end_and_lateness(
+    chunk: int,
+) -> None:
+    """A slot closes when its model's newest row is 5 s (the lateness) past its end, or
+    when the clock is and no row came in the last 5 s (before event time, the clock
+    alone closed it: a row logged 5 s past the slot's end is now enough)."""
     rows = [logged(i, START + timedelta(seconds=20 * i), 1) for i in range(6)]  # 0..100 s
     minute = 60.0
-    assert cut_ids(rows, minute, START + timedelta(seconds=64), chunk) == []
-    assert cut_ids(rows, minute, START + timedelta(seconds=66), chunk) == [[0, 1, 2]]
+    assert cut_ids(rows[:4], minute, START + timedelta(seconds=64), chunk) == []
+    assert cut_ids(rows, minute, START + timedelta(seconds=100), chunk) == [[0, 1, 2]]
+    assert cut_ids(rows, minute, START + timedelta(seconds=124), chunk) == [[0, 1, 2]]
     assert cut_ids(rows, minute, START + timedelta(seconds=126), chunk) == [
         [0, 1, 2],
         [3, 4, 5],
@@ -521,7 +527,7 @@ def test_a_window_records_the_review_queue_as_it_is_scored(store: Monitoring) ->
 def test_close_ends_the_open_window_of_predictions_as_a_partial_one(chunk: int) -> None:
     rows = [logged(i, START, 1) for i in range(1, 9)]
     chunks = [LogColumns.of(rows[s : s + chunk]) for s in range(0, len(rows), chunk)]
-    found = [(w.id.tolist(), part) for w, part in Cutter(3, START, close=True).cut(chunks)]
+    found = [(w.id.tolist(), part) for w, part, _ in Cutter(3, START, close=True).cut(chunks)]
     assert found == [([1, 2, 3], False), ([4, 5, 6], False), ([7, 8], True)]
     assert cut_ids(rows, 3, START, chunk) == [[1, 2, 3], [4, 5, 6]]  # without: it waits
 
@@ -530,7 +536,7 @@ def test_close_ends_the_time_slots_not_yet_past_as_partial_ones() -> None:
     rows = [logged(i, START + timedelta(seconds=20 * i), 1) for i in range(6)]  # 0..100 s
     now = START + timedelta(seconds=66)  # the first minute is past, the second is not
     cutter = Cutter(60.0, now, close=True)
-    found = [(w.id.tolist(), part) for w, part in cutter.cut([LogColumns.of(rows)])]
+    found = [(w.id.tolist(), part) for w, part, _ in cutter.cut([LogColumns.of(rows)])]
     assert found == [([0, 1, 2], False), ([3, 4, 5], True)]
 
 
@@ -621,7 +627,7 @@ def test_a_shadow_s_copies_are_not_read_into_the_endpoint_s_windows(store: Monit
     windows = Cutter(10, utc_now()).cut(store.log_columns("ep", chunk=7))
 
     assert [(r.request_id, r.model_version) for r in read] == [(f"r{i}", 1) for i in range(30)]
-    assert [len(rows) for rows, _ in windows] == [10, 10, 10]
+    assert [len(cut.rows) for cut in windows] == [10, 10, 10]
 
 
 def test_a_window_s_pr_auc_is_of_the_configured_positive_class(store: Monitoring) -> None:

@@ -60,18 +60,23 @@ def write(store: Monitoring, rows: list[Entry]) -> None:
         log.close()
 
 
-def row(stream: Stream, at: int, inputs: list[Any], outputs: bytes) -> Entry:
-    """Prediction ``at`` (seconds after START) of ``stream``, its request id made of both."""
+def row(
+    stream: Stream, at: int, inputs: list[Any], outputs: bytes, event: int | None = None
+) -> Entry:
+    """Prediction ``at`` (seconds after START) of ``stream``, its request id made of both;
+    ``event``: the time of its event, in seconds after START, if it has one."""
     request_id = f"{stream.endpoint[:20]}-{at}"
     micros = microseconds(START + timedelta(seconds=at))
-    return (stream, request_id, micros, encode_inputs(inputs), outputs, 1_000 + at % 97)
+    events = None if event is None else microseconds(START + timedelta(seconds=event))
+    return (stream, request_id, micros, encode_inputs(inputs), outputs, 1_000 + at % 97, events)
 
 
 def mixed(endpoint: str, rows: int, seed: int) -> list[Entry]:
     """A log of every kind of row the store keeps, interleaved: float inputs (``b"d"``)
     and mixed ones (``b"j"``, with a metadata field); answers as probabilities (``b"p"``,
     one of them nan), as a JSON object with or without a label, and a regressor's values
-    (``b"v"``, or JSON for an integer); decided by the model or by a person."""
+    (``b"v"``, or JSON for an integer); decided by the model or by a person; with the
+    time of its event (an hour before it arrived), or not."""
     model = Stream(endpoint, "m", 1, "run-a", "primary", ("x1", "x2"), CLASSES)
     person = replace(model, decided_by="person")
     metadata = replace(model, columns=("x1", "x2", "gender"))
@@ -95,6 +100,8 @@ def mixed(endpoint: str, rows: int, seed: int) -> list[Entry]:
         elif kind == 4:
             value = x1 if at % 2 else round(x1 * 10)
             found.append(row(regressor, at, [x1, x2], encode_outputs({"value": value})))
+        elif kind == 5:
+            found.append(row(model, at, [x1, x2], encode_outputs(answer, model), at - 3600))
         else:
             found.append(row(model, at, [x1, x2], encode_outputs(answer, model)))
     return found
@@ -110,8 +117,10 @@ def test_the_log_read_as_columns_is_its_rows_decoded_one_by_one(
     rows = LogColumns.of(list(store.logged(endpoint)))
 
     assert len(bulk) == len(rows) == 300
-    for name in ("id", "at_us", "model_name", "model_version", "run_id", "decided_by"):
+    assert (bulk.at_us < bulk.arrived_us).any() and (bulk.at_us == bulk.arrived_us).any()
+    for name in ("id", "at_us", "arrived_us", "model_name", "model_version", "run_id"):
         assert getattr(bulk, name).tolist() == getattr(rows, name).tolist(), name
+    assert bulk.decided_by.tolist() == rows.decided_by.tolist()
     assert bulk.latency_seconds.tolist() == rows.latency_seconds.tolist()
     assert bulk.valued.tolist() == rows.valued.tolist()
     np.testing.assert_array_equal(bulk.confidence, rows.confidence)  # nan where none
@@ -135,22 +144,20 @@ def cut_one_by_one(
     """The reference: windows cut a row at a time, each of one model's rows (version and
     run), with whether each is partial. A window of predictions closes when it holds
     ``window`` rows, or as a partial one at the row that is the ``window``-th of other
-    models after its model's last; one of time when a later row of its model falls in
-    another slot, once its slot ended GRACE_SECONDS before ``now`` (the model's rows wait
-    for it before). At the end, with ``close``, every open window closes, partial; else
-    the windows of time already past. Windows come in the order they closed: by the row
-    that closed them, then by their first row."""
+    models after its model's last; one of time holds its model's rows of one slot, and
+    closes at the row that takes its model's newest time 5 s (the lateness) past the
+    slot's end; a row of a slot closed before it is late (left out). At the end, with
+    ``close``, every open window closes, partial; else the slots past by 5 s at ``now``
+    of a model with no row in its last 5 s. Windows come in the order they closed: by
+    the row that closed them, then by their first row."""
     closed: list[tuple[float, int, list[int], bool]] = []  # closed at, first id, ids
     current: dict[tuple[int, str | None], list[Logged]] = {}
     last: dict[tuple[int, str | None], int] = {}  # the place of each model's last row
-    waiting: set[tuple[int, str | None]] = set()  # models whose open slot is not yet past
-    end = datetime.max.replace(tzinfo=UTC) if close else now
+    slots: dict[tuple[int, str | None], dict[int, list[Logged]]] = {}  # open, by slot
+    newest: dict[tuple[int, str | None], float] = {}  # each model's newest time
 
-    def slot(at: datetime) -> int:
-        return math.floor(at.timestamp() / window)
-
-    def past(key: int, at: datetime) -> bool:
-        return (key + 1) * window + 5.0 <= at.timestamp()
+    def slot(seconds: float) -> int:
+        return math.floor(seconds / window)
 
     def add(at: float, ids: list[Logged], partial: bool) -> None:
         closed.append((at, ids[0].id, [x.id for x in ids], partial))
@@ -162,30 +169,32 @@ def cut_one_by_one(
                 if held and other != model and place - last[other] == window:
                     add(r.id, held, True)
                     current[other] = []
-        held = current.setdefault(model, [])
-        moved = not isinstance(window, int) and held and model not in waiting
-        if moved and slot(r.created_at) != slot(held[0].created_at):  # to a later slot
-            if past(slot(held[0].created_at), end):
-                add(r.id, held, not past(slot(held[0].created_at), now))
-                held = current[model] = []
-            else:
-                waiting.add(model)
-        held.append(r)
-        last[model] = place
-        if isinstance(window, int) and len(held) == window:
-            add(r.id, held, False)
-            current[model] = []
+            held = current.setdefault(model, [])
+            held.append(r)
+            last[model] = place
+            if len(held) == window:
+                add(r.id, held, False)
+                current[model] = []
+            continue
+        seconds = r.created_at.timestamp()
+        opened = slots.setdefault(model, {})
+        before = newest.get(model, -math.inf)
+        if (slot(seconds) + 1) * window + 5.0 > before:  # its slot is still open
+            opened.setdefault(slot(seconds), []).append(r)
+        newest[model] = max(before, seconds)
+        for key in sorted(opened):
+            if (key + 1) * window + 5.0 <= newest[model]:
+                add(r.id, opened.pop(key), False)
     for held in current.values():
         if held and isinstance(window, int) and close:
             add(math.inf, held, True)
-        elif held and not isinstance(window, int):
-            slots: dict[int, list[Logged]] = {}
-            for r in held:
-                slots.setdefault(slot(r.created_at), []).append(r)
-            for key, part in slots.items():
-                if not past(key, end):
-                    break
-                add(math.inf, part, not past(key, now))
+    for model, opened in slots.items():
+        idle = newest[model] + 5.0 <= now.timestamp()
+        for key in sorted(opened):
+            past = idle and (key + 1) * window + 5.0 <= now.timestamp()
+            if not (past or close):
+                break
+            add(math.inf, opened[key], not past)
     return [(ids, partial) for _, _, ids, partial in sorted(closed, key=lambda c: c[:2])]
 
 
@@ -215,7 +224,7 @@ def test_windows_cut_from_chunks_are_those_cut_a_row_at_a_time(
         for chunk in (1, 3, 16, 1_000):
             chunks = [LogColumns.of(rows[i : i + chunk]) for i in range(0, len(rows), chunk)]
             cutter = Cutter(window, now, close=close)
-            found = [(w.id.tolist(), partial) for w, partial in cutter.cut(chunks)]
+            found = [(w.id.tolist(), partial) for w, partial, _ in cutter.cut(chunks)]
             assert found == expected, chunk
 
 

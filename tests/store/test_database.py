@@ -22,7 +22,7 @@ from prodml.store.database import Database
 if TYPE_CHECKING:
     from tests.conftest import Together
 
-HEAD = "0016"
+HEAD = "0017"
 
 #: A child process that opens a store as soon as the parent creates the "go" file, so
 #: that every child reaches the migration at the same moment.

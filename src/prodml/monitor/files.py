@@ -9,8 +9,9 @@ that the project's log and alerts are left as they were; its predictions are its
 has them, else the model's; its ``data.target`` column, when it has one, is the feedback.
 Windows and change points are then named by the file's rows, counted from 0.
 
-Each logged row's request id is its ``data.id`` value (else ``<batch>-<row>``), its time
-its ``data.time`` value (else the time it was logged), its role ``batch``.
+Each logged row's request id is its ``data.id`` value (else ``<batch>-<row>``), its event
+time its ``data.time`` value (else none: the monitor reads the time it was logged), its
+role ``batch``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import math
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -111,7 +112,7 @@ def batch_entries(
                 outputs,
                 0.0,
                 role="batch",
-                created_at=times[k],
+                event_at=times[k],
                 run_id=model.run_id,
                 classes=classes or None,
             )
@@ -371,9 +372,9 @@ def _ids(rows: pd.DataFrame, column: str | None, first_row: int, batch: str) -> 
     return [f"{batch}-{first_row + k}" for k in range(len(rows))]
 
 
-def _times(rows: pd.DataFrame, column: str | None, first_row: int) -> list[datetime]:
+def _times(rows: pd.DataFrame, column: str | None, first_row: int) -> list[datetime | None]:
     if column is None or column not in rows.columns:
-        return [datetime.now(UTC)] * len(rows)
+        return [None] * len(rows)
     moments = pd.to_datetime(rows[column], errors="coerce", utc=True)
     if moments.isna().any():
         bad = int(moments.isna().to_numpy().nonzero()[0][0])

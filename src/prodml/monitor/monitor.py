@@ -65,6 +65,7 @@ from prodml.monitor.window import (
 )
 from prodml.store.label_columns import LabelColumns, LabelledLog
 from prodml.store.log_columns import LogColumns, by_model
+from prodml.store.log_format import microseconds
 from prodml.store.monitoring import (
     Alert,
     ChangePoint,
@@ -185,14 +186,20 @@ class Monitor:
         # matched to the log's rows as they are read
         whole = stream.mark == 0 == through and not self.store.has_shadow(endpoint)
         labels = LabelledLog() if whole else None
-        cutter = Cutter(size, self.now(), close=close, covered=self.store.covered(endpoint))
+        cutter = Cutter(
+            size,
+            self.now(),
+            close=close,
+            covered=self.store.covered(endpoint),
+            lateness=self.settings.lateness_seconds,
+        )
         newest: dict[int, Window | None] = {}  # each version's newest window, once read
         read = self.store.log_columns(endpoint, after_id=through, labels=labels)
-        for rows, part in cutter.cut(read):
+        for rows, part, late in cutter.cut(read):
             version = int(rows.model_version[0])
             if version not in newest:
                 newest[version] = self.store.newest_window(endpoint, version)
-            stored, scores = self._window(endpoint, rows, size, newest[version], part)
+            stored, scores = self._window(endpoint, rows, size, newest[version], part, late)
             newest[version] = stored
             done.windows.append(stored)
             done.scores.extend(scores)
@@ -219,9 +226,11 @@ class Monitor:
         size: int | float,
         previous: Window | None,
         part: bool = False,
+        late: int = 0,
     ) -> tuple[Window, list[Score]]:
         """Score and store one window; ``previous``: its version's window before it;
-        ``part``: whether it is a partial window, closed before its end."""
+        ``part``: whether it is a partial window, closed before its end; ``late``: the rows
+        of its model that came after their window closed, counted in it."""
         name, version, run = rows.model_name[0], int(rows.model_version[0]), rows.run_id[0]
         reference = self.reference(name, version, run)
         starts_at, ends_at = bounds(rows, size)
@@ -244,7 +253,7 @@ class Monitor:
         size, age = ReviewQueue(self.store.database).backlog(endpoint)
         metrics.update(queue_size=size, queue_age_p95_seconds=age)
         few = len(rows) < self.settings.min_rows
-        metrics.update(partial=int(part), too_few_rows=int(few))
+        metrics.update(partial=int(part), too_few_rows=int(few), late_rows=late)
         scores: list[Score] = []
         if reference.profile is not None and not few:
             report = self._drift(reference, frame, name, version)
@@ -450,6 +459,8 @@ class Monitor:
             start = int(np.searchsorted(own.id, window.first_id, side="left"))
             end = int(np.searchsorted(own.id, window.last_id, side="right"))
             rows = own[start:end]
+            if self.settings.seconds is not None:  # its time slot's: others' ids interleave
+                rows = rows[np.flatnonzero(_within(rows.at_us, window))]
             task = self.reference(window.model_name, window.model_version, window.run_id).task
             found = performance(rows, window.rows, task, self.positive_class)
             found["too_few_labels"] = int(len(rows) < self.settings.min_labels)
@@ -536,6 +547,11 @@ def check_metric(name: str) -> None:
             f"monitor.alerts metric '{name}' is not a window metric; choose one of: "
             f"{listing(allowed)}{did_you_mean(name, allowed)}"
         )
+
+
+def _within(times: np.ndarray, window: Window) -> np.ndarray:
+    """Whether each of ``times`` (microseconds) is in the time slot of ``window``."""
+    return (times >= microseconds(window.starts_at)) & (times < microseconds(window.ends_at))
 
 
 def _holds(ids: np.ndarray, first: int, last: int) -> bool:

@@ -14,14 +14,15 @@ import itertools
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from prodml.data.schema import Schema, validate
 from prodml.store.log_columns import LogColumns, Model, by_model
-from prodml.store.monitoring import Logged
+from prodml.store.log_format import moment
+from prodml.store.monitoring import Covered, Logged
 
 #: The rows of a window: decoded one by one, or as columns.
 Rows = Sequence[Logged] | LogColumns
@@ -55,6 +56,7 @@ METRICS = (
     "roc_auc",
     "pr_auc",
     "concept_change",
+    "late_rows",  # its model's rows logged after their time slot's window had closed
 )
 #: Metrics per feature or per class: ``PREFIX.name``.
 PREFIXED = (
@@ -74,8 +76,6 @@ PREFIXED = (
 #: may be a handful (see ``monitor.min_labels``).
 REALIZED = ("accuracy", "mae", "roc_auc", "pr_auc", "automatic_accuracy", "human_agreement")
 REALIZED_PREFIXED = ("recall", "f1")
-#: Seconds a time window waits after its end for predictions still being committed.
-GRACE_SECONDS = 5.0
 
 
 def known_metric(name: str) -> bool:
@@ -93,6 +93,16 @@ def realized(name: str) -> bool:
     return name in REALIZED or name.partition(".")[0] in REALIZED_PREFIXED
 
 
+class Cut(NamedTuple):
+    """A window :meth:`Cutter.cut` closed: its rows, whether it is partial (closed before
+    its end by ``close``), and how many rows of its model came late before it (see
+    :class:`Cutter`)."""
+
+    rows: LogColumns
+    partial: bool
+    late: int
+
+
 class Cutter:
     """Cuts an endpoint's log, read in chunks (oldest first), into the windows of each
     model (version, or run for version 0), whatever other models' rows lie between its
@@ -102,28 +112,50 @@ class Cutter:
     ``window`` is a number of predictions (an int) or seconds (a float). A window of
     predictions is closed when it holds ``window`` rows of its model, or early, as a
     partial one, when its model has gone idle: ``window`` rows of other models were read
-    after its last row. A window of time holds its model's rows of one time slot and is
-    closed once ``now`` is ``GRACE_SECONDS`` past the slot's end (a later slot of the same
-    model waits for it). With ``close``, every window still open is closed as well, as a
-    partial one. Rows of a model up to its id in ``covered`` are in stored windows already
-    (:meth:`~prodml.store.monitoring.Monitoring.covered`): they are skipped, though they
-    count towards other models' idleness.
+    after its last row.
 
-    :meth:`cut` yields the windows in the order they closed (a full window at its last
-    row, an idle one at the row that made its model idle), whatever the chunks, so that
-    a log read in one pass or in several gives the same windows in the same order. Only
-    the chunk being read and each model's open window are held in memory.
+    A window of time holds its model's rows of one time slot, whatever their order in the
+    log: a row's time is its event's where its request carried one, else its arrival
+    (:class:`~prodml.store.log_columns.LogColumns`). A slot closes once its model's
+    watermark, the newest time read of its rows, is ``lateness`` seconds past the slot's
+    end, or once ``now`` is and none of its model's rows arrived in the last ``lateness``
+    seconds (a model whose traffic stopped). A row whose slot is already closed came late:
+    it is in no window, and is counted in the ``late`` of the next window of its model to
+    close that holds a row logged after it.
+
+    With ``close``, every window still open is closed as well, as a partial one. Rows in
+    stored windows (``covered``, :meth:`~prodml.store.monitoring.Monitoring.covered`), or
+    counted as late there, are skipped, though they count towards other models' idleness.
+
+    :meth:`cut` yields the windows in the order they closed (at the row that filled it,
+    made its model idle or moved its watermark past it; or at the end of the read),
+    whatever the chunks, so that a log read in one pass or in several gives the same
+    windows in the same order. Only the chunk being read and each model's open windows
+    are held in memory.
 
     >>> from prodml.store.monitoring import Logged
     >>> at = datetime(2026, 1, 1, tzinfo=UTC)
-    >>> def row(i, version):
-    ...     return Logged(i, f"r{i}", at, "m", version, {}, {}, 0.9, 0)
+    >>> def row(i, version, minute=0):
+    ...     return Logged(i, f"r{i}", at + timedelta(minutes=minute), "m", version, {}, {}, 0.9, 0)
     >>> log = LogColumns.of([row(i, 2 if i % 3 == 0 else 1) for i in range(1, 13)])
     >>> cutter = Cutter(3, at)
-    >>> [(rows.id.tolist(), partial) for rows, partial in cutter.cut([log])]
+    >>> [(cut.rows.id.tolist(), cut.partial) for cut in cutter.cut([log])]
     [([1, 2, 4], False), ([5, 7, 8], False), ([3, 6, 9], False)]
     >>> cutter.through  # every row up to here is in a window: 10 to 12 wait for more
     9
+
+    Windows of an hour, five minutes late at most: rows 1, 3 and 4 are the first hour's,
+    though 2 (at 1:02, within the five minutes) came between them; row 6 (at 0:15) is
+    late, since row 5 moved the watermark to 1:20; the second hour holds 2, 5 and 7 and
+    counts row 6; the third waits for what may still come:
+
+    >>> minutes = [10, 62, 20, 50, 80, 15, 100, 130]
+    >>> log = LogColumns.of([row(i, 1, m) for i, m in enumerate(minutes, 1)])
+    >>> cutter = Cutter(3600.0, at + timedelta(hours=3), lateness=300.0)
+    >>> [(cut.rows.id.tolist(), cut.late) for cut in cutter.cut([log])]
+    [([1, 3, 4], 0), ([2, 5, 7], 1)]
+    >>> cutter.through  # row 8 waits
+    7
     """
 
     def __init__(
@@ -132,30 +164,38 @@ class Cutter:
         now: datetime,
         *,
         close: bool = False,
-        covered: Mapping[Model, int] | None = None,
+        covered: Mapping[Model, Covered] | None = None,
+        lateness: float = 5.0,
     ) -> None:
         self.window = window
         self.now = now
         self.close = close
-        self._until = datetime.max.replace(tzinfo=UTC) if close else now
+        self.lateness = lateness
         self._covered = dict(covered or {})
         self._open: dict[Model, LogColumns] = {}  # each model's rows not yet in a window
         self._last: dict[Model, int] = {}  # the place in the read of its last row
         self._read = 0  # rows read, of every model
         self._last_id = 0
+        # windows of time: each model's watermark and newest arrival (microseconds), its
+        # first slot still open, and the ids of its late rows not yet counted
+        self._mark: dict[Model, int] = {}
+        self._arrived: dict[Model, int] = {}
+        self._first_open: dict[Model, int] = {}
+        self._late: dict[Model, np.ndarray] = {}
 
     @property
     def through(self) -> int | None:
         """Once :meth:`cut` is done, the id up to which every row read is in a window it
-        closed or in ``covered`` (None: it read nothing): where the next cut reads from."""
+        closed, counted as late in one, or in ``covered`` (None: it read nothing): where
+        the next cut reads from."""
         waiting = [int(rows.id[0]) for rows in self._open.values()]
+        waiting += [int(ids[0]) for ids in self._late.values() if ids.size]
         if waiting:
             return min(waiting) - 1
         return self._last_id if self._read else None
 
-    def cut(self, chunks: Iterable[LogColumns]) -> Iterator[tuple[LogColumns, bool]]:
-        """The closed windows of the log read in ``chunks``, one at a time, each with
-        whether it is partial."""
+    def cut(self, chunks: Iterable[LogColumns]) -> Iterator[Cut]:
+        """The closed windows of the log read in ``chunks``, one at a time."""
         for chunk in chunks:
             if len(chunk):
                 yield from _in_order(self._chunk(chunk))
@@ -168,21 +208,20 @@ class Cutter:
         self._last_id = int(chunk.id[-1])
         closed: list[_Closed] = []
         for model, at in by_model(chunk):
-            if model in self._covered:
-                at = at[chunk.id[at] > self._covered[model]]
-            if not at.size:
+            if not isinstance(self.window, int):
+                closed += self._slots(model, chunk if at.size == len(chunk) else chunk[at])
                 continue
-            rows = chunk if at.size == len(chunk) else chunk[at]
-            if isinstance(self.window, int):
+            if model in self._covered:
+                at = at[chunk.id[at] > self._covered[model].last_id]
+            if at.size:
+                rows = chunk if at.size == len(chunk) else chunk[at]
                 closed += self._count(model, rows, self.window, base + at, chunk.id, base)
-            else:
-                closed += self._slots(model, rows)
         if isinstance(self.window, int):  # the models that went idle at the chunk's end
             for model in list(self._open):
                 idle_at = self._last[model] + self.window
                 if idle_at < self._read:
                     rows = self._open.pop(model)
-                    closed.append((int(chunk.id[idle_at - base]), int(rows.id[0]), rows, True))
+                    closed.append((int(chunk.id[idle_at - base]), int(rows.id[0]), rows, True, 0))
         return closed
 
     def _count(
@@ -209,92 +248,115 @@ class Cutter:
         for start, end in itertools.pairwise([0, *idle, len(rows)]):
             full = list(range(start + window, end + 1, window))
             for stop in full:
-                window_rows = rows[stop - window : stop]
-                closed.append((int(window_rows.id[-1]), int(window_rows.id[0]), window_rows, False))
+                part = rows[stop - window : stop]
+                closed.append((int(part.id[-1]), int(part.id[0]), part, False, 0))
             rest = full[-1] if full else start
             if end < len(rows) and rest < end:  # its model went idle after it
                 # the row that made it idle: in this chunk, or the last would have seen it
                 idle_id = int(ids[int(last[end - 1]) + window - base])
-                closed.append((idle_id, int(rows.id[rest]), rows[rest:end], True))
+                closed.append((idle_id, int(rows.id[rest]), rows[rest:end], True, 0))
             elif end == len(rows) and rest < end:
                 self._open[model] = rows[rest:]
         self._last[model] = int(places[-1])
         return closed
 
     def _slots(self, model: Model, rows: LogColumns) -> list[_Closed]:
-        """The windows of time ``rows`` of ``model`` close: each slot followed by a later
-        one of the same model, once past."""
+        """The windows of time that ``rows`` of ``model`` close: the slots its watermark
+        passes. Rows of slots already closed are late, unless ``covered`` holds them."""
+        window, lateness = float(self.window), round(self.lateness * 1e6)
+        covered = self._covered.get(model)
+        stored = None  # the first slot after its stored windows
+        if covered is not None:
+            stored = int(_slots_of(np.array([covered.until_us]), window)[0])
+        opened = self._first_open.setdefault(model, -(2**62) if stored is None else stored)
+        # the watermark after each row, and the first slot it leaves open
+        marks = np.maximum(np.maximum.accumulate(rows.at_us), self._mark.get(model, -(2**62)))
+        first_open = np.maximum(_slots_of(marks - lateness, window), opened)
+        self._mark[model] = int(marks[-1])
+        self._arrived[model] = max(int(rows.arrived_us.max()), self._arrived.get(model, 0))
+        slots = _slots_of(rows.at_us, window)
+        closed_before = slots < np.concatenate(([opened], first_open[:-1]))
+        if covered is not None and stored is not None:  # in a stored window, or late there
+            done = (rows.id <= covered.last_id) & (slots < stored)
+            closed_before &= ~done
+        else:
+            done = np.zeros(len(rows), dtype=bool)
+        if closed_before.any():
+            late = rows.id[closed_before]
+            self._late[model] = np.concatenate((self._late.get(model, _NONE), late))
+        self._first_open[model] = int(first_open[-1])
+        keep = ~(closed_before | done)
+        kept = rows if keep.all() else rows[np.flatnonzero(keep)]
         held = self._open.pop(model, None)
         if held is not None:
-            rows = LogColumns.joined([held, rows])
-        starts = _slot_starts(rows, self.window)
+            kept = LogColumns.joined([held, kept])
+        if not len(kept):
+            return []
         closed: list[_Closed] = []
-        for start, end in itertools.pairwise(starts):
-            if not _past(_slot(rows.created_at(start), self.window), self.window, self._until):
-                self._open[model] = rows[start:]
-                return closed
-            closed.append(
-                (
-                    int(rows.id[end]),
-                    int(rows.id[start]),
-                    rows[start:end],
-                    self._partial(rows[start:end]),
-                )
-            )
-        self._open[model] = rows[starts[-1] :]
+        open_slots = _slots_of(kept.at_us, window)
+        for slot in np.unique(open_slots[open_slots < first_open[-1]]).tolist():
+            # at the row whose watermark passed the slot: the first that leaves it closed
+            at = int(np.searchsorted(first_open, slot, side="right"))
+            part = kept[np.flatnonzero(open_slots == slot)]
+            closed.append(self._closing(model, int(rows.id[at]), part, False))
+        waiting = open_slots >= first_open[-1]
+        if waiting.any():
+            self._open[model] = kept if waiting.all() else kept[np.flatnonzero(waiting)]
         return closed
+
+    def _closing(self, model: Model, at: int, rows: LogColumns, partial: bool) -> _Closed:
+        """Window ``rows`` of ``model``, closed at row ``at``, with the late rows of its
+        model logged before its last row counted in it."""
+        late = self._late.get(model, _NONE)
+        counted = int(np.count_nonzero(late < rows.id[-1]))
+        if counted:
+            self._late[model] = late[counted:]
+        return at, int(rows.id[0]), rows, partial, counted
 
     def _finish(self) -> list[_Closed]:
         """The windows still open that the end of the read closes: with ``close``, all of
-        them; else the windows of time already past."""
+        them; else the slots past of each model of time gone idle."""
         closed: list[_Closed] = []
         for model, rows in list(self._open.items()):
             if isinstance(self.window, int):
                 if self.close:
-                    closed.append((_LAST, int(rows.id[0]), self._open.pop(model), True))
+                    closed.append((_LAST, int(rows.id[0]), self._open.pop(model), True, 0))
                 continue
-            starts = [*_slot_starts(rows, self.window), len(rows)]
-            done = 0
-            for start, end in itertools.pairwise(starts):
-                if not _past(_slot(rows.created_at(start), self.window), self.window, self._until):
+            lateness = timedelta(seconds=self.lateness)
+            idle = moment(self._arrived[model]) + lateness <= self.now
+            slots = _slots_of(rows.at_us, self.window)
+            done = np.zeros(len(rows), dtype=bool)
+            for slot in np.unique(slots).tolist():
+                past = idle and _slot_end(slot, self.window) + lateness <= self.now
+                if not (past or self.close):
                     break
-                closed.append(
-                    (_LAST, int(rows.id[start]), rows[start:end], self._partial(rows[start:end]))
-                )
-                done = end
-            if done == len(rows):
+                here = slots == slot
+                closed.append(self._closing(model, _LAST, rows[np.flatnonzero(here)], not past))
+                done |= here
+            if done.all():
                 del self._open[model]
-            elif done:
-                self._open[model] = rows[done:]
+            elif done.any():
+                self._open[model] = rows[np.flatnonzero(~done)]
         return closed
 
-    def _partial(self, rows: LogColumns) -> bool:
-        """Whether a window of time cut from ``rows`` is not yet past at ``now``."""
-        return not _past(_slot(rows.created_at(0), self.window), self.window, self.now)
 
-
-#: A window closed: the id of the row that closed it, its first row's id, its rows, and
-#: whether it is partial.
-_Closed = tuple[int, int, LogColumns, bool]
+#: A window closed: the id of the row that closed it, its first row's id, its rows,
+#: whether it is partial, and the late rows counted in it.
+_Closed = tuple[int, int, LogColumns, bool, int]
 #: What closes the windows the end of a read closes: after every row.
 _LAST = 2**63 - 1
+_NONE = np.empty(0, dtype=np.int64)
 
 
-def _in_order(closed: list[_Closed]) -> Iterator[tuple[LogColumns, bool]]:
+def _in_order(closed: list[_Closed]) -> Iterator[Cut]:
     """The windows, in the order they closed (at one row: the oldest first)."""
-    for _, _, rows, partial in sorted(closed, key=lambda c: (c[0], c[1])):
-        yield rows, partial
+    for _, _, rows, partial, late in sorted(closed, key=lambda c: (c[0], c[1])):
+        yield Cut(rows, partial, late)
 
 
-def _slot_starts(rows: LogColumns, window: float) -> list[int]:
-    """Where each run of rows of one time slot starts."""
-    slots = np.floor(rows.at_us / 1e6 / window)  # as _slot: seconds since 1970 / window
-    return [0, *(np.flatnonzero(slots[1:] != slots[:-1]) + 1).tolist()]
-
-
-def _past(slot: int, seconds: float, now: datetime) -> bool:
-    """Whether time slot ``slot`` ended GRACE_SECONDS or more before ``now``."""
-    return _slot_end(slot, seconds) + timedelta(seconds=GRACE_SECONDS) <= now
+def _slots_of(times: np.ndarray, window: float) -> np.ndarray:
+    """The time slot of each of ``times`` (microseconds), as :func:`_slot` tells one."""
+    return np.floor(times / 1e6 / window).astype(np.int64)
 
 
 def bounds(rows: LogColumns, window: int | float) -> tuple[datetime, datetime]:

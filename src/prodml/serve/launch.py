@@ -98,6 +98,7 @@ def build_app(launch: Launch) -> Starlette:
             project.settings.data.metadata,
             project.settings.serve.automation,
             project.settings.serve.unseen,
+            project.settings.data.time,
         )
     )
     database = project.runs_store.database

@@ -16,17 +16,23 @@ MLflow form that names fields (``dataframe_records`` and ``instances`` objects,
 tensors are the model's only, so a V2 request carries them in its ``parameters``: one
 value for every row (``{"gender": "female"}``), or a list of one value a row.
 
+The project's ``data.time`` field, the time of the event a row is about, is carried the
+same ways (and a request's parameter ``time`` gives all its rows one): it is logged as
+the row's event time, not among its inputs (:mod:`prodml.serve.event_time`).
+
 A value is never checked against a schema: it is one JSON value (text, a number,
 true/false or null), logged exactly as sent; a CSV cell is text, an empty one null.
 Anything else (a list, an object, a number the log cannot hold) is refused, naming the
 row and the field. A request carries the names any of its rows carries; a row without
 one of them logs null for it.
 
->>> fields = MetadataFields(["gender", "region"], inputs=["income", "region"])
+>>> fields = MetadataFields(["gender", "region"], inputs=["income", "region"], time="at")
 >>> fields.names
 ('gender',)
 >>> fields.records([{"income": 1.0, "gender": "female"}, {"income": 2.0}])
-Carried(names=('gender',), values=[('female',), (None,)])
+Carried(names=('gender',), values=[('female',), (None,)], times=None)
+>>> fields.records([{"income": 1.0, "at": "2026-01-31T12:00:00Z"}]).times
+[1769860800000000]
 >>> fields.records([{"income": 1.0}]) is None
 True
 >>> fields.columns({"gender": "male"}, 2, '"parameters"').values
@@ -40,9 +46,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from prodml.serve.event_time import event_us, row_times
 from prodml.serve.rejection import Rejected, shown
 from prodml.serve.validation import Row, json_kind
 
@@ -53,10 +60,12 @@ _WHOLE = range(-(2**63), 2**64)
 @dataclass(frozen=True, slots=True)
 class Carried:
     """The metadata of a request's rows: the names it carries (in ``data.metadata``'s
-    order) and a tuple of their values a row."""
+    order), a tuple of their values a row, and each row's event time (microseconds; None
+    where a row has none, or for all when none has)."""
 
     names: tuple[str, ...]
     values: list[tuple[Any, ...]]
+    times: list[int | None] | None = None
 
     def joined(self, rows: Sequence[Row]) -> list[Row]:
         """Each of ``rows`` (the model's inputs) followed by its metadata values."""
@@ -65,19 +74,29 @@ class Carried:
 
 class MetadataFields:
     """The metadata fields requests to one model may carry: ``names`` (the project's
-    ``data.metadata``) but its ``inputs``, which it takes as inputs already."""
+    ``data.metadata``) but its ``inputs``, which it takes as inputs already, and ``time``
+    (``data.time``), the event's time."""
 
-    def __init__(self, names: Sequence[str], inputs: Sequence[str] = ()) -> None:
+    def __init__(
+        self, names: Sequence[str], inputs: Sequence[str] = (), time: str | None = None
+    ) -> None:
         self.names = tuple(name for name in names if name not in inputs)
+        self.time = time
 
     def records(self, records: Sequence[Any], text: bool = False) -> Carried | None:
         """The metadata of rows given as objects (``text``: of CSV cells); None when no
         row carries any."""
-        if not self.names:
+        if not self.names and self.time is None:
             return None
+        times = None
+        if self.time is not None:
+            field = self.time
+            times = row_times(
+                [r.get(field) if type(r) is dict else None for r in records], field, text
+            )
         names = tuple(n for n in self.names if any(type(r) is dict and n in r for r in records))
         if not names:
-            return None
+            return None if times is None else Carried((), [], times)
         values = []
         for index, record in enumerate(records):
             given = record if type(record) is dict else {}
@@ -86,29 +105,55 @@ class MetadataFields:
                 value = given.get(name)
                 row.append(None if text and value == "" else _checked(value, index, name))
             values.append(tuple(row))
-        return Carried(names, values)
+        return Carried(names, values, times)
 
     def columns(self, columns: Mapping[str, Any], rows: int, where: str) -> Carried | None:
         """The metadata of a request of ``rows`` rows given a field at a time (MLflow
         ``inputs`` by column, V2 ``parameters``, named ``where``): a value for every row, or
         a list of one value a row; None when it carries none."""
         names = tuple(name for name in self.names if name in columns)
+        times = None
+        if self.time is not None and self.time in columns:
+            times = row_times(_per_row(columns, self.time, rows, where), self.time)
         if not names:
-            return None
+            return None if times is None else Carried((), [], times)
         lists = []
         for name in names:
-            given = columns[name]
-            if type(given) is not list:
-                given = [given] * rows
-            elif len(given) != rows:
-                raise Rejected(
-                    400,
-                    f"{where}: field '{name}' has {len(given)} values but the request has "
-                    f"{rows} rows; send one value a row, or one value for every row",
-                    name,
-                )
+            given = _per_row(columns, name, rows, where)
             lists.append([_checked(value, index, name) for index, value in enumerate(given)])
-        return Carried(names, list(zip(*lists, strict=True)))
+        return Carried(names, list(zip(*lists, strict=True)), times)
+
+
+def at_time(carried: Carried | None, value: Any, rows: int, where: str) -> Carried | None:
+    """``carried`` with the time a request gives all its ``rows`` rows (``value``, of
+    its parameter ``where``; None: it gives none) where a row has no time of its own.
+
+    >>> at_time(None, "2026-01-31T12:00:00Z", 2, '"params.time"').times
+    [1769860800000000, 1769860800000000]
+    """
+    if value is None:
+        return carried
+    moment = event_us(value, where)
+    if carried is None:
+        return Carried((), [], [moment] * rows)
+    own = carried.times or [None] * rows
+    return replace(carried, times=[moment if t is None else t for t in own])
+
+
+def _per_row(columns: Mapping[str, Any], name: str, rows: int, where: str) -> list[Any]:
+    """The values of field ``name`` given a field at a time: one for every row, or a list
+    of one a row."""
+    given = columns[name]
+    if type(given) is not list:
+        return [given] * rows
+    if len(given) != rows:
+        raise Rejected(
+            400,
+            f"{where}: field '{name}' has {len(given)} values but the request has "
+            f"{rows} rows; send one value a row, or one value for every row",
+            name,
+        )
+    return given
 
 
 def _checked(value: Any, index: int, name: str) -> Any:

@@ -72,9 +72,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("prodml.serve")
 
-#: A prediction to log: its stream, request id, time (microseconds), inputs and outputs
-#: (encoded), latency (microseconds); see :func:`entry`.
-Entry = tuple[Stream, str, int, bytes, bytes, int]
+#: A prediction to log: its stream, request id, arrival time (microseconds), inputs and
+#: outputs (encoded), latency (microseconds), and the event's time (microseconds; None:
+#: the request carried none); see :func:`entry`.
+Entry = tuple[Stream, str, int, bytes, bytes, int, int | None]
 Rows = Sequence[Any] | Callable[[], Sequence[Any]]
 Durability = Literal["process", "power"]
 
@@ -83,10 +84,10 @@ _STREAMS = cast(Table, LogStreamRow.__table__)
 #: The insert of predictions: the driver's own executemany, with none of SQLAlchemy's
 #: per-row work (a third of the log thread's time at 100 rows a request)
 _INSERT = (
-    "INSERT INTO predictions (stream_id, request_id, at_us, inputs, outputs, latency_us) "
-    "VALUES ({0}, {0}, {0}, {0}, {0}, {0})"
+    "INSERT INTO predictions (stream_id, request_id, at_us, inputs, outputs, latency_us, "
+    "event_us) VALUES ({0}, {0}, {0}, {0}, {0}, {0}, {0})"
 )
-#: The most rows one INSERT statement of an SQLite store takes (6 values each: 768 of
+#: The most rows one INSERT statement of an SQLite store takes (7 values each: 896 of
 #: the 999 variables the oldest SQLite allows a statement).
 SQLITE_ROWS = 128
 _ERRORS = insert(cast(Table, RequestErrorRow.__table__))
@@ -110,10 +111,12 @@ def entry(
     created_at: datetime | None = None,
     run_id: str | None = None,
     classes: Sequence[Any] | None = None,
+    event_at: datetime | None = None,
 ) -> Entry:
-    """One prediction, as :meth:`PredictionLog.write` takes it. ``classes`` (the model's,
-    in the order of its probabilities) lets the probabilities be stored as numbers alone.
-    The confidence is not stored: it is the highest probability."""
+    """One prediction, as :meth:`PredictionLog.write` takes it: ``created_at`` is when it
+    arrived (default: now), ``event_at`` the time of the event it is about, if known.
+    ``classes`` (the model's, in the order of its probabilities) lets the probabilities be
+    stored as numbers alone. The confidence is not stored: it is the highest probability."""
     kinds = None if classes is None else tuple(classes)
     stream = _stream(endpoint, model_name, model_version, run_id, role, tuple(inputs), kinds)
     return (
@@ -123,6 +126,7 @@ def entry(
         encode_inputs(list(inputs.values())),
         encode_outputs(outputs, stream),
         round(latency_seconds * 1e6),
+        None if event_at is None else microseconds(event_at),
     )
 
 
@@ -293,7 +297,7 @@ class PredictionLog:
 
     def _resolve(
         self, connection: Connection, values: list[Entry], new: dict[Stream, int]
-    ) -> list[tuple[int, str, int, bytes, bytes, int]]:
+    ) -> list[tuple[int, str, int, bytes, bytes, int, int | None]]:
         """The rows with their stream's id in place of the stream, streams not seen before
         stored (in the same transaction; ``new`` collects them until it commits)."""
         resolved = []

@@ -83,7 +83,7 @@ class Predictor:
         self.role = "primary"
         self.checker = RowChecker(served.schema, on_out_of_range, served.unseen)
         #: the metadata fields its requests may carry beside the inputs, to be logged
-        self.metadata = MetadataFields(served.metadata, self.checker.names)
+        self.metadata = MetadataFields(served.metadata, self.checker.names, served.time)
         self.frame = FrameBuilder(served.schema)
         model = served.model
         classes = getattr(model, "classes_", None)

@@ -29,7 +29,8 @@ from prodml.serve.stand_in import stand_in
 
 class RegistrySource:
     """The endpoints of the registry's deployments, each serving its primary version;
-    ``metadata``: the fields requests may carry beside the inputs, to be logged;
+    ``metadata``: the fields requests may carry beside the inputs, to be logged, and
+    ``time`` the one that gives a row's event time (``data.time``);
     ``automation``: who decides where a deployment does not say; ``unseen``: what a value
     never seen in training gets (``serve.unseen``)."""
 
@@ -39,9 +40,11 @@ class RegistrySource:
         metadata: Sequence[str] = (),
         automation: AutomationSettings | None = None,
         unseen: Unseen = "reject",
+        time: str | None = None,
     ) -> None:
         self.registry = registry
         self.metadata = tuple(metadata)
+        self.time = time
         self.automation = automation or AutomationSettings()
         self.unseen = unseen
 
@@ -94,6 +97,7 @@ class RegistrySource:
             schema=Schema.from_dict(found.input_schema),
             run_id=found.run_id,
             metadata=self.metadata,
+            time=self.time,
             unseen=self.unseen,
         )
 

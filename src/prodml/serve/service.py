@@ -127,7 +127,7 @@ class _Job:
     started: float  # time.perf_counter() when the request came in
     future: asyncio.Future[Answered]
     shadow: Predictor | None = None  # predicts a copy once this job's answer is committed
-    metadata: Carried | None = None  # logged beside the rows' inputs
+    metadata: Carried | None = None  # logged beside the rows' inputs, with their times
 
 
 @dataclass
@@ -479,10 +479,12 @@ class Service:
                 # its model call's, not its queue's
                 began = called if predictor.role == "shadow" else job.started
                 latency = round((finished - began) * 1e6)
-                rows, columns = job.rows, names
-                if job.metadata is not None:  # logged after the inputs, in a stream of both
-                    rows = job.metadata.joined(rows)
-                    columns = names + job.metadata.names
+                rows, columns, times = job.rows, names, None
+                if job.metadata is not None:
+                    times = job.metadata.times
+                    if job.metadata.names:  # logged after the inputs, in a stream of both
+                        rows = job.metadata.joined(rows)
+                        columns = names + job.metadata.names
                 inputs = encoded_inputs(rows)
                 into = log_stream(served, predictor.role, columns, classes)
                 for i, (request_id, blob) in enumerate(zip(job.request_ids, inputs, strict=True)):
@@ -490,7 +492,8 @@ class Service:
                         decider = answer.decided_by(i)
                         into = log_stream(served, predictor.role, columns, classes, decider)
                     outputs = encoded(predictions, answer.start + i)
-                    logged.append((into, request_id, at, blob, outputs, latency))
+                    event = None if times is None else times[i]
+                    logged.append((into, request_id, at, blob, outputs, latency, event))
             return logged
 
         reviews = None

@@ -51,6 +51,7 @@ class Served:
     schema: Schema
     run_id: str | None = None  # the run that fitted it
     metadata: tuple[str, ...] = ()
+    time: str | None = None  # the field that gives a row's event time (data.time)
     stand_in: bool = False  # the model is the fallback rule (prodml.serve.stand_in)
     unseen: Unseen = "reject"  # a value never seen in training: refused, or answered
 
@@ -150,6 +151,7 @@ class RunSource:
             schema=Schema.from_dict(self.run.input_schema),
             run_id=self.run.id,
             metadata=self.project.settings.data.metadata,
+            time=self.project.settings.data.time,
             unseen=self.project.settings.serve.unseen,
         )
 

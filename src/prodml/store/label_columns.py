@@ -157,7 +157,7 @@ class LabelledLog:
     def match(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Keep those of ``rows`` (of the log, each followed by its last label and that
         label's id, None for none) that have a label."""
-        self._rows.extend((r[0], r[1], r[3], r[5], r[7], r[8]) for r in rows if r[8] is not None)
+        self._rows.extend((r[0], r[1], r[3], r[5], *r[-2:]) for r in rows if r[-1] is not None)
 
     def columns(self, streams: Mapping[int, Stream]) -> LabelColumns:
         """The labelled predictions kept, as columns (``streams``: each stream id's

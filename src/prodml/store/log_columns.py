@@ -12,7 +12,7 @@ alone, as :mod:`~prodml.store.log_format` does, with the same values.
 
 >>> from prodml.store.log_format import encode_inputs, encode_probabilities
 >>> stream = Stream("loans", "loans", 3, None, "primary", ("income",), (0, 1))
->>> rows = [(i, 1, f"r{i}", i, encode_inputs([float(i)]), encode_probabilities([0.2, 0.8]), 10)
+>>> rows = [(i, 1, f"r{i}", i, encode_inputs([float(i)]), encode_probabilities([0.2, 0.8]), 10, i)
 ...         for i in (1, 2)]
 >>> columns = LogColumns.read(rows, {1: stream})
 >>> columns.id.tolist(), columns.inputs["income"].tolist(), columns.label.tolist()
@@ -46,9 +46,10 @@ if TYPE_CHECKING:
 #: The model that answered a prediction: its name, version and run (version 0 is a model
 #: served with ``--run``: its run tells one from another).
 Model = tuple[str, int, str | None]
-#: A row of the log as the store reads it: id, stream id, request id, time (microseconds),
-#: inputs and outputs (encoded), latency (microseconds).
-LogRow = tuple[int, int, str, int, bytes, bytes, int]
+#: A row of the log as the store reads it: id, stream id, request id, time (the event's,
+#: else the arrival; microseconds), inputs and outputs (encoded), latency and arrival
+#: (microseconds).
+LogRow = tuple[int, int, str, int, bytes, bytes, int, int]
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: arrays have no single truth value
@@ -63,7 +64,8 @@ class LogColumns:
     """
 
     id: np.ndarray  # int64
-    at_us: np.ndarray  # int64: microseconds since 1970, UTC
+    at_us: np.ndarray  # int64: microseconds since 1970, UTC: the event's, else the arrival
+    arrived_us: np.ndarray  # int64: when it arrived (the same, without an event time)
     model_name: np.ndarray  # object
     model_version: np.ndarray  # int64
     run_id: np.ndarray  # object: str or None
@@ -83,7 +85,7 @@ class LogColumns:
         return LogColumns(**arrays, inputs=self.inputs.iloc[rows].reset_index(drop=True))
 
     def created_at(self, row: int) -> datetime:
-        """The time row ``row`` was logged."""
+        """The time of row ``row``: its event's, else its arrival."""
         return moment(int(self.at_us[row]))
 
     @classmethod
@@ -92,8 +94,8 @@ class LogColumns:
         if not rows:
             return cls.of([])
         # a list per column: three times as fast as zip(*rows)
-        columns: list[list[Any]] = [[row[k] for row in rows] for k in range(7)]
-        ids, stream_ids, _, at_us, inputs, outputs, latency = columns
+        columns: list[list[Any]] = [[row[k] for row in rows] for k in range(8)]
+        ids, stream_ids, _, at_us, inputs, outputs, latency, arrived = columns
         codes, row_of = np.unique(np.array(stream_ids, dtype=np.int64), return_inverse=True)
         of = [streams[int(code)] for code in codes]
         label = np.empty(len(rows), dtype=object)
@@ -108,6 +110,7 @@ class LogColumns:
         return cls(
             id=np.array(ids, dtype=np.int64),
             at_us=np.array(at_us, dtype=np.int64),
+            arrived_us=np.array(arrived, dtype=np.int64),
             **models(of, row_of),
             latency_seconds=np.array(latency, dtype=np.int64) / 1e6,
             inputs=_inputs(inputs, [stream.columns for stream in of], row_of),
@@ -122,6 +125,9 @@ class LogColumns:
         return cls(
             id=np.array([r.id for r in rows], dtype=np.int64),
             at_us=np.array([microseconds(r.created_at) for r in rows], dtype=np.int64),
+            arrived_us=np.array(
+                [microseconds(r.arrived_at or r.created_at) for r in rows], dtype=np.int64
+            ),
             model_name=np.array([r.model_name for r in rows], dtype=object),
             model_version=np.array([r.model_version for r in rows], dtype=np.int64),
             run_id=np.array([r.run_id for r in rows], dtype=object),
@@ -167,7 +173,7 @@ def by_model(rows: Served) -> list[tuple[Model, np.ndarray]]:
     >>> from prodml.store.log_format import encode_inputs, encode_probabilities
     >>> def stream(version):
     ...     return Stream("e", "m", version, None, "primary", ("x",), (0, 1))
-    >>> rows = [(i, v, f"r{i}", i, encode_inputs([1.0]), encode_probabilities([0.5, 0.5]), 1)
+    >>> rows = [(i, v, f"r{i}", i, encode_inputs([1.0]), encode_probabilities([0.5, 0.5]), 1, i)
     ...         for i, v in enumerate([1, 1, 2, 1, 2], 1)]
     >>> read = LogColumns.read(rows, {1: stream(1), 2: stream(2)})
     >>> [(model, at.tolist()) for model, at in by_model(read)]

@@ -16,7 +16,7 @@ import builtins
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from orjson import dumps
 from sqlalchemy import Connection, DateTime, func, select, update
@@ -31,6 +31,7 @@ from prodml.store.log_format import (
     confidence,
     decode_inputs,
     decode_outputs,
+    microseconds,
     moment,
 )
 from prodml.store.runs import as_utc, jsonable, utc_now
@@ -48,11 +49,13 @@ from prodml.store.tables import (
 )
 
 T = TypeVar("T")
-#: The log's rows as the monitor reads them ("?": parameters; see _fetched), each with
-#: its last label and that label's id with _LAST_LABEL (null for none).
+#: The log's rows as the monitor reads them ("?": parameters; see _fetched): a row's time
+#: is its event's, where the request carried one, else its arrival; with _LAST_LABEL,
+#: each row's last label and that label's id as well (null for none).
 _LOG = (
-    "SELECT p.id, p.stream_id, p.request_id, p.at_us, p.inputs, p.outputs, p.latency_us{} "
-    "FROM predictions p{} WHERE p.stream_id IN ({}) AND p.id > ? ORDER BY p.id LIMIT ?"
+    "SELECT p.id, p.stream_id, p.request_id, COALESCE(p.event_us, p.at_us), p.inputs, "
+    "p.outputs, p.latency_us, p.at_us{} FROM predictions p{} "
+    "WHERE p.stream_id IN ({}) AND p.id > ? ORDER BY p.id LIMIT ?"
 )
 _LAST_LABEL = (
     ", f.label, f.id",
@@ -60,9 +63,9 @@ _LAST_LABEL = (
     "(SELECT max(g.id) FROM feedback g WHERE g.request_id = p.request_id)",
 )
 #: Labelled predictions with their last label, from the predictions in a range (or, with
-#: _NEWER, from the request ids labelled after a mark).
+#: _NEWER, from the request ids labelled after a mark); times as _LOG's.
 _LABELLED = (
-    "SELECT p.id, p.stream_id, p.at_us, p.outputs, f.label, f.id FROM {} "
+    "SELECT p.id, p.stream_id, COALESCE(p.event_us, p.at_us), p.outputs, f.label, f.id FROM {} "
     "JOIN feedback f ON f.id = "
     "(SELECT max(g.id) FROM feedback g WHERE g.request_id = p.request_id) "
     "WHERE p.stream_id IN ({}) AND p.id >= ? AND p.id <= ? AND f.id > ? ORDER BY p.id"
@@ -102,6 +105,8 @@ class Logged:
     latency_seconds: float
     run_id: str | None = None  # the run whose model answered (version 0: served with --run)
     decided_by: str = "model"  # or person, fallback (see prodml.serve.deferral)
+    # when it arrived, where ``created_at`` is its event's time (None: it is the arrival)
+    arrived_at: datetime | None = None
 
     @property
     def model(self) -> Model:
@@ -159,6 +164,17 @@ class Window:
     def model(self) -> Model:
         """The model whose predictions it holds."""
         return self.model_name, self.model_version, self.run_id
+
+
+class Covered(NamedTuple):
+    """What the stored windows of one model hold: windows of predictions follow one
+    another, so they hold its every prediction up to ``last_id``; windows of time hold
+    its every prediction up to ``last_id`` whose time is before ``until_us`` (the end of
+    its newest window, microseconds), and such a one that was logged after its window
+    closed was counted there as late (see :class:`prodml.monitor.window.Cutter`)."""
+
+    last_id: int
+    until_us: int
 
 
 @dataclass(frozen=True)
@@ -261,7 +277,10 @@ class Monitoring:
         endpoint."""
         streams = self.streams()
         p = PredictionRow
-        columns = (p.id, p.stream_id, p.request_id, p.at_us, p.inputs, p.outputs, p.latency_us)
+        columns = (
+            *(p.id, p.stream_id, p.request_id, p.at_us, p.inputs, p.outputs, p.latency_us),
+            p.at_us,  # shown by arrival
+        )
         with self.database.session() as session:
             rows = session.execute(select(*columns).order_by(p.id.desc()).limit(limit)).all()
         return [(streams[row[1]].endpoint, _logged(row, streams[row[1]])) for row in rows]
@@ -446,19 +465,23 @@ class Monitoring:
 
     # --- windows and drift scores ----------------------------------------------------------
 
-    def covered(self, endpoint: str) -> dict[Model, int]:
-        """The last prediction id the stored windows of each model of ``endpoint`` hold:
-        each model's windows follow one another, so they hold its every prediction up to
-        that id."""
+    def covered(self, endpoint: str) -> dict[Model, Covered]:
+        """What the stored windows of each model of ``endpoint`` hold (see
+        :class:`Covered`)."""
         w = MonitorWindowRow
         query = (
-            select(w.model_name, w.model_version, w.run_id, func.max(w.last_id))
+            select(
+                w.model_name, w.model_version, w.run_id, func.max(w.last_id), func.max(w.ends_at)
+            )
             .where(w.endpoint == endpoint)
             .group_by(w.model_name, w.model_version, w.run_id)
         )
         with self.database.reading() as session:
             rows = session.execute(query).all()
-        return {(name, version, run): int(last) for name, version, run, last in rows}
+        return {
+            (name, version, run): Covered(int(last), microseconds(as_utc(until) or until))
+            for name, version, run, last, until in rows
+        }
 
     def monitored_through(self, endpoint: str) -> int:
         """The log id up to which every prediction of ``endpoint`` is in a stored window
@@ -680,7 +703,7 @@ def record(item: Any) -> dict[str, Any]:
 
 
 def _logged(row: Any, stream: Stream) -> Logged:
-    id, _, request_id, at, inputs, outputs, latency = row
+    id, _, request_id, at, inputs, outputs, latency, arrived = row
     answer = decode_outputs(outputs, stream)
     return Logged(
         id,
@@ -694,6 +717,7 @@ def _logged(row: Any, stream: Stream) -> Logged:
         latency / 1e6,
         stream.run_id,
         stream.decider,
+        None if arrived == at else moment(arrived),
     )
 
 

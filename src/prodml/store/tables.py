@@ -196,10 +196,12 @@ class PredictionRow(Base):
     id: Mapped[int] = mapped_column(BIG_KEY, primary_key=True, autoincrement=True)
     stream_id: Mapped[int] = mapped_column(ForeignKey("log_streams.id"))
     request_id: Mapped[str] = mapped_column(String(36), index=True)
-    at_us: Mapped[int] = mapped_column(BigInteger)  # microseconds since 1970, UTC
+    at_us: Mapped[int] = mapped_column(BigInteger)  # arrival: microseconds since 1970, UTC
     inputs: Mapped[bytes] = mapped_column(LargeBinary)
     outputs: Mapped[bytes] = mapped_column(LargeBinary)
     latency_us: Mapped[int] = mapped_column(BigInteger)
+    # the event's time, when the request carried one (microseconds since 1970, UTC)
+    event_us: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class RequestErrorRow(Base):

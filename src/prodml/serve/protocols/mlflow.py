@@ -2,7 +2,9 @@
 ``shared/specs/mlflow-invocations.md`` says: clients written for ``mlflow models serve``
 work unchanged against the server's first endpoint. Another endpoint is chosen by the
 header ``X-Prodml-Endpoint`` or by ``"params": {"endpoint": ...}`` in a JSON body (the
-rest of ``params`` is ignored; the two, when both given, must agree).
+two, when both given, must agree); ``"params": {"time": "2026-01-31T12:00:00Z"}`` gives
+the time of the event all the rows are about (:mod:`prodml.serve.event_time`); the rest
+of ``params`` is ignored.
 
 JSON bodies take exactly one of ``dataframe_split``, ``dataframe_records``, ``instances``
 or ``inputs`` (and an optional ``params`` object); ``text/csv`` bodies have a
@@ -35,6 +37,7 @@ from starlette.responses import Response
 
 from prodml.errors import did_you_mean, listing
 from prodml.serve import sticky
+from prodml.serve.event_time import PARAMETER
 from prodml.serve.http import (
     JSON,
     RECORD,
@@ -49,7 +52,7 @@ from prodml.serve.http import (
     require_list,
     require_object,
 )
-from prodml.serve.metadata import Carried
+from prodml.serve.metadata import Carried, at_time
 from prodml.serve.predictor import Predictor
 from prodml.serve.rejection import Rejected, shown
 from prodml.serve.request_ids import new_ids
@@ -84,6 +87,7 @@ async def invocations(request: Request, service: Service, call: Call) -> Respons
         predictor = service.predictor(endpoint, key=key)
         call.answered_by(predictor)
         rows, carried = table.rows(predictor)
+        carried = at_time(carried, table.time, len(rows), '"params.time"')
         ids = new_ids(len(rows))
         pending = service.submit(predictor, rows, ids, call.started, carried)
     answer = await pending
@@ -144,6 +148,7 @@ class _Table:
     first: Callable[[str], Any]
     rows: Callable[[Predictor], Checked]
     endpoint: Any = None  # what "params.endpoint" holds, if given
+    time: Any = None  # what "params.time" holds, if given
 
 
 def _json_table(body: bytes) -> _Table:
@@ -161,7 +166,10 @@ def _json_table(body: bytes) -> _Table:
         params = require_object(data["params"], '"params"', '{"endpoint": "loans"}')
     form, value = keys[0], data[keys[0]]
     return _Table(
-        partial(_json_first, form, value), partial(_json_rows, form, value), params.get("endpoint")
+        partial(_json_first, form, value),
+        partial(_json_rows, form, value),
+        params.get("endpoint"),
+        params.get(PARAMETER),
     )
 
 

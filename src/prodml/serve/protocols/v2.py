@@ -15,7 +15,8 @@ person decides every row and the answer has no outputs.
 Input tensors are the model's only (any other is refused), so the project's
 ``data.metadata`` fields go in the request's ``parameters``: ``{"gender": "female"}`` for
 every row, or a list of one value a row; they are logged with the rows, never given to
-the model (:mod:`prodml.serve.metadata`).
+the model (:mod:`prodml.serve.metadata`). ``"parameters": {"time": "2026-01-31T12:00:00Z"}``
+gives the time of the event all the rows are about (:mod:`prodml.serve.event_time`).
 
 The binary tensor extension is not supported: an input with ``binary_data_size`` or the
 ``Inference-Header-Content-Length`` header gets a 400 that says so. Asking for binary
@@ -38,6 +39,7 @@ from starlette.responses import Response
 from prodml.data.schema import Kind
 from prodml.errors import did_you_mean, listing
 from prodml.serve import sticky
+from prodml.serve.event_time import PARAMETER
 from prodml.serve.http import (
     JSON,
     Body,
@@ -50,6 +52,7 @@ from prodml.serve.http import (
     require_list,
     require_object,
 )
+from prodml.serve.metadata import at_time
 from prodml.serve.predictor import Predictor
 from prodml.serve.rejection import Rejected, shown
 from prodml.serve.request_ids import new_ids
@@ -134,9 +137,9 @@ async def infer(request: Request, service: Service, call: Call) -> Response:
             require_object(data["parameters"], '"parameters"', '{"key": "value"}')
         wanted = _wanted(data.get("outputs"), predictor)
         rows = _rows(data.get("inputs"), predictor)
-        carried = predictor.metadata.columns(
-            data.get("parameters") or {}, len(rows), '"parameters"'
-        )
+        parameters = data.get("parameters") or {}
+        carried = predictor.metadata.columns(parameters, len(rows), '"parameters"')
+        carried = at_time(carried, parameters.get(PARAMETER), len(rows), '"parameters.time"')
         ids = new_ids(len(rows))
         pending = service.submit(predictor, rows, ids, call.started, carried)
     answer = await pending
