@@ -9,6 +9,7 @@ One request's path, module by module::
     http         reading a body within its limit, JSON, media types
     validation   rows checked against the model's input schema (422 naming the field)
     metadata     the data.metadata fields a request carries beside the inputs, for the log
+    event_time   the time of the event a request is about (data.time, or a parameter)
     request_ids  a time-ordered UUIDv7 for every answered row
     sticky       the key a request routes by: a header, a field, or its request id
     routing      which version answers it: the primary, or a canary by that key
@@ -34,6 +35,7 @@ __all__ = [
     "breaker",
     "deferral",
     "demo",
+    "event_time",
     "fallback",
     "frame",
     "http",

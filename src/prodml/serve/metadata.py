@@ -89,11 +89,13 @@ class MetadataFields:
         if not self.names and self.time is None:
             return None
         times = None
-        if self.time is not None:
-            field = self.time
-            times = row_times(
-                [r.get(field) if type(r) is dict else None for r in records], field, text
-            )
+        field = self.time
+        if field is not None:
+            for record in records:  # a loop, not any(): a generator costs more
+                if type(record) is dict and field in record:
+                    found = [r.get(field) if type(r) is dict else None for r in records]
+                    times = row_times(found, field, text)
+                    break
         names = tuple(n for n in self.names if any(type(r) is dict and n in r for r in records))
         if not names:
             return None if times is None else Carried((), [], times)
@@ -124,15 +126,13 @@ class MetadataFields:
         return Carried(names, list(zip(*lists, strict=True)), times)
 
 
-def at_time(carried: Carried | None, value: Any, rows: int, where: str) -> Carried | None:
+def at_time(carried: Carried | None, value: Any, rows: int, where: str) -> Carried:
     """``carried`` with the time a request gives all its ``rows`` rows (``value``, of
-    its parameter ``where``; None: it gives none) where a row has no time of its own.
+    its parameter ``where``) where a row has no time of its own.
 
     >>> at_time(None, "2026-01-31T12:00:00Z", 2, '"params.time"').times
     [1769860800000000, 1769860800000000]
     """
-    if value is None:
-        return carried
     moment = event_us(value, where)
     if carried is None:
         return Carried((), [], [moment] * rows)

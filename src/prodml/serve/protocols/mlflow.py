@@ -87,7 +87,8 @@ async def invocations(request: Request, service: Service, call: Call) -> Respons
         predictor = service.predictor(endpoint, key=key)
         call.answered_by(predictor)
         rows, carried = table.rows(predictor)
-        carried = at_time(carried, table.time, len(rows), '"params.time"')
+        if table.time is not None:
+            carried = at_time(carried, table.time, len(rows), '"params.time"')
         ids = new_ids(len(rows))
         pending = service.submit(predictor, rows, ids, call.started, carried)
     answer = await pending

@@ -139,7 +139,9 @@ async def infer(request: Request, service: Service, call: Call) -> Response:
         rows = _rows(data.get("inputs"), predictor)
         parameters = data.get("parameters") or {}
         carried = predictor.metadata.columns(parameters, len(rows), '"parameters"')
-        carried = at_time(carried, parameters.get(PARAMETER), len(rows), '"parameters.time"')
+        if PARAMETER in parameters:
+            given = parameters[PARAMETER]
+            carried = at_time(carried, given, len(rows), '"parameters.time"')
         ids = new_ids(len(rows))
         pending = service.submit(predictor, rows, ids, call.started, carried)
     answer = await pending
