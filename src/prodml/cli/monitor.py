@@ -91,9 +91,14 @@ def monitor(
     score; update realized performance from feedback; fire and resolve alerts.
 
     Each model's predictions (a canary's among its primary's) are cut into windows of their
-    own. A window of time is closed a few seconds after its end, a window of predictions
-    when it is full, or, marked partial, once a window of other models' predictions
-    follows its model's last; --close scores the open ones too, marked partial. A window
+    own. A window of predictions is closed when it is full, or, marked partial, once a
+    window of other models' predictions follows its model's last. A window of time holds
+    the predictions of its slot by event time (a request's data.time field or time
+    parameter; else its arrival), whatever order they came in, and is closed once a
+    prediction of its model is monitor.lateness (default 5s) past its end, or once the
+    clock is and no prediction of its model came for that long; a prediction that comes
+    after its window closed is not scored but counted in the next window's late_rows.
+    --close scores the open ones too, marked partial. A window
     of fewer than monitor.min_rows rows (default 100) gets its software metrics but no
     drift verdict ("too few rows"); one of fewer than monitor.min_labels labels (30)
     keeps its accuracy, but rules on realized performance are not judged on it. Drift is
@@ -387,7 +392,7 @@ def show_pass(done: Pass, wide: bool = False) -> None:
             f"{escape(w.model_name)}:{w.model_version}",
             w.starts_at.strftime("%m-%d %H:%M:%S"),
             w.ends_at.strftime("%m-%d %H:%M:%S"),
-            f"{w.rows:,}" + (" partial" if m.get("partial") else ""),
+            _rows(w.rows, m),
             fmt(m.get("latency_p99_seconds")),
             fmt(m.get("error_rate")),
             "too few rows" if m.get("too_few_rows") else _share(m.get("drift_share")),
@@ -466,6 +471,21 @@ def show_performance(windows: list[Window]) -> None:
     console.print(table)
 
 
+def _rows(rows: int, metrics: dict[str, Any]) -> str:
+    """A window's rows, marked partial, and the late rows counted in it when there are
+    any.
+
+    >>> _rows(1200, {"partial": 1, "late_rows": 3})
+    '1,200 partial, 3 late'
+    """
+    late = metrics.get("late_rows")
+    return (
+        f"{rows:,}"
+        + (" partial" if metrics.get("partial") else "")
+        + (f", {late:,} late" if late else "")
+    )
+
+
 def show_report(found: dict[str, Any], wide: bool = False) -> None:
     """The monitoring report: windows, change points, alert history."""
     windows = found["windows"]
@@ -495,7 +515,7 @@ def show_report(found: dict[str, Any], wide: bool = False) -> None:
         table.add_row(
             str(w["id"]),
             w["starts_at"][:16].replace("T", " "),
-            f"{w['rows']:,}" + (" partial" if m.get("partial") else ""),
+            _rows(w["rows"], m),
             fmt(m.get("accuracy")),
             "too few rows" if m.get("too_few_rows") else _share(m.get("drift_share")),
             escape(", ".join(w["alerts"])),

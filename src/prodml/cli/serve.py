@@ -54,7 +54,11 @@ def serve(
     /docs.
 
     Requests are checked against the model's input schema, batched, and every answered
-    prediction is logged in the project's store before its answer is sent.
+    prediction is logged in the project's store before its answer is sent. A request may
+    give the time of the event it is about (the data.time field in its rows, or
+    "parameters": {"time": ...} on V2, "params": {"time": ...} on MLflow, ISO 8601 with
+    its zone): prodml monitor's windows of time follow it, and count predictions that
+    come after their window closed (monitor.lateness) as late_rows.
     """
     from prodml.serve.launch import serve as run_server
 

@@ -4,8 +4,10 @@ A pass (:meth:`Monitor.run`):
 
 1. cuts the predictions not yet in a stored window into closed windows, each of one
    model's predictions (:class:`prodml.monitor.window.Cutter`: a canary's rows among its
-   primary's get windows of their own; with ``close``, every open one too, marked
-   ``partial``), and keeps where the next pass reads from. For each window it computes
+   primary's get windows of their own; windows of time by each row's event time, else
+   its arrival, closed once the model's newest time is ``monitor.lateness`` past them,
+   rows that come later counted as ``late_rows``; with ``close``, every open one too,
+   marked ``partial``), and keeps where the next pass reads from. For each window it computes
    the software, input and output metrics, the drift of every feature and of the
    outputs against the model version's reference profile, and, for a version's first
    window, the training-serving skew against its training rows; it stores the window

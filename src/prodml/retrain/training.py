@@ -155,7 +155,7 @@ def labelled_history(
     with project.runs_store.database.reading() as session:
         rows = [tuple(row) for row in session.execute(query).all()]
     columns = LogColumns.read(
-        [(*row[:4], bytes(row[4]), bytes(row[5]), row[6]) for row in rows], streams
+        [(*row[:4], bytes(row[4]), bytes(row[5]), row[6], row[3]) for row in rows], streams
     )
     frame = columns.inputs.copy()
     frame[target] = [row[7]["value"] for row in rows]
