@@ -8,7 +8,10 @@ history into windows of its event time."""
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +31,7 @@ FACTORY = "sklearn.ensemble.HistGradientBoostingClassifier"
 PARAMS = {"categorical_features": "from_dtype", "random_state": 0, "max_iter": 10}
 HISTORY = datetime(2025, 6, 1, tzinfo=UTC)  # when the replayed applications were made
 LATENESS = 1.0  # seconds
+PRODML = str(Path(sys.executable).parent / "prodml")
 
 
 @pytest.fixture(scope="module")
@@ -169,3 +173,32 @@ def test_a_bad_time_is_refused_naming_the_field_and_what_is_allowed(
         assert answer.status == (422 if where.startswith("row") else 400), answer.body
         assert where in message and problem in message and "ISO 8601" in message, message
         assert "\n" not in message
+
+
+def test_predict_log_writes_the_file_s_time_as_the_event_s_and_the_arrival_apart(
+    project: Path, tmp_path: Path
+) -> None:
+    """``data.time`` of a batch was its logged time; it is its event time now, and the
+    log's time is when the batch was logged (as a served prediction's is)."""
+    with prodml.Project(project) as opened:
+        frame = opened.load_data().frame.dropna().head(20).copy()
+    events = [HISTORY + timedelta(days=10, hours=k) for k in range(20)]
+    frame["applied_at"] = [at.isoformat() for at in events]
+    frame["application_id"] = [f"batch-{k}" for k in range(20)]
+    batch = tmp_path / "batch.csv"
+    frame.to_csv(batch, index=False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PRODML_", "FORCE_COLOR"))}
+    before = microseconds(datetime.now(UTC))
+    done = subprocess.run(
+        [PRODML, "predict", str(batch), "-o", str(tmp_path / "scored.csv"), "--log"],
+        cwd=project,
+        env={**env, "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    found = logged(project, [f"batch-{k}" for k in range(20)])
+    assert [event for _, event in found] == [microseconds(at) for at in events]
+    assert all(before <= at_us <= microseconds(datetime.now(UTC)) for at_us, _ in found)
