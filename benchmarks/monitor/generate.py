@@ -71,6 +71,7 @@ def log(folder: Path, first: int, rows: int) -> None:
                         encode_inputs(values),
                         encode_probabilities(probabilities),
                         1_000 + (start + i) % 500,
+                        None,  # no event time: each arrived at its own
                     )
                     for i, (values, probabilities) in enumerate(
                         zip(inputs.to_numpy().tolist(), answers, strict=True)
