@@ -182,6 +182,7 @@ class PredictionLog:
         # rollback on its return) for every commit; dropped after a failure, opened anew.
         self._connection: Connection | None = None
         self._streams: dict[Stream, int] = {}  # ids of the streams committed so far
+        self._turns = database.turns("log")  # the writers' lock, the thread's own
         self._thread = threading.Thread(target=self._run, name="prodml-prediction-log")
         self._thread.start()
         self._closed = False
@@ -261,6 +262,7 @@ class PredictionLog:
             if group:
                 self._commit(group)
         self._disconnect()
+        self._turns.close()
 
     def _commit(self, group: list[tuple[tuple[tuple[Any, Rows], ...], Future[None]]]) -> None:
         rows: dict[Any, list[Any]] = {}
@@ -270,16 +272,18 @@ class PredictionLog:
                 for statement, batch in parts:
                     rows.setdefault(statement, []).extend(batch() if callable(batch) else batch)
             connection = self._connect()
-            with self.database.queued("log"), connection.begin():
+            with self._turns(), connection.begin():
                 for statement, values in rows.items():
                     if not values:
                         continue
                     if statement is _INSERT:
                         resolved = self._resolve(connection, values, new)
+                        driver = cast(Any, connection.connection.driver_connection)
                         if self.database.is_sqlite:
-                            _insert_sqlite(connection, resolved)
+                            _insert_sqlite(driver, resolved)
                         else:
-                            connection.exec_driver_sql(_INSERT.format("%s"), resolved)
+                            with driver.cursor() as cursor:
+                                cursor.executemany(_INSERT.format("%s"), resolved)
                     elif statement is _REVIEWS:
                         insert_items(connection, values)
                     else:
@@ -359,8 +363,11 @@ class PredictionLog:
             self._connection = None
 
 
-def _insert_sqlite(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert ``rows`` into an SQLite store with a few statements of many rows each.
+def _insert_sqlite(driver: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` into an SQLite store with a few statements of many rows each,
+    through the driver's connection ``driver``, inside the transaction SQLAlchemy began on
+    it (SQLAlchemy's execution context, made for every statement, is work the log thread
+    need not do: it holds no parameters to convert).
 
     The driver's executemany steps a statement a row, and lets go of the GIL around each
     step: under load the log thread then waited for the event loop once a row, and took a
@@ -372,7 +379,7 @@ def _insert_sqlite(connection: Connection, rows: Sequence[tuple[Any, ...]]) -> N
     while start < len(rows):
         size = min(SQLITE_ROWS, 1 << ((len(rows) - start).bit_length() - 1))
         values = tuple(itertools.chain.from_iterable(rows[start : start + size]))
-        connection.exec_driver_sql(_sqlite_insert(size), values)
+        driver.execute(_sqlite_insert(size), values)
         start += size
 
 
