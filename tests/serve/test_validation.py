@@ -252,6 +252,9 @@ def test_many_number_records_check_as_one_by_one_and_count_the_same(numbers: Sch
         ({"x3": "7"}, "row 4, field 'x3': '7' is text"),
         ({"x4": True}, "row 4, field 'x4': true"),
         ({"x5": float("inf")}, "row 4, field 'x5': Infinity is not a finite number"),
+        ({"x5": -float("inf")}, "row 4, field 'x5': -Infinity is not a finite number"),
+        ({"x2": float("nan")}, None),  # NaN in a nullable column: missing, as null
+        ({"x0": float("nan")}, "row 4, field 'x0': NaN is missing"),
     ],
 )
 def test_records_that_are_not_all_floats_check_as_one_by_one(

@@ -50,6 +50,7 @@ import datetime
 import itertools
 import math
 import operator
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
@@ -64,6 +65,7 @@ Row = tuple[Any, ...]
 Check = Callable[[Any], Any]
 
 _INT64 = 2**63
+_LARGEST = sys.float_info.max
 _NAMED = 10  # the most bad fields one refusal lists
 _MISSING_TEXT = frozenset({"", "nan", "null", "na", "none"})
 _TRUE_FALSE = {"true": True, "false": False, "1": True, "0": False}
@@ -140,8 +142,10 @@ class RowChecker:
         numbers = len(self.names) > 1 and all(c.kind == "number" for c in schema.columns)
         self._getter = operator.itemgetter(*self.names) if numbers else None
         columns = schema.columns if numbers else ()
-        self._low = np.array([-math.inf if c.minimum is None else c.minimum for c in columns])
-        self._high = np.array([math.inf if c.maximum is None else c.maximum for c in columns])
+        # finite bounds (the largest float where training gave none), so that values
+        # within them are finite: one test of the common case instead of two
+        self._low = np.array([-_LARGEST if c.minimum is None else c.minimum for c in columns])
+        self._high = np.array([_LARGEST if c.maximum is None else c.maximum for c in columns])
 
     def checks(self, text: bool = False) -> tuple[Check, ...]:
         """One check a column, in schema order: of JSON values, or of ``text``."""
@@ -200,23 +204,25 @@ class RowChecker:
     def _floats(self, records: list[Any]) -> FloatRows | None:
         """The rows of ``records``, with their matrix, when every column is a number and
         every value a finite float, the out-of-range values counted; None otherwise."""
-        if self._getter is None or not all(type(r) is dict for r in records):
+        if self._getter is None or not records or not all(type(r) is dict for r in records):
             return None
         try:
             rows: list[Row] = list(map(self._getter, records))
         except KeyError:
             return None
-        if set(map(type, itertools.chain.from_iterable(rows))) != {float}:
+        size = len(rows) * len(self.names)
+        # counted in a list: half the time of a set of the types
+        if list(map(type, itertools.chain.from_iterable(rows))).count(float) != size:
             return None
         # fromiter over the floats: a third faster than np.array of the tuples
-        size = len(rows) * len(self.names)
         values = np.fromiter(itertools.chain.from_iterable(rows), np.float64, size)
         values = values.reshape(len(rows), len(self.names))
-        if not np.isfinite(values).all():
-            return None
-        outside = (values < self._low) | (values > self._high)
-        for position in np.nonzero(outside)[1]:
-            self._note(self.names[position])
+        inside = (values >= self._low) & (values <= self._high)  # NaN is not
+        if not inside.all():
+            if not np.isfinite(values).all():
+                return None
+            for position in np.nonzero(~inside)[1]:
+                self._note(self.names[position])
         return FloatRows(rows, values)
 
     def values(self, values: Any, index: int, text: bool = False) -> Row:
