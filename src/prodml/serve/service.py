@@ -107,10 +107,25 @@ class Answered:
         """``deferred`` when a person decides row ``row``, else ``decided``."""
         return "deferred" if self.decided_by(row) == "person" else "decided"
 
+    def deciders_of_rows(self) -> Sequence[Decider]:
+        """Who decides each of the request's rows (:meth:`decided_by` of each)."""
+        if not self.deciders:
+            model: Decider = "model"
+            return (model,) * len(self.request_ids)
+        return self.deciders[self.start : self.start + len(self.request_ids)]
+
     def headers(self) -> dict[str, str]:
         """The ``X-Prodml-Decided-By`` header: who decides each row (see
         :func:`~prodml.serve.deferral.decided_header`)."""
-        return decided_header([self.decided_by(i) for i in range(len(self.request_ids))])
+        return decided_header(self.deciders_of_rows())
+
+    def given(self, name: str) -> list[Any]:
+        """The request's :meth:`column` ``name`` as answered: None for a row whose answer
+        is not :meth:`shown`."""
+        values = self.column(name)
+        if self.suggests:
+            return values
+        return [v if self.shown(i) else None for i, v in enumerate(values)]
 
     def column(self, name: str) -> list[Any]:
         """The request's ``labels``, ``values`` or ``probabilities`` (rows of them)."""
@@ -486,11 +501,14 @@ class Service:
                         rows = job.metadata.joined(rows)
                         columns = names + job.metadata.names
                 inputs = encoded_inputs(rows)
-                into = log_stream(served, predictor.role, columns, classes)
+                deciders_of_rows = answer.deciders_of_rows()
+                # a stream a decider, looked up once a job rather than once a row
+                streams = {
+                    decider: log_stream(served, predictor.role, columns, classes, decider)
+                    for decider in set(deciders_of_rows)
+                }
                 for i, (request_id, blob) in enumerate(zip(job.request_ids, inputs, strict=True)):
-                    if deciders:
-                        decider = answer.decided_by(i)
-                        into = log_stream(served, predictor.role, columns, classes, decider)
+                    into = streams[deciders_of_rows[i]]
                     outputs = encoded(predictions, answer.start + i)
                     event = None if times is None else times[i]
                     logged.append((into, request_id, at, blob, outputs, latency, event))

@@ -96,8 +96,7 @@ async def invocations(request: Request, service: Service, call: Call) -> Respons
     headers = answer.headers()
     if 0 < len(ids) <= MAX_ID_HEADER_ROWS:
         headers["X-Request-Ids"] = ",".join(ids)
-    shown = [v if answer.shown(i) else None for i, v in enumerate(answer.column(column))]
-    return json_response({"predictions": shown}, headers=headers)
+    return json_response({"predictions": answer.given(column)}, headers=headers)
 
 
 async def ping(request: Request, service: Service, call: Call) -> Response:
