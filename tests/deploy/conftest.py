@@ -45,7 +45,7 @@ def log_answers() -> LogAnswers:
         stream = log_stream(dataclasses.replace(served, version=version), role, names, CLASSES)
         inputs, at = encode_inputs([1.0] * len(names)), microseconds(utc_now())
         rows: list[Any] = [
-            (stream, rid, at, inputs, encode_probabilities([1.0 - p, p]), latency)
+            (stream, rid, at, inputs, encode_probabilities([1.0 - p, p]), latency, None)
             for rid, p, latency in answers
         ]
         log = PredictionLog(project.runs_store.database)
