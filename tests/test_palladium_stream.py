@@ -3,8 +3,10 @@ for each, checked as the server checks rows and logged before the answer is writ
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +109,27 @@ def test_a_refused_line_is_answered_by_its_error_and_the_stream_goes_on(loans: P
         "error: 2 of 4 lines were refused, each answered by its error (the first, line 2: "
         "row 0, field 'purpose': 'vacation' was never seen in training"
     )
+
+
+def test_a_records_data_time_is_logged_as_its_event_time(loans: Path) -> None:
+    sent = records(loans, 3)
+    times = ["2024-03-01T08:00:00Z", "2024-03-01T10:30:00+01:00", None]
+    for record, moment in zip(sent, times, strict=True):
+        if moment is not None:
+            record["applied_at"] = moment  # the loans example's data.time
+    bad = {**sent[0], "applied_at": "yesterday"}
+    lines = [json.dumps(r) for r in [*sent, bad]]
+    result = runner.invoke(app, ["predict", "-", "-C", str(loans)], input="\n".join(lines))
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert answers[3]["field"] == "applied_at"
+    assert answers[3]["error"].startswith("row 0, field 'applied_at': 'yesterday' is not an ISO")
+    ids = [a["request_id"] for a in answers[:3]]
+    with contextlib.closing(sqlite3.connect(loans / ".prodml" / "prodml.db")) as db:
+        event = dict(db.execute("select request_id, event_us from predictions"))
+    expected = [
+        None if m is None else round(pd.Timestamp(m).timestamp() * 1_000_000) for m in times
+    ]
+    assert [event[i] for i in ids] == expected
 
 
 def test_serve_unseen_predict_answers_an_unseen_category_as_the_server_does(

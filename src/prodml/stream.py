@@ -3,11 +3,13 @@ answer line for each line read (Palladium's ``stream``).
 
 A line is one JSON object, a record (the model's input fields, and any of the project's
 ``data.metadata`` fields, logged beside them), or a JSON list of records, answered by a
-list. Rows are checked as prodml's server checks them
-(:class:`~prodml.serve.validation.RowChecker`: every bad field of a row named, a category
-never seen in training unless ``serve.unseen`` is ``predict``, a null where training had
-none); a line that is not JSON or fails
-the checks is answered in its place by ``{"error": ..., "field": ..., "line": N}``, so the
+list. A record's ``data.time`` field, when the project has one, is the time of the event
+it is about (ISO 8601 with its zone, :mod:`prodml.serve.event_time`): it is logged as the
+prediction's event time, which the monitor's windows of time follow. Rows are checked
+as prodml's server checks them (:class:`~prodml.serve.validation.RowChecker`: every bad
+field of a row named, a category never seen in training unless ``serve.unseen`` is
+``predict``, a null where training had none); a line that is not JSON or fails the
+checks is answered in its place by ``{"error": ..., "field": ..., "line": N}``, so the
 answers stay in step with the lines and the stream goes on. Each answer is what
 ``/predict`` gives a record: the label and probabilities (a regressor: the value), the
 model and a request id; its row is committed to the prediction log before the answer is
@@ -45,6 +47,7 @@ from prodml.serve.predictor import Predictions, Predictor
 from prodml.serve.rejection import Rejected
 from prodml.serve.request_ids import new_ids
 from prodml.serve.source import Served
+from prodml.store.log_format import moment
 
 if TYPE_CHECKING:
     from prodml.project import Project
@@ -83,6 +86,7 @@ class JsonLines:
             schema=Schema.from_dict(version.input_schema),
             run_id=version.run_id,
             metadata=project.settings.data.metadata,
+            time=project.settings.data.time,
             unseen=project.settings.serve.unseen,
         )
         log = PredictionLog(registry.database, project.settings.log.durability)
@@ -108,9 +112,12 @@ class JsonLines:
             logged = rows if carried is None else carried.joined(rows)
             names = self.predictor.checker.names + (() if carried is None else carried.names)
             latency = time.perf_counter() - started
+            times = (None if carried is None else carried.times) or [None] * len(rows)
             entries = [
-                self._entry(request_id, dict(zip(names, row, strict=True)), predictions, i, latency)
-                for i, (request_id, row) in enumerate(zip(ids, logged, strict=True))
+                self._entry(
+                    request_id, dict(zip(names, row, strict=True)), predictions, i, latency, event
+                )
+                for i, (request_id, row, event) in enumerate(zip(ids, logged, times, strict=True))
             ]
             self.log.write(entries).result()  # committed before the answer is given
         model = self.predictor.served.model_id
@@ -127,6 +134,7 @@ class JsonLines:
         predictions: Predictions,
         row: int,
         latency: float,
+        event_us: int | None,
     ) -> Entry:
         served = self.predictor.served
         return entry(
@@ -139,6 +147,7 @@ class JsonLines:
             latency,
             run_id=served.run_id,
             classes=self.predictor.classes if self.predictor.probabilistic else None,
+            event_at=None if event_us is None else moment(event_us),
         )
 
 

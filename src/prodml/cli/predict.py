@@ -63,8 +63,10 @@ def predict(
     With - (Palladium's stream), each line of stdin is a JSON record, or a list of them,
     and gets one line on stdout: label and probabilities (or value), model and request id,
     as POST /predict answers. Rows are checked as the server checks them and logged in the
-    prediction log before their answer is written; a line the checks refuse is answered
-    by {"error", "field", "line"} in its place, the stream goes on, and the exit code is 1.
+    prediction log before their answer is written, a record's data.time field as the time
+    of its event (ISO 8601 with its zone), which prodml monitor's windows follow; a line
+    the checks refuse is answered by {"error", "field", "line"} in its place, the stream
+    goes on, and the exit code is 1.
     """
     if str(file) == "-":
         _answer_lines(project, model)
