@@ -20,6 +20,7 @@ One request's path, module by module::
     shadow_drops     a shadow's dropped copies, in its endpoint's deployment events
     batcher      adaptive micro-batching with a bounded queue (503 when full)
     predictor    one model call a batch on a frame from frame
+    direct       a scaled logistic regression's probabilities without scikit-learn's checks
     prediction_log   the group commit before any answer of a batch is sent
     metrics      Prometheus, a registry per app
     source       where models come from (a run now, the registry later)
@@ -35,6 +36,7 @@ __all__ = [
     "breaker",
     "deferral",
     "demo",
+    "direct",
     "event_time",
     "fallback",
     "frame",

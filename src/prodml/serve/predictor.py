@@ -14,7 +14,10 @@ every column is a float64 number and the model gives the same answers on a plain
 scikit-learn's checks of a DataFrame cost about 1 ms a call, of an array 0.3 ms, and
 the rows were already checked against the schema, names and order included. Calls run
 with scikit-learn's finiteness check off for the same reason: a value that could be
-infinite or missing where the model cannot take it was refused before.
+infinite or missing where the model cannot take it was refused before. A scaled logistic
+regression given arrays skips scikit-learn altogether: its probabilities are computed as
+scikit-learn computes them (:mod:`~prodml.serve.direct`), when that gives the same bits
+on the probe rows.
 
 >>> import prodml, tempfile
 >>> from prodml.serve.source import RunSource
@@ -24,8 +27,8 @@ infinite or missing where the model cannot take it was refused before.
 >>> predicted = predictor.predict(rows)
 >>> predictor.classes, predicted.labels, len(predicted.outputs(0)["probabilities"])
 (['benign', 'malignant'], ['benign'], 2)
->>> predictor.takes_arrays
-True
+>>> predictor.takes_arrays, predictor.direct
+(True, True)
 >>> project.close()
 """
 
@@ -42,6 +45,7 @@ import numpy as np
 import sklearn
 
 from prodml.data.schema import Schema
+from prodml.serve.direct import Step, probabilities
 from prodml.serve.frame import FrameBuilder, matrix
 from prodml.serve.metadata import MetadataFields
 from prodml.serve.source import Served
@@ -93,8 +97,12 @@ class Predictor:
         self.classes: list[Any] | None = None if classes is None else np.asarray(classes).tolist()
         self._keys = None if self.classes is None else [str(c) for c in self.classes]
         probe = probe_rows(served.schema)
+        self._direct: Step | None = None  # scikit-learn's checks while it is being chosen
         #: does the model get a plain array instead of a DataFrame? (see the module docstring)
         self.takes_arrays = self.frame.numbers_only and self._same_on_arrays(probe)
+        self._direct = self._same_directly(probe)
+        #: are its probabilities computed without scikit-learn's checks? (module docstring)
+        self.direct = self._direct is not None
         #: seconds a call on a few rows takes (the fastest of three), None if it failed
         self.call_seconds = self._time(probe)
 
@@ -117,11 +125,25 @@ class Predictor:
         return Predictions(np.asarray(raw).tolist(), None, None, self._keys)
 
     def _call(self, inputs: Any) -> Any:
+        if self._direct is not None:
+            return self._direct(inputs)
         model = self.served.model
         with _checked_before():
             if self.probabilistic:
                 return model.predict_proba(inputs)
             return model.predict(inputs)
+
+    def _same_directly(self, rows: list[Row]) -> Step | None:
+        """:func:`~prodml.serve.direct.probabilities` of the model, if it gives the bits
+        ``predict_proba`` gives, on the rows together and the first alone."""
+        direct = probabilities(self.served.model) if self.takes_arrays else None
+        if direct is None or not self.probabilistic:
+            return None
+        for array in (np.array(rows, dtype=np.float64), np.array(rows[:1], dtype=np.float64)):
+            expected = np.asarray(self._call(array.copy()))
+            if not np.array_equal(direct(array.copy()), expected):
+                return None
+        return direct
 
     def _time(self, rows: list[Row]) -> float | None:
         times = []
