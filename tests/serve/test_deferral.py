@@ -17,10 +17,12 @@ import pytest
 import yaml
 
 import prodml
-from prodml.automation.levels import sampled
+from prodml.automation.levels import Automation, sampled
 from prodml.automation.threshold import threshold_for
 from prodml.deploy.keys import Keys
 from prodml.errors import ConfigError
+from prodml.serve.deferral import decide
+from prodml.serve.predictor import Predictions
 from prodml.store.review import ReviewQueue
 
 if TYPE_CHECKING:
@@ -277,3 +279,26 @@ def test_a_regressor_is_deferred_whole_at_assist_and_refused_partial(
     (folder / "prodml.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
     with pytest.raises(ConfigError, match="a regressor gives none"):
         prodml.Project(folder)
+
+
+@pytest.mark.parametrize(
+    "automation",
+    [
+        Automation("full"),
+        Automation("full", audit_sample=0.3),
+        Automation("partial", 0.7),
+        Automation("assist"),
+        Automation("human"),
+    ],
+    ids=lambda a: f"{a.level}-{a.audit_sample}",
+)
+def test_the_model_decides_all_exactly_when_decide_gives_it_every_row_unreviewed(
+    automation: Automation,
+) -> None:
+    # the server skips decide() when model_decides_all: that must change nothing
+    rng = np.random.default_rng(5)
+    top = rng.uniform(0.5, 1.0, 500)
+    answered = Predictions([1] * 500, [[1 - p, p] for p in top], None, ["0", "1"])
+    decided = decide(automation, answered, [f"r-{i}" for i in range(500)])
+    everything_the_models = set(decided.deciders) == {"model"} and not decided.reviewed
+    assert automation.model_decides_all == everything_the_models

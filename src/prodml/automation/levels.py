@@ -71,6 +71,12 @@ class Automation:
         return "person"
 
     @property
+    def model_decides_all(self) -> bool:
+        """Whether the model decides every row and none is audited (``full``, no audit
+        sample): then nothing about a row's answer changes who decides it."""
+        return self.level == "full" and self.audit_sample == 0
+
+    @property
     def suggests(self) -> bool:
         """Whether a deferred answer shows the model's suggestion (not at ``human``)."""
         return self.level != "human"

@@ -431,10 +431,11 @@ class Service:
             slow = limit is not None and (finished - called) * 1000 > limit
             now = time.monotonic()
             self._tripped(endpoint, served, breaker.failed(now) if slow else breaker.succeeded(now))
-        ids = [i for job in group for i in job.request_ids]
-        decided = (
-            None if predictor.role == "shadow" else decide(endpoint.automation, predictions, ids)
-        )
+        automation = endpoint.automation
+        decided = None  # a shadow's rows, and any row at full without audit: the model's
+        if predictor.role != "shadow" and not automation.model_decides_all:
+            ids = [i for job in group for i in job.request_ids]
+            decided = decide(automation, predictions, ids)
         self._answer(group, predictions, decided, called, finished)
 
     def _by_rule(self, group: list[_Job], rows: Sequence[Row]) -> None:
