@@ -16,7 +16,7 @@ from prodml.errors import ConfigError, NotFoundError, ReviewError
 from prodml.serve.prediction_log import PredictionLog, entry
 from prodml.store.database import Database
 from prodml.store.monitoring import Monitoring
-from prodml.store.review import NewItem, ReviewQueue
+from prodml.store.review import NewItem, ReviewQueue, item_rows
 from prodml.store.runs import utc_now
 
 if TYPE_CHECKING:
@@ -218,3 +218,27 @@ def test_reviewers_in_four_processes_at_once_never_get_the_same_item(
     taken = [line for _, out, _ in results for line in out.split()]  # "ready" was read
     assert sorted(taken) == sorted(i.request_id for i in queued)  # each once, none lost
     assert sum(bool(out.split()) for _, out, _ in results) >= 2  # they did overlap
+
+
+def test_items_committed_with_the_log_are_queued_once_each_the_first_kept(
+    queue: ReviewQueue,
+) -> None:
+    """The prediction log commits a group's items in statements of many rows: 150 items
+    take three, one of them repeats a request id of the group and one a request queued
+    before; each request is queued once, with what was first given for it."""
+    endpoint = uuid4().hex
+    queued = items(endpoint, 150)
+    assert queue.add(queued[:1]) == 1
+    repeated = replace(queued[7], priority=99.0, suggestion=None)
+    earlier = replace(queued[0], priority=98.0)
+    log = PredictionLog(queue.database)
+    try:
+        group = [*queued[1:], repeated, earlier]
+        log.write([], lambda: item_rows(group, utc_now())).result()
+    finally:
+        log.close()
+
+    held = {
+        i.request_id: (i.priority, i.suggestion, i.inputs) for i in queue.items(endpoint, limit=500)
+    }
+    assert held == {i.request_id: (i.priority, i.suggestion, i.inputs) for i in queued}

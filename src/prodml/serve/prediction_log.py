@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import logging
 import queue
 import sqlite3
@@ -55,6 +54,7 @@ from sqlalchemy import Connection, Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from prodml.serve.validation import FloatRows
+from prodml.store import many_rows
 from prodml.store.database import Database
 from prodml.store.log_format import (
     FORMAT_VERSION,
@@ -81,15 +81,13 @@ Durability = Literal["process", "power"]
 
 _TABLE = cast(Table, PredictionRow.__table__)
 _STREAMS = cast(Table, LogStreamRow.__table__)
-#: The insert of predictions: the driver's own executemany, with none of SQLAlchemy's
-#: per-row work (a third of the log thread's time at 100 rows a request)
+#: The insert of predictions: the driver's own, with none of SQLAlchemy's per-row work (a
+#: third of the log thread's time at 100 rows a request); ``{rows}``, the VALUES' rows
 _INSERT = (
     "INSERT INTO predictions (stream_id, request_id, at_us, inputs, outputs, latency_us, "
-    "event_us) VALUES ({0}, {0}, {0}, {0}, {0}, {0}, {0})"
+    "event_us) VALUES {rows}"
 )
-#: The most rows one INSERT statement of an SQLite store takes (7 values each: 896 of
-#: the 999 variables the oldest SQLite allows a statement).
-SQLITE_ROWS = 128
+_POSTGRES_ROW = "(%s, %s, %s, %s, %s, %s, %s)"
 _ERRORS = insert(cast(Table, RequestErrorRow.__table__))
 _REVIEWS = object()  # review items, inserted by insert_items
 _STOP = object()
@@ -280,10 +278,10 @@ class PredictionLog:
                         resolved = self._resolve(connection, values, new)
                         driver = cast(Any, connection.connection.driver_connection)
                         if self.database.is_sqlite:
-                            _insert_sqlite(driver, resolved)
+                            many_rows.insert(driver, _INSERT, resolved)
                         else:
                             with driver.cursor() as cursor:
-                                cursor.executemany(_INSERT.format("%s"), resolved)
+                                cursor.executemany(_INSERT.format(rows=_POSTGRES_ROW), resolved)
                     elif statement is _REVIEWS:
                         insert_items(connection, values)
                     else:
@@ -361,33 +359,6 @@ class PredictionLog:
             with contextlib.suppress(Exception):  # a broken connection is dropped either way
                 self._connection.close()
             self._connection = None
-
-
-def _insert_sqlite(driver: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert ``rows`` into an SQLite store with a few statements of many rows each,
-    through the driver's connection ``driver``, inside the transaction SQLAlchemy began on
-    it (SQLAlchemy's execution context, made for every statement, is work the log thread
-    need not do: it holds no parameters to convert).
-
-    The driver's executemany steps a statement a row, and lets go of the GIL around each
-    step: under load the log thread then waited for the event loop once a row, and took a
-    third more CPU a row. A statement of up to SQLITE_ROWS rows instead, the rest of a
-    group in statements of its binary digits (100 rows: 64, 32 and 4), so that a handful
-    of statement texts, each compiled once and cached by the driver, serve every group.
-    """
-    start = 0
-    while start < len(rows):
-        size = min(SQLITE_ROWS, 1 << ((len(rows) - start).bit_length() - 1))
-        values = tuple(itertools.chain.from_iterable(rows[start : start + size]))
-        driver.execute(_sqlite_insert(size), values)
-        start += size
-
-
-@functools.cache
-def _sqlite_insert(rows: int) -> str:
-    """The INSERT of ``rows`` predictions into an SQLite store."""
-    head, values = _INSERT.format("?").split(" VALUES ")
-    return f"{head} VALUES {', '.join([values] * rows)}"
 
 
 def _stream_id(connection: Connection, stream: Stream) -> int:

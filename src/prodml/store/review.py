@@ -23,17 +23,19 @@ concept drift and the threshold curve use it like any other label.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 from sqlalchemy import Connection, or_, select
 from sqlalchemy.orm import Session
 
 from prodml.errors import ConfigError, NotFoundError, ReviewError, listing
+from prodml.store import many_rows
 from prodml.store.database import Database
 from prodml.store.log_format import decode_inputs
 from prodml.store.monitoring import Monitoring
@@ -270,11 +272,11 @@ _COLUMNS = (
     "answers_given",
     "created_at",
 )
-#: The insert of items: the driver's own executemany (a server inserts them inside the
-#: log's write lock, where SQLAlchemy's statement building and per-row processing took
-#: half of the time of a one-item transaction)
+#: The insert of items: the driver's own (a server inserts them inside the log's write
+#: lock, where SQLAlchemy's statement building and per-row processing took half of the
+#: time of a one-item transaction); ``{rows}``, the VALUES' rows
 _INSERT = (
-    f"INSERT INTO review_items ({', '.join(_COLUMNS)}) VALUES ({{values}}) "
+    f"INSERT INTO review_items ({', '.join(_COLUMNS)}) VALUES {{rows}} "
     "ON CONFLICT (request_id) DO NOTHING"
 )
 ItemRow = tuple[str, str, int | None, str | None, str | None, str, float, int, int, datetime]
@@ -303,17 +305,20 @@ def item_rows(items: Sequence[NewItem], now: datetime) -> list[ItemRow]:
 
 
 def insert_items(connection: Connection, rows: Sequence[ItemRow]) -> None:
-    """Insert :func:`item_rows` in ``connection``'s transaction, in one executemany (a
-    server adds items at its request rate); a request id already queued is skipped."""
+    """Insert :func:`item_rows` in ``connection``'s transaction, on SQLite through the
+    driver (:mod:`~prodml.store.many_rows`: a server adds items at its request rate); a
+    request id already queued is skipped."""
     if not rows:
         return
     if connection.dialect.name == "postgresql":
-        values = ", ".join("CAST(%s AS JSON)" if c in _JSON else "%s" for c in _COLUMNS)
-        connection.exec_driver_sql(_INSERT.format(values=values), list(rows))
+        row = ", ".join("CAST(%s AS JSON)" if c in _JSON else "%s" for c in _COLUMNS)
+        connection.exec_driver_sql(_INSERT.format(rows=f"({row})"), list(rows))
         return
-    # SQLAlchemy's DateTime keeps an SQLite time as text, in UTC without an offset
-    texts = [(*row[:-1], _sqlite_time(row[-1])) for row in rows]
-    connection.exec_driver_sql(_INSERT.format(values=", ".join("?" * len(_COLUMNS))), texts)
+    driver = cast(sqlite3.Connection, connection.connection.driver_connection)
+    # SQLAlchemy's DateTime keeps an SQLite time as text, in UTC without an offset; the
+    # rows of one item_rows share their time
+    times = {moment: _sqlite_time(moment) for moment in {row[-1] for row in rows}}
+    many_rows.insert(driver, _INSERT, [(*row[:-1], times[row[-1]]) for row in rows])
 
 
 _JSON = ("inputs", "suggestion")
