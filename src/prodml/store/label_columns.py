@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -103,9 +104,15 @@ class LabelColumns:
     @classmethod
     def read(cls, rows: Sequence[LabelledRow], streams: Mapping[int, Stream]) -> LabelColumns:
         """The rows as the store reads them (``streams``: each stream id's stream)."""
-        count = len(rows)
-        columns: list[list[Any]] = [[row[k] for row in rows] for k in range(6)]
+        return cls.of_columns([[row[k] for row in rows] for k in range(6)], streams)
+
+    @classmethod
+    def of_columns(
+        cls, columns: Sequence[list[Any]], streams: Mapping[int, Stream]
+    ) -> LabelColumns:
+        """:meth:`read`'s rows given column by column (a list each, in a row's order)."""
         ids, stream_ids, at_us, outputs, labels, feedback_ids = columns
+        count = len(ids)
         codes, row_of = np.unique(np.array(stream_ids, dtype=np.int64), return_inverse=True)
         said = np.empty(count, dtype=object)
         said_text = np.empty(count, dtype=object)
@@ -144,25 +151,33 @@ class LabelledLog:
     >>> stream = Stream("loans", "loans", 3, None, "primary", ("income",), (0, 1))
     >>> blobs = encode_inputs([1.0]), encode_probabilities([0.2, 0.8])
     >>> labelled = LabelledLog()
-    >>> labelled.match([(7, 1, "r1", 9, *blobs, 4, '{"value": 1}', 2),
-    ...                 (8, 1, "r2", 9, *blobs, 4, None, None)])
+    >>> log = [(7, 1, "r1", 9, *blobs, 4, 9, '{"value": 1}', 2),
+    ...        (8, 1, "r2", 9, *blobs, 4, 9, None, None)]
+    >>> labelled.match([list(column) for column in zip(*log)])
     >>> read = labelled.columns({1: stream})
     >>> read.id.tolist(), read.truth.tolist(), read.feedback_id.tolist()
     ([7], [1], [2])
     """
 
     def __init__(self) -> None:
-        self._rows: list[LabelledRow] = []
+        self._parts: list[list[list[Any]]] = []  # LabelColumns.of_columns' columns
 
-    def match(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Keep those of ``rows`` (of the log, each followed by its last label and that
-        label's id, None for none) that have a label."""
-        self._rows.extend((r[0], r[1], r[3], r[5], *r[-2:]) for r in rows if r[-1] is not None)
+    def match(self, columns: Sequence[list[Any]]) -> None:
+        """Keep those of the log's rows, given column by column (as the store reads them,
+        then each row's last label and that label's id, None for none), that have a
+        label."""
+        ids, stream_ids, _, at_us, _, outputs, *_, labels, feedback_ids = columns
+        kept = [ids, stream_ids, at_us, outputs, labels, feedback_ids]
+        if None in feedback_ids:
+            places = [k for k, found in enumerate(feedback_ids) if found is not None]
+            kept = [[column[k] for k in places] for column in kept]
+        self._parts.append(kept)
 
     def columns(self, streams: Mapping[int, Stream]) -> LabelColumns:
         """The labelled predictions kept, as columns (``streams``: each stream id's
         stream)."""
-        return LabelColumns.read(self._rows, streams)
+        joined = [list(chain.from_iterable(part[k] for part in self._parts)) for k in range(6)]
+        return LabelColumns.of_columns(joined, streams)
 
 
 def _shares(probabilities: Mapping[str, float], row: int) -> Share:

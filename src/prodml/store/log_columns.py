@@ -91,16 +91,21 @@ class LogColumns:
     @classmethod
     def read(cls, rows: Sequence[LogRow], streams: Mapping[int, Stream]) -> LogColumns:
         """The rows as the store reads them (``streams``: each stream id's stream)."""
-        if not rows:
-            return cls.of([])
         # a list per column: three times as fast as zip(*rows)
-        columns: list[list[Any]] = [[row[k] for row in rows] for k in range(8)]
-        ids, stream_ids, _, at_us, inputs, outputs, latency, arrived = columns
+        return cls.of_columns([[row[k] for row in rows] for k in range(8)], streams)
+
+    @classmethod
+    def of_columns(cls, columns: Sequence[list[Any]], streams: Mapping[int, Stream]) -> LogColumns:
+        """:meth:`read`'s rows given column by column (a list each, in a row's order; a
+        column after the eighth is left out)."""
+        ids, stream_ids, _, at_us, inputs, outputs, latency, arrived = columns[:8]
+        if not ids:
+            return cls.of([])
         codes, row_of = np.unique(np.array(stream_ids, dtype=np.int64), return_inverse=True)
         of = [streams[int(code)] for code in codes]
-        label = np.empty(len(rows), dtype=object)
-        chosen = np.full(len(rows), np.nan)
-        valued = np.zeros(len(rows), dtype=bool)
+        label = np.empty(len(ids), dtype=object)
+        chosen = np.full(len(ids), np.nan)
+        valued = np.zeros(len(ids), dtype=bool)
         for k, stream in enumerate(of):
             where = np.flatnonzero(row_of == k)
             label[where], chosen[where], valued[where] = _answered(

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
 from orjson import dumps
-from sqlalchemy import Connection, DateTime, func, select, update
+from sqlalchemy import Connection, DateTime, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from prodml.errors import NotFoundError
@@ -252,9 +252,10 @@ class Monitoring:
         more than the first). Not for an endpoint with a shadow: its labelled predictions
         hold the shadow's, which this leaves out (see :meth:`has_shadow`)."""
         for rows, streams in self._log_rows(endpoint, after_id, chunk, labels is not None):
+            columns = [[row[k] for row in rows] for k in range(len(rows[0]))]  # read once
             if labels is not None:
-                labels.match(rows)
-            yield LogColumns.read(rows, streams)
+                labels.match(columns)
+            yield LogColumns.of_columns(columns, streams)
 
     def _log_rows(
         self, endpoint: str, after_id: int, chunk: int, labelled: bool = False
@@ -512,9 +513,10 @@ class Monitoring:
             )
             session.add(row)
             session.flush()
-            session.add_all(DriftScoreRow(**asdict(s) | {"window_id": row.id}) for s in scores)
-            session.flush()
-            return _as(Window, row), [replace(s, window_id=row.id) for s in scores]
+            stored = [replace(s, window_id=row.id) for s in scores]
+            if stored:  # one executemany: the ORM's unit of work cost more than the scoring
+                session.execute(insert(DriftScoreRow), [vars(s) for s in stored])
+            return _as(Window, row), stored
 
     def update_metrics(self, window_id: int, metrics: dict[str, Any]) -> None:
         """Replace the metrics of a window (realized performance, as feedback arrives)."""
