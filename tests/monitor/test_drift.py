@@ -26,6 +26,7 @@ from prodml.monitor.drift import (
     learned_thresholds,
 )
 from prodml.monitor.statistics import (
+    EXACT_ROWS,
     METHODS,
     OTHER,
     Distribution,
@@ -67,6 +68,21 @@ def test_ks_equals_scipy_ks_2samp(seed: int, n1: int, n2: int, kind: str) -> Non
     statistic, p_value = ks(reference, current)
     assert statistic == expected.statistic
     assert p_value == pytest.approx(expected.pvalue, rel=1e-12, abs=1e-300)
+
+
+@pytest.mark.parametrize("n1", [228, 1_000, EXACT_ROWS])
+def test_ks_at_exact_rows_takes_scipys_statistic_and_asymptotic_p_value(n1: int) -> None:
+    """At 10,000 rows scipy's default method is still the exact one: ks() gives its D but
+    the asymptotic p-value, within the tolerance its docstring states (0.3%, 0.9%, 2.1%
+    of the p-value against 228, 1,000 and 10,000 rows)."""
+    rng = np.random.default_rng(n1)  # one population: p-values of 0.0001 and more
+    reference, current = rng.normal(size=n1), rng.normal(size=EXACT_ROWS)
+    statistic, p_value = ks(reference, current)
+    auto = stats.ks_2samp(reference, current)
+    asymptotic = stats.ks_2samp(reference, current, method="asymp")
+    assert statistic == auto.statistic
+    assert p_value == pytest.approx(asymptotic.pvalue, rel=1e-9)
+    assert p_value == pytest.approx(auto.pvalue, rel={228: 3e-3, 1_000: 9e-3}.get(n1, 2.1e-2))
 
 
 @pytest.mark.parametrize(("seed", "n1", "n2", "kind"), CASES)

@@ -48,6 +48,7 @@ except ImportError:  # pragma: no cover - scipy 1.11 to 1.17 have it
 
 __all__ = [
     "BIN_VALUES",
+    "EXACT_ROWS",
     "METHODS",
     "OTHER",
     "Distribution",
@@ -72,6 +73,8 @@ METHODS: tuple[Method, ...] = get_args(Method)
 BIN_VALUES = 20
 #: the category of the rows a capped profile counted in ``other``
 OTHER = "(other)"
+#: KS's p-value is exact while both sides have fewer rows than this (see :func:`ks`)
+EXACT_ROWS = 10_000
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: arrays have no single truth value
@@ -161,8 +164,14 @@ def ks(reference: Sample, current: Sample) -> tuple[float, float]:
     """Two-sample Kolmogorov-Smirnov: (D, p-value), as ``scipy.stats.ks_2samp``.
 
     D = max over x of |F_ref(x) - F_cur(x)|, the empirical distribution functions. The
-    p-value is scipy's default: exact up to 10,000 rows a side, else Smirnov's asymptotic
-    distribution (``scipy.stats.kstwo``) at n = round(n1 n2 / (n1 + n2)).
+    p-value is exact while both sides have fewer than 10,000 rows (:data:`EXACT_ROWS`),
+    else Smirnov's asymptotic distribution (``scipy.stats.kstwo``) at n = round(n1 n2 /
+    (n1 + n2)): ``ks_2samp``'s own two methods, scipy's ``"auto"`` but at exactly 10,000
+    rows, where it takes the exact one. That one cost 1.8 ms a column of a window of
+    10,000 rows against a profile's sample of 228, a fifth of a monitor's first pass over
+    a million predictions; at 10,000 rows the asymptotic one is within 0.3% of it for
+    p >= 0.0001 against 228 rows, 0.9% against 1,000, 2.1% against 10,000 (0.03%, 0.5%
+    and 1.3% near p = 0.05).
 
     >>> ks([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
     (0.0, 1.0)
@@ -296,7 +305,7 @@ def compare(
 
 def score(method: Method, reference: Sample, current: Sample, column: str = "") -> float:
     """The score of one column by ``method`` alone: :func:`compare`'s first value, without
-    a test's p-value (KS's exact one costs most of the time at up to 10,000 rows a side).
+    a test's p-value (KS's exact one costs most of the time below 10,000 rows a side).
 
     >>> score("ks", [1.0, 2.0, 3.0, 4.0], [3.0, 4.0, 5.0, 6.0])
     0.5
@@ -342,21 +351,24 @@ def _checked(
 
 
 def _ks(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
-    """``scipy.stats.ks_2samp(ref, cur)`` of two sorted samples, without sorting them again
-    or its checks (they took two thirds of its time): up to 10,000 rows a side, scipy's
-    own exact p-value, called as ks_2samp calls it (with D rounded to a multiple of
-    1 / lcm(n1, n2), as ks_2samp gives it); beyond, or where that fails, Smirnov's
-    asymptotic one."""
-    if max(ref.size, cur.size) <= 10_000 and _attempt_exact_2kssamp is None:
-        result = stats.ks_2samp(ref, cur)
+    """``scipy.stats.ks_2samp(ref, cur)`` of two sorted samples (see :func:`ks` for its
+    method), without sorting them again or its checks (they took two thirds of its time):
+    below EXACT_ROWS a side, scipy's own exact p-value, called as ks_2samp calls it; beyond,
+    or where that fails, Smirnov's asymptotic one. Up to 10,000 rows a side, D is rounded
+    to a multiple of 1 / lcm(n1, n2), as ks_2samp's default (then exact) method gives it."""
+    n1, n2 = int(ref.size), int(cur.size)
+    if max(n1, n2) < EXACT_ROWS and _attempt_exact_2kssamp is None:
+        result = stats.ks_2samp(ref, cur, method="exact")
         return float(result.statistic), float(result.pvalue)
     d = _ks_statistic(ref, cur)
-    if max(ref.size, cur.size) <= 10_000:
-        n1, n2 = int(ref.size), int(cur.size)
+    if max(n1, n2) <= 10_000:
+        lcm = (n1 // math.gcd(n1, n2)) * n2
+        d = int(np.round(d * lcm)) * 1.0 / lcm
+    if max(n1, n2) < EXACT_ROWS:
         exact, d, p_value = _attempt_exact_2kssamp(n1, n2, math.gcd(n1, n2), d, "two-sided")
         if exact:
             return float(d), float(p_value)
-    m, n = sorted([float(ref.size), float(cur.size)], reverse=True)
+    m, n = sorted([float(n1), float(n2)], reverse=True)
     return float(d), float(np.clip(stats.kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
 
 
