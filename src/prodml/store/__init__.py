@@ -1,5 +1,5 @@
 """The system of record: the database, its tables and migrations, runs, artifacts, evaluations,
-the prediction log's format, bulk read, retention and export, the review queue, and
+the prediction log's format, bulk read and write, retention and export, the review queue, and
 throwaway PostgreSQL databases for tests and benchmarks."""
 
 #: The modules of this package; each names its public functions and classes.
@@ -13,6 +13,7 @@ __all__ = [
     "log_export",
     "log_format",
     "log_retention",
+    "many_rows",
     "monitoring",
     "review",
     "runs",
