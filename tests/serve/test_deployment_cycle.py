@@ -122,7 +122,7 @@ def test_shadow_canary_promote_rollback_under_load_fail_no_request(
         threading.Thread(target=client, args=(http, [s.url for s in servers], body, stop, seen, n))
         for n in range(3)
     ]
-    changes: list[tuple[float, str]] = []
+    changes: list[tuple[float, float, str]] = []
     with prodml.Project(folder) as project:
         deployer = project.deployer("tests")
         steps: list[tuple[str, Callable[[], object]]] = [
@@ -137,8 +137,11 @@ def test_shadow_canary_promote_rollback_under_load_fail_no_request(
         try:
             time.sleep(PHASE)
             for name, change in steps:
+                # a phase settles after its change returned and ends when the next change
+                # begins: a request answered while promote runs is in no canary phase
+                began = time.monotonic()
                 change()
-                changes.append((time.monotonic(), name))
+                changes.append((began, time.monotonic(), name))
                 time.sleep(PHASE)
         finally:
             stop.set()
@@ -155,8 +158,8 @@ def test_shadow_canary_promote_rollback_under_load_fail_no_request(
     assert shadowed and all((1, "primary") in pairs for pairs in shadowed)
 
     def settled(phase: str) -> list[Any]:
-        start = next(at for at, name in changes if name == phase)
-        end = next((at for at, _ in changes if at > start), float("inf"))
+        start = next(done for _, done, name in changes if name == phase)
+        end = next((began for began, _, _ in changes if began > start), float("inf"))
         return [s for s in seen if start + SETTLING < s[0] < end]
 
     canary = settled("canary")
