@@ -45,9 +45,10 @@ from prodml.errors import (
     listing,
 )
 from prodml.model.factory import build
-from prodml.monitor.monitor import Monitor, Pass, Reference
+from prodml.monitor.monitor import Monitor, Pass
 from prodml.monitor.reference import load_reference
 from prodml.monitor.report import monitor_report
+from prodml.monitor.scoring import Reference
 from prodml.registry import Deployment, ModelVersion, Registry
 from prodml.retrain.backtest import Backtest, OnFit, replay
 from prodml.retrain.candidate import Retrained, retrain

@@ -18,7 +18,8 @@ import pytest
 
 from prodml.config import MonitorSettings
 from prodml.data.schema import infer_schema
-from prodml.monitor.monitor import Monitor, Reference
+from prodml.monitor.monitor import Monitor
+from prodml.monitor.scoring import Reference
 from prodml.monitor.window import Cutter
 from prodml.serve.prediction_log import PredictionLog, entry
 from prodml.store.database import Database

@@ -35,7 +35,8 @@ from prodml.monitor.drift import (
     drift_report,
     learned_thresholds,
 )
-from prodml.monitor.monitor import Monitor, Reference
+from prodml.monitor.monitor import Monitor
+from prodml.monitor.scoring import Reference
 from prodml.monitor.window import Cutter
 from prodml.serve.prediction_log import PredictionLog, entry
 from prodml.store.database import Database

@@ -10,7 +10,7 @@ import json
 import math
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,8 +25,10 @@ from sqlalchemy import text
 from prodml.config import MonitorSettings
 from prodml.data.profile import ProfileBuilder
 from prodml.data.schema import infer_schema
+from prodml.monitor import workers
 from prodml.monitor.detectors import ADWIN
-from prodml.monitor.monitor import Monitor, Reference
+from prodml.monitor.monitor import Monitor
+from prodml.monitor.scoring import Reference
 from prodml.monitor.window import Cutter, inputs_frame
 from prodml.serve.prediction_log import Entry, PredictionLog
 from prodml.store.database import Database
@@ -406,6 +408,38 @@ def test_many_passes_store_what_one_pass_over_the_same_log_and_labels_stores(
     assert len(windows) == 15 and len(scores) > 15 * 2
     assert {detector for detector, *_ in points} == {"page_hinkley", "adwin"}
     assert {rule for rule, *_ in alerts} == {"drift_share > 0.3 for 2", "mean.x2 > 0.5"}
+    for store in stores.values():
+        store.database.dispose()
+
+
+def test_windows_scored_by_worker_processes_are_those_scored_in_the_pass_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A monitor with two worker processes stores the same windows, metrics (in the same
+    order), scores, change points and alerts as one that scores every window itself, and
+    its workers scored all but the first windows of the pass."""
+    reference, entries, labels = served(3_000, seed=8)
+    settings = MonitorSettings.model_validate(
+        {"window": 200, "alerts": [{"metric": "drift_share", "above": 0.3, "for": 2}]}
+    )
+    submitted: list[object] = []
+
+    class Counted(ProcessPoolExecutor):
+        def submit(self, *args: Any, **kwargs: Any) -> Any:
+            submitted.append(args[1])
+            return super().submit(*args, **kwargs)
+
+    monkeypatch.setattr(workers, "ProcessPoolExecutor", Counted)
+    stores = {}
+    for count in (1, 2):
+        store = stores[count] = Monitoring(Database(f"sqlite:///{tmp_path / str(count)}.db"))
+        write(store, entries)
+        store.add_feedback(labels, "test")
+        Monitor(store, settings, lambda name, version, run: reference, workers=count).run("toy")
+    assert len(submitted) == 15 - workers.SERIAL_WINDOWS
+    assert kept(stores[1]) == kept(stores[2])
+    orders = [[list(w.metrics) for w in store.windows("toy")] for store in stores.values()]
+    assert orders[0] == orders[1]
     for store in stores.values():
         store.database.dispose()
 

@@ -53,7 +53,7 @@ from prodml.deploy.trial import (
     shadowed,
 )
 from prodml.monitor.drift import Distribution, Method, drift_report
-from prodml.monitor.monitor import CONFIDENCE, PREDICTED
+from prodml.monitor.scoring import CONFIDENCE, PREDICTED
 from prodml.registry import Registry
 from prodml.store.log_format import confidence
 from prodml.store.monitoring import Monitoring

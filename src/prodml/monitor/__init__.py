@@ -11,7 +11,9 @@ __all__ = [
     "monitor",
     "reference",
     "report",
+    "scoring",
     "statistics",
     "webhooks",
     "window",
+    "workers",
 ]

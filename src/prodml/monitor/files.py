@@ -31,9 +31,10 @@ from prodml.data.profile import ProfileBuilder, read_chunks
 from prodml.data.schema import Schema
 from prodml.errors import DataError, listing
 from prodml.monitor.drift import DriftReport, distributions, drift_report
-from prodml.monitor.monitor import Monitor, Pass, Reference
+from prodml.monitor.monitor import Monitor, Pass
 from prodml.monitor.reference import load_reference
 from prodml.monitor.report import monitor_report
+from prodml.monitor.scoring import Reference
 from prodml.serve.prediction_log import Entry, PredictionLog, entry
 from prodml.store.database import Database
 from prodml.store.monitoring import Monitoring

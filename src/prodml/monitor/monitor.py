@@ -11,8 +11,9 @@ A pass (:meth:`Monitor.run`):
    the software, input and output metrics, the drift of every feature and of the
    outputs against the model version's reference profile, and, for a version's first
    window, the training-serving skew against its training rows; it stores the window
-   and every score. A window of fewer than
-   ``monitor.min_rows`` rows gets no drift verdict (``too_few_rows``): a handful of rows
+   and every score (scored in worker processes while the log is still read, see
+   :mod:`prodml.monitor.workers`, and stored in the order they were cut). A window of
+   fewer than ``monitor.min_rows`` rows gets no drift verdict (``too_few_rows``): a handful of rows
    would be "drifted" on every feature;
 2. reads the feedback received since its last pass: the streaming detectors carry on
    over the error stream of the labelled predictions to find where the error rate
@@ -29,42 +30,31 @@ A pass (:meth:`Monitor.run`):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-import pandas as pd
 
-from prodml.config import AlertRule, MonitorSettings, Task
-from prodml.data.profile import Profile
-from prodml.data.schema import Schema
+from prodml.config import AlertRule, MonitorSettings
 from prodml.errors import ConfigError, did_you_mean, listing
 from prodml.monitor.detectors import ADWIN, Detector, PageHinkley
-from prodml.monitor.drift import (
-    Distribution,
-    DriftReport,
-    Threshold,
-    distributions,
-    drift_report,
-    learned_thresholds,
-)
+from prodml.monitor.drift import Threshold, learned_thresholds
 from prodml.monitor.feedback import ErrorStream, performance
+from prodml.monitor.scoring import Job, Reference, Scored
 from prodml.monitor.webhooks import deliver
 from prodml.monitor.window import (
     METRICS,
     PREFIXED,
     Cutter,
     bounds,
-    inputs_frame,
     known_metric,
-    predicted,
     realized,
-    window_metrics,
 )
+from prodml.monitor.workers import Scorer
 from prodml.store.label_columns import LabelColumns, LabelledLog
 from prodml.store.log_columns import LogColumns, by_model
 from prodml.store.log_format import microseconds
@@ -90,31 +80,6 @@ logger = logging.getLogger("prodml.monitor")
 #: a median delay of 330 predictions on a rise from 10% to 40%; ADWIN: at most 0.5 per
 #: million at any rate, and sooner (see their docstrings in prodml.monitor.detectors).
 DETECTORS: tuple[Callable[[], Detector], ...] = (PageHinkley, ADWIN)
-#: Drift score of the predicted classes (or values) and of the confidence, in ``scores``.
-PREDICTED, CONFIDENCE = "(predicted)", "(confidence)"
-
-
-@dataclass(frozen=True, eq=False)
-class Reference:
-    """What one model version's windows are compared with."""
-
-    task: Task
-    schema: Schema
-    profile: Profile | None  # the held-out rows' profile saved with the fit
-    training: pd.DataFrame | None  # the training rows' features: skew, first window only
-    held_out: pd.DataFrame | None  # the profiled rows' features: learned thresholds
-
-    @cached_property
-    def distributions(self) -> dict[str, Distribution]:
-        """The profile's distribution of each feature it has (none without a profile)."""
-        if self.profile is None:
-            return {}
-        columns = self.profile.columns
-        return {
-            c.name: Distribution.from_profile(columns[c.name])
-            for c in self.schema.columns
-            if c.name in columns
-        }
 
 
 @dataclass
@@ -156,9 +121,12 @@ class Monitor:
         detectors: Sequence[Callable[[], Detector]] = DETECTORS,
         now: Callable[[], datetime] = utc_now,
         positive_class: str | int | None = None,
+        workers: int | None = None,
     ) -> None:
         """``positive_class``: the class whose ROC and PR AUC a window has
-        (``data.positive_class``; without it, the second of the model's two classes)."""
+        (``data.positive_class``; without it, the second of the model's two classes);
+        ``workers``: the processes that score windows while the log is read (see
+        :mod:`prodml.monitor.workers`; default one a core, 1: none)."""
         for rule in settings.alerts:
             check_metric(rule.metric)
         self.store = store
@@ -166,6 +134,8 @@ class Monitor:
         self._reference = reference
         self._references: dict[tuple[str, int, str | None], Reference] = {}
         self._thresholds: dict[tuple[int, int], dict[str, Threshold]] = {}
+        self._slim: dict[int, Reference] = {}  # each reference without its rows, by id
+        self.workers = workers
         self.detectors = detectors
         self.positive_class = positive_class
         self._streams: dict[str, ErrorStream] = {}
@@ -196,15 +166,28 @@ class Monitor:
             lateness=self.settings.lateness_seconds,
         )
         newest: dict[int, Window | None] = {}  # each version's newest window, once read
+        begun: set[int] = set()  # the versions with a window cut in this pass
         read = self.store.log_columns(endpoint, after_id=through, labels=labels)
-        for rows, part, late in cutter.cut(read):
-            version = int(rows.model_version[0])
-            if version not in newest:
-                newest[version] = self.store.newest_window(endpoint, version)
-            stored, scores = self._window(endpoint, rows, size, newest[version], part, late)
-            newest[version] = stored
-            done.windows.append(stored)
-            done.scores.extend(scores)
+
+        def stored(ready: list[tuple[_Cut, Scored]]) -> None:
+            for cut, scored in ready:
+                version = int(cut.job.rows.model_version[0])
+                window, scores = self._store(endpoint, cut, scored, newest[version])
+                newest[version] = window
+                done.windows.append(window)
+                done.scores.extend(scores)
+
+        with contextlib.closing(Scorer[_Cut](self.workers)) as scorer:
+            for rows, part, late in cutter.cut(read):
+                version = int(rows.model_version[0])
+                if version not in newest:
+                    newest[version] = self.store.newest_window(endpoint, version)
+                first = newest[version] is None and version not in begun
+                begun.add(version)
+                job = self._job(endpoint, rows, size, first)
+                queue = ReviewQueue(self.store.database).backlog(endpoint)
+                stored(scorer.put(job, _Cut(job, part, late, queue)))
+            stored(scorer.rest())
         if cutter.through is not None and cutter.through != through:
             self.store.save_monitored_through(endpoint, cutter.through)
         received = None if labels is None else labels.columns(self.store.streams(endpoint))
@@ -221,91 +204,74 @@ class Monitor:
 
     # --- windows ---------------------------------------------------------------------------
 
-    def _window(
+    def _job(
         self,
         endpoint: str,
         rows: LogColumns,
         size: int | float,
-        previous: Window | None,
-        part: bool = False,
-        late: int = 0,
-    ) -> tuple[Window, list[Score]]:
-        """Score and store one window; ``previous``: its version's window before it;
-        ``part``: whether it is a partial window, closed before its end; ``late``: the rows
-        of its model that came after their window closed, counted in it."""
+        first: bool,
+    ) -> Job:
+        """What scoring the window of ``rows`` takes; ``first``: its version's first window
+        (the one that gets training-serving skew)."""
         name, version, run = rows.model_name[0], int(rows.model_version[0]), rows.run_id[0]
         reference = self.reference(name, version, run)
         starts_at, ends_at = bounds(rows, size)
-        frame = inputs_frame(rows, reference.schema)
-        metrics = window_metrics(
+        few = len(rows) < self.settings.min_rows
+        thresholds = None
+        if reference.profile is not None and not few:
+            columns = list(reference.distributions)
+            thresholds = self._threshold_of(reference, name, version, len(rows), columns)
+        return Job(
             rows,
-            frame,
-            reference.schema,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            errors=self.store.errors(endpoint, starts_at, ends_at),
+            reference if first else self._without_rows(reference),
+            self.settings,
+            starts_at,
+            ends_at,
+            self.store.errors(endpoint, starts_at, ends_at),
+            thresholds,
         )
+
+    def _without_rows(self, reference: Reference) -> Reference:
+        key = id(reference)  # references are kept for the monitor's life
+        if key not in self._slim:
+            self._slim[key] = reference.without_rows()
+        return self._slim[key]
+
+    def _store(
+        self,
+        endpoint: str,
+        cut: _Cut,
+        scored: Scored,
+        previous: Window | None,
+    ) -> tuple[Window, list[Score]]:
+        """Store one window scored; ``previous``: its version's window before it."""
+        job, rows = cut.job, cut.job.rows
+        metrics = dict(scored.measured)
         if previous is not None and metrics["mean_confidence"] is not None:
             before = previous.metrics.get("mean_confidence")
             if before is not None:
                 metrics["confidence_shift"] = metrics["mean_confidence"] - before
         # until feedback
         metrics.update(labelled=0, labelled_share=0.0, concept_change=0, too_few_labels=1)
-        # the review queue as this window is scored: what waits for people, and how long
-        size, age = ReviewQueue(self.store.database).backlog(endpoint)
-        metrics.update(queue_size=size, queue_age_p95_seconds=age)
+        # the review queue as this window was cut: what waits for people, and how long
+        metrics.update(queue_size=cut.queue[0], queue_age_p95_seconds=cut.queue[1])
         few = len(rows) < self.settings.min_rows
-        metrics.update(partial=int(part), too_few_rows=int(few), late_rows=late)
-        scores: list[Score] = []
-        if reference.profile is not None and not few:
-            report = self._drift(reference, frame, name, version)
-            scores.extend(_scores("drift", report))
-            metrics["drift_share"] = report.share
-            metrics["dataset_drift"] = float(report.drifted)
-            metrics.update({f"drift.{s.column}": s.score for s in report.scores.values()})
-            outputs = self._output_drift(reference.profile, rows)
-            if outputs is not None:
-                scores.extend(_scores("prediction", outputs))
-                for s in outputs.scores.values():
-                    key = "prediction_drift" if s.column == PREDICTED else "confidence_drift"
-                    metrics[key] = s.score
-        if previous is None and reference.training is not None and not few:
-            skew = drift_report(
-                distributions(reference.training),
-                distributions(frame),
-                method=self.settings.drift.method,
-                correction=self.settings.drift.correction,
-                drift_share=self.settings.drift.share,
-            )
-            scores.extend(_scores("skew", skew))
-            metrics.update({f"skew.{s.column}": s.score for s in skew.scores.values()})
+        metrics.update(partial=int(cut.partial), too_few_rows=int(few), late_rows=cut.late)
+        metrics.update(scored.judged)
         window = Window(
             0,
             endpoint,
-            name,
-            version,
-            starts_at,
-            ends_at,
+            rows.model_name[0],
+            int(rows.model_version[0]),
+            job.starts_at,
+            job.ends_at,
             int(rows.id[0]),
             int(rows.id[-1]),
             len(rows),
             metrics,
-            run,
+            rows.run_id[0],
         )
-        return self.store.add_window(window, scores)
-
-    def _drift(
-        self, reference: Reference, frame: pd.DataFrame, name: str, version: int
-    ) -> DriftReport:
-        columns = list(reference.distributions)
-        return drift_report(
-            reference.distributions,
-            {c: Distribution.from_series(frame[c]) for c in columns},
-            method=self.settings.drift.method,
-            thresholds=self._threshold_of(reference, name, version, len(frame), columns),
-            correction=self.settings.drift.correction,
-            drift_share=self.settings.drift.share,
-        )
+        return self.store.add_window(window, scored.scores)
 
     def _threshold_of(
         self, reference: Reference, name: str, version: int, rows: int, columns: list[str]
@@ -327,31 +293,6 @@ class Monitor:
                 reference.held_out, rows, method=self.settings.drift.method, columns=columns
             )
         return self._thresholds[key]
-
-    def _output_drift(self, profile: Profile, rows: LogColumns) -> DriftReport | None:
-        reference: dict[str, Distribution] = {}
-        current: dict[str, Distribution] = {}
-        outputs = profile.outputs
-        labels = predicted(rows)
-        if outputs is not None and outputs.predicted is not None and labels.notna().any():
-            reference[PREDICTED] = Distribution.from_profile(outputs.predicted)
-            current[PREDICTED] = Distribution.from_series(
-                pd.to_numeric(labels, errors="coerce")
-                if rows.valued[0]
-                else labels.dropna().astype(str)
-            )
-        confidence = rows.confidence[~np.isnan(rows.confidence)]
-        if outputs is not None and outputs.confidence is not None and confidence.size:
-            reference[CONFIDENCE] = Distribution.from_profile(outputs.confidence)
-            current[CONFIDENCE] = Distribution.from_series(pd.Series(confidence, dtype=float))
-        if not reference:  # the fit saved no outputs to compare with
-            return None
-        return drift_report(
-            reference,
-            current,
-            method=self.settings.drift.method,
-            correction=self.settings.drift.correction,
-        )
 
     def reference(self, name: str, version: int, run: str | None = None) -> Reference:
         """The reference of model ``name:version`` fitted by ``run`` (loaded once)."""
@@ -572,22 +513,14 @@ def _breaks(rule: AlertRule, metrics: dict[str, Any]) -> bool:
     return bool(value < rule.below)
 
 
-def _scores(kind: str, report: DriftReport) -> list[Score]:
-    """The report's scores, to be stored with a window (which gives them its id)."""
-    return [
-        Score(
-            0,
-            kind,
-            s.column,
-            s.method,
-            s.score,
-            s.p_value if s.p_adjusted is None else s.p_adjusted,
-            s.threshold,
-            s.threshold_on,
-            s.drifted,
-        )
-        for s in report.scores.values()
-    ]
+class _Cut(NamedTuple):
+    """A window cut, as the monitor stores it once scored: its job, whether it is
+    partial, its late rows, and the review queue (size, age) when it was cut."""
+
+    job: Job
+    partial: bool
+    late: int
+    queue: tuple[int, float | None]
 
 
 def _payload(alert: Alert) -> dict[str, Any]:

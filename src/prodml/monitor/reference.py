@@ -12,7 +12,7 @@ from prodml.data.profile import Profile
 from prodml.data.schema import Schema
 from prodml.data.split import TRAIN
 from prodml.errors import NotFoundError
-from prodml.monitor.monitor import Reference
+from prodml.monitor.scoring import Reference
 from prodml.store.runs import Run, Runs
 
 

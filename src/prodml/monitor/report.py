@@ -26,7 +26,7 @@ def monitor_report(
     store: Monitoring, endpoint: str, reference: Any | None = None
 ) -> dict[str, Any]:
     """The report of ``endpoint`` (``reference``: the newest window's model's
-    :class:`~prodml.monitor.monitor.Reference`, for the distributions)."""
+    :class:`~prodml.monitor.scoring.Reference`, for the distributions)."""
     windows = store.windows(endpoint)
     alerts = store.alerts(endpoint)  # fired and resolved ones too: the history
     points = store.change_points(endpoint)
