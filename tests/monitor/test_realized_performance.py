@@ -20,7 +20,7 @@ from sklearn.metrics import (
 )
 from sklearn.preprocessing import label_binarize
 
-from prodml.monitor.feedback import performance
+from prodml.monitor.feedback import _sorted_codes, performance
 from prodml.store.label_columns import LabelColumns
 from prodml.store.monitoring import Labelled
 
@@ -175,3 +175,16 @@ def test_roc_and_pr_auc_are_of_the_project_s_positive_class_when_it_sorts_first(
     # a positive class the model does not have: the second of its two, as before
     other = performance_of(logged(truth, classes, shares), 300, "classification", "neither")
     assert other["pr_auc"] == pytest.approx(second, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_classes_of_a_window_are_sorted_as_numpy_sorts_their_texts(seed: int) -> None:
+    """Classes are found by hashing the texts, then sorting the few distinct ones: the same
+    classes and places as ``np.unique`` over every text (numbers as text sort as text)."""
+    rng = np.random.default_rng(seed)
+    choices = np.array(["10", "9", "b", "B", "é", "None", "nan", "", "a b"], dtype=object)
+    texts = choices[rng.integers(0, rng.integers(1, choices.size + 1), 500)]
+    classes, codes = _sorted_codes(texts)
+    expected_classes, expected_codes = np.unique(texts.astype(str), return_inverse=True)
+    assert classes.tolist() == expected_classes.tolist()
+    assert codes.tolist() == expected_codes.tolist()
