@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from orjson import loads
 
-from prodml.store.log_columns import _objects, _probabilities, models
+from prodml.store.log_columns import _objects, _probabilities, models, streams_of
 from prodml.store.log_format import Stream, decode_outputs, microseconds
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ class LabelColumns:
         """:meth:`read`'s rows given column by column (a list each, in a row's order)."""
         ids, stream_ids, at_us, outputs, labels, feedback_ids = columns
         count = len(ids)
-        codes, row_of = np.unique(np.array(stream_ids, dtype=np.int64), return_inverse=True)
+        codes, row_of = streams_of(stream_ids)
         said = np.empty(count, dtype=object)
         said_text = np.empty(count, dtype=object)
         shares: list[Share] = []  # rows, matrix, keys

@@ -101,7 +101,7 @@ class LogColumns:
         ids, stream_ids, _, at_us, inputs, outputs, latency, arrived = columns[:8]
         if not ids:
             return cls.of([])
-        codes, row_of = np.unique(np.array(stream_ids, dtype=np.int64), return_inverse=True)
+        codes, row_of = streams_of(stream_ids)
         of = [streams[int(code)] for code in codes]
         label = np.empty(len(ids), dtype=object)
         chosen = np.full(len(ids), np.nan)
@@ -265,6 +265,21 @@ def _inputs(
         return pd.DataFrame(matrix, columns=list(names), copy=False)
     records = [decode_inputs(blob, columns[k]) for blob, k in zip(blobs, row_of, strict=True)]
     return pd.DataFrame.from_records(records)
+
+
+def streams_of(stream_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct stream ids of rows, sorted, and the place of each row's among them:
+    ``np.unique(stream_ids, return_inverse=True)``, without sorting the ids when they are
+    all one stream's (the usual chunk of a log).
+
+    >>> [found.tolist() for found in streams_of([4, 2, 4])]
+    [[2, 4], [1, 0, 1]]
+    """
+    ids = np.array(stream_ids, dtype=np.int64)
+    if ids.size and (ids == ids[0]).all():
+        return ids[:1], np.zeros(ids.size, dtype=np.intp)
+    codes, row_of = np.unique(ids, return_inverse=True)
+    return codes, row_of
 
 
 def models(of: Sequence[Stream], row_of: np.ndarray) -> dict[str, np.ndarray]:

@@ -13,6 +13,7 @@ the alerts that are firing for ``/metrics``; the report and ``prodml alerts`` re
 from __future__ import annotations
 
 import builtins
+import gc
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
@@ -751,8 +752,14 @@ def _fetched(session: Session, query: str, parameters: Sequence[Any]) -> list[An
     if connection.dialect.name != "sqlite":
         query = query.replace("?", "%s")
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    # no garbage collection while the rows pile up: they hold no cycles, and the
+    # collections their number set off walked them over and over
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         cursor.execute(query, parameters)
         return list(cursor.fetchall())
     finally:
         cursor.close()
+        if collecting:
+            gc.enable()
