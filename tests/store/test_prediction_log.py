@@ -122,6 +122,25 @@ def test_groups_of_any_size_are_stored_whole_in_order_and_exactly(store: Monitor
     assert list(logged[0].inputs) == FEATURES
 
 
+def test_rows_with_and_without_an_event_time_are_stored_in_order_byte_for_byte(
+    store: Monitoring,
+) -> None:
+    # SQLite inserts a run of rows without an event time by a statement without the column,
+    # and binds the blobs as bytearray: the same rows, the same bytes, the same order
+    rows = numeric_rows(40)
+    timed = {3, 4, 5, 17, 39}
+    rows = [
+        (*row[:6], 1_700_000_000_000_000 + i if i in timed else None) for i, row in enumerate(rows)
+    ]
+    write(store.database, rows[:1])
+    write(store.database, rows[1:])
+    query = "SELECT request_id, at_us, inputs, outputs, latency_us, event_us FROM predictions"
+    with store.database.engine.connect() as connection:
+        stored = connection.execute(text(f"{query} ORDER BY id")).all()
+    assert [tuple(row) for row in stored] == [row[1:] for row in rows]
+    assert all(type(row.inputs) is bytes and type(row.outputs) is bytes for row in stored)
+
+
 def test_a_matrix_of_floats_is_encoded_as_its_rows_are_one_by_one() -> None:
     values = np.array([[0.0, -0.0, 5e-324], [1.7976931348623157e308, -1e-300, 0.1]])
     for matrix in (values, np.asfortranarray(values), values[::-1][::-1]):

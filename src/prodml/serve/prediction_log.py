@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import logging
 import queue
 import sqlite3
@@ -76,6 +77,8 @@ logger = logging.getLogger("prodml.serve")
 #: outputs (encoded), latency (microseconds), and the event's time (microseconds; None:
 #: the request carried none); see :func:`entry`.
 Entry = tuple[Stream, str, int, bytes, bytes, int, int | None]
+#: An entry as inserted: its stream's id, its blobs as bytearray (see _sqlite_insert)
+_Resolved = tuple[int, str, int, bytearray, bytearray, int, int | None]
 Rows = Sequence[Any] | Callable[[], Sequence[Any]]
 Durability = Literal["process", "power"]
 
@@ -86,6 +89,12 @@ _STREAMS = cast(Table, LogStreamRow.__table__)
 _INSERT = (
     "INSERT INTO predictions (stream_id, request_id, at_us, inputs, outputs, latency_us, "
     "event_us) VALUES {rows}"
+)
+#: The same of rows without an event time, on SQLite: the column left NULL by the statement
+#: rather than bound (see :func:`_sqlite_insert`)
+_INSERT_UNTIMED = (
+    "INSERT INTO predictions (stream_id, request_id, at_us, inputs, outputs, latency_us) "
+    "VALUES {rows}"
 )
 _POSTGRES_ROW = "(%s, %s, %s, %s, %s, %s, %s)"
 _ERRORS = insert(cast(Table, RequestErrorRow.__table__))
@@ -278,7 +287,7 @@ class PredictionLog:
                         resolved = self._resolve(connection, values, new)
                         driver = cast(Any, connection.connection.driver_connection)
                         if self.database.is_sqlite:
-                            many_rows.insert(driver, _INSERT, resolved)
+                            _sqlite_insert(driver, resolved)
                         else:
                             with driver.cursor() as cursor:
                                 cursor.executemany(_INSERT.format(rows=_POSTGRES_ROW), resolved)
@@ -299,20 +308,23 @@ class PredictionLog:
 
     def _resolve(
         self, connection: Connection, values: list[Entry], new: dict[Stream, int]
-    ) -> list[tuple[int, str, int, bytes, bytes, int, int | None]]:
+    ) -> list[_Resolved]:
         """The rows with their stream's id in place of the stream, streams not seen before
-        stored (in the same transaction; ``new`` collects them until it commits)."""
+        stored (in the same transaction; ``new`` collects them until it commits), their
+        inputs and outputs as bytearray (see :func:`_sqlite_insert`; PostgreSQL's driver
+        takes either)."""
         resolved = []
         last: Stream | None = None
         found = 0
-        for stream, *rest in values:
+        for stream, request_id, at, inputs, outputs, latency, event in values:
             if stream is not last:  # the rows of a batch share one stream object
                 known = self._streams.get(stream) or new.get(stream)
                 if known is None:
                     known = new[stream] = _stream_id(connection, stream)
                 last, found = stream, known
-            resolved.append((found, *rest))
-        return resolved  # type: ignore[return-value]
+            row = (found, request_id, at, bytearray(inputs), bytearray(outputs), latency, event)
+            resolved.append(row)
+        return resolved
 
     def _connect(self) -> Connection:
         if self._connection is None:
@@ -359,6 +371,19 @@ class PredictionLog:
             with contextlib.suppress(Exception):  # a broken connection is dropped either way
                 self._connection.close()
             self._connection = None
+
+
+def _sqlite_insert(driver: sqlite3.Connection, rows: list[_Resolved]) -> None:
+    """Insert ``rows`` in their order. Python's sqlite3 binds an int, a float, a str or a
+    bytearray as it is, but looks for an adapter for anything else, bytes and None
+    included: two attribute lookups that fail with a formatted error, about 2,500
+    instructions a value, three values a row. So the blobs come as bytearray, and a run of
+    rows without an event time is inserted without that column."""
+    for untimed, run in itertools.groupby(rows, lambda row: row[6] is None):
+        if untimed:
+            many_rows.insert(driver, _INSERT_UNTIMED, [row[:6] for row in run])
+        else:
+            many_rows.insert(driver, _INSERT, list(run))
 
 
 def _stream_id(connection: Connection, stream: Stream) -> int:
