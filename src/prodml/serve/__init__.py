@@ -4,6 +4,7 @@ prediction log that keeps every answered prediction.
 
 One request's path, module by module::
 
+    dispatch     the prediction routes of a fixed path, called without Starlette's router
     routes       the route table; each handler wrapped with metrics and error bodies
     protocols/   native, mlflow, v2, health: decode a request, encode the answer
     http         reading a body within its limit, JSON, media types
@@ -37,6 +38,7 @@ __all__ = [
     "deferral",
     "demo",
     "direct",
+    "dispatch",
     "event_time",
     "fallback",
     "frame",

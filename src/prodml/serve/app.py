@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
+from prodml.serve.dispatch import Dispatch
 from prodml.serve.fallback import Fallback
 from prodml.serve.metrics import Metrics
 from prodml.serve.openapi import document
@@ -78,7 +80,14 @@ def create_app(
             if on_stop is not None:
                 on_stop()
 
-    served_routes: list[BaseRoute] = [*starlette_routes(routes, keys)]
+    wrapped = starlette_routes(routes, keys)
+    served_routes: list[BaseRoute] = [*wrapped]
+    # the prediction routes of a fixed path skip Starlette's router (see prodml.serve.dispatch)
+    direct = {
+        route.path: made.endpoint
+        for route, made in zip(routes, wrapped, strict=True)
+        if route.predicts and route.method == "POST" and "{" not in route.path
+    }
     if ui is not None:
         from prodml.ui.app import mount  # the dashboard, only when asked for
         from prodml.ui.server_metrics import MetricsSource
@@ -86,6 +95,7 @@ def create_app(
         served_routes.append(mount(ui, [MetricsSource("this server", metrics.exposition)]))
     app = Starlette(
         routes=served_routes,
+        middleware=[Middleware(Dispatch, endpoints=direct)],
         exception_handlers={HTTPException: unrouted},
         lifespan=lifespan,
     )
