@@ -3,11 +3,13 @@ message of everything refused (row, field, value, what is allowed)."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 
@@ -278,3 +280,37 @@ def test_records_missing_a_field_or_not_objects_are_refused_by_row(numbers: Sche
     with pytest.raises(Rejected, match=r"row 2 is a list"):
         checker.records([good, good, [1.0] * 6])
     assert checker.records([]) == []
+
+
+def test_one_checker_finds_the_same_values_whichever_key_objects_and_order_come(
+    numbers: Schema,
+) -> None:
+    # the fast path looks values up by the key objects of the last body's first record
+    # (orjson hands out one object a key); every body, in any order of keys, with extra or
+    # missing fields, from orjson or json, must find what a fresh checker finds
+    rng = np.random.default_rng(3)
+    checker = RowChecker(numbers)
+    names = [f"x{i}" for i in range(6)]
+    for turn in range(40):
+        values = rng.normal(size=(int(rng.integers(1, 5)), 6)).tolist()
+        order = rng.permutation(6).tolist() if turn % 3 else list(range(6))
+        records = [{names[i]: row[i] for i in order} for row in values]
+        if turn % 4 == 1:
+            records[0]["extra"] = 1.0
+        if turn % 7 == 2:
+            del records[-1]["x2"]
+        body = json.dumps(records).encode()
+        for parsed in (orjson.loads(body), json.loads(body), orjson.loads(body)):
+            try:
+                expected: Any = RowChecker(numbers).records(parsed)
+            except Rejected as refused:
+                expected = str(refused)
+            try:
+                found: Any = checker.records(parsed)
+            except Rejected as refused:
+                found = str(refused)
+            assert found == expected
+            if type(expected) is FloatRows:
+                assert (
+                    type(found) is FloatRows and found.matrix.tolist() == expected.matrix.tolist()
+                )
