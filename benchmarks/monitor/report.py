@@ -104,9 +104,9 @@ def body(results: Results) -> list[str]:
     return [
         f"- Log: {p['rows']:,} predictions with a label each, windows of {p['window']:,}; "
         f"written in {p['generated_seconds']:.0f} s",
-        f"- Load average (1 minute) before and after prodml's side: {before:.1f} and "
-        f"{after:.1f}: the machine was shared with other people's work, so every number "
-        "is slower than on a quiet machine",
+        f"- Load average (1 minute) just before and after prodml's side: {before:.1f} and "
+        f"{after:.1f} (the second counts prodml's own processes: the first pass scores "
+        "windows on every core)",
         "",
         "| measure | seconds | goal |",
         "|---|---:|---|",
