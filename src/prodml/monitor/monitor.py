@@ -134,7 +134,6 @@ class Monitor:
         self._reference = reference
         self._references: dict[tuple[str, int, str | None], Reference] = {}
         self._thresholds: dict[tuple[int, int], dict[str, Threshold]] = {}
-        self._slim: dict[int, Reference] = {}  # each reference without its rows, by id
         self.workers = workers
         self.detectors = detectors
         self.positive_class = positive_class
@@ -168,6 +167,7 @@ class Monitor:
         newest: dict[int, Window | None] = {}  # each version's newest window, once read
         begun: set[int] = set()  # the versions with a window cut in this pass
         read = self.store.log_columns(endpoint, after_id=through, labels=labels)
+        backlog = ReviewQueue(self.store.database).backlog
 
         def stored(ready: list[tuple[_Cut, Scored]]) -> None:
             for cut, scored in ready:
@@ -185,8 +185,7 @@ class Monitor:
                 first = newest[version] is None and version not in begun
                 begun.add(version)
                 job = self._job(endpoint, rows, size, first)
-                queue = ReviewQueue(self.store.database).backlog(endpoint)
-                stored(scorer.put(job, _Cut(job, part, late, queue)))
+                stored(scorer.put(job, _Cut(job, part, late, backlog(endpoint))))
             stored(scorer.rest())
         if cutter.through is not None and cutter.through != through:
             self.store.save_monitored_through(endpoint, cutter.through)
@@ -223,19 +222,13 @@ class Monitor:
             thresholds = self._threshold_of(reference, name, version, len(rows), columns)
         return Job(
             rows,
-            reference if first else self._without_rows(reference),
+            reference if first else reference.without_rows,
             self.settings,
             starts_at,
             ends_at,
             self.store.errors(endpoint, starts_at, ends_at),
             thresholds,
         )
-
-    def _without_rows(self, reference: Reference) -> Reference:
-        key = id(reference)  # references are kept for the monitor's life
-        if key not in self._slim:
-            self._slim[key] = reference.without_rows()
-        return self._slim[key]
 
     def _store(
         self,

@@ -56,9 +56,11 @@ class Reference:
             if c.name in columns
         }
 
+    @cached_property
     def without_rows(self) -> Reference:
         """This reference without its training and held-out rows: what a window other than
-        its version's first needs, and a smaller thing to send to another process."""
+        its version's first needs, and a smaller thing to send to another process (made
+        once a reference)."""
         return replace(self, training=None, held_out=None)
 
 
